@@ -1,0 +1,157 @@
+"""nbcohort's own settings, as traitlets Configurables read from the one ``jupyter_config.py``.
+
+Each class is a config section (``c.NbCohort.data_dir = ...``). Every Jupyter application the
+kit runs finds ``jupyter_config.py`` through ``JUPYTER_CONFIG_PATH``; code that runs outside an
+application (a kernel, a test) loads the same files with :func:`load_config`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
+from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets.config import Config, Configurable
+from traitlets.config.loader import PyFileConfigLoader
+
+__all__ = [
+    "ROLES",
+    "ClientSettings",
+    "CommunitySettings",
+    "NbCohort",
+    "ServiceSettings",
+    "StoreSettings",
+    "all_settings_classes",
+    "load_config",
+]
+
+ROLES = ("learner", "champion", "facilitator", "instructor", "alumni", "sponsor")
+
+
+class NbCohort(Configurable):
+    """Where nbcohort keeps its data and which cohort a command acts on."""
+
+    data_dir = Unicode(
+        help="Folder for runtime data: the SQLite database, the nbgrader exchange root and the "
+        "mail outbox. Never inside the code folders. Defaults to <jupyter data dir>/nbcohort.",
+    ).tag(config=True)
+
+    @default("data_dir")
+    def _default_data_dir(self) -> str:
+        return os.path.join(jupyter_data_dir(), "nbcohort")
+
+    db_url = Unicode(
+        "",
+        help="SQLAlchemy URL of the community store. Empty means the embedded SQLite file "
+        "<data_dir>/nbcohort.sqlite. For PostgreSQL: postgresql+psycopg://user:pw@host/db "
+        "(install the 'postgres' extra).",
+    ).tag(config=True)
+
+    default_cohort = Unicode(
+        "",
+        help="Slug of the cohort that commands act on when --cohort is not given.",
+    ).tag(config=True)
+
+    def resolved_db_url(self) -> str:
+        """The configured URL, or the embedded SQLite file in the data dir."""
+        if self.db_url:
+            return self.db_url
+        return "sqlite:///" + str(Path(self.data_dir) / "nbcohort.sqlite")
+
+
+class StoreSettings(Configurable):
+    """How the store talks to its database."""
+
+    sqlite_busy_timeout = Float(
+        30.0,
+        help="Seconds a SQLite writer waits for the write lock before giving up. Writers queue "
+        "on this lock, so a user never sees 'database is locked' under normal load.",
+    ).tag(config=True)
+
+    sqlite_synchronous = Enum(
+        ["NORMAL", "FULL"],
+        default_value="NORMAL",
+        help="SQLite 'synchronous' pragma. NORMAL (with WAL) keeps every committed write across a "
+        "killed process; FULL also survives power loss, at a lower write rate.",
+    ).tag(config=True)
+
+    pool_size = Int(
+        10,
+        help="Connections kept open to a server database (PostgreSQL).",
+    ).tag(config=True)
+
+    echo = Bool(False, help="Log every SQL statement (for debugging).").tag(config=True)
+
+
+class ServiceSettings(Configurable):
+    """The community HTTP service that widgets, pages and the CLI talk to."""
+
+    ip = Unicode("127.0.0.1", help="Address the service listens on.").tag(config=True)
+    port = Int(8765, help="Port the service listens on.").tag(config=True)
+    auth = Enum(
+        ["local"],
+        default_value="local",
+        help="How requests are authenticated. 'local': per-member tokens minted by "
+        "'nbcohort token MEMBER' and stored hashed.",
+    ).tag(config=True)
+    max_body_bytes = Int(
+        1_048_576,
+        help="Largest request body the service accepts, in bytes; larger requests get 413.",
+    ).tag(config=True)
+
+
+class CommunitySettings(Configurable):
+    """The community's rules, enforced by the services layer."""
+
+    max_post_chars = Int(20_000, help="Longest post, in characters of Markdown source.").tag(
+        config=True
+    )
+    flag_threshold = Int(
+        3,
+        help="A post flagged by this many distinct members is hidden until a facilitator "
+        "reviews it.",
+    ).tag(config=True)
+    reactions = List(
+        Unicode(),
+        default_value=["helpful", "+1", "insightful"],
+        help="Reactions members may add to a post.",
+    ).tag(config=True)
+    page_size = Int(
+        30, help="Top-level posts returned per page of a thread ('show earlier' loads more)."
+    ).tag(config=True)
+
+
+class ClientSettings(Configurable):
+    """How widgets and pages reach the service."""
+
+    url = Unicode(
+        "",
+        help="Base URL of the community service. Empty means http://<ServiceSettings.ip>:"
+        "<ServiceSettings.port>. The NBCOHORT_URL environment variable overrides it.",
+    ).tag(config=True)
+    timeout = Float(
+        2.0,
+        help="Seconds a widget waits for the service before showing 'community offline'.",
+    ).tag(config=True)
+    retries = Int(2, help="Retries for idempotent requests (GET) on a dropped connection.").tag(
+        config=True
+    )
+
+
+def all_settings_classes() -> list[type[Configurable]]:
+    """Every Configurable nbcohort defines (the docs test walks this list)."""
+    return [NbCohort, StoreSettings, ServiceSettings, CommunitySettings, ClientSettings]
+
+
+def load_config(paths: list[str] | None = None) -> Config:
+    """Load ``jupyter_config.py`` from the Jupyter config path, as JupyterApp would.
+
+    Later folders on the path have lower priority, so they are merged first.
+    """
+    cfg = Config()
+    for folder in reversed(paths if paths is not None else jupyter_config_path()):
+        if os.path.isfile(os.path.join(folder, "jupyter_config.py")):
+            loader = PyFileConfigLoader("jupyter_config.py", path=folder)
+            cfg.merge(loader.load_config())
+    return cfg

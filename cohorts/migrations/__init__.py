@@ -1,0 +1,1 @@
+"""Alembic migrations of the community store (``nbcohort upgrade-db`` runs them)."""

@@ -1,0 +1,347 @@
+"""Every table of the community store, in one module (the Alembic migrations mirror it).
+
+Times are timezone-aware UTC. Member text is kept twice: the Markdown source the member wrote
+and the sanitized HTML that pages show (see :mod:`nbcohort.cohorts.sanitize`).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+
+__all__ = [
+    "Activity",
+    "Allocation",
+    "ApiToken",
+    "Artifact",
+    "ArtifactReuse",
+    "BadgeAward",
+    "Base",
+    "Cohort",
+    "Event",
+    "Flag",
+    "Member",
+    "Post",
+    "Prompt",
+    "Reaction",
+    "ReadMark",
+    "Review",
+    "ReviewRound",
+    "Rubric",
+    "Thread",
+    "utcnow",
+]
+
+# Deterministic constraint names, so migrations can name what they alter on every database.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC (the only clock the store uses)."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in and out, on SQLite (which drops the zone) as on PostgreSQL."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use models.utcnow()")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSON}
+
+
+class Cohort(Base):
+    __tablename__ = "cohort"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    course: Mapped[str] = mapped_column(String(200), default="")
+    charter: Mapped[str] = mapped_column(Text, default="")
+    starts_on: Mapped[date | None] = mapped_column(Date)
+    ends_on: Mapped[date | None] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Member(Base):
+    __tablename__ = "member"
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "email"),
+        UniqueConstraint("cohort_id", "username"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(254))
+    role: Mapped[str] = mapped_column(String(16), default="learner")
+    team: Mapped[str] = mapped_column(String(100), default="")
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    cohort: Mapped[Cohort] = relationship()
+
+
+class ApiToken(Base):
+    """A member's API token; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(12))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    member: Mapped[Member] = relationship()
+
+
+class Thread(Base):
+    """A discussion anchored to a course location (``module-2/section-3``) or a topic."""
+
+    __tablename__ = "thread"
+    __table_args__ = (UniqueConstraint("cohort_id", "anchor"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    anchor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16), default="section")  # section | topic | prompt
+    title: Mapped[str] = mapped_column(String(200), default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    locked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Post(Base):
+    __tablename__ = "post"
+    __table_args__ = (Index("ix_post_thread_parent_id", "thread_id", "parent_id", "id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    edited_at: Mapped[datetime | None] = mapped_column()
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden_reason: Mapped[str] = mapped_column(String(500), default="")
+    author: Mapped[Member] = relationship()
+
+
+class Reaction(Base):
+    __tablename__ = "reaction"
+    __table_args__ = (UniqueConstraint("post_id", "member_id", "kind"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Flag(Base):
+    __tablename__ = "flag"
+    __table_args__ = (UniqueConstraint("post_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None] = mapped_column()
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+
+
+class ReadMark(Base):
+    """That a member read a thread up to a post. Private: never shown per person."""
+
+    __tablename__ = "read_mark"
+    __table_args__ = (UniqueConstraint("thread_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    last_post_id: Mapped[int] = mapped_column(Integer, default=0)
+    read_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Artifact(Base):
+    """A shared notebook, script or file in the cohort's artifact library."""
+
+    __tablename__ = "artifact"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    license: Mapped[str] = mapped_column(String(64), default="CC-BY-4.0")
+    filename: Mapped[str] = mapped_column(String(255))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(32), default="share")  # share | review
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ArtifactReuse(Base):
+    __tablename__ = "artifact_reuse"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    artifact_id: Mapped[int] = mapped_column(ForeignKey("artifact.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Rubric(Base):
+    __tablename__ = "rubric"
+    __table_args__ = (UniqueConstraint("cohort_id", "assignment", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    assignment: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+
+class ReviewRound(Base):
+    __tablename__ = "review_round"
+    __table_args__ = (UniqueConstraint("cohort_id", "assignment"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    assignment: Mapped[str] = mapped_column(String(100))
+    rubric_id: Mapped[int | None] = mapped_column(ForeignKey("rubric.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open | closed
+    reviewers_per_submission: Mapped[int] = mapped_column(Integer, default=3)
+    seed: Mapped[int] = mapped_column(Integer, default=0)
+    due_at: Mapped[datetime | None] = mapped_column()
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class Allocation(Base):
+    """One reviewer assigned to one author's submission in a round."""
+
+    __tablename__ = "allocation"
+    __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "author_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_round.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    packet: Mapped[str] = mapped_column(String(500), default="")
+    status: Mapped[str] = mapped_column(String(16), default="assigned")
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Review(Base):
+    __tablename__ = "review"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    allocation_id: Mapped[int] = mapped_column(
+        ForeignKey("allocation.id", ondelete="CASCADE"), unique=True
+    )
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    comments: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    overall_comment: Mapped[str] = mapped_column(Text, default="")
+    draft: Mapped[bool] = mapped_column(Boolean, default=True)
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    helpfulness: Mapped[int | None] = mapped_column(Integer)
+
+
+class Event(Base):
+    """A calendar entry: a clinic, a routine, a deadline."""
+
+    __tablename__ = "event"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="clinic")
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    rrule: Mapped[str] = mapped_column(String(200), default="")
+    location: Mapped[str] = mapped_column(String(500), default="")
+
+
+class Prompt(Base):
+    """A micro-prompt, keyed like ``day-3``; answers are posts in the prompt's thread."""
+
+    __tablename__ = "prompt"
+    __table_args__ = (UniqueConstraint("cohort_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))
+    text: Mapped[str] = mapped_column(Text)
+    opens_at: Mapped[datetime | None] = mapped_column()
+    show_answers_before_answering: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class BadgeAward(Base):
+    __tablename__ = "badge_award"
+    __table_args__ = (UniqueConstraint("member_id", "badge"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    badge: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    awarded_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Activity(Base):
+    """Append-only log of every write: the single source of every metric."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_cohort_at", "cohort_id", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    verb: Mapped[str] = mapped_column(String(48))
+    object_type: Mapped[str] = mapped_column(String(32), default="")
+    object_id: Mapped[int | None] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+@event.listens_for(Session, "before_flush")
+def _activity_is_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
+    """Refuse any change to a logged activity: metrics must be reproducible from the log."""
+    for obj in list(session.dirty) + list(session.deleted):
+        if isinstance(obj, Activity) and (obj in session.deleted or session.is_modified(obj)):
+            raise ValueError("the activity log is append-only")

@@ -1,0 +1,132 @@
+"""Who is acting, and what each role may do. Every authorization decision is made here."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import ApiToken, Member, utcnow
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.errors import Forbidden, NotFound, Unauthorized
+
+__all__ = [
+    "PERMISSIONS",
+    "Actor",
+    "authenticate_token",
+    "mint_token",
+    "require",
+    "revoke_tokens",
+]
+
+_STAFF = frozenset({"facilitator", "instructor"})
+_PARTICIPANTS = frozenset({"learner", "champion", "facilitator", "instructor", "alumni"})
+
+# action -> roles allowed. Sponsors read; alumni keep discussing; staff moderate and run the roster.
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "cohort.read": _PARTICIPANTS | {"sponsor"},
+    "member.list": _PARTICIPANTS | {"sponsor"},
+    "thread.read": _PARTICIPANTS | {"sponsor"},
+    "post.create": _PARTICIPANTS,
+    "post.react": _PARTICIPANTS,
+    "post.flag": _PARTICIPANTS,
+    "post.edit_any": _STAFF,
+    "post.moderate": _STAFF,
+    "roster.manage": _STAFF,
+    "token.mint": frozenset({"instructor"}),
+}
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The member a request acts for; ``system`` is the local administrator (the CLI)."""
+
+    member_id: int | None
+    cohort_id: int | None
+    role: str
+    name: str = ""
+    username: str = ""
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls(member_id=None, cohort_id=None, role="system", name="nbcohort")
+
+    @classmethod
+    def of(cls, member: Member) -> Actor:
+        return cls(member.id, member.cohort_id, member.role, member.name, member.username)
+
+    @property
+    def is_system(self) -> bool:
+        return self.role == "system"
+
+    def can(self, action: str) -> bool:
+        return self.is_system or self.role in PERMISSIONS[action]
+
+
+def require(actor: Actor, action: str, cohort_id: int | None = None) -> None:
+    """Refuse ``action`` unless the actor's role allows it in ``cohort_id``."""
+    if action not in PERMISSIONS:
+        raise KeyError(f"unknown action {action!r}")
+    if actor.is_system:
+        return
+    if cohort_id is not None and actor.cohort_id != cohort_id:
+        # Another cohort's objects do not exist as far as this member is concerned.
+        raise NotFound("not found")
+    if not actor.can(action):
+        raise Forbidden(f"a {actor.role} may not do '{action}'")
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def mint_token(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    note: str = "",
+    expires_at: datetime | None = None,
+) -> str:
+    """Create a token for ``member``; the plain token is returned once and never stored."""
+    require(actor, "token.mint", member.cohort_id)
+    if not member.active:
+        raise Forbidden(f"member {member.username!r} is not active")
+    token = "nbc_" + secrets.token_urlsafe(30)
+    row = ApiToken(
+        member_id=member.id, digest=_digest(token), prefix=token[:8], note=note,
+        expires_at=expires_at,
+    )  # fmt: skip
+    session.add(row)
+    record(session, member.cohort_id, actor.member_id, "token.mint", row, member=member.id)
+    return token
+
+
+def revoke_tokens(session: Session, actor: Actor, member: Member) -> int:
+    """Revoke every token of ``member``; returns how many were live."""
+    require(actor, "token.mint", member.cohort_id)
+    rows = session.scalars(
+        select(ApiToken).where(ApiToken.member_id == member.id, ApiToken.revoked.is_(False))
+    ).all()
+    for row in rows:
+        row.revoked = True
+    record(session, member.cohort_id, actor.member_id, "token.revoke", member, count=len(rows))
+    return len(rows)
+
+
+def authenticate_token(session: Session, token: str | None) -> Actor:
+    """The actor a token stands for, or 401 for a missing, unknown, revoked or expired token."""
+    if not token:
+        raise Unauthorized("a token is required (Authorization: token <token>)")
+    row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
+    if row is None or row.revoked:
+        raise Unauthorized("invalid or revoked token")
+    if row.expires_at is not None and row.expires_at <= utcnow():
+        raise Unauthorized("token expired")
+    member = row.member
+    if not member.active:
+        raise Unauthorized("member is no longer active")
+    return Actor.of(member)

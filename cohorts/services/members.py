@@ -1,0 +1,139 @@
+"""Members of a cohort: validation shared by the CLI, the roster import and the service."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.config import ROLES
+from nbcohort.cohorts.models import Cohort, Member, utcnow
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+
+__all__ = [
+    "add_member",
+    "clean_member_fields",
+    "find_member",
+    "list_members",
+    "member_dict",
+    "set_active",
+    "username_from_email",
+]
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_USERNAME = re.compile(r"^[\w.+-]{1,128}$")
+
+
+def username_from_email(email: str) -> str:
+    """The default username: the email's local part (JupyterHub usernames usually match)."""
+    return email.split("@", 1)[0].lower()
+
+
+def clean_member_fields(raw: dict[str, Any]) -> dict[str, str]:
+    """Validate and normalise member fields; raise Invalid naming the first bad field."""
+    name = unicodedata.normalize("NFC", str(raw.get("name") or "")).strip()
+    if not name:
+        raise Invalid("name is empty", field="name")
+    if len(name) > 200:
+        raise Invalid("name is longer than 200 characters", field="name")
+    email = str(raw.get("email") or "").strip().lower()
+    if not _EMAIL.match(email) or len(email) > 254:
+        raise Invalid(f"{email or '(empty)'!r} is not an email address", field="email")
+    role = str(raw.get("role") or "learner").strip().lower()
+    if role not in ROLES:
+        raise Invalid(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
+    team = str(raw.get("team") or "").strip()
+    if len(team) > 100:
+        raise Invalid("team is longer than 100 characters", field="team")
+    tz = str(raw.get("timezone") or "UTC").strip()
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(
+            f"unknown timezone {tz!r} (use an IANA name like Europe/Paris)", field="timezone"
+        ) from None
+    username = str(raw.get("username") or "").strip() or username_from_email(email)
+    if not _USERNAME.match(username):
+        raise Invalid(
+            f"username {username!r} may hold letters, digits and . _ + - only", field="username"
+        )
+    return {"name": name, "email": email, "role": role, "team": team, "timezone": tz,
+            "username": username}  # fmt: skip
+
+
+def add_member(session: Session, actor: Actor, cohort: Cohort, **fields: Any) -> Member:
+    """Add one member; a duplicate email or username in the cohort is a conflict."""
+    require(actor, "roster.manage", cohort.id)
+    clean = clean_member_fields(fields)
+    clash = session.scalar(
+        select(Member).where(
+            Member.cohort_id == cohort.id,
+            (Member.email == clean["email"]) | (Member.username == clean["username"]),
+        )
+    )
+    if clash is not None:
+        which = "email" if clash.email == clean["email"] else "username"
+        raise Conflict(
+            f"{which} {clean[which]!r} is already a member of {cohort.slug}", field=which
+        )
+    member = Member(cohort_id=cohort.id, **clean)
+    session.add(member)
+    record(session, cohort.id, actor.member_id, "member.add", member, role=clean["role"])
+    return member
+
+
+def find_member(session: Session, cohort: Cohort, who: str) -> Member:
+    """A member by username or email (as the CLI accepts either)."""
+    who = who.strip()
+    column = Member.email if "@" in who else Member.username
+    member = session.scalar(
+        select(Member).where(
+            Member.cohort_id == cohort.id, column == who.lower() if "@" in who else column == who
+        )
+    )
+    if member is None:
+        raise NotFound(f"no member {who!r} in cohort {cohort.slug}", field="member")
+    return member
+
+
+def list_members(session: Session, actor: Actor, cohort: Cohort) -> list[Member]:
+    require(actor, "member.list", cohort.id)
+    return list(
+        session.scalars(
+            select(Member)
+            .where(Member.cohort_id == cohort.id, Member.active.is_(True))
+            .order_by(Member.name)
+        )
+    )
+
+
+def set_active(session: Session, actor: Actor, member: Member, active: bool) -> Member:
+    """Deactivate (leave the cohort) or reactivate a member; their posts stay."""
+    require(actor, "roster.manage", member.cohort_id)
+    if member.active != active:
+        member.active = active
+        member.updated_at = utcnow()
+        verb = "member.reactivate" if active else "member.deactivate"
+        record(session, member.cohort_id, actor.member_id, verb, member)
+    return member
+
+
+def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
+    """A member as other members see them; ``private`` adds the email."""
+    out: dict[str, Any] = {
+        "id": member.id,
+        "username": member.username,
+        "name": member.name,
+        "role": member.role,
+        "team": member.team,
+        "timezone": member.timezone,
+    }
+    if private:
+        out["email"] = member.email
+    return out

@@ -1,0 +1,233 @@
+"""Posting, editing, deleting, reacting, flagging and moderating, with every rule enforced here."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.config import CommunitySettings
+from nbcohort.cohorts.models import Cohort, Flag, Post, Reaction, Thread, utcnow
+from nbcohort.cohorts.sanitize import render_markdown
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.threads import clean_anchor
+
+__all__ = [
+    "clean_body",
+    "create_post",
+    "delete_post",
+    "edit_post",
+    "flag_post",
+    "get_post",
+    "moderate_post",
+    "react",
+    "unreact",
+]
+
+
+def clean_body(body: object, rules: CommunitySettings) -> str:
+    """Post text: a non-blank string within the size limit."""
+    if not isinstance(body, str):
+        raise Invalid("body must be text", field="body")
+    if not body.strip():
+        raise Invalid("a post cannot be empty", field="body")
+    if len(body) > rules.max_post_chars:
+        raise Invalid(
+            f"a post is limited to {rules.max_post_chars} characters; this one has {len(body)}",
+            field="body",
+        )
+    return body.replace("\r\n", "\n")
+
+
+def get_post(session: Session, actor: Actor, post_id: int) -> Post:
+    """A post in the actor's cohort (another cohort's posts are not found, not forbidden)."""
+    row = session.execute(
+        select(Post, Thread.cohort_id).join(Thread, Post.thread_id == Thread.id)
+        .where(Post.id == post_id)
+    ).first()  # fmt: skip
+    if row is None or (not actor.is_system and row[1] != actor.cohort_id):
+        raise NotFound(f"no post {post_id}", field="post_id")
+    return row[0]
+
+
+def create_post(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    anchor: str,
+    body: object,
+    *,
+    parent_id: int | None = None,
+    title: str = "",
+    rules: CommunitySettings | None = None,
+) -> Post:
+    """Post to the thread at ``anchor``, creating the thread with its first post.
+
+    A reply to a reply joins its top-level post: threads keep one level of replies.
+    """
+    rules = rules or CommunitySettings()
+    require(actor, "post.create", cohort.id)
+    if actor.member_id is None:
+        raise Forbidden("only members post")
+    anchor = clean_anchor(anchor)
+    text = clean_body(body, rules)
+    thread = session.scalar(
+        select(Thread).where(Thread.cohort_id == cohort.id, Thread.anchor == anchor)
+    )
+    parent = None
+    if parent_id is not None:
+        parent = get_post(session, actor, parent_id)
+        if thread is None or parent.thread_id != thread.id:
+            raise Invalid(f"post {parent_id} is not in thread {anchor!r}", field="parent_id")
+        if parent.deleted:
+            raise Invalid(f"post {parent_id} was deleted", field="parent_id")
+        if parent.parent_id is not None:
+            parent = session.get(Post, parent.parent_id)
+    if thread is None:
+        kind = "topic" if anchor.startswith("topic/") else "section"
+        thread = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
+                        title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
+        session.add(thread)
+        session.flush()
+        record(session, cohort.id, actor.member_id, "thread.create", thread, anchor=anchor)
+    elif thread.locked:
+        raise Forbidden(f"thread {anchor!r} is locked")
+    post = Post(
+        thread_id=thread.id, author_id=actor.member_id,
+        parent_id=parent.id if parent is not None else None,
+        body_md=text, body_html=render_markdown(text),
+    )  # fmt: skip
+    session.add(post)
+    session.flush()
+    record(session, cohort.id, actor.member_id, "post.create", post, thread=thread.id,
+           anchor=anchor, reply=parent is not None, chars=len(text))  # fmt: skip
+    return post
+
+
+def edit_post(
+    session: Session, actor: Actor, post_id: int, body: object,
+    rules: CommunitySettings | None = None,
+) -> Post:  # fmt: skip
+    """Edit one's own post. Nobody edits someone else's words, staff included."""
+    post = get_post(session, actor, post_id)
+    if post.author_id != actor.member_id:
+        raise Forbidden("you can only edit your own posts")
+    if post.deleted:
+        raise Invalid(f"post {post_id} was deleted", field="post_id")
+    text = clean_body(body, rules or CommunitySettings())
+    post.body_md, post.body_html, post.edited_at = text, render_markdown(text), utcnow()
+    record(session, actor.cohort_id or 0, actor.member_id, "post.edit", post, chars=len(text))
+    return post
+
+
+def delete_post(session: Session, actor: Actor, post_id: int, reason: str = "") -> Post:
+    """Delete one's own post, or any post as staff; replies keep their place."""
+    post = get_post(session, actor, post_id)
+    own = post.author_id == actor.member_id
+    if not own:
+        require(actor, "post.moderate")
+        if not reason.strip():
+            raise Invalid("say why you delete someone else's post", field="reason")
+    if not post.deleted:
+        post.deleted = True
+        cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id))
+        record(session, cohort_id or 0, actor.member_id, "post.delete", post,
+               own=own, reason=reason.strip())  # fmt: skip
+    return post
+
+
+def _live_post(session: Session, actor: Actor, post_id: int) -> Post:
+    post = get_post(session, actor, post_id)
+    if post.deleted:
+        raise Invalid(f"post {post_id} was deleted", field="post_id")
+    return post
+
+
+def react(
+    session: Session, actor: Actor, post_id: int, kind: str,
+    rules: CommunitySettings | None = None,
+) -> bool:  # fmt: skip
+    """Add a reaction; reacting twice is a no-op. Returns whether a reaction was added."""
+    rules = rules or CommunitySettings()
+    require(actor, "post.react", actor.cohort_id)
+    if kind not in rules.reactions:
+        raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
+    post = _live_post(session, actor, post_id)
+    exists = session.scalar(
+        select(Reaction.id).where(Reaction.post_id == post.id,
+                                  Reaction.member_id == actor.member_id, Reaction.kind == kind)
+    )  # fmt: skip
+    if exists is not None:
+        return False
+    reaction = Reaction(post_id=post.id, member_id=actor.member_id, kind=kind)
+    session.add(reaction)
+    record(session, actor.cohort_id or 0, actor.member_id, "post.react", post, kind=kind,
+           author=post.author_id)  # fmt: skip
+    return True
+
+
+def unreact(session: Session, actor: Actor, post_id: int, kind: str) -> bool:
+    require(actor, "post.react", actor.cohort_id)
+    post = get_post(session, actor, post_id)
+    row = session.scalar(
+        select(Reaction).where(Reaction.post_id == post.id,
+                               Reaction.member_id == actor.member_id, Reaction.kind == kind)
+    )  # fmt: skip
+    if row is None:
+        return False
+    session.delete(row)
+    record(session, actor.cohort_id or 0, actor.member_id, "post.unreact", post, kind=kind)
+    return True
+
+
+def flag_post(
+    session: Session, actor: Actor, post_id: int, reason: str = "",
+    rules: CommunitySettings | None = None,
+) -> Post:  # fmt: skip
+    """Flag a post for review; enough distinct flags hide it until a facilitator looks."""
+    rules = rules or CommunitySettings()
+    require(actor, "post.flag", actor.cohort_id)
+    post = _live_post(session, actor, post_id)
+    if post.author_id == actor.member_id:
+        raise Invalid("you cannot flag your own post (edit or delete it instead)", field="post_id")
+    if len(reason) > 500:
+        raise Invalid("a flag reason is limited to 500 characters", field="reason")
+    exists = session.scalar(
+        select(Flag.id).where(Flag.post_id == post.id, Flag.member_id == actor.member_id)
+    )
+    if exists is not None:
+        return post
+    session.add(Flag(post_id=post.id, member_id=actor.member_id, reason=reason.strip()))
+    record(session, actor.cohort_id or 0, actor.member_id, "post.flag", post)
+    session.flush()
+    open_flags = session.scalar(
+        select(func.count()).select_from(Flag)
+        .where(Flag.post_id == post.id, Flag.resolved_at.is_(None))
+    )  # fmt: skip
+    if not post.hidden and (open_flags or 0) >= rules.flag_threshold:
+        post.hidden = True
+        post.hidden_reason = f"hidden after {open_flags} flags, pending a facilitator's review"
+        record(session, actor.cohort_id or 0, None, "post.autohide", post, flags=open_flags)
+    return post
+
+
+def moderate_post(session: Session, actor: Actor, post_id: int, action: str, reason: str) -> Post:
+    """Hide or restore a post (staff only); every action is logged with who and why."""
+    require(actor, "post.moderate", actor.cohort_id if not actor.is_system else None)
+    if action not in ("hide", "restore"):
+        raise Invalid("action must be 'hide' or 'restore'", field="action")
+    if not reason.strip():
+        raise Invalid("a moderation action needs a reason", field="reason")
+    post = get_post(session, actor, post_id)
+    post.hidden = action == "hide"
+    post.hidden_reason = reason.strip() if post.hidden else ""
+    if action == "restore":
+        for flag in session.scalars(
+            select(Flag).where(Flag.post_id == post.id, Flag.resolved_at.is_(None))
+        ):
+            flag.resolved_at, flag.resolved_by = utcnow(), actor.member_id
+    cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id))
+    record(session, cohort_id or 0, actor.member_id, f"post.{action}", post,
+           reason=reason.strip())  # fmt: skip
+    return post

@@ -1,0 +1,205 @@
+"""The community store: engine set-up per database, the one session scope, schema revisions.
+
+SQLite is the embedded default (WAL, foreign keys, busy timeout, ``BEGIN IMMEDIATE`` for
+writes so concurrent writers queue instead of failing); PostgreSQL is chosen by ``db_url``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+from nbcohort.cohorts.config import StoreSettings
+
+__all__ = [
+    "DatabaseError",
+    "Store",
+    "alembic_config",
+    "check_db_revision",
+    "head_revision",
+    "make_engine",
+    "session_scope",
+    "upgrade_db",
+]
+
+_WRITE = "nbcohort_write"
+
+
+class DatabaseError(RuntimeError):
+    """The database cannot be used as it is; the message says what to do."""
+
+
+def make_engine(url: str, settings: StoreSettings | None = None) -> Engine:
+    """Create an engine with the per-database set-up the store relies on."""
+    settings = settings or StoreSettings()
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_engine(
+            url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True
+        )
+    if parsed.database and parsed.database != ":memory:":
+        folder = Path(parsed.database).parent
+        if not folder.is_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url,
+        echo=settings.echo,
+        connect_args={"timeout": settings.sqlite_busy_timeout, "check_same_thread": False},
+    )
+    busy_ms = int(settings.sqlite_busy_timeout * 1000)
+    synchronous = settings.sqlite_synchronous
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control from the driver so BEGIN IMMEDIATE below is honoured.
+        dbapi_conn.isolation_level = None
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {busy_ms}")
+        cur.execute("PRAGMA foreign_keys = ON")
+        mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()
+        if mode and str(mode[0]).lower() not in ("wal", "memory"):
+            raise DatabaseError(f"cannot switch {parsed.database} to WAL mode (got {mode[0]})")
+        cur.execute(f"PRAGMA synchronous = {synchronous}")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A writer takes the write lock up front, so it waits (busy_timeout) instead of
+        # failing with "database is locked" when it upgrades from a read lock later.
+        immediate = conn.get_execution_options().get(_WRITE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+@contextmanager
+def session_scope(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """The one place that commits or rolls back: all of a unit of work, or none of it."""
+    session = factory()
+    try:
+        session.connection(execution_options={_WRITE: write})
+        yield session
+        if write:
+            session.commit()
+        else:
+            session.rollback()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+def alembic_config(url: str) -> AlembicConfig:
+    """Alembic configuration for the packaged migrations, pointed at ``url``."""
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", "nbcohort.cohorts:migrations")
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def head_revision() -> str:
+    """The newest migration this version of nbcohort knows."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
+def upgrade_db(engine: Engine, revision: str = "head") -> None:
+    """Bring the database schema up to ``revision`` (creates it when empty)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check_db_revision(engine: Engine) -> None:
+    """Refuse a database whose schema is not this version's, naming the fix."""
+    try:
+        current = current_revision(engine)
+    except Exception as exc:  # unreadable file, no server, no permission
+        raise DatabaseError(f"cannot open the database at {engine.url!r}: {exc}") from exc
+    head = head_revision()
+    if current == head:
+        return
+    if current is None:
+        raise DatabaseError(
+            f"the database at {engine.url!r} has no nbcohort schema yet. "
+            "Run 'nbcohort upgrade-db' to create it."
+        )
+    known = {
+        s.revision
+        for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    }
+    if current not in known:
+        raise DatabaseError(
+            f"the database at {engine.url!r} is at revision {current}, newer than this "
+            f"nbcohort (head {head}). Upgrade nbcohort, or point db_url at another database."
+        )
+    raise DatabaseError(
+        f"the database at {engine.url!r} is at revision {current}, older than this nbcohort "
+        f"(head {head}). Back it up, then run 'nbcohort upgrade-db'."
+    )
+
+
+class Store:
+    """An engine plus its session factory: what services and the HTTP service share."""
+
+    def __init__(self, url: str, settings: StoreSettings | None = None) -> None:
+        self.url = url
+        self.engine = make_engine(url, settings)
+        self.factory = sessionmaker(self.engine, expire_on_commit=False)
+
+    @classmethod
+    def open(
+        cls, url: str, settings: StoreSettings | None = None, *, upgrade: bool = False
+    ) -> Store:
+        """Open a store; with ``upgrade`` migrate it first, otherwise refuse a stale schema."""
+        store = cls(url, settings)
+        try:
+            if upgrade:
+                upgrade_db(store.engine)
+            check_db_revision(store.engine)
+        except BaseException:
+            store.close()
+            raise
+        return store
+
+    def write(self) -> Any:
+        """A read-write unit of work (``with store.write() as s:``)."""
+        return session_scope(self.factory, write=True)
+
+    def read(self) -> Any:
+        """A read-only unit of work: never commits, never takes the write lock."""
+        return session_scope(self.factory, write=False)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a SQLite URL, or None for other databases."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        return os.path.abspath(parsed.database)
+    return None

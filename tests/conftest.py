@@ -1,0 +1,115 @@
+"""Shared fixtures: real stores on SQLite files and, with NBCOHORT_TEST_DB_URL, on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.members import add_member
+from nbcohort.cohorts.store import Store, make_engine, upgrade_db
+
+REPO = Path(__file__).resolve().parent.parent
+PG_URL = os.environ.get("NBCOHORT_TEST_DB_URL", "")
+_TEMPLATE = "nbcohort_test_template"
+
+
+def _pg_admin_url() -> str:
+    return make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def _pg_template() -> Iterator[str]:
+    """Migrate once into a template database; each test clones it (fast, isolated)."""
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {_TEMPLATE}"))
+        conn.execute(text(f"CREATE DATABASE {_TEMPLATE}"))
+    template_url = make_url(PG_URL).set(database=_TEMPLATE).render_as_string(hide_password=False)
+    engine = make_engine(template_url)
+    upgrade_db(engine)
+    engine.dispose()
+    yield template_url
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {_TEMPLATE} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'nbcohort.sqlite'}"
+        engine = make_engine(url)
+        upgrade_db(engine)
+        engine.dispose()
+        yield url
+        return
+    if not PG_URL:
+        pytest.skip("PostgreSQL leg: set NBCOHORT_TEST_DB_URL to run it")
+    request.getfixturevalue("_pg_template")
+    name = f"nbc_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}"))
+    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    admin.dispose()
+
+
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    s = Store.open(db_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def sqlite_store(tmp_path: Path) -> Iterator[Store]:
+    """A store that is always SQLite, for tests of SQLite's own behaviour."""
+    s = Store.open(f"sqlite:///{tmp_path / 'nbcohort.sqlite'}", upgrade=True)
+    yield s
+    s.close()
+
+
+SYSTEM = Actor.system()
+
+
+@pytest.fixture
+def cohort(store: Store) -> Cohort:
+    with store.write() as s:
+        return create_cohort(s, SYSTEM, "spring-26", "Practical pandas, spring 2026")
+
+
+@pytest.fixture
+def people(store: Store, cohort: Cohort) -> dict[str, Member]:
+    """A small cohort: two learners, a champion, a facilitator, an instructor, a sponsor."""
+    rows = [
+        ("ana", "Ana Souza", "learner", "red"),
+        ("ben", "Ben Okafor", "learner", "blue"),
+        ("chi", "Chi Nguyen", "champion", "red"),
+        ("fay", "Fay Lindqvist", "facilitator", ""),
+        ("ivo", "Ivo Petrov", "instructor", ""),
+        ("sam", "Sam Reyes", "sponsor", ""),
+    ]
+    out = {}
+    with store.write() as s:
+        for username, name, role, team in rows:
+            out[username] = add_member(
+                s, SYSTEM, cohort, name=name, email=f"{username}@example.org",
+                role=role, team=team, username=username,
+            )  # fmt: skip
+    return out
+
+
+def actor(member: Member) -> Actor:
+    return Actor.of(member)

@@ -33,8 +33,8 @@ class NbCohort(Configurable):
     """Where nbcohort keeps its data and which cohort a command acts on."""
 
     data_dir = Unicode(
-        help="Folder for runtime data: the SQLite database, the nbgrader exchange root and the "
-        "mail outbox. Never inside the code folders. Defaults to <jupyter data dir>/nbcohort.",
+        help="Folder for runtime data: the embedded SQLite database and the nbgrader exchange "
+        "root. Never inside the code folders. Defaults to <jupyter data dir>/nbcohort.",
     ).tag(config=True)
 
     @default("data_dir")

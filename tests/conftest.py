@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store, make_engine, upgrade_db
@@ -113,3 +119,75 @@ def people(store: Store, cohort: Cohort) -> dict[str, Member]:
 
 def actor(member: Member) -> Actor:
     return Actor.of(member)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """Environment for a child process: no user or repo Jupyter config leaks in."""
+    conf = tmp_path / "jupyter-config"
+    conf.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBCOHORT_"))}
+    env.update(JUPYTER_CONFIG_DIR=str(conf), JUPYTER_CONFIG_PATH=str(conf),
+               JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"))  # fmt: skip
+    env.update(extra)
+    return env
+
+
+class ServiceProcess:
+    """``nbcohort serve`` started as a user starts it, in its own process."""
+
+    def __init__(self, tmp_path: Path, db_url: str, port: int | None = None) -> None:
+        self.db_url, self.port = db_url, port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tmp_path / f"service-{self.port}.log"
+        self.env = isolated_env(tmp_path)
+        self.args = [sys.executable, "-m", "nbcohort.cohorts.cli", "serve",
+                     f"--db-url={db_url}", f"--port={self.port}",
+                     f"--data-dir={tmp_path / 'data'}"]  # fmt: skip
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> ServiceProcess:
+        out = self.log.open("ab")
+        self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited: {self.log.read_text()}")
+            try:
+                if requests.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
+                    return self
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"service did not start: {self.log.read_text()}")
+
+    def kill(self, sig: int = signal.SIGKILL) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            self.proc.wait(20)
+
+    def stop(self) -> None:
+        self.kill(signal.SIGTERM)
+
+
+@pytest.fixture
+def service(tmp_path: Path, db_url: str, store: Store) -> Iterator[ServiceProcess]:
+    """The community service over the test database (``store`` sees the same data)."""
+    svc = ServiceProcess(tmp_path, db_url).start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def tokens(store: Store, people: dict[str, Member]) -> dict[str, str]:
+    """A local API token per test member, minted as ``nbcohort token`` does."""
+    out = {}
+    with store.write() as s:
+        for username, member in people.items():
+            out[username] = mint_token(s, SYSTEM, s.merge(member), "test")
+    return out

@@ -21,7 +21,7 @@ def record(
 ) -> Activity:
     """Log ``verb`` (e.g. ``post.create``) by ``member_id`` on ``obj`` in the same transaction."""
     if obj is not None and getattr(obj, "id", None) is None:
-        session.flush([obj])
+        session.flush()
     entry = Activity(
         cohort_id=cohort_id,
         member_id=member_id,

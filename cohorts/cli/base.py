@@ -1,0 +1,81 @@
+"""What every nbcohort command shares: config, the store, the cohort, error reporting."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from jupyter_core.application import JupyterApp
+from traitlets import Unicode
+
+from nbcohort.cohorts import __version__
+from nbcohort.cohorts.config import (
+    ClientSettings,
+    CommunitySettings,
+    NbCohort,
+    ServiceSettings,
+    StoreSettings,
+)
+from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.errors import ServiceError
+from nbcohort.cohorts.store import DatabaseError, Store
+
+__all__ = ["CommandError", "NbCohortCommand", "common_aliases"]
+
+common_aliases: dict[Any, Any] = {
+    "cohort": "NbCohort.default_cohort",
+    "db-url": "NbCohort.db_url",
+    "data-dir": "NbCohort.data_dir",
+    "log-level": "Application.log_level",
+    "config": "JupyterApp.config_file",
+}
+
+
+class CommandError(Exception):
+    """A command cannot go on; the message tells the user what to fix."""
+
+
+class NbCohortCommand(JupyterApp):
+    """Base of every nbcohort command (a JupyterApp, so jupyter_config.py applies)."""
+
+    version = __version__
+    raise_config_file_errors = True  # a broken jupyter_config.py is an error, not a warning
+    classes = [NbCohort, StoreSettings, ServiceSettings, CommunitySettings, ClientSettings]
+    aliases = common_aliases
+    config_file_name = Unicode("nbcohort_config")
+
+    def settings(self) -> NbCohort:
+        return NbCohort(parent=self)
+
+    def open_store(self, *, upgrade: bool = False) -> Store:
+        url = self.settings().resolved_db_url()
+        return Store.open(url, StoreSettings(parent=self), upgrade=upgrade)
+
+    def cohort_slug(self) -> str:
+        slug = self.settings().default_cohort
+        if not slug:
+            raise CommandError("which cohort? pass --cohort SLUG or set c.NbCohort.default_cohort")
+        return slug
+
+    def cohort(self, session: Any) -> Cohort:
+        return get_cohort(session, self.cohort_slug())
+
+    def arg(self, index: int, what: str) -> str:
+        if len(self.extra_args) <= index:
+            raise CommandError(f"missing {what}; see 'nbcohort {self.name} --help'")
+        return self.extra_args[index]
+
+    def run(self) -> None:  # pragma: no cover - each command overrides it
+        raise NotImplementedError
+
+    def start(self) -> None:
+        if self.subapp is not None:
+            self.subapp.start()
+            return
+        try:
+            self.run()
+        except (CommandError, ServiceError, DatabaseError) as exc:
+            message = exc.message if isinstance(exc, ServiceError) else str(exc)
+            print(f"nbcohort {self.name}: error: {message}", file=sys.stderr)
+            self.exit(2)

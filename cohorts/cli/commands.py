@@ -1,0 +1,228 @@
+"""The administrative commands: cohorts, roster, tokens, schema, archives, the service."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import sys
+from datetime import date
+from pathlib import Path
+
+from traitlets import Bool, Unicode
+
+from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.services import archive, roster
+from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.services.cohorts import create_cohort, list_cohorts
+from nbcohort.cohorts.services.members import find_member, list_members
+from nbcohort.cohorts.store import Store, check_db_revision, current_revision, head_revision
+
+SYSTEM = Actor.system()
+
+
+def _date(value: str, field: str) -> date | None:
+    if not value:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CommandError(f"--{field} must be a date like 2026-03-01, not {value!r}") from None
+
+
+class UpgradeDb(NbCohortCommand):
+    name = "upgrade-db"
+    description = "Create the community database, or upgrade its schema to this version."
+
+    def run(self) -> None:
+        url = self.settings().resolved_db_url()
+        store = Store(url)
+        try:
+            before = current_revision(store.engine)
+            store.close()
+            store = Store.open(url, upgrade=True)
+            after = current_revision(store.engine)
+        finally:
+            store.close()
+        if before == after:
+            print(f"database already at revision {after}: {url}")
+        else:
+            print(f"database upgraded from {before or 'empty'} to {after}: {url}")
+
+
+class CohortCreate(NbCohortCommand):
+    name = "cohort create"
+    description = "Create a cohort: nbcohort cohort create SLUG --title 'Spring 2026'"
+    title = Unicode("", help="The cohort's title.").tag(config=True)
+    course = Unicode("", help="The course the cohort takes.").tag(config=True)
+    starts = Unicode("", help="First day (YYYY-MM-DD).").tag(config=True)
+    ends = Unicode("", help="Last day (YYYY-MM-DD).").tag(config=True)
+    aliases = {**common_aliases, "title": "CohortCreate.title", "course": "CohortCreate.course",
+               "starts": "CohortCreate.starts", "ends": "CohortCreate.ends"}  # fmt: skip
+
+    def run(self) -> None:
+        slug = self.arg(0, "the cohort's slug")
+        store = self.open_store(upgrade=True)
+        try:
+            with store.write() as s:
+                cohort = create_cohort(
+                    s, SYSTEM, slug, self.title or slug, course=self.course,
+                    starts_on=_date(self.starts, "starts"), ends_on=_date(self.ends, "ends"),
+                )  # fmt: skip
+                print(f"created cohort {cohort.slug!r} ({cohort.title})")
+        finally:
+            store.close()
+
+
+class CohortList(NbCohortCommand):
+    name = "cohort list"
+    description = "List the cohorts in the store."
+
+    def run(self) -> None:
+        store = self.open_store()
+        try:
+            with store.read() as s:
+                for c in list_cohorts(s):
+                    print(f"{c.slug}\t{c.title}")
+        finally:
+            store.close()
+
+
+class CohortApp(NbCohortCommand):
+    name = "cohort"
+    description = "Create and list cohorts."
+    subcommands = {
+        "create": (CohortCreate, CohortCreate.description),
+        "list": (CohortList, CohortList.description),
+    }
+
+    def run(self) -> None:
+        raise CommandError("choose a subcommand: create, list")
+
+
+class RosterImport(NbCohortCommand):
+    name = "roster import"
+    description = (
+        "Import members from a CSV with columns name,email,team,role (optional timezone, "
+        "username). Re-importing updates members by email; a file with any bad row imports "
+        "nothing and every problem is listed with its line number."
+    )
+    deactivate_missing = Bool(False, help="Deactivate learners who are not in the file.").tag(
+        config=True
+    )
+    flags = {"deactivate-missing": ({"RosterImport": {"deactivate_missing": True}},
+                                    "Deactivate learners who are not in the file.")}  # fmt: skip
+
+    def run(self) -> None:
+        path = Path(self.arg(0, "the roster CSV file"))
+        if not path.is_file():
+            raise CommandError(f"{path}: no such file")
+        store = self.open_store()
+        try:
+            with store.write() as s:
+                report = roster.import_roster(
+                    s, SYSTEM, self.cohort(s), path, filename=str(path),
+                    deactivate_missing=self.deactivate_missing,
+                )  # fmt: skip
+            print(report.summary())
+        finally:
+            store.close()
+
+
+class RosterList(NbCohortCommand):
+    name = "roster list"
+    description = "Write the cohort's active members as CSV (the import format) to stdout."
+
+    def run(self) -> None:
+        store = self.open_store()
+        try:
+            with store.read() as s:
+                out = csv.writer(sys.stdout)
+                out.writerow(["name", "email", "team", "role", "timezone", "username"])
+                for m in list_members(s, SYSTEM, self.cohort(s)):
+                    out.writerow([m.name, m.email, m.team, m.role, m.timezone, m.username])
+        finally:
+            store.close()
+
+
+class RosterApp(NbCohortCommand):
+    name = "roster"
+    description = "Import and list the cohort's roster."
+    subcommands = {
+        "import": (RosterImport, "Import or update members from a CSV file."),
+        "list": (RosterList, RosterList.description),
+    }
+
+    def run(self) -> None:
+        raise CommandError("choose a subcommand: import, list")
+
+
+class TokenCommand(NbCohortCommand):
+    name = "token"
+    description = "Mint an API token for a member (by username or email); it is shown once."
+    note = Unicode("", help="What the token is for.").tag(config=True)
+    aliases = {**common_aliases, "note": "TokenCommand.note"}
+
+    def run(self) -> None:
+        who = self.arg(0, "the member (username or email)")
+        store = self.open_store()
+        try:
+            with store.write() as s:
+                token = mint_token(s, SYSTEM, find_member(s, self.cohort(s), who), self.note)
+            print(token)
+        finally:
+            store.close()
+
+
+class ExportCommand(NbCohortCommand):
+    name = "export"
+    description = "Write the whole community to a portable archive (zip of JSON Lines)."
+
+    def run(self) -> None:
+        dest = Path(self.arg(0, "the archive file to write"))
+        if dest.exists():
+            raise CommandError(f"{dest} exists; choose a new file name")
+        store = self.open_store()
+        try:
+            with store.read() as s:
+                manifest = archive.export_archive(s, dest)
+            print(f"exported {manifest.summary()} to {dest}")
+        finally:
+            store.close()
+
+
+class ImportCommand(NbCohortCommand):
+    name = "import"
+    description = "Load an archive written by 'nbcohort export' into an empty database."
+
+    def run(self) -> None:
+        src = Path(self.arg(0, "the archive file to read"))
+        if not src.is_file():
+            raise CommandError(f"{src}: no such file")
+        store = self.open_store(upgrade=True)
+        try:
+            with store.write() as s:
+                manifest = archive.import_archive(s, src)
+            print(f"imported {manifest.summary()} from {src}")
+        finally:
+            store.close()
+
+
+class ServeCommand(NbCohortCommand):
+    name = "serve"
+    description = "Run the community service that widgets and pages talk to."
+    aliases = {**common_aliases, "port": "ServiceSettings.port", "ip": "ServiceSettings.ip"}
+
+    def run(self) -> None:
+        from nbcohort.cohorts.service.app import make_app, serve
+
+        store = self.open_store()
+        try:
+            check_db_revision(store.engine)
+            settings = ServiceSettings(parent=self)
+            app = make_app(store, settings, CommunitySettings(parent=self))
+            print(f"nbcohort service on http://{settings.ip}:{settings.port} "
+                  f"(schema {head_revision()}, {store.url})", flush=True)  # fmt: skip
+            asyncio.run(serve(app, settings))
+        finally:
+            store.close()

@@ -1,0 +1,32 @@
+"""``nbcohort``: the one command instructors run cohorts with."""
+
+from __future__ import annotations
+
+from nbcohort.cohorts.cli import commands
+from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
+
+__all__ = ["NbCohortApp", "main"]
+
+
+class NbCohortApp(NbCohortCommand):
+    name = "nbcohort"
+    description = "Run a course as a cohort and carry it on as a community of practice."
+    subcommands = {
+        "init": ("nbcohort.cohorts.cli.scaffold.InitCommand", "Scaffold a new course and cohort."),
+        "cohort": (commands.CohortApp, commands.CohortApp.description),
+        "roster": (commands.RosterApp, commands.RosterApp.description),
+        "token": (commands.TokenCommand, commands.TokenCommand.description),
+        "serve": (commands.ServeCommand, commands.ServeCommand.description),
+        "upgrade-db": (commands.UpgradeDb, commands.UpgradeDb.description),
+        "export": (commands.ExportCommand, commands.ExportCommand.description),
+        "import": (commands.ImportCommand, commands.ImportCommand.description),
+        "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
+    }
+
+    def run(self) -> None:
+        names = ", ".join(self.subcommands)
+        raise CommandError(f"choose a command: {names} (nbcohort --help for more)")
+
+
+def main() -> None:
+    NbCohortApp.launch_instance()

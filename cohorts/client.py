@@ -1,0 +1,136 @@
+"""The client that widgets and pages use; it speaks only to the community service.
+
+It never raises into a notebook for a service that is down: callers get
+:class:`ServiceUnavailable` within ``ClientSettings.timeout`` seconds and show one calm line.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import quote
+
+import requests
+from requests.adapters import HTTPAdapter
+from traitlets.config import Config
+from urllib3.util.retry import Retry
+
+from nbcohort.cohorts.config import ClientSettings, ServiceSettings, load_config
+
+__all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
+
+
+class ClientError(Exception):
+    """The service refused a request; ``status`` and ``field`` say why."""
+
+    def __init__(self, status: int, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.message, self.field = status, message, field
+
+
+class ServiceUnavailable(ClientError):
+    """The service could not be reached in time (community offline)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(0, message)
+
+
+class CohortClient:
+    """A member's connection to the community service (token from ``NBCOHORT_TOKEN``)."""
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        timeout: float | None = None,
+        config: Config | None = None,
+    ) -> None:
+        cfg = config if config is not None else load_config()
+        settings = ClientSettings(config=cfg)
+        if not url:
+            url = os.environ.get("NBCOHORT_URL") or settings.url
+        if not url:
+            service = ServiceSettings(config=cfg)
+            url = f"http://{service.ip}:{service.port}"
+        self.url = url.rstrip("/")
+        self.token = token if token is not None else os.environ.get("NBCOHORT_TOKEN", "")
+        self.timeout = timeout if timeout is not None else settings.timeout
+        self._http = requests.Session()
+        retry = Retry(
+            total=settings.retries, connect=settings.retries, read=0, status=0,
+            allowed_methods=frozenset({"GET"}), backoff_factor=0.05, raise_on_status=False,
+        )  # fmt: skip
+        self._http.mount("http://", HTTPAdapter(max_retries=retry))
+        self._http.mount("https://", HTTPAdapter(max_retries=retry))
+
+    def close(self) -> None:
+        self._http.close()
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Call the service; raise ClientError for a refusal, ServiceUnavailable when down."""
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        try:
+            resp = self._http.request(
+                method, self.url + path, headers=headers, timeout=self.timeout, **kwargs
+            )
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(
+                f"community service at {self.url} unreachable: {exc}"
+            ) from None
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {"message": resp.text[:200] or resp.reason}
+        if resp.status_code >= 400:
+            raise ClientError(resp.status_code, data.get("message", resp.reason), data.get("field"))
+        return data
+
+    # -- the API, one method per endpoint ---------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/health")
+
+    def me(self) -> dict[str, Any]:
+        return self.request("GET", "/api/v1/me")
+
+    def members(self) -> list[dict[str, Any]]:
+        return self.request("GET", "/api/v1/members")["members"]
+
+    def thread(self, anchor: str, *, before: int | None = None, limit: int | None = None) -> Any:
+        params: dict[str, Any] = {"anchor": anchor}
+        if before is not None:
+            params["before"] = before
+        if limit is not None:
+            params["limit"] = limit
+        return self.request("GET", "/api/v1/thread", params=params)
+
+    def mark_read(self, anchor: str) -> int:
+        return self.request("POST", "/api/v1/thread/read", json={"anchor": anchor})["last_post_id"]
+
+    def post(self, anchor: str, body: str, *, parent_id: int | None = None) -> dict[str, Any]:
+        payload = {"anchor": anchor, "body": body, "parent_id": parent_id}
+        return self.request("POST", "/api/v1/posts", json=payload)
+
+    def get_post(self, post_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/posts/{post_id}")
+
+    def edit(self, post_id: int, body: str) -> dict[str, Any]:
+        return self.request("PATCH", f"/api/v1/posts/{post_id}", json={"body": body})
+
+    def delete(self, post_id: int, reason: str = "") -> dict[str, Any]:
+        return self.request("DELETE", f"/api/v1/posts/{post_id}", json={"reason": reason})
+
+    def react(self, post_id: int, kind: str) -> bool:
+        path = f"/api/v1/posts/{post_id}/reactions/{quote(kind, safe='')}"
+        return self.request("PUT", path)["added"]
+
+    def unreact(self, post_id: int, kind: str) -> bool:
+        path = f"/api/v1/posts/{post_id}/reactions/{quote(kind, safe='')}"
+        return self.request("DELETE", path)["removed"]
+
+    def flag(self, post_id: int, reason: str = "") -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/posts/{post_id}/flags", json={"reason": reason})
+
+    def moderate(self, post_id: int, action: str, reason: str) -> dict[str, Any]:
+        payload = {"action": action, "reason": reason}
+        return self.request("POST", f"/api/v1/posts/{post_id}/moderation", json=payload)

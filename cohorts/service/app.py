@@ -1,0 +1,108 @@
+"""The community HTTP service: a tornado application over one store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import threading
+from dataclasses import dataclass
+
+from tornado.httpserver import HTTPServer
+from tornado.web import Application
+
+from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
+from nbcohort.cohorts.service.handlers import ROUTES
+from nbcohort.cohorts.store import Store
+
+__all__ = ["BackgroundService", "ServiceContext", "make_app", "serve"]
+
+log = logging.getLogger("nbcohort.service")
+
+
+@dataclass
+class ServiceContext:
+    """What every handler needs: the store, the settings and the authenticator."""
+
+    store: Store
+    settings: ServiceSettings
+    rules: CommunitySettings
+    auth: Authenticator
+
+
+def make_app(
+    store: Store,
+    settings: ServiceSettings | None = None,
+    rules: CommunitySettings | None = None,
+    auth: Authenticator | None = None,
+) -> Application:
+    settings = settings or ServiceSettings()
+    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth or LocalTokenAuth())
+    return Application(ROUTES, nbcohort=ctx, compress_response=True)
+
+
+async def serve(
+    app: Application, settings: ServiceSettings, ready: asyncio.Event | None = None
+) -> None:
+    """Serve until SIGINT or SIGTERM, then finish in-flight requests and stop."""
+    server = HTTPServer(app, max_body_size=settings.max_body_bytes + 65536, xheaders=False)
+    server.listen(settings.port, address=settings.ip)
+    log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    await stop.wait()
+    server.stop()
+    await server.close_all_connections()
+    log.info("nbcohort service stopped")
+
+
+class BackgroundService:
+    """The service on its own thread and event loop (the demo's --check and in-process tools)."""
+
+    def __init__(self, app: Application, settings: ServiceSettings) -> None:
+        self._app, self._settings = app, settings
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: HTTPServer | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="nbcohort-service", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._settings.ip}:{self._settings.port}"
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(self._loop)
+        try:
+            self._server = HTTPServer(
+                self._app, max_body_size=self._settings.max_body_bytes + 65536
+            )
+            self._server.listen(self._settings.port, address=self._settings.ip)
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+            return
+        self._ready.set()
+        self._loop.run_forever()
+        self._loop.close()
+
+    def start(self) -> BackgroundService:
+        self._thread.start()
+        self._ready.wait(10)
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self) -> None:
+        if self._loop is None or self._server is None:
+            return
+        server, loop = self._server, self._loop
+        loop.call_soon_threadsafe(server.stop)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(10)

@@ -1,0 +1,231 @@
+"""HTTP handlers of the community service: thin JSON over the services layer."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from tornado.web import RequestHandler
+
+from nbcohort import cohorts as _pkg
+from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.services import members, posts, threads
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.cohorts import cohort_summary
+from nbcohort.cohorts.services.errors import Invalid, ServiceError
+
+__all__ = ["ROUTES"]
+
+log = logging.getLogger("nbcohort.service")
+
+
+class ApiHandler(RequestHandler):
+    """Authenticates, opens one unit of work per request and turns refusals into JSON."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+
+    @property
+    def ctx(self) -> Any:
+        return self.application.settings["nbcohort"]
+
+    def body_json(self) -> dict[str, Any]:
+        if not self.request.body:
+            return {}
+        try:
+            data = json.loads(self.request.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise Invalid(f"request body is not valid JSON: {exc}", field="body") from None
+        if not isinstance(data, dict):
+            raise Invalid("request body must be a JSON object", field="body")
+        return data
+
+    def int_arg(self, name: str, default: int | None = None) -> int | None:
+        raw = self.get_query_argument(name, None)
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise Invalid(f"{name} must be an integer, not {raw!r}", field=name) from None
+
+    def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
+        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work."""
+        ctx = self.ctx
+        scope = ctx.store.write() if write else ctx.store.read()
+        try:
+            with scope as session:
+                actor = ctx.auth.authenticate(session, self.request.headers.get("Authorization"))
+                cohort = session.get(Cohort, actor.cohort_id)
+                result = fn(session, actor, cohort)
+                # Serialise inside the scope: a failure here must roll the write back too.
+                payload = json.dumps(result, ensure_ascii=False)
+        except ServiceError as exc:
+            self.set_status(exc.status)
+            self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
+            return
+        self.set_status(status)
+        self.finish(payload)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):  # raised before run(), e.g. by body_json()
+            self.set_status(exc.status)
+            self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
+            return
+        code = "server_error" if status_code >= 500 else "http_error"
+        self.finish(json.dumps({"error": code, "message": self._reason}))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if not isinstance(value, ServiceError):
+            super().log_exception(typ, value, tb)
+
+    def prepare(self) -> None:
+        limit = self.ctx.settings.max_body_bytes
+        if len(self.request.body or b"") > limit:
+            self.set_status(413)
+            self.finish(json.dumps({"error": "too_large",
+                                    "message": f"request body over {limit} bytes"}))  # fmt: skip
+
+
+class HealthHandler(ApiHandler):
+    def get(self) -> None:
+        with self.ctx.store.read() as session:
+            session.execute(select(1))
+        self.finish(json.dumps({"status": "ok", "version": _pkg.__version__}))
+
+
+class MeHandler(ApiHandler):
+    def get(self) -> None:
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            member = s.get(Member, actor.member_id)
+            assert member is not None  # authenticated actors are members
+            return {"member": members.member_dict(member, private=True),
+                    "cohort": cohort_summary(s, actor, cohort)}  # fmt: skip
+
+        self.run(fn, write=False)
+
+
+class MembersHandler(ApiHandler):
+    def get(self) -> None:
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            return {"members": [members.member_dict(m)
+                                for m in members.list_members(s, actor, cohort)]}  # fmt: skip
+
+        self.run(fn, write=False)
+
+
+class ThreadHandler(ApiHandler):
+    def get(self) -> None:
+        anchor = self.get_query_argument("anchor", "")
+        before = self.int_arg("before")
+        limit = self.int_arg("limit") or self.ctx.rules.page_size
+
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            return threads.read_thread(s, actor, cohort, anchor, before=before, limit=limit)
+
+        self.run(fn, write=False)
+
+
+class ThreadReadHandler(ApiHandler):
+    def post(self) -> None:
+        data = self.body_json()
+
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            return {"last_post_id": threads.mark_read(s, actor, cohort, data.get("anchor", ""))}
+
+        self.run(fn, write=True)
+
+
+def _parent(data: dict[str, Any]) -> int | None:
+    value = data.get("parent_id")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise Invalid("parent_id must be an integer post id", field="parent_id")
+
+
+class PostsHandler(ApiHandler):
+    def post(self) -> None:
+        data = self.body_json()
+        rules = self.ctx.rules
+
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            post = posts.create_post(
+                s, actor, cohort, str(data.get("anchor", "")), data.get("body"),
+                parent_id=_parent(data), title=str(data.get("title", "")), rules=rules,
+            )  # fmt: skip
+            return threads.post_dict(post, actor)
+
+        self.run(fn, write=True, status=201)
+
+
+class PostHandler(ApiHandler):
+    def get(self, post_id: str) -> None:
+        self.run(lambda s, a, c: threads.post_dict(posts.get_post(s, a, int(post_id)), a),
+                 write=False)  # fmt: skip
+
+    def patch(self, post_id: str) -> None:
+        data = self.body_json()
+        rules = self.ctx.rules
+        self.run(
+            lambda s, a, c: threads.post_dict(
+                posts.edit_post(s, a, int(post_id), data.get("body"), rules), a
+            ),
+            write=True,
+        )
+
+    def delete(self, post_id: str) -> None:
+        data = self.body_json()
+        self.run(
+            lambda s, a, c: threads.post_dict(
+                posts.delete_post(s, a, int(post_id), str(data.get("reason", ""))), a
+            ),
+            write=True,
+        )
+
+
+class ReactionHandler(ApiHandler):
+    def put(self, post_id: str, kind: str) -> None:
+        rules = self.ctx.rules
+        self.run(lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)},
+                 write=True)  # fmt: skip
+
+    def delete(self, post_id: str, kind: str) -> None:
+        self.run(lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)},
+                 write=True)  # fmt: skip
+
+
+class FlagHandler(ApiHandler):
+    def post(self, post_id: str) -> None:
+        data = self.body_json()
+        rules = self.ctx.rules
+        self.run(lambda s, a, c: threads.post_dict(
+            posts.flag_post(s, a, int(post_id), str(data.get("reason", "")), rules), a),
+            write=True, status=201)  # fmt: skip
+
+
+class ModerationHandler(ApiHandler):
+    def post(self, post_id: str) -> None:
+        data = self.body_json()
+        self.run(lambda s, a, c: threads.post_dict(posts.moderate_post(
+            s, a, int(post_id), str(data.get("action", "")), str(data.get("reason", ""))), a),
+            write=True)  # fmt: skip
+
+
+_ID = r"([0-9]{1,18})"
+ROUTES: list[tuple[str, type[RequestHandler]]] = [
+    (r"/api/v1/health", HealthHandler),
+    (r"/api/v1/me", MeHandler),
+    (r"/api/v1/members", MembersHandler),
+    (r"/api/v1/thread", ThreadHandler),
+    (r"/api/v1/thread/read", ThreadReadHandler),
+    (r"/api/v1/posts", PostsHandler),
+    (rf"/api/v1/posts/{_ID}", PostHandler),
+    (rf"/api/v1/posts/{_ID}/reactions/([^/]+)", ReactionHandler),
+    (rf"/api/v1/posts/{_ID}/flags", FlagHandler),
+    (rf"/api/v1/posts/{_ID}/moderation", ModerationHandler),
+]

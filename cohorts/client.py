@@ -6,6 +6,7 @@ It never raises into a notebook for a service that is down: callers get
 
 from __future__ import annotations
 
+import base64
 import os
 from typing import Any
 from urllib.parse import quote
@@ -44,6 +45,7 @@ class CohortClient:
         token: str | None = None,
         *,
         timeout: float | None = None,
+        retries: int | None = None,
         config: Config | None = None,
     ) -> None:
         cfg = config if config is not None else load_config()
@@ -57,8 +59,9 @@ class CohortClient:
         self.token = token if token is not None else os.environ.get("NBCOHORT_TOKEN", "")
         self.timeout = timeout if timeout is not None else settings.timeout
         self._http = requests.Session()
+        retries = settings.retries if retries is None else retries
         retry = Retry(
-            total=settings.retries, connect=settings.retries, read=0, status=0,
+            total=retries, connect=retries, read=0, status=0,
             allowed_methods=frozenset({"GET"}), backoff_factor=0.05, raise_on_status=False,
         )  # fmt: skip
         self._http.mount("http://", HTTPAdapter(max_retries=retry))
@@ -134,3 +137,45 @@ class CohortClient:
     def moderate(self, post_id: int, action: str, reason: str) -> dict[str, Any]:
         payload = {"action": action, "reason": reason}
         return self.request("POST", f"/api/v1/posts/{post_id}/moderation", json=payload)
+
+    def preview(self, body: str) -> str:
+        return self.request("POST", "/api/v1/preview", json={"body": body})["html"]
+
+    def notifications(self, *, unread_only: bool = True) -> list[dict[str, Any]]:
+        params = {} if unread_only else {"all": "1"}
+        return self.request("GET", "/api/v1/notifications", params=params)["notifications"]
+
+    def mark_notifications_read(self) -> int:
+        return self.request("POST", "/api/v1/notifications/read")["marked"]
+
+    def prompt(self, key: str | None = None, *, before: int | None = None) -> dict[str, Any]:
+        params = {"before": before} if before is not None else {}
+        return self.request("GET", f"/api/v1/prompts/{quote(key or 'current')}", params=params)
+
+    def answer_prompt(self, key: str, body: str) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/prompts/{quote(key)}/answer", json={"body": body})
+
+    def practice(self, practice: str) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/practices/{quote(practice, safe='')}")
+
+    def mark_applied(self, practice: str, note: str = "") -> dict[str, Any]:
+        path = f"/api/v1/practices/{quote(practice, safe='')}"
+        return self.request("PUT", path, json={"note": note})
+
+    def artifacts(self, tag: str | None = None) -> list[dict[str, Any]]:
+        params = {"tag": tag} if tag else {}
+        return self.request("GET", "/api/v1/artifacts", params=params)["artifacts"]
+
+    def share(
+        self, filename: str, content: bytes, title: str, description: str = "",
+        tags: list[str] | None = None, license: str = "CC-BY-4.0",
+    ) -> dict[str, Any]:  # fmt: skip
+        payload = {"filename": filename, "content_b64": base64.b64encode(content).decode("ascii"),
+                   "title": title, "description": description, "tags": tags or [],
+                   "license": license}  # fmt: skip
+        return self.request("POST", "/api/v1/artifacts", json=payload)
+
+    def copy_artifact(self, artifact_id: int) -> tuple[str, bytes]:
+        """A copy of an artifact's file (counted as a reuse when you are not its author)."""
+        data = self.request("POST", f"/api/v1/artifacts/{artifact_id}/copies")
+        return data["filename"], base64.b64decode(data["content_b64"])

@@ -96,7 +96,7 @@ class ServiceSettings(Configurable):
         "'nbcohort token MEMBER' and stored hashed.",
     ).tag(config=True)
     max_body_bytes = Int(
-        1_048_576,
+        8 * 1024 * 1024,
         help="Largest request body the service accepts, in bytes; larger requests get 413.",
     ).tag(config=True)
 
@@ -116,6 +116,18 @@ class CommunitySettings(Configurable):
         Unicode(),
         default_value=["helpful", "+1", "insightful"],
         help="Reactions members may add to a post.",
+    ).tag(config=True)
+    max_artifact_bytes = Int(
+        5 * 1024 * 1024, help="Largest file a member can share into the artifact library, in bytes."
+    ).tag(config=True)
+    licenses = List(
+        Unicode(),
+        default_value=["CC-BY-4.0", "CC-BY-SA-4.0", "CC0-1.0", "MIT", "All rights reserved"],
+        help="Licenses a member can choose when sharing an artifact.",
+    ).tag(config=True)
+    prompt_answers_first = Bool(
+        True,
+        help="Members see others' answers to a micro-prompt only after answering it themselves.",
     ).tag(config=True)
     page_size = Int(
         30, help="Top-level posts returned per page of a thread ('show earlier' loads more)."

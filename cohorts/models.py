@@ -6,6 +6,9 @@ and the sanitized HTML that pages show (see :mod:`nbcohort.cohorts.sanitize`).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -31,6 +34,7 @@ __all__ = [
     "Activity",
     "Allocation",
     "ApiToken",
+    "AppliedPractice",
     "Artifact",
     "ArtifactReuse",
     "BadgeAward",
@@ -39,6 +43,7 @@ __all__ = [
     "Event",
     "Flag",
     "Member",
+    "Notification",
     "Post",
     "Prompt",
     "Reaction",
@@ -47,6 +52,7 @@ __all__ = [
     "ReviewRound",
     "Rubric",
     "Thread",
+    "clock_at",
     "utcnow",
 ]
 
@@ -60,9 +66,25 @@ NAMING = {
 }
 
 
+_clock: ContextVar[datetime | None] = ContextVar("nbcohort_clock", default=None)
+
+
 def utcnow() -> datetime:
-    """Now, timezone-aware UTC (the only clock the store uses)."""
-    return datetime.now(UTC)
+    """Now, timezone-aware UTC: the only clock the store and the services layer read."""
+    fixed = _clock.get()
+    return fixed if fixed is not None else datetime.now(UTC)
+
+
+@contextmanager
+def clock_at(when: datetime) -> Iterator[None]:
+    """Run services as if it were ``when`` (the demo replays two weeks of activity with it)."""
+    if when.tzinfo is None:
+        raise ValueError("clock_at needs an aware datetime")
+    token = _clock.set(when.astimezone(UTC))
+    try:
+        yield
+    finally:
+        _clock.reset(token)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -221,6 +243,7 @@ class Artifact(Base):
     size: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(32), default="share")  # share | review
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    author: Mapped[Member] = relationship()
 
 
 class ArtifactReuse(Base):
@@ -311,6 +334,34 @@ class Prompt(Base):
     text: Mapped[str] = mapped_column(Text)
     opens_at: Mapped[datetime | None] = mapped_column()
     show_answers_before_answering: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class Notification(Base):
+    """Something a member should see: a mention of them, a reply to their post."""
+
+    __tablename__ = "notification"
+    __table_args__ = (Index("ix_notification_member_read", "member_id", "read_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # mention | reply
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+
+class AppliedPractice(Base):
+    """A member's "I applied this at work": the event behind time-to-apply."""
+
+    __tablename__ = "applied_practice"
+    __table_args__ = (UniqueConstraint("member_id", "practice"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    practice: Mapped[str] = mapped_column(String(100))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BadgeAward(Base):

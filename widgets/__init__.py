@@ -1,1 +1,12 @@
-"""nbcohort."""
+"""Community widgets for course notebooks and Voila pages.
+
+Each returns an ipywidgets widget that talks to the community service through
+:mod:`nbcohort.cohorts.client`; offline or headless, each shows one calm line instead.
+"""
+
+from nbcohort.widgets.applied import applied
+from nbcohort.widgets.discussion import discussion
+from nbcohort.widgets.prompt import prompt
+from nbcohort.widgets.share import library, share
+
+__all__ = ["applied", "discussion", "library", "prompt", "share"]

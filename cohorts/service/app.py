@@ -12,8 +12,8 @@ from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.service import community, handlers
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
-from nbcohort.cohorts.service.handlers import ROUTES
 from nbcohort.cohorts.store import Store
 
 __all__ = ["BackgroundService", "ServiceContext", "make_app", "serve"]
@@ -39,7 +39,7 @@ def make_app(
 ) -> Application:
     settings = settings or ServiceSettings()
     ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth or LocalTokenAuth())
-    return Application(ROUTES, nbcohort=ctx, compress_response=True)
+    return Application(handlers.ROUTES + community.ROUTES, nbcohort=ctx, compress_response=True)
 
 
 async def serve(

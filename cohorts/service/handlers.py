@@ -71,6 +71,10 @@ class ApiHandler(RequestHandler):
         self.set_status(status)
         self.finish(payload)
 
+    def run_post(self, fn: Any, *, write: bool = True, status: int = 200) -> None:
+        """Like run(), for calls that return a post: answer with the post as the actor sees it."""
+        self.run(lambda s, a, c: threads.full_post(s, a, fn(s, a, c)), write=write, status=status)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):  # raised before run(), e.g. by body_json()
@@ -104,8 +108,13 @@ class MeHandler(ApiHandler):
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             member = s.get(Member, actor.member_id)
             assert member is not None  # authenticated actors are members
+            rules = self.ctx.rules
             return {"member": members.member_dict(member, private=True),
-                    "cohort": cohort_summary(s, actor, cohort)}  # fmt: skip
+                    "cohort": cohort_summary(s, actor, cohort),
+                    "rules": {"reactions": list(rules.reactions),
+                              "max_post_chars": rules.max_post_chars,
+                              "licenses": list(rules.licenses),
+                              "max_artifact_bytes": rules.max_artifact_bytes}}  # fmt: skip
 
         self.run(fn, write=False)
 
@@ -150,70 +159,53 @@ def _parent(data: dict[str, Any]) -> int | None:
 
 class PostsHandler(ApiHandler):
     def post(self) -> None:
-        data = self.body_json()
-        rules = self.ctx.rules
-
-        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
-            post = posts.create_post(
-                s, actor, cohort, str(data.get("anchor", "")), data.get("body"),
+        data, rules = self.body_json(), self.ctx.rules
+        self.run_post(
+            lambda s, a, c: posts.create_post(
+                s, a, c, str(data.get("anchor", "")), data.get("body"),
                 parent_id=_parent(data), title=str(data.get("title", "")), rules=rules,
-            )  # fmt: skip
-            return threads.post_dict(post, actor)
-
-        self.run(fn, write=True, status=201)
+            ),
+            status=201,
+        )  # fmt: skip
 
 
 class PostHandler(ApiHandler):
     def get(self, post_id: str) -> None:
-        self.run(lambda s, a, c: threads.post_dict(posts.get_post(s, a, int(post_id)), a),
-                 write=False)  # fmt: skip
+        self.run_post(lambda s, a, c: posts.get_post(s, a, int(post_id)), write=False)
 
     def patch(self, post_id: str) -> None:
-        data = self.body_json()
-        rules = self.ctx.rules
-        self.run(
-            lambda s, a, c: threads.post_dict(
-                posts.edit_post(s, a, int(post_id), data.get("body"), rules), a
-            ),
-            write=True,
-        )
+        data, rules = self.body_json(), self.ctx.rules
+        self.run_post(lambda s, a, c: posts.edit_post(s, a, int(post_id), data.get("body"), rules))
 
     def delete(self, post_id: str) -> None:
-        data = self.body_json()
-        self.run(
-            lambda s, a, c: threads.post_dict(
-                posts.delete_post(s, a, int(post_id), str(data.get("reason", ""))), a
-            ),
-            write=True,
-        )
+        reason = str(self.body_json().get("reason", ""))
+        self.run_post(lambda s, a, c: posts.delete_post(s, a, int(post_id), reason))
 
 
 class ReactionHandler(ApiHandler):
     def put(self, post_id: str, kind: str) -> None:
         rules = self.ctx.rules
-        self.run(lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)},
-                 write=True)  # fmt: skip
+        self.run(
+            lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)}, write=True
+        )
 
     def delete(self, post_id: str, kind: str) -> None:
-        self.run(lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)},
-                 write=True)  # fmt: skip
+        self.run(lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)}, write=True)
 
 
 class FlagHandler(ApiHandler):
     def post(self, post_id: str) -> None:
-        data = self.body_json()
-        rules = self.ctx.rules
-        self.run(lambda s, a, c: threads.post_dict(
-            posts.flag_post(s, a, int(post_id), str(data.get("reason", "")), rules), a),
-            write=True, status=201)  # fmt: skip
+        reason, rules = str(self.body_json().get("reason", "")), self.ctx.rules
+        self.run_post(
+            lambda s, a, c: posts.flag_post(s, a, int(post_id), reason, rules), status=201
+        )
 
 
 class ModerationHandler(ApiHandler):
     def post(self, post_id: str) -> None:
         data = self.body_json()
-        self.run(lambda s, a, c: threads.post_dict(posts.moderate_post(
-            s, a, int(post_id), str(data.get("action", "")), str(data.get("reason", ""))), a),
-            write=True)  # fmt: skip
+        action, reason = str(data.get("action", "")), str(data.get("reason", ""))
+        self.run_post(lambda s, a, c: posts.moderate_post(s, a, int(post_id), action, reason))
 
 
 _ID = r"([0-9]{1,18})"

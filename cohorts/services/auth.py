@@ -38,6 +38,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.moderate": _STAFF,
     "roster.manage": _STAFF,
     "token.mint": frozenset({"instructor"}),
+    "prompt.answer": _PARTICIPANTS,
+    "prompt.manage": _STAFF | {"champion"},
+    "practice.apply": _PARTICIPANTS,
+    "artifact.read": _PARTICIPANTS | {"sponsor"},
+    "artifact.share": _PARTICIPANTS,
 }
 
 

@@ -11,6 +11,7 @@ from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
 
 __all__ = [
@@ -61,6 +62,7 @@ def create_post(
     parent_id: int | None = None,
     title: str = "",
     rules: CommunitySettings | None = None,
+    kind: str | None = None,
 ) -> Post:
     """Post to the thread at ``anchor``, creating the thread with its first post.
 
@@ -71,6 +73,8 @@ def create_post(
     if actor.member_id is None:
         raise Forbidden("only members post")
     anchor = clean_anchor(anchor)
+    if anchor.startswith("prompt/") and kind != "prompt":
+        raise Invalid("prompt/... threads are answered through the prompt", field="anchor")
     text = clean_body(body, rules)
     thread = session.scalar(
         select(Thread).where(Thread.cohort_id == cohort.id, Thread.anchor == anchor)
@@ -85,7 +89,7 @@ def create_post(
         if parent.parent_id is not None:
             parent = session.get(Post, parent.parent_id)
     if thread is None:
-        kind = "topic" if anchor.startswith("topic/") else "section"
+        kind = kind or ("topic" if anchor.startswith("topic/") else "section")
         thread = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
                         title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
         session.add(thread)
@@ -93,15 +97,18 @@ def create_post(
         record(session, cohort.id, actor.member_id, "thread.create", thread, anchor=anchor)
     elif thread.locked:
         raise Forbidden(f"thread {anchor!r} is locked")
+    mentioned = resolve_mentions(session, cohort.id, text)
     post = Post(
         thread_id=thread.id, author_id=actor.member_id,
         parent_id=parent.id if parent is not None else None,
-        body_md=text, body_html=render_markdown(text),
+        body_md=text, body_html=render_markdown(text, mentioned),
     )  # fmt: skip
     session.add(post)
     session.flush()
+    notify_post(session, post, mentioned, parent)
     record(session, cohort.id, actor.member_id, "post.create", post, thread=thread.id,
-           anchor=anchor, reply=parent is not None, chars=len(text))  # fmt: skip
+           anchor=anchor, reply=parent is not None, chars=len(text),
+           mentions=sorted(mentioned.values()))  # fmt: skip
     return post
 
 
@@ -116,8 +123,12 @@ def edit_post(
     if post.deleted:
         raise Invalid(f"post {post_id} was deleted", field="post_id")
     text = clean_body(body, rules or CommunitySettings())
-    post.body_md, post.body_html, post.edited_at = text, render_markdown(text), utcnow()
-    record(session, actor.cohort_id or 0, actor.member_id, "post.edit", post, chars=len(text))
+    cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id)) or 0
+    mentioned = resolve_mentions(session, cohort_id, text)
+    post.body_md, post.body_html = text, render_markdown(text, mentioned)
+    post.edited_at = utcnow()
+    notify_post(session, post, mentioned, None)
+    record(session, cohort_id, actor.member_id, "post.edit", post, chars=len(text))
     return post
 
 

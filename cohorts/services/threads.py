@@ -11,10 +11,18 @@ from sqlalchemy.orm import Session, joinedload
 from nbcohort.cohorts.models import Cohort, Post, Reaction, ReadMark, Thread, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
-from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.members import member_dict
 
-__all__ = ["clean_anchor", "find_thread", "mark_read", "post_dict", "read_thread"]
+__all__ = [
+    "clean_anchor",
+    "find_thread",
+    "full_post",
+    "mark_read",
+    "post_dict",
+    "read_thread",
+    "thread_page",
+]
 
 _ANCHOR = re.compile(r"^[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)*$")
 
@@ -82,6 +90,21 @@ def read_thread(
     """
     require(actor, "thread.read", cohort.id)
     anchor = clean_anchor(anchor)
+    if anchor.startswith("prompt/") and not actor.can("post.moderate"):
+        raise Forbidden("answers to a micro-prompt are read through the prompt")
+    return thread_page(session, actor, cohort, anchor, before=before, limit=limit)
+
+
+def thread_page(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    anchor: str,
+    *,
+    before: int | None = None,
+    limit: int = 30,
+) -> dict[str, Any]:
+    """A page of a thread with no access rule of its own (callers in this layer check)."""
     if not 1 <= limit <= 200:
         raise Invalid("limit must be between 1 and 200", field="limit")
     thread = find_thread(session, cohort, anchor)
@@ -118,6 +141,20 @@ def read_thread(
         )
     )
     ids = top_ids + [p.id for p in replies]
+    counts, mine = _reactions(session, actor, ids)
+    by_id = {p.id: post_dict(p, actor, counts.get(p.id), mine.get(p.id)) for p in top}
+    for reply in replies:
+        by_id[reply.parent_id]["replies"].append(  # type: ignore[index]
+            post_dict(reply, actor, counts.get(reply.id), mine.get(reply.id))
+        )
+    out["posts"] = [by_id[i] for i in top_ids]
+    return out
+
+
+def _reactions(
+    session: Session, actor: Actor, ids: list[int]
+) -> tuple[dict[int, dict[str, int]], dict[int, set[str]]]:
+    """Reaction counts per post, and the actor's own reactions, for ``ids``."""
     counts: dict[int, dict[str, int]] = {}
     for post_id, kind, n in session.execute(
         select(Reaction.post_id, Reaction.kind, func.count())
@@ -133,13 +170,14 @@ def read_thread(
             )
         ):
             mine.setdefault(post_id, set()).add(kind)
-    by_id = {p.id: post_dict(p, actor, counts.get(p.id), mine.get(p.id)) for p in top}
-    for reply in replies:
-        by_id[reply.parent_id]["replies"].append(  # type: ignore[index]
-            post_dict(reply, actor, counts.get(reply.id), mine.get(reply.id))
-        )
-    out["posts"] = [by_id[i] for i in top_ids]
-    return out
+    return counts, mine
+
+
+def full_post(session: Session, actor: Actor, post: Post) -> dict[str, Any]:
+    """One post as ``actor`` sees it, with its reactions (what the API returns for a post)."""
+    session.flush()
+    counts, mine = _reactions(session, actor, [post.id])
+    return post_dict(post, actor, counts.get(post.id), mine.get(post.id))
 
 
 def mark_read(session: Session, actor: Actor, cohort: Cohort, anchor: str) -> int:

@@ -1,0 +1,86 @@
+"""'I applied this at work': the event behind the time-to-apply metric."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import AppliedPractice, Cohort, utcnow
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.errors import Invalid
+
+__all__ = ["MAX_NOTE", "applied_status", "clean_practice", "mark_applied"]
+
+MAX_NOTE = 1000
+_PRACTICE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
+
+
+def clean_practice(practice: str) -> str:
+    practice = (practice or "").strip()
+    if not _PRACTICE.match(practice):
+        raise Invalid(
+            f"practice id {practice!r} must be lowercase letters, digits, '.', '_' "
+            "or '-' (max 100)",
+            field="practice",
+        )
+    return practice
+
+
+def applied_status(session: Session, actor: Actor, cohort: Cohort, practice: str) -> dict[str, Any]:
+    """Whether the actor applied ``practice``, and how many members of the cohort did."""
+    require(actor, "thread.read", cohort.id)
+    practice = clean_practice(practice)
+    mine = session.scalar(
+        select(AppliedPractice).where(
+            AppliedPractice.cohort_id == cohort.id,
+            AppliedPractice.member_id == actor.member_id,
+            AppliedPractice.practice == practice,
+        )
+    )
+    count = session.scalar(
+        select(func.count())
+        .select_from(AppliedPractice)
+        .where(AppliedPractice.cohort_id == cohort.id, AppliedPractice.practice == practice)
+    )
+    return {
+        "practice": practice,
+        "applied": mine is not None,
+        "note": mine.note if mine is not None else "",
+        "applied_at": mine.created_at.isoformat() if mine is not None else None,
+        "count": count or 0,
+    }
+
+
+def mark_applied(
+    session: Session, actor: Actor, cohort: Cohort, practice: str, note: object = ""
+) -> dict[str, Any]:
+    """Record that the actor applied ``practice`` at work; again updates the note only."""
+    require(actor, "practice.apply", cohort.id)
+    practice = clean_practice(practice)
+    if not isinstance(note, str):
+        raise Invalid("note must be text", field="note")
+    note = note.strip()
+    if len(note) > MAX_NOTE:
+        raise Invalid(
+            f"a note is limited to {MAX_NOTE} characters; this one has {len(note)}", field="note"
+        )
+    row = session.scalar(
+        select(AppliedPractice).where(
+            AppliedPractice.member_id == actor.member_id, AppliedPractice.practice == practice
+        )
+    )
+    if row is None:
+        row = AppliedPractice(
+            cohort_id=cohort.id, member_id=actor.member_id, practice=practice, note=note
+        )
+        session.add(row)
+        record(session, cohort.id, actor.member_id, "practice.applied", row, practice=practice)
+    elif row.note != note:
+        row.note, row.updated_at = note, utcnow()
+        record(session, cohort.id, actor.member_id, "practice.note", row, practice=practice)
+    session.flush()
+    return applied_status(session, actor, cohort, practice)

@@ -1,0 +1,59 @@
+"""Shared look of the widgets: one small stylesheet and a few HTML helpers."""
+
+from __future__ import annotations
+
+import html
+from datetime import datetime
+from typing import Any
+
+import ipywidgets as w
+
+__all__ = ["STYLE", "author_line", "button", "status", "style"]
+
+STYLE = """<style>
+.nbc-card{border-left:3px solid #5b8def;padding:2px 10px;margin:6px 0;
+  background:rgba(91,141,239,.04)}
+.nbc-reply{margin-left:28px;border-left-color:#a0b8f0}
+.nbc-meta{font-size:12px;color:#666}
+.nbc-meta b{color:#222}
+.nbc-hidden{color:#8a6d3b;font-style:italic}
+.nbc-offline{color:#777;font-style:italic;padding:4px 0}
+.nbc-head{font-weight:600;margin:4px 0}
+.nbc-mention{color:#2a5bd7;font-weight:600}
+.nbc-status{font-size:12px;color:#a33}
+.nbc-ok{font-size:12px;color:#2a7a2a}
+</style>"""
+
+
+def style() -> w.HTML:
+    return w.HTML(STYLE)
+
+
+def when(iso: str | None) -> str:
+    if not iso:
+        return ""
+    return datetime.fromisoformat(iso).strftime("%d %b %H:%M UTC")
+
+
+def author_line(post: dict[str, Any]) -> str:
+    author = post["author"]
+    role = "" if author["role"] == "learner" else f" · {html.escape(author['role'])}"
+    edited = " · edited" if post.get("edited_at") else ""
+    return (
+        f'<div class="nbc-meta"><b>{html.escape(author["name"])}</b>{role} · '
+        f"{when(post['created_at'])}{edited}</div>"
+    )
+
+
+def button(label: str, tooltip: str = "", **kw: Any) -> w.Button:
+    return w.Button(
+        description=label,
+        tooltip=tooltip or label,
+        layout=w.Layout(width="auto", height="28px"),
+        **kw,
+    )
+
+
+def status(message: str = "", ok: bool = False) -> str:
+    css = "nbc-ok" if ok else "nbc-status"
+    return f'<div class="{css}">{html.escape(message)}</div>' if message else ""

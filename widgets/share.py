@@ -1,0 +1,130 @@
+"""``share(path)`` puts a learner's file into the cohort's artifact library; ``library()``
+lists the library and fetches copies (each copy by someone else counts as a reuse)."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+import ipywidgets as w
+
+from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._style import button, status, style
+
+__all__ = ["Library", "Share", "library", "share"]
+
+
+def free_name(folder: Path, filename: str) -> Path:
+    """``folder/filename``, or ``name (2).ext`` … when that file exists: never overwrite."""
+    target = folder / filename
+    stem, suffix, n = target.stem, target.suffix, 2
+    while target.exists():
+        target = folder / f"{stem} ({n}){suffix}"
+        n += 1
+    return target
+
+
+class Share(w.VBox):
+    def __init__(self, path: str, conn: Connection) -> None:
+        self.path, self.conn = Path(path), conn
+        licenses = conn.me.get("rules", {}).get("licenses", ["CC-BY-4.0"])
+        self.title = w.Text(description="Title", value=self.path.stem.replace("-", " "))
+        self.description = w.Textarea(
+            description="What is it?", layout=w.Layout(width="100%", height="60px")
+        )
+        self.tags = w.Text(description="Tags", placeholder="pandas, groupby")
+        self.license = w.Dropdown(description="License", options=licenses, value=licenses[0])
+        self.go = button(f"Share {self.path.name} with the cohort", button_style="primary")
+        self.go.on_click(lambda _b: self.submit())
+        self.status = w.HTML()
+        super().__init__(
+            [
+                style(),
+                w.HTML('<div class="nbc-head">Share with the cohort</div>'),
+                self.title,
+                self.description,
+                self.tags,
+                self.license,
+                self.go,
+                self.status,
+            ]
+        )
+
+    def submit(self) -> dict[str, Any] | None:
+        try:
+            content = self.path.read_bytes()
+        except OSError as exc:
+            self.status.value = status(f"cannot read {self.path}: {exc.strerror}")
+            return None
+        tags = [t.strip() for t in self.tags.value.replace(",", " ").split() if t.strip()]
+        try:
+            made = self.conn.client.share(
+                self.path.name,
+                content,
+                self.title.value,
+                self.description.value,
+                tags,
+                self.license.value,
+            )
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+            return None
+        self.status.value = status(f"shared as artifact {made['id']}: thank you!", ok=True)
+        return made
+
+
+class Library(w.VBox):
+    def __init__(self, conn: Connection, tag: str | None, folder: Path) -> None:
+        self.conn, self.folder = conn, folder
+        self.status = w.HTML()
+        rows: list[w.Widget] = []
+        for a in conn.client.artifacts(tag):
+            fetch = button("Get a copy")
+            fetch.on_click(lambda _b, aid=a["id"]: self.fetch(aid))
+            by = html.escape(a["author"]["name"])
+            tags = " ".join(f"#{html.escape(t)}" for t in a["tags"])
+            rows.append(
+                w.HBox(
+                    [
+                        w.HTML(
+                            f'<div class="nbc-card"><b>{html.escape(a["title"])}</b> · {by} · '
+                            f"{html.escape(a['license'])} · reused {a['reuses']}× {tags}"
+                            f"{a['description_html']}</div>"
+                        ),
+                        fetch,
+                    ]
+                )
+            )
+        head = w.HTML(f'<div class="nbc-head">Artifact library · {len(rows)} shared</div>')
+        super().__init__([style(), head, *rows, self.status])
+
+    def fetch(self, artifact_id: int) -> Path | None:
+        try:
+            filename, content = self.conn.client.copy_artifact(artifact_id)
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+            return None
+        target = free_name(self.folder, Path(filename).name)
+        target.write_bytes(content)
+        self.status.value = status(f"saved a copy as {target.name}", ok=True)
+        return target
+
+
+def share(path: str) -> w.Widget:
+    """A form to share ``path`` into the cohort's library; one calm line when offline."""
+    try:
+        return Share(path, connect())
+    except Offline as exc:
+        return offline(str(exc))
+
+
+def library(tag: str | None = None, folder: str = ".") -> w.Widget:
+    """The cohort's artifact library; copies are saved into ``folder``, never overwriting."""
+    try:
+        return Library(connect(), tag, Path(folder))
+    except Offline as exc:
+        return offline(str(exc))
+    except ClientError as exc:
+        return offline(f"community offline: {exc.message}")

@@ -84,11 +84,20 @@ def make_engine(url: str, settings: StoreSettings | None = None) -> Engine:
 
 
 @contextmanager
-def session_scope(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
-    """The one place that commits or rolls back: all of a unit of work, or none of it."""
+def session_scope(
+    factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False
+) -> Iterator[Session]:
+    """The one place that commits or rolls back: all of a unit of work, or none of it.
+
+    ``snapshot`` reads every table as of one moment on a server database too (SQLite's
+    transactions always do), for exports taken while members keep writing.
+    """
     session = factory()
     try:
-        session.connection(execution_options={_WRITE: write})
+        options: dict[str, Any] = {_WRITE: write}
+        if snapshot and factory.kw["bind"].dialect.name != "sqlite":
+            options["isolation_level"] = "REPEATABLE READ"
+        session.connection(execution_options=options)
         yield session
         if write:
             session.commit()
@@ -185,9 +194,9 @@ class Store:
         """A read-write unit of work (``with store.write() as s:``)."""
         return session_scope(self.factory, write=True)
 
-    def read(self) -> Any:
+    def read(self, *, snapshot: bool = False) -> Any:
         """A read-only unit of work: never commits, never takes the write lock."""
-        return session_scope(self.factory, write=False)
+        return session_scope(self.factory, write=False, snapshot=snapshot)
 
     def close(self) -> None:
         self.engine.dispose()

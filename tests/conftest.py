@@ -25,7 +25,7 @@ from nbcohort.cohorts.store import Store, make_engine, upgrade_db
 
 REPO = Path(__file__).resolve().parent.parent
 PG_URL = os.environ.get("NBCOHORT_TEST_DB_URL", "")
-_TEMPLATE = "nbcohort_test_template"
+_TEMPLATE = f"nbcohort_test_template_{os.getpid()}"
 
 
 def _pg_admin_url() -> str:

@@ -184,7 +184,7 @@ class ExportCommand(NbCohortCommand):
             raise CommandError(f"{dest} exists; choose a new file name")
         store = self.open_store()
         try:
-            with store.read() as s:
+            with store.read(snapshot=True) as s:
                 manifest = archive.export_archive(s, dest)
             print(f"exported {manifest.summary()} to {dest}")
         finally:

@@ -18,6 +18,7 @@ __all__ = [
     "PERMISSIONS",
     "Actor",
     "authenticate_token",
+    "may_grant_role",
     "mint_token",
     "require",
     "revoke_tokens",
@@ -83,6 +84,13 @@ def require(actor: Actor, action: str, cohort_id: int | None = None) -> None:
         raise NotFound("not found")
     if not actor.can(action):
         raise Forbidden(f"a {actor.role} may not do '{action}'")
+
+
+def may_grant_role(actor: Actor, role: str, current: str | None = None) -> bool:
+    """Staff roles (facilitator, instructor) are granted or taken away by instructors only,
+    so a facilitator who manages the roster cannot promote anyone, themselves included."""
+    touches_staff = role in _STAFF or (current in _STAFF and current != role)
+    return not touches_staff or actor.is_system or actor.role == "instructor"
 
 
 def _digest(token: str) -> str:

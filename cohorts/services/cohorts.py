@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -40,6 +41,10 @@ def create_cohort(
         )
     if not title.strip():
         raise Invalid("a cohort needs a title", field="title")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise Invalid(f"unknown timezone {timezone!r}", field="timezone") from None
     if starts_on and ends_on and ends_on < starts_on:
         raise Invalid("the cohort ends before it starts", field="ends_on")
     if session.scalar(select(Cohort.id).where(Cohort.slug == slug)) is not None:

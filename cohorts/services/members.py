@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.config import ROLES
 from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
-from nbcohort.cohorts.services.auth import Actor, require
-from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.auth import Actor, may_grant_role, require
+from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
     "add_member",
@@ -31,8 +31,9 @@ _USERNAME = re.compile(r"^[\w.+-]{1,128}$")
 
 
 def username_from_email(email: str) -> str:
-    """The default username: the email's local part (JupyterHub usernames usually match)."""
-    return email.split("@", 1)[0].lower()
+    """The default username: the email's local part (JupyterHub usernames usually match),
+    without the characters a username may not hold."""
+    return re.sub(r"[^\w.+-]", "", email.split("@", 1)[0].lower()) or "member"
 
 
 def clean_member_fields(raw: dict[str, Any]) -> dict[str, str]:
@@ -71,6 +72,8 @@ def add_member(session: Session, actor: Actor, cohort: Cohort, **fields: Any) ->
     """Add one member; a duplicate email or username in the cohort is a conflict."""
     require(actor, "roster.manage", cohort.id)
     clean = clean_member_fields(fields)
+    if not may_grant_role(actor, clean["role"]):
+        raise Forbidden(f"only an instructor can make someone a {clean['role']}")
     clash = session.scalar(
         select(Member).where(
             Member.cohort_id == cohort.id,

@@ -1,0 +1,313 @@
+"""Roster import: a CSV of members checked in full, then applied as one unit of work.
+
+Nothing is written unless every line of the file is valid, so a facilitator fixes the file and
+imports it again instead of cleaning up half an import. Members are matched by email, which
+makes a re-import of the same (or an updated) file safe.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import Cohort, Member, utcnow
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, may_grant_role, require
+from nbcohort.cohorts.services.errors import Forbidden, Invalid
+from nbcohort.cohorts.services.members import clean_member_fields
+
+__all__ = ["REQUIRED_COLUMNS", "RosterError", "RosterReport", "import_roster"]
+
+REQUIRED_COLUMNS = ("name", "email", "team", "role")
+OPTIONAL_COLUMNS = ("timezone", "username")
+MAX_PROBLEMS = 50
+# Staff (and sponsors) leave a cohort by hand, never because a learner roster omits them.
+_DEACTIVATABLE = frozenset({"learner", "champion", "alumni"})
+
+
+class RosterError(Invalid):
+    """A roster file that cannot be imported; ``problems`` lists each one, with its line."""
+
+    def __init__(self, filename: str, problems: list[str], *, more: bool = False) -> None:
+        count = f"{len(problems)}{'+' if more else ''}"
+        lines = "\n".join(f"  - {p}" for p in problems)
+        tail = f"\n  (stopped after the first {MAX_PROBLEMS} problems)" if more else ""
+        super().__init__(
+            f"{filename} was not imported, nothing was changed ({count} "
+            f"problem{'s' if len(problems) != 1 or more else ''}):\n{lines}{tail}",
+            field="roster",
+        )
+        self.filename = filename
+        self.problems = problems
+
+
+@dataclass
+class RosterReport:
+    """What an import did, member by member."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deactivated: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"{self.added} added, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.deactivated} deactivated"
+        )
+
+
+@dataclass
+class _Row:
+    line: int
+    fields: dict[str, str]
+    given: frozenset[str]  # optional columns with a value on this line
+
+
+class _Problems:
+    """Collects problems up to MAX_PROBLEMS, then stops the check; reports them by line."""
+
+    def __init__(self, filename: str) -> None:
+        self.filename = filename
+        self.items: list[tuple[int, str]] = []
+        self.more = False
+
+    def add(self, line: int | None, text: str, field: str | None = None) -> None:
+        if len(self.items) >= MAX_PROBLEMS:
+            self.more = True
+            return
+        where = self.filename + (f" line {line}" if line is not None else "")
+        where += f", field '{field}'" if field else ""
+        self.items.append((line or 0, f"{where}: {text}"))
+
+    def fail(self, line: int | None, text: str) -> NoReturn:
+        """Stop at a problem that makes the rest of the file unreadable."""
+        self.add(line, text)
+        raise self.error()
+
+    @property
+    def full(self) -> bool:
+        return len(self.items) >= MAX_PROBLEMS
+
+    def error(self) -> RosterError:
+        ordered = [text for _line, text in sorted(self.items, key=lambda item: item[0])]
+        return RosterError(self.filename, ordered, more=self.more)
+
+    def raise_if_any(self) -> None:
+        if self.items:
+            raise self.error()
+
+
+def _column_key(header: str) -> str:
+    """``" Time Zone"``, ``time_zone`` and ``TIMEZONE`` all name the same column."""
+    return re.sub(r"[\s_-]+", "", header).lower()
+
+
+def _decode(source: str | Path | bytes, problems: _Problems) -> str:
+    if isinstance(source, str):
+        return source.removeprefix("\ufeff")
+    data = source.read_bytes() if isinstance(source, Path) else bytes(source)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        problems.fail(
+            data[: exc.start].count(b"\n") + 1,
+            f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} cannot be decoded); "
+            "save it as 'CSV UTF-8' and import it again",
+        )
+
+
+def _read_rows(text: str, problems: _Problems) -> list[_Row]:
+    """Parse and check the file's shape; every field is still a raw string."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+    except csv.Error as exc:
+        problems.fail(1, f"cannot read the header: {exc}")
+    if not header or not any(h.strip() for h in header):
+        problems.fail(None, "has no members (the file is empty)")
+    keys = [_column_key(h) for h in header]
+    allowed = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
+    missing = [c for c in REQUIRED_COLUMNS if c not in keys]
+    unknown = [h.strip() or f"(column {i + 1} has no name)" for i, (h, k) in
+               enumerate(zip(header, keys, strict=True)) if k not in allowed]  # fmt: skip
+    twice = sorted({k for k in keys if k in allowed and keys.count(k) > 1})
+    if missing:
+        problems.add(1, f"missing required column(s): {', '.join(missing)}")
+    if unknown:
+        problems.add(
+            1,
+            f"unknown column(s): {', '.join(repr(u) for u in unknown)} "
+            f"(allowed: {', '.join(allowed)})",
+        )
+    if twice:
+        problems.add(1, f"column(s) given twice: {', '.join(twice)}")
+    problems.raise_if_any()
+
+    rows: list[_Row] = []
+    last = reader.line_num
+    try:
+        for values in reader:
+            start, last = last + 1, reader.line_num
+            if not any(v.strip() for v in values):
+                continue  # blank line, or a spreadsheet's row of empty cells
+            if len(values) != len(keys):
+                problems.add(
+                    start,
+                    f"expected {len(keys)} fields, found {len(values)} "
+                    "(a value holding a comma must be in double quotes)",
+                )
+            else:
+                fields = dict(zip(keys, values, strict=True))
+                given = frozenset(c for c in OPTIONAL_COLUMNS if fields.get(c, "").strip())
+                rows.append(_Row(start, fields, given))
+            if problems.full:
+                problems.more = True
+                break
+    except csv.Error as exc:
+        problems.fail(last + 1, f"cannot read this line: {exc}")
+    if not rows and not problems.items:
+        problems.fail(None, "has no members (only a header line)")
+    return rows  # ragged lines are reported with the fields of the others
+
+
+def _clean_rows(
+    rows: list[_Row], existing: dict[str, Member], problems: _Problems
+) -> list[tuple[_Row, dict[str, str]]]:
+    """Validate each row's fields, and that emails and usernames are unique after the import."""
+    by_username = {m.username: m for m in existing.values()}
+    email_line: dict[str, int] = {}
+    username_line: dict[str, int] = {}
+    out: list[tuple[_Row, dict[str, str]]] = []
+    for row in rows:
+        if problems.full:
+            problems.more = True
+            break
+        try:
+            clean = clean_member_fields(row.fields)
+        except Invalid as exc:
+            problems.add(row.line, exc.message, exc.field)
+            continue
+        email = clean["email"]
+        if email in email_line:
+            problems.add(row.line, f"{email!r} is also on line {email_line[email]}", "email")
+            continue
+        email_line[email] = row.line
+        current = existing.get(email)
+        # An existing member keeps their username unless the file gives one.
+        if current is not None and "username" not in row.given:
+            username = clean["username"] = current.username
+        else:
+            username = clean["username"]
+        owner = by_username.get(username)
+        if owner is not None and owner.email != email:
+            hint = "" if "username" in row.given else " (give this line a username)"
+            problems.add(
+                row.line,
+                f"username {username!r} already belongs to {owner.email} in this cohort{hint}",
+                "username",
+            )
+        elif username in username_line:
+            problems.add(
+                row.line, f"username {username!r} is also on line {username_line[username]}",
+                "username",
+            )  # fmt: skip
+        else:
+            username_line[username] = row.line
+            out.append((row, clean))
+    return out
+
+
+def import_roster(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    source: str | Path | bytes,
+    *,
+    filename: str = "roster.csv",
+    deactivate_missing: bool = False,
+) -> RosterReport:
+    """Add or update the cohort's members from a CSV roster; all of it, or nothing.
+
+    ``source`` is a file (``Path``), its bytes (UTF-8, a BOM is fine), or its decoded text.
+    Columns: name, email, team, role, and optionally timezone and username, in any order and
+    case. A member is matched by email; timezone and username change only where the file gives
+    them. With ``deactivate_missing``, active learners, champions and alumni absent from the
+    file are deactivated (staff and sponsors never are). Raises RosterError listing every
+    problem, by line and field, before anything is written.
+    """
+    require(actor, "roster.manage", cohort.id)
+    if isinstance(source, Path) and filename == "roster.csv":
+        filename = source.name
+    problems = _Problems(filename)
+    rows = _read_rows(_decode(source, problems), problems)
+    existing = {
+        m.email: m for m in session.scalars(select(Member).where(Member.cohort_id == cohort.id))
+    }
+    cleaned = _clean_rows(rows, existing, problems)
+    problems.raise_if_any()
+    refused = [
+        str(row.line)
+        for row, clean in cleaned
+        if not may_grant_role(
+            actor, clean["role"], getattr(existing.get(clean["email"]), "role", None)
+        )
+    ]
+    if refused:
+        raise Forbidden(f"{filename}: only an instructor can grant or change the facilitator "
+                        f"and instructor roles (line {', '.join(refused[:20])})")  # fmt: skip
+
+    report = RosterReport()
+    now = utcnow()
+    new: list[Member] = []
+    changes: list[tuple[Member, list[str], bool]] = []
+    for row, clean in cleaned:
+        member = existing.get(clean["email"])
+        if member is None:
+            new.append(Member(cohort_id=cohort.id, active=True, joined_at=now, updated_at=now,
+                              **clean))  # fmt: skip
+            continue
+        wanted: dict[str, Any] = {k: clean[k] for k in ("name", "team", "role")}
+        wanted.update({k: clean[k] for k in row.given})
+        changed = [k for k, v in wanted.items() if getattr(member, k) != v]
+        reactivated = not member.active
+        if not changed and not reactivated:
+            report.unchanged += 1
+            continue
+        for key in changed:
+            setattr(member, key, wanted[key])
+        member.active = True
+        member.updated_at = now
+        changes.append((member, changed, reactivated))
+        report.updated += 1
+
+    session.add_all(new)
+    session.flush()  # one flush gives every new member its id
+    who = actor.member_id
+    for member in new:
+        record(session, cohort.id, who, "member.add", member, role=member.role, roster=filename)
+    report.added = len(new)
+    for member, changed, reactivated in changes:
+        if changed:
+            record(session, cohort.id, who, "member.update", member, fields=changed,
+                   roster=filename)  # fmt: skip
+        if reactivated:
+            record(session, cohort.id, who, "member.reactivate", member, roster=filename)
+
+    if deactivate_missing:
+        listed = {clean["email"] for _row, clean in cleaned}
+        for member in existing.values():
+            if member.active and member.role in _DEACTIVATABLE and member.email not in listed:
+                member.active = False
+                member.updated_at = now
+                record(session, cohort.id, who, "member.deactivate", member, roster=filename)
+                report.deactivated += 1
+    session.flush()
+    return report

@@ -351,3 +351,20 @@ def test_str_source_is_the_text_and_a_path_names_the_file(
     )
     # A str is the CSV itself, so a file name given as a str is read as a one-column header.
     assert "unknown column(s): 'week1.csv'" in refused(store, cohort, "week1.csv")
+
+
+def test_facilitator_cannot_grant_or_take_staff_roles(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    fay = Actor.of(people["fay"])
+    before = counts(store)
+    with store.write() as s, pytest.raises(Forbidden, match=r"line 3"):
+        import_roster(s, fay, s.merge(cohort), HEADER + "Zed,zed@x.org,,learner\n"
+                      "Eve,eve@x.org,,instructor\n")  # fmt: skip
+    with store.write() as s, pytest.raises(Forbidden, match="line 2"):
+        import_roster(s, fay, s.merge(cohort), HEADER + "Ivo Petrov,ivo@example.org,,learner\n")
+    assert counts(store) == before
+    with store.write() as s:  # an instructor may
+        report = import_roster(s, Actor.of(people["ivo"]), s.merge(cohort),
+                               HEADER + "Eve,eve@x.org,,facilitator\n")  # fmt: skip
+    assert report.added == 1

@@ -97,6 +97,8 @@ def ensure_postgres() -> str:
     verb = "ALTER" if exists else "CREATE"
     subprocess.check_call([*psql, "-c", f"{verb} ROLE {PG_ROLE} LOGIN CREATEDB "
                                         f"PASSWORD '{PG_PASSWORD}'"])  # fmt: skip
+    # Tests drop their databases WITH (FORCE), which must end autovacuum workers too.
+    subprocess.check_call([*psql, "-c", f"GRANT pg_signal_backend TO {PG_ROLE}"])
     has_db = subprocess.run([*psql, "-c", f"SELECT 1 FROM pg_database WHERE datname='{PG_DB}'"],
                             capture_output=True, text=True).stdout.strip()  # fmt: skip
     if not has_db:

@@ -23,6 +23,7 @@ __all__ = [
     "ServiceSettings",
     "StoreSettings",
     "all_settings_classes",
+    "config_reference",
     "load_config",
 ]
 
@@ -95,6 +96,16 @@ class ServiceSettings(Configurable):
         help="How requests are authenticated. 'local': per-member tokens minted by "
         "'nbcohort token MEMBER' and stored hashed.",
     ).tag(config=True)
+    auth_cache_seconds = Float(
+        10.0,
+        help="Seconds a verified token is trusted before the store is asked again. Revoking a "
+        "token or deactivating a member takes effect within this time; 0 checks every request.",
+    ).tag(config=True)
+    workers = Int(
+        8,
+        help="Threads that run requests' units of work, so one slow write never stalls other "
+        "requests. SQLite writes still go one at a time.",
+    ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,
         help="Largest request body the service accepts, in bytes; larger requests get 413.",
@@ -154,6 +165,21 @@ class ClientSettings(Configurable):
 def all_settings_classes() -> list[type[Configurable]]:
     """Every Configurable nbcohort defines (the docs test walks this list)."""
     return [NbCohort, StoreSettings, ServiceSettings, CommunitySettings, ClientSettings]
+
+
+def config_reference() -> str:
+    """The README's configuration reference, generated from the traits' own help."""
+    out = []
+    for cls in all_settings_classes():
+        out.append(f"**{cls.__name__}**: {(cls.__doc__ or '').strip()}\n")
+        out.append("| setting | default | what it does |\n|---|---|---|")
+        for name, trait in sorted(cls.class_traits(config=True).items()):
+            default = "<jupyter data dir>/nbcohort" if name == "data_dir" else trait.default_value
+            out.append(
+                f"| `c.{cls.__name__}.{name}` | `{default!r}` | {' '.join(trait.help.split())} |"
+            )
+        out.append("")
+    return "\n".join(out)
 
 
 def load_config(paths: list[str] | None = None) -> Config:

@@ -1,24 +1,29 @@
-"""The demo cohort: a synthetic roster and a first week of discussion, made through the
-services layer (the same code paths members use), never by inserting rows."""
+"""The demo cohort: a synthetic roster and two weeks of plausible activity, replayed through
+the services layer (the same code paths members use, on a moving clock), never as rows."""
 
 from __future__ import annotations
 
 import random
+from contextlib import suppress
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.services import posts
+from nbcohort.cohorts.course import CourseSpec
+from nbcohort.cohorts.models import Cohort, Member, Post, Thread, clock_at, utcnow
+from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.roster import import_roster
 
-__all__ = ["DEMO_SLUG", "DemoCohort", "demo_roster_csv", "seed_demo"]
+__all__ = ["DEMO_SLUG", "DemoCohort", "demo_anchor", "demo_roster_csv", "seed_demo"]
 
 DEMO_SLUG = "demo"
+DAYS = 14
 TEAMS = ("Finance", "Operations", "Marketing", "Research")
 FIRST = ("Ana", "Ben", "Chiara", "Dmitri", "Emeka", "Fatima", "Gabriel", "Hana", "Ines", "Jonas",
          "Kavya", "Liam", "Mei", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sami", "Tomás",
@@ -37,26 +42,47 @@ Credit what you reuse. Disagree with ideas, never with people.
 
 **Rhythm.** A micro-prompt every weekday, a live clinic on Thursdays, peer review in week 3."""
 
-OPENERS = [
-    ("module-1/loading-data", "Does anyone else get a `UnicodeDecodeError` on our sales export? "
-     "`pd.read_csv(path, encoding='latin-1')` fixed it for me, but is that the right fix?"),
-    ("module-1/loading-data", "Tip: `pd.read_csv(..., usecols=[...])` cut my load time in half "
-     "on the 2 GB ledger."),
-    ("module-1/selecting-rows", "When do you reach for `.loc` rather than boolean indexing "
-     "directly? I keep mixing them up."),
-    ("module-2/groupby", "Here is how I summarised support tickets per team:\n\n```python\n"
-     "tickets.groupby('team')['hours'].agg(['count', 'median'])\n```"),
-    ("module-2/merging", "My merge doubled the rows. Turned out the right table had duplicate "
-     "keys: `validate='one_to_one'` would have caught it."),
-    ("topic/at-work", "Applied the groupby pattern to our weekly stock report: 40 minutes of "
-     "spreadsheet work is now one cell."),
-]  # fmt: skip
+QUESTIONS = [
+    "Does anyone else get a `UnicodeDecodeError` on our exports? `encoding='latin-1'` fixed it "
+    "for me, but is that the right fix?",
+    "When do you reach for `.loc` rather than plain boolean indexing? I keep mixing them up.",
+    "My merge doubled the rows. How do I find out which keys are duplicated?",
+    "Is there a way to see *why* a column came out as `object` instead of numbers?",
+    "What's your rule of thumb for `groupby(...).agg` versus `pivot_table`?",
+    "How do you keep a notebook readable when the cleaning steps pile up?",
+    "Our dates come as `31/01/2026` and `2026-01-31` in the same column. Ideas?",
+]
+TIPS = [
+    "Tip: `pd.read_csv(..., usecols=[...])` cut my load time in half on the big ledger.",
+    "`df.info(memory_usage='deep')` showed me that one text column used 80% of the memory.",
+    "Here is how I summarised tickets per team:\n\n```python\n"
+    "tickets.groupby('team')['hours'].agg(['count', 'median'])\n```",
+    "`validate='one_to_one'` in `merge` would have saved me an hour today.",
+    "Chaining with `.pipe()` made my cleaning steps read like a recipe.",
+    "`pd.to_datetime(col, format='mixed', dayfirst=True)` sorted out our date mess.",
+]
 REPLIES = [
     "Same here, thanks for posting the fix!",
     "`encoding='utf-8-sig'` worked for me when the file came from Excel.",
-    "I think `.loc` is clearer when you also pick columns.",
-    "Nice. You can add `.sort_values('median')` to spot the slow teams.",
+    "I think `.loc` is clearer as soon as you also pick columns.",
+    "Nice. Add `.sort_values('median')` to spot the slow teams.",
     "Could you share the notebook? I'd like to reuse this for our team.",
+    "`df[df.duplicated('key', keep=False)]` lists every duplicated key.",
+    "We hit the same thing in Operations; this thread saved me.",
+    "Try `pd.to_numeric(col, errors='coerce')` and look at what turns into NaN.",
+]
+ANSWERS = [
+    "CSV exports from our ERP, usually with a broken encoding.",
+    "Excel files with merged header cells, sadly.",
+    "A weekly extract from the data warehouse, as Parquet.",
+    "I spend most time reconciling two reports that should agree.",
+    "Monthly close: the same pivot table rebuilt by hand every time.",
+    "I'd like to automate the ticket backlog report for my team.",
+]
+APPLIED_NOTES = [
+    "Used it on the supplier invoices this morning.",
+    "Replaced a manual spreadsheet step in our weekly report.",
+    "Showed it to my team lead; we now use it for the KPI deck.",
 ]
 
 
@@ -81,31 +107,122 @@ def demo_roster_csv(n: int = 30, seed: int = 7) -> str:
     return "\n".join(lines) + "\n"
 
 
-def seed_demo(session: Session, *, slug: str = DEMO_SLUG, seed: int = 7) -> DemoCohort:
-    """Create the demo cohort with its roster and a first week of discussion."""
-    system = Actor.system()
-    start = date.today() - timedelta(days=7)
-    cohort = create_cohort(
-        session, system, slug, "Practical data analysis with pandas — demo cohort",
-        course="pandas-practice", charter=CHARTER, starts_on=start,
-        ends_on=start + timedelta(weeks=4),
-    )  # fmt: skip
-    import_roster(session, system, cohort, demo_roster_csv(seed=seed).encode(), filename="demo")
+def demo_anchor(course: CourseSpec) -> str:
+    """The thread the demo opens on: the first section of the first module."""
+    for module in course.modules:
+        if module.anchors and module.id.startswith("module-"):
+            return module.anchors[0]
+    return "topic/general"
+
+
+def _activity_level(member: Member, rng: random.Random) -> float:
+    """Expected actions a day: champions lead, many learners mostly read (lurking is learning)."""
+    if member.role == "champion":
+        return 2.5
+    if member.role in ("facilitator", "instructor"):
+        return 1.2
+    return max(0.0, rng.lognormvariate(-0.9, 0.9)) if rng.random() > 0.25 else 0.0
+
+
+def seed_demo(
+    session: Session, course: CourseSpec, *, slug: str = DEMO_SLUG, seed: int = 7
+) -> DemoCohort:
+    """Create the demo cohort and replay two weeks of its life up to now."""
+    system, rng = Actor.system(), random.Random(seed)
+    counts = np.random.default_rng(seed)
+    now = utcnow()
+    start = now - timedelta(days=DAYS)
+    with clock_at(start - timedelta(days=3)):
+        cohort = create_cohort(
+            session, system, slug, f"{course.title} — demo cohort", course=course.id,
+            charter=CHARTER, starts_on=start.date(), ends_on=(start + timedelta(weeks=4)).date(),
+        )  # fmt: skip
+        import_roster(session, system, cohort, demo_roster_csv(seed=seed).encode(), filename="demo")
+        prompts.sync_prompts(session, system, cohort, course.prompts)
     members = list(
         session.scalars(select(Member).where(Member.cohort_id == cohort.id).order_by(Member.id))
     )
-    rng = random.Random(seed)
-    talkers = [m for m in members if m.role in ("learner", "champion")]
-    for anchor, body in OPENERS:
-        author = rng.choice(talkers)
-        top = posts.create_post(session, Actor.of(author), cohort, anchor, body)
-        for _ in range(rng.randint(0, 3)):
-            replier = rng.choice([m for m in members if m.id != author.id])
-            reply = posts.create_post(session, Actor.of(replier), cohort, anchor,
-                                      rng.choice(REPLIES), parent_id=top.id)  # fmt: skip
-            if rng.random() < 0.5:
-                posts.react(session, Actor.of(author), reply.id, "helpful")
-        for fan in rng.sample(members, rng.randint(1, 6)):
-            if fan.id != author.id and fan.role != "sponsor":
-                posts.react(session, Actor.of(fan), top.id, rng.choice(["+1", "insightful"]))
+    levels = {m.id: _activity_level(m, rng) for m in members if m.role != "sponsor"}
+    weeks = [m.anchors for m in course.modules if m.anchors and m.id.startswith("module-")]
+    weeks = weeks or [m.anchors for m in course.modules if m.anchors] or [("topic/general",)]
+    events: list[tuple[datetime, Member, str]] = []
+    for day in range(DAYS):
+        midnight = datetime.combine((start + timedelta(days=day)).date(), time(0), tzinfo=UTC)
+        for m in members:
+            for _ in range(int(counts.poisson(levels.get(m.id, 0.0)))):
+                at = midnight + timedelta(hours=rng.uniform(7, 19))
+                if at < now:
+                    events.append((at, m, rng.choice(["post", "reply", "reply", "react",
+                                                      "react", "prompt", "applied"])))  # fmt: skip
+            if levels.get(m.id) == 0.0 and rng.random() < 0.5:
+                events.append((midnight + timedelta(hours=12), m, "read"))
+    events.sort(key=lambda e: e[0])
+    facilitator = next(m for m in members if m.role == "facilitator")
+    with clock_at(start + timedelta(hours=8)):
+        for week in weeks:
+            posts.create_post(
+                session, Actor.of(facilitator), cohort, week[0],
+                "Welcome! Ask here about anything in this section, however small: "
+                "someone else is wondering too. Share code others can run.",
+            )  # fmt: skip
+    for at, member, kind in events:
+        day = (at - start).days
+        anchors = weeks[min(day // 7, len(weeks) - 1)]
+        # The rules may refuse an action (reacting twice), as they would a member's: the
+        # savepoint drops whatever that action had begun.
+        with clock_at(at), suppress(ServiceError), session.begin_nested():
+            _act(session, rng, cohort, member, kind, anchors, day, course)
+    _share_some(session, cohort, members, start)
     return DemoCohort(cohort, members)
+
+
+def _act(session: Session, rng: random.Random, cohort: Cohort, member: Member, kind: str,
+         anchors: tuple[str, ...], day: int, course: CourseSpec) -> None:  # fmt: skip
+    actor = Actor.of(member)
+    anchor = rng.choice(anchors)
+    recent = session.scalars(
+        select(Post).join(Thread).where(Thread.cohort_id == cohort.id, Thread.kind != "prompt",
+                                        Post.parent_id.is_(None), Post.deleted.is_(False))
+        .order_by(Post.id.desc()).limit(8)
+    ).all()  # fmt: skip
+    if kind == "reply" and recent:
+        target = rng.choice(recent)
+        anchor = session.get(Thread, target.thread_id).anchor  # type: ignore[union-attr]
+        posts.create_post(session, actor, cohort, anchor, rng.choice(REPLIES), parent_id=target.id)
+    elif kind == "react" and recent:
+        target = rng.choice(recent)
+        if target.author_id != member.id:
+            posts.react(session, actor, target.id, rng.choice(["helpful", "+1", "insightful"]))
+    elif kind == "prompt" and course.prompts:
+        key = f"day-{day + 1}"
+        if key in course.prompts:
+            prompts.answer_prompt(session, actor, cohort, key, rng.choice(ANSWERS))
+    elif kind == "applied" and course.practices:
+        practice = rng.choice(sorted(course.practices))
+        practices.mark_applied(session, actor, cohort, practice, rng.choice(APPLIED_NOTES))
+    elif kind == "read":
+        for a in anchors:
+            threads.mark_read(session, actor, cohort, a)
+    else:
+        body = rng.choice(QUESTIONS if rng.random() < 0.6 else TIPS)
+        posts.create_post(session, actor, cohort, anchor, body)
+
+
+def _share_some(session: Session, cohort: Cohort, members: list[Member], start: datetime) -> None:
+    champions = [m for m in members if m.role == "champion"]
+    shared = [
+        ("ticket-summary.py", "Ticket summary per team",
+         "import pandas as pd\n\ntickets = pd.read_csv('tickets.csv')\n"
+         "print(tickets.groupby('team')['hours'].agg(['count', 'median']))\n"),
+        ("date-cleaning.py", "Cleaning mixed date formats",
+         "import pandas as pd\n\ndef clean_dates(col):\n"
+         "    return pd.to_datetime(col, format='mixed', dayfirst=True)\n"),
+    ]  # fmt: skip
+    for i, (filename, title, code) in enumerate(shared):
+        author = champions[i % len(champions)]
+        with clock_at(start + timedelta(days=5 + i * 3, hours=10)):
+            artifacts.share_artifact(
+                session, Actor.of(author), cohort, filename=filename, content=code.encode(),
+                title=title, description="Works on the course data; adapt the column names.",
+                tags=["pandas", "snippet"], license="CC-BY-4.0",
+            )  # fmt: skip

@@ -390,6 +390,15 @@ class Activity(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+@event.listens_for(Session, "do_orm_execute")
+def _no_bulk_rewrite_of_activity(state: Any) -> None:
+    """The same rule for bulk ``update(Activity)`` / ``delete(Activity)`` statements."""
+    if (state.is_update or state.is_delete) and any(
+        m.class_ is Activity for m in state.all_mappers
+    ):
+        raise ValueError("the activity log is append-only")
+
+
 @event.listens_for(Session, "before_flush")
 def _activity_is_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     """Refuse any change to a logged activity: metrics must be reproducible from the log."""

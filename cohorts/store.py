@@ -7,8 +7,9 @@ writes so concurrent writers queue instead of failing); PostgreSQL is chosen by 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -48,8 +49,9 @@ def make_engine(url: str, settings: StoreSettings | None = None) -> Engine:
         return create_engine(
             url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=True
         )
-    if parsed.database and parsed.database != ":memory:":
-        folder = Path(parsed.database).parent
+    path = sqlite_path(url)
+    if path:
+        folder = Path(path).parent
         if not folder.is_dir():
             folder.mkdir(parents=True, exist_ok=True)
     engine = create_engine(
@@ -102,6 +104,7 @@ def session_scope(
         if write:
             session.commit()
         else:
+            session.expunge_all()  # what was read stays readable after the scope
             session.rollback()
     except BaseException:
         session.rollback()
@@ -148,6 +151,11 @@ def check_db_revision(engine: Engine) -> None:
     if current == head:
         return
     if current is None:
+        if inspect(engine).get_table_names():
+            raise DatabaseError(
+                f"the database at {engine.url!r} holds tables but no nbcohort schema "
+                "revision: it is not an nbcohort database. Point db_url at an empty database."
+            )
         raise DatabaseError(
             f"the database at {engine.url!r} has no nbcohort schema yet. "
             "Run 'nbcohort upgrade-db' to create it."
@@ -174,6 +182,9 @@ class Store:
         self.url = url
         self.engine = make_engine(url, settings)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite takes one writer at a time: threads of this process queue here, in order,
+        # rather than in SQLite's busy handler, which sleeps and retries.
+        self._write_lock = threading.Lock() if self.is_sqlite else None
 
     @classmethod
     def open(
@@ -190,11 +201,17 @@ class Store:
             raise
         return store
 
-    def write(self) -> Any:
+    @contextmanager
+    def write(self) -> Iterator[Session]:
         """A read-write unit of work (``with store.write() as s:``)."""
-        return session_scope(self.factory, write=True)
+        if self._write_lock is None:
+            with session_scope(self.factory, write=True) as session:
+                yield session
+            return
+        with self._write_lock, session_scope(self.factory, write=True) as session:
+            yield session
 
-    def read(self, *, snapshot: bool = False) -> Any:
+    def read(self, *, snapshot: bool = False) -> AbstractContextManager[Session]:
         """A read-only unit of work: never commits, never takes the write lock."""
         return session_scope(self.factory, write=False, snapshot=snapshot)
 
@@ -207,8 +224,14 @@ class Store:
 
 
 def sqlite_path(url: str) -> str | None:
-    """The file behind a SQLite URL, or None for other databases."""
+    """The file behind a SQLite URL (also ``file:...?uri=true``), or None for other databases."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
-        return os.path.abspath(parsed.database)
-    return None
+    database = parsed.database
+    if parsed.get_backend_name() != "sqlite" or database in (None, "", ":memory:"):
+        return None
+    assert database is not None
+    if parsed.query.get("uri") == "true" or database.startswith("file:"):
+        database = database.removeprefix("file:").split("?", 1)[0]
+        if not database or database == ":memory:" or "mode=memory" in str(parsed):
+            return None
+    return os.path.abspath(database)

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from nbcohort.cohorts.store import head_revision, make_engine, upgrade_db
 from tests.conftest import free_port, isolated_env
 
 pytestmark = pytest.mark.slow
@@ -97,16 +98,24 @@ def test_missing_cohort_and_missing_file_are_clear(course):
     assert result.returncode == 2 and "slug" in result.stderr
 
 
-def test_stale_database_is_refused_naming_upgrade_db(course):
-    folder, env = course
-    db = folder / ".nbcohort" / "nbcohort.sqlite"
-    with sqlite3.connect(db) as conn:
-        conn.execute("DELETE FROM alembic_version")
-    result = nbcohort(env, "cohort", "list")
+def test_stale_database_is_refused_naming_upgrade_db(course, tmp_path):
+    _folder, env = course
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    upgrade_db(engine, "0001")  # a database made by an older nbcohort
+    engine.dispose()
+    result = nbcohort(env, "cohort", "list", f"--db-url={url}")
     assert result.returncode == 2
+    assert "older than this nbcohort" in result.stderr
     assert "nbcohort upgrade-db" in result.stderr
-    upgraded = nbcohort(env, "upgrade-db")
-    assert upgraded.returncode != 0 or "upgraded" in upgraded.stdout
+    upgraded = nbcohort(env, "upgrade-db", f"--db-url={url}")
+    assert upgraded.returncode == 0, upgraded.stderr
+    assert f"upgraded from 0001 to {head_revision()}" in upgraded.stdout
+    assert nbcohort(env, "cohort", "list", f"--db-url={url}").returncode == 0
+    with sqlite3.connect(tmp_path / "other.sqlite") as conn:
+        conn.execute("CREATE TABLE invoices (id INTEGER)")
+    other = nbcohort(env, "cohort", "list", f"--db-url=sqlite:///{tmp_path / 'other.sqlite'}")
+    assert "not an nbcohort database" in other.stderr
 
 
 def test_broken_config_file_is_an_error_not_a_warning(course):

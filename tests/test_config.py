@@ -11,7 +11,7 @@ import pytest
 from traitlets.config import Config
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.config import NbCohort, all_settings_classes, load_config
+from nbcohort.cohorts.config import NbCohort, all_settings_classes, config_reference, load_config
 from tests.conftest import REPO, isolated_env
 
 pytestmark = pytest.mark.slow
@@ -85,6 +85,12 @@ def test_every_setting_has_help_and_is_in_the_readme(cls, name):
     assert len(trait.help) > 20, f"{cls}.{name} needs help text"
     readme = (REPO / "README.md").read_text("utf-8")
     assert f"`c.{cls}.{name}`" in readme, f"README's configuration reference lacks {cls}.{name}"
+
+
+def test_readme_reference_is_current():
+    """The README carries the generated reference verbatim: regenerate it when a setting
+    changes (python -c 'from nbcohort.cohorts.config import config_reference as r; print(r())')."""
+    assert config_reference() in (REPO / "README.md").read_text("utf-8")
 
 
 def test_every_configurable_in_the_package_is_listed():

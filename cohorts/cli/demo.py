@@ -1,18 +1,25 @@
-"""``nbcohort demo``: the demo cohort on the embedded default, served and ready to try."""
+"""``nbcohort demo``: the demo cohort on the embedded default, served, with JupyterLab open
+on the course as one of its learners."""
 
 from __future__ import annotations
 
-import asyncio
-import json
+import os
+import secrets
+import subprocess
+import sys
+import time
+from pathlib import Path
 
-from traitlets import Bool
+import requests
+from traitlets import Bool, Int
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
-from nbcohort.cohorts.demo import DEMO_SLUG, seed_demo
+from nbcohort.cohorts.course import CourseError, load_course
+from nbcohort.cohorts.demo import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.service.app import BackgroundService, make_app, serve
+from nbcohort.cohorts.service.app import BackgroundService, make_app
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -20,73 +27,167 @@ from nbcohort.cohorts.store import Store
 
 __all__ = ["DemoCommand"]
 
+FIRST_NOTEBOOK = "module-1/01-loading-data.ipynb"
+
 
 class DemoCommand(NbCohortCommand):
     name = "demo"
     description = (
-        "Create the demo cohort (first run only), start the community service and print what "
-        "it serves. With --check: set up, verify through the service, stop."
+        "Create the demo cohort (first run only), start the community service and JupyterLab "
+        "on the course as one learner, and print the URLs. --check: set up, verify, stop."
     )
     check = Bool(False, help="Verify the demo end to end and exit.").tag(config=True)
-    flags = {"check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit.")}
+    lab = Bool(True, help="Start JupyterLab for the demo learner.").tag(config=True)
+    lab_port = Int(8888, help="Port of the demo's JupyterLab.").tag(config=True)
+    flags = {
+        "check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit."),
+        "no-lab": ({"DemoCommand": {"lab": False}}, "Serve the community only."),
+    }
+    aliases = {"lab-port": "DemoCommand.lab_port", "port": "ServiceSettings.port"}
 
-    def _prepare(self, store: Store) -> tuple[str, str, str]:
-        """Seed the cohort if needed; return (cohort slug, learner token, instructor token)."""
+    def course_root(self) -> Path:
+        root = self.config.get("CourseDirectory", {}).get("root")
+        return Path(root) if isinstance(root, str) else Path.cwd() / "course"
+
+    def prepare(self, store: Store) -> tuple[Member, str, str]:
+        """Seed on first run; return the demo learner, their token, an instructor token."""
+        course = self.course
         with store.write() as s:
             try:
                 cohort: Cohort = get_cohort(s, DEMO_SLUG)
             except NotFound:
-                cohort = seed_demo(s).cohort
+                print("seeding the demo cohort: 30 members, two weeks of activity …", flush=True)
+                cohort = seed_demo(s, course).cohort
                 print(f"seeded the demo cohort {cohort.slug!r}: {cohort.title}")
-            members = {m.role: m for m in s.query(Member).filter_by(cohort_id=cohort.id)}
+            people = s.query(Member).filter_by(cohort_id=cohort.id).order_by(Member.id).all()
+            learner = next(m for m in people if m.role == "learner")
+            instructor = next(m for m in people if m.role == "instructor")
             system = Actor.system()
-            learner = mint_token(s, system, members["learner"], "demo")
-            instructor = mint_token(s, system, members["instructor"], "demo")
-            return cohort.slug, learner, instructor
+            return (
+                learner,
+                mint_token(s, system, learner, "demo"),
+                mint_token(s, system, instructor, "demo"),
+            )
+
+    def workspace(self, learner: Member) -> Path:
+        """The learner's home: the course as nbgrader releases it (built on first run)."""
+        from nbcohort.exchange.release import ReleaseError, copy_release, generate_release
+
+        home = Path(self.settings().data_dir) / "demo" / "home" / learner.username
+        if not (home / FIRST_NOTEBOOK).exists():
+            source = self.course_root() / "source"
+            assignments = sorted(p.name for p in source.iterdir() if p.is_dir())
+            print(f"releasing {', '.join(assignments)} with nbgrader …", flush=True)
+            try:
+                copy_release(generate_release(self.config, assignments), home)
+            except ReleaseError as exc:
+                raise CommandError(str(exc)) from None
+        return home
+
+    def start_lab(self, home: Path, service_url: str, token: str) -> tuple[subprocess.Popen, str]:
+        lab_token = secrets.token_urlsafe(16)
+        env = {**os.environ, "NBCOHORT_URL": service_url, "NBCOHORT_TOKEN": token}
+        args = [
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            f"--port={self.lab_port}",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.root_dir={home}",
+            f"--IdentityProvider.token={lab_token}",
+            "--ServerApp.port_retries=0",
+        ]
+        if os.geteuid() == 0:
+            args.append("--allow-root")
+        log = open(home.parent / "jupyterlab.log", "ab")  # noqa: SIM115 - lives with the process
+        proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
+        url = f"http://127.0.0.1:{self.lab_port}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise CommandError(f"JupyterLab exited; see {log.name}")
+            try:
+                if requests.get(f"{url}/api/status?token={lab_token}", timeout=2).ok:
+                    return proc, lab_token
+            except requests.RequestException:
+                pass
+            time.sleep(0.3)
+        proc.terminate()
+        raise CommandError(f"JupyterLab did not start on {url}; see {log.name}")
 
     def run(self) -> None:
+        try:
+            self.course = load_course(self.course_root() / "course.toml")
+        except CourseError as exc:
+            raise CommandError(str(exc)) from None
         store = self.open_store(upgrade=True)
         settings = ServiceSettings(parent=self)
+        lab: subprocess.Popen | None = None
+        service: BackgroundService | None = None
         try:
-            slug, learner, instructor = self._prepare(store)
+            learner, token, instructor_token = self.prepare(store)
+            home = self.workspace(learner) if self.lab else None
             app = make_app(store, settings, CommunitySettings(parent=self))
-            url = f"http://{settings.ip}:{settings.port}"
+            try:
+                service = BackgroundService(app, settings).start()
+            except OSError as exc:
+                raise CommandError(
+                    f"cannot listen on port {settings.port}: {exc} (set NBCOHORT_PORT)"
+                ) from None
+            lab_url = ""
+            if home is not None:
+                lab, lab_token = self.start_lab(home, service.url, token)
+                lab_url = f"http://127.0.0.1:{self.lab_port}"
             if self.check:
-                self._check(app, settings, learner)
+                self.verify(service.url, token, lab_url, lab_token if lab else "")
                 return
-            print(f"\ncommunity service : {url}/api/v1/health")
-            print(f"cohort            : {slug}")
-            print(f"learner token     : {learner}")
-            print(f"instructor token  : {instructor}")
-            print(f"try               : curl -H 'Authorization: token {learner}' "
-                  f"'{url}/api/v1/thread?anchor=module-1/loading-data'")  # fmt: skip
+            print(f"\nYou are {learner.name}, a learner in the demo cohort.")
+            if lab:
+                print(f"JupyterLab        : {lab_url}/lab/tree/{FIRST_NOTEBOOK}?token={lab_token}")
+                print(
+                    f"Voila page        : {lab_url}/voila/render/{FIRST_NOTEBOOK}?token={lab_token}"
+                )
+            print(f"community service : {service.url}/api/v1/health")
+            print(f"learner token     : {token}")
+            print(f"instructor token  : {instructor_token}")
             print("stop with Ctrl-C", flush=True)
             try:
-                asyncio.run(serve(app, settings))
-            except OSError as exc:
-                raise CommandError(f"cannot listen on {url}: {exc} (set NBCOHORT_PORT)") from None
+                while lab is None or lab.poll() is None:
+                    time.sleep(0.5)
+            except KeyboardInterrupt:
+                print("\nstopping the demo")
         finally:
+            if lab is not None and lab.poll() is None:
+                lab.terminate()
+                lab.wait(15)
+            if service is not None:
+                service.stop()
             store.close()
 
-    def _check(self, app: object, settings: ServiceSettings, token: str) -> None:
-        try:
-            service = BackgroundService(app, settings).start()  # type: ignore[arg-type]
-        except OSError as exc:
-            raise CommandError(f"cannot listen on port {settings.port}: {exc}") from None
-        client = CohortClient(service.url, token, timeout=10)
+    def verify(self, service_url: str, token: str, lab_url: str, lab_token: str) -> None:
+        client = CohortClient(service_url, token, timeout=10)
         try:
             me = client.me()
-            page = client.thread("module-1/loading-data")
+            anchor = demo_anchor(self.course)
+            page = client.thread(anchor)
             if not page["posts"]:
-                raise CommandError("demo check: the seeded thread is empty")
-            post = client.post("module-1/loading-data", "Checking in from the demo check.",
-                               parent_id=page["posts"][0]["id"])  # fmt: skip
-            again = client.get_post(post["id"])
-            if again["html"] != "<p>Checking in from the demo check.</p>\n":
-                raise CommandError(f"demo check: unexpected post {json.dumps(again)}")
+                raise CommandError(f"demo check: the thread {anchor} is empty")
+            text = "Checking in from the demo check."
+            post = client.post(anchor, text, parent_id=page["posts"][-1]["id"])
+            if client.get_post(post["id"])["html"] != f"<p>{text}</p>\n":
+                raise CommandError("demo check: the reply did not come back as posted")
             client.delete(post["id"])
+            prompt = client.prompt()
         finally:
             client.close()
-            service.stop()
-        print(f"demo check passed: {me['member']['name']} ({me['member']['role']}) read "
-              f"{page['total']} posts and posted a reply through {service.url}")  # fmt: skip
+        if lab_url:
+            listing = requests.get(f"{lab_url}/api/contents/module-1?token={lab_token}", timeout=10)
+            names = {item["name"] for item in listing.json().get("content", [])}
+            if Path(FIRST_NOTEBOOK).name not in names:
+                raise CommandError(f"demo check: JupyterLab does not serve {FIRST_NOTEBOOK}")
+        print(
+            f"demo check passed: {me['member']['name']} read {page['total']} posts in "
+            f"{anchor}, replied, saw prompt {prompt['key']}"
+            + (f", and JupyterLab serves the course at {lab_url}" if lab_url else "")
+        )

@@ -6,14 +6,19 @@ import asyncio
 import logging
 import signal
 import threading
-from dataclasses import dataclass
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
+from sqlalchemy.orm import Session
 from tornado.httpserver import HTTPServer
 from tornado.web import Application
 
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.service import community, handlers
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
+from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
 
 __all__ = ["BackgroundService", "ServiceContext", "make_app", "serve"]
@@ -29,6 +34,21 @@ class ServiceContext:
     settings: ServiceSettings
     rules: CommunitySettings
     auth: Authenticator
+    executor: ThreadPoolExecutor
+    _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
+
+    def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
+        """The actor's cohort, kept for a few seconds (read on every request, rarely changed)."""
+        now = time.monotonic()
+        hit = self._cohorts.get(cohort_id or 0)
+        if hit is not None and hit[0] > now:
+            return hit[1]
+        cohort = session.get(Cohort, cohort_id)
+        if cohort is None:
+            raise NotFound("your cohort no longer exists")
+        session.expunge(cohort)
+        self._cohorts[cohort.id] = (now + self.settings.auth_cache_seconds, cohort)
+        return cohort
 
 
 def make_app(
@@ -38,7 +58,9 @@ def make_app(
     auth: Authenticator | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
-    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth or LocalTokenAuth())
+    executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="nbcohort-unit")
+    auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
+    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor)
     return Application(handlers.ROUTES + community.ROUTES, nbcohort=ctx, compress_response=True)
 
 
@@ -58,6 +80,7 @@ async def serve(
     await stop.wait()
     server.stop()
     await server.close_all_connections()
+    app.settings["nbcohort"].executor.shutdown(wait=True)
     log.info("nbcohort service stopped")
 
 
@@ -106,3 +129,4 @@ class BackgroundService:
         loop.call_soon_threadsafe(server.stop)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
+        self._app.settings["nbcohort"].executor.shutdown(wait=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Awaitable
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -23,7 +24,7 @@ __all__ = ["ROUTES"]
 
 
 class PromptHandler(ApiHandler):
-    def get(self, key: str) -> None:
+    def get(self, key: str) -> Awaitable[None]:
         before = self.int_arg("before")
         rules = self.ctx.rules
 
@@ -31,11 +32,11 @@ class PromptHandler(ApiHandler):
             wanted = None if key == "current" else key
             return prompts.get_prompt(s, actor, cohort, wanted, rules, before)
 
-        self.run(fn, write=False)
+        return self.run(fn, write=False)
 
 
 class PromptAnswerHandler(ApiHandler):
-    def post(self, key: str) -> None:
+    def post(self, key: str) -> Awaitable[None]:
         data = self.body_json()
         rules = self.ctx.rules
 
@@ -43,28 +44,28 @@ class PromptAnswerHandler(ApiHandler):
             post = prompts.answer_prompt(s, actor, cohort, key, data.get("body"), rules)
             return full_post(s, actor, post)
 
-        self.run(fn, write=True, status=201)
+        return self.run(fn, write=True, status=201)
 
 
 class PracticeHandler(ApiHandler):
-    def get(self, practice: str) -> None:
-        self.run(lambda s, a, c: practices.applied_status(s, a, c, practice), write=False)
+    def get(self, practice: str) -> Awaitable[None]:
+        return self.run(lambda s, a, c: practices.applied_status(s, a, c, practice), write=False)
 
-    def put(self, practice: str) -> None:
+    def put(self, practice: str) -> Awaitable[None]:
         data = self.body_json()
-        self.run(
+        return self.run(
             lambda s, a, c: practices.mark_applied(s, a, c, practice, data.get("note", "")),
             write=True,
         )
 
 
 class ArtifactsHandler(ApiHandler):
-    def get(self) -> None:
+    def get(self) -> Awaitable[None]:
         tag = self.get_query_argument("tag", None)
-        self.run(lambda s, a, c: {"artifacts": artifacts.list_artifacts(s, a, c, tag=tag)},
+        return self.run(lambda s, a, c: {"artifacts": artifacts.list_artifacts(s, a, c, tag=tag)},
                  write=False)  # fmt: skip
 
-    def post(self) -> None:
+    def post(self) -> Awaitable[None]:
         data = self.body_json()
         try:
             content = base64.b64decode(str(data.get("content_b64", "")), validate=True)
@@ -80,41 +81,41 @@ class ArtifactsHandler(ApiHandler):
             )  # fmt: skip
             return artifacts.artifact_dict(artifact)
 
-        self.run(fn, write=True, status=201)
+        return self.run(fn, write=True, status=201)
 
 
 class ArtifactHandler(ApiHandler):
-    def get(self, artifact_id: str) -> None:
-        self.run(lambda s, a, c: artifacts.artifact_dict(
+    def get(self, artifact_id: str) -> Awaitable[None]:
+        return self.run(lambda s, a, c: artifacts.artifact_dict(
             artifacts.get_artifact(s, a, int(artifact_id))), write=False)  # fmt: skip
 
 
 class ArtifactCopyHandler(ApiHandler):
-    def post(self, artifact_id: str) -> None:
+    def post(self, artifact_id: str) -> Awaitable[None]:
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             artifact = artifacts.copy_artifact(s, actor, int(artifact_id))
             return {"filename": artifact.filename, "sha256": artifact.sha256,
                     "content_b64": base64.b64encode(artifact.content).decode("ascii")}  # fmt: skip
 
-        self.run(fn, write=True)
+        return self.run(fn, write=True)
 
 
 class NotificationsHandler(ApiHandler):
-    def get(self) -> None:
+    def get(self) -> Awaitable[None]:
         unread = self.get_query_argument("all", "") not in ("1", "true")
-        self.run(lambda s, a, c: {"notifications": notifications.list_notifications(
+        return self.run(lambda s, a, c: {"notifications": notifications.list_notifications(
             s, a, unread_only=unread)}, write=False)  # fmt: skip
 
 
 class NotificationsReadHandler(ApiHandler):
-    def post(self) -> None:
-        self.run(lambda s, a, c: {"marked": notifications.mark_all_read(s, a)}, write=True)
+    def post(self) -> Awaitable[None]:
+        return self.run(lambda s, a, c: {"marked": notifications.mark_all_read(s, a)}, write=True)
 
 
 class PreviewHandler(ApiHandler):
     """Renders a draft exactly as a post would be rendered (the one sanitizer), saves nothing."""
 
-    def post(self) -> None:
+    def post(self) -> Awaitable[None]:
         data = self.body_json()
         rules = self.ctx.rules
 
@@ -122,7 +123,7 @@ class PreviewHandler(ApiHandler):
             text = clean_body(data.get("body"), rules)
             return {"html": render_markdown(text, resolve_mentions(s, cohort.id, text))}
 
-        self.run(fn, write=False)
+        return self.run(fn, write=False)
 
 
 _ID = r"([0-9]{1,18})"

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
 from nbcohort import cohorts as _pkg
@@ -53,27 +56,46 @@ class ApiHandler(RequestHandler):
         except ValueError:
             raise Invalid(f"{name} must be an integer, not {raw!r}", field=name) from None
 
-    def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
-        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work."""
-        ctx = self.ctx
-        scope = ctx.store.write() if write else ctx.store.read()
-        try:
+    async def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
+        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.
+
+        The unit of work runs on the service's worker threads, so a slow or waiting write
+        never stalls other requests (health checks included).
+        """
+        ctx, header = self.ctx, self.request.headers.get("Authorization")
+
+        def unit() -> str:
+            scope = ctx.store.write() if write else ctx.store.read()
             with scope as session:
-                actor = ctx.auth.authenticate(session, self.request.headers.get("Authorization"))
-                cohort = session.get(Cohort, actor.cohort_id)
+                actor = ctx.auth.authenticate(session, header)
+                cohort = ctx.cohort(session, actor.cohort_id)
                 result = fn(session, actor, cohort)
                 # Serialise inside the scope: a failure here must roll the write back too.
-                payload = json.dumps(result, ensure_ascii=False)
+                return json.dumps(result, ensure_ascii=False)
+
+        try:
+            payload = await IOLoop.current().run_in_executor(ctx.executor, unit)
         except ServiceError as exc:
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
             return
+        except OperationalError as exc:
+            if "locked" not in str(exc.orig):
+                raise
+            log.warning("database busy past the busy timeout: %s", exc.orig)
+            self.set_status(503)
+            self.set_header("Retry-After", "2")
+            self.finish(json.dumps({"error": "busy", "message": "the community is busy; "
+                                    "nothing was saved, try again in a moment"}))  # fmt: skip
+            return
         self.set_status(status)
         self.finish(payload)
 
-    def run_post(self, fn: Any, *, write: bool = True, status: int = 200) -> None:
+    def run_post(self, fn: Any, *, write: bool = True, status: int = 200) -> Awaitable[None]:
         """Like run(), for calls that return a post: answer with the post as the actor sees it."""
-        self.run(lambda s, a, c: threads.full_post(s, a, fn(s, a, c)), write=write, status=status)
+        return self.run(
+            lambda s, a, c: threads.full_post(s, a, fn(s, a, c)), write=write, status=status
+        )
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -97,14 +119,19 @@ class ApiHandler(RequestHandler):
 
 
 class HealthHandler(ApiHandler):
-    def get(self) -> None:
-        with self.ctx.store.read() as session:
-            session.execute(select(1))
+    async def get(self) -> None:
+        store = self.ctx.store
+
+        def ping() -> None:
+            with store.read() as session:
+                session.execute(select(1))
+
+        await IOLoop.current().run_in_executor(self.ctx.executor, ping)
         self.finish(json.dumps({"status": "ok", "version": _pkg.__version__}))
 
 
 class MeHandler(ApiHandler):
-    def get(self) -> None:
+    def get(self) -> Awaitable[None]:
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             member = s.get(Member, actor.member_id)
             assert member is not None  # authenticated actors are members
@@ -116,20 +143,20 @@ class MeHandler(ApiHandler):
                               "licenses": list(rules.licenses),
                               "max_artifact_bytes": rules.max_artifact_bytes}}  # fmt: skip
 
-        self.run(fn, write=False)
+        return self.run(fn, write=False)
 
 
 class MembersHandler(ApiHandler):
-    def get(self) -> None:
+    def get(self) -> Awaitable[None]:
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return {"members": [members.member_dict(m)
                                 for m in members.list_members(s, actor, cohort)]}  # fmt: skip
 
-        self.run(fn, write=False)
+        return self.run(fn, write=False)
 
 
 class ThreadHandler(ApiHandler):
-    def get(self) -> None:
+    def get(self) -> Awaitable[None]:
         anchor = self.get_query_argument("anchor", "")
         before = self.int_arg("before")
         limit = self.int_arg("limit") or self.ctx.rules.page_size
@@ -137,17 +164,17 @@ class ThreadHandler(ApiHandler):
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return threads.read_thread(s, actor, cohort, anchor, before=before, limit=limit)
 
-        self.run(fn, write=False)
+        return self.run(fn, write=False)
 
 
 class ThreadReadHandler(ApiHandler):
-    def post(self) -> None:
+    def post(self) -> Awaitable[None]:
         data = self.body_json()
 
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return {"last_post_id": threads.mark_read(s, actor, cohort, data.get("anchor", ""))}
 
-        self.run(fn, write=True)
+        return self.run(fn, write=True)
 
 
 def _parent(data: dict[str, Any]) -> int | None:
@@ -158,54 +185,63 @@ def _parent(data: dict[str, Any]) -> int | None:
 
 
 class PostsHandler(ApiHandler):
-    def post(self) -> None:
+    def post(self) -> Awaitable[None]:
         data, rules = self.body_json(), self.ctx.rules
-        self.run_post(
-            lambda s, a, c: posts.create_post(
-                s, a, c, str(data.get("anchor", "")), data.get("body"),
+
+        def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            post = posts.create_post(
+                s, actor, cohort, str(data.get("anchor", "")), data.get("body"),
                 parent_id=_parent(data), title=str(data.get("title", "")), rules=rules,
-            ),
-            status=201,
-        )  # fmt: skip
+            )  # fmt: skip
+            # A new post has no reactions, and its author is the caller: no more queries.
+            return threads.post_dict(post, actor, author=actor.public())
+
+        return self.run(fn, write=True, status=201)
 
 
 class PostHandler(ApiHandler):
-    def get(self, post_id: str) -> None:
-        self.run_post(lambda s, a, c: posts.get_post(s, a, int(post_id)), write=False)
+    def get(self, post_id: str) -> Awaitable[None]:
+        return self.run_post(lambda s, a, c: posts.get_post(s, a, int(post_id)), write=False)
 
-    def patch(self, post_id: str) -> None:
+    def patch(self, post_id: str) -> Awaitable[None]:
         data, rules = self.body_json(), self.ctx.rules
-        self.run_post(lambda s, a, c: posts.edit_post(s, a, int(post_id), data.get("body"), rules))
+        return self.run_post(
+            lambda s, a, c: posts.edit_post(s, a, int(post_id), data.get("body"), rules)
+        )
 
-    def delete(self, post_id: str) -> None:
+    def delete(self, post_id: str) -> Awaitable[None]:
         reason = str(self.body_json().get("reason", ""))
-        self.run_post(lambda s, a, c: posts.delete_post(s, a, int(post_id), reason))
+        return self.run_post(lambda s, a, c: posts.delete_post(s, a, int(post_id), reason))
 
 
 class ReactionHandler(ApiHandler):
-    def put(self, post_id: str, kind: str) -> None:
+    def put(self, post_id: str, kind: str) -> Awaitable[None]:
         rules = self.ctx.rules
-        self.run(
+        return self.run(
             lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)}, write=True
         )
 
-    def delete(self, post_id: str, kind: str) -> None:
-        self.run(lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)}, write=True)
+    def delete(self, post_id: str, kind: str) -> Awaitable[None]:
+        return self.run(
+            lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)}, write=True
+        )
 
 
 class FlagHandler(ApiHandler):
-    def post(self, post_id: str) -> None:
+    def post(self, post_id: str) -> Awaitable[None]:
         reason, rules = str(self.body_json().get("reason", "")), self.ctx.rules
-        self.run_post(
+        return self.run_post(
             lambda s, a, c: posts.flag_post(s, a, int(post_id), reason, rules), status=201
         )
 
 
 class ModerationHandler(ApiHandler):
-    def post(self, post_id: str) -> None:
+    def post(self, post_id: str) -> Awaitable[None]:
         data = self.body_json()
         action, reason = str(data.get("action", "")), str(data.get("reason", ""))
-        self.run_post(lambda s, a, c: posts.moderate_post(s, a, int(post_id), action, reason))
+        return self.run_post(
+            lambda s, a, c: posts.moderate_post(s, a, int(post_id), action, reason)
+        )
 
 
 _ID = r"([0-9]{1,18})"

@@ -21,7 +21,9 @@ __all__ = [
     "may_grant_role",
     "mint_token",
     "require",
+    "revoke_all_tokens",
     "revoke_tokens",
+    "token_digest",
 ]
 
 _STAFF = frozenset({"facilitator", "instructor"})
@@ -35,10 +37,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.create": _PARTICIPANTS,
     "post.react": _PARTICIPANTS,
     "post.flag": _PARTICIPANTS,
-    "post.edit_any": _STAFF,
     "post.moderate": _STAFF,
     "roster.manage": _STAFF,
-    "token.mint": frozenset({"instructor"}),
+    # Tokens are minted by the local administrator (the CLI) only: a token is an identity,
+    # and no member, staff included, may hold someone else's.
+    "token.mint": frozenset(),
     "prompt.answer": _PARTICIPANTS,
     "prompt.manage": _STAFF | {"champion"},
     "practice.apply": _PARTICIPANTS,
@@ -56,6 +59,8 @@ class Actor:
     role: str
     name: str = ""
     username: str = ""
+    team: str = ""
+    timezone: str = "UTC"
 
     @classmethod
     def system(cls) -> Actor:
@@ -63,7 +68,13 @@ class Actor:
 
     @classmethod
     def of(cls, member: Member) -> Actor:
-        return cls(member.id, member.cohort_id, member.role, member.name, member.username)
+        return cls(member.id, member.cohort_id, member.role, member.name, member.username,
+                   member.team, member.timezone)  # fmt: skip
+
+    def public(self) -> dict[str, object]:
+        """The actor as other members see them (the same fields as ``member_dict``)."""
+        return {"id": self.member_id, "username": self.username, "name": self.name,
+                "role": self.role, "team": self.team, "timezone": self.timezone}  # fmt: skip
 
     @property
     def is_system(self) -> bool:
@@ -93,7 +104,8 @@ def may_grant_role(actor: Actor, role: str, current: str | None = None) -> bool:
     return not touches_staff or actor.is_system or actor.role == "instructor"
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
+    """What the store keeps of a token (and what caches key on)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -110,7 +122,7 @@ def mint_token(
         raise Forbidden(f"member {member.username!r} is not active")
     token = "nbc_" + secrets.token_urlsafe(30)
     row = ApiToken(
-        member_id=member.id, digest=_digest(token), prefix=token[:8], note=note,
+        member_id=member.id, digest=token_digest(token), prefix=token[:8], note=note,
         expires_at=expires_at,
     )  # fmt: skip
     session.add(row)
@@ -121,12 +133,18 @@ def mint_token(
 def revoke_tokens(session: Session, actor: Actor, member: Member) -> int:
     """Revoke every token of ``member``; returns how many were live."""
     require(actor, "token.mint", member.cohort_id)
+    count = revoke_all_tokens(session, member)
+    record(session, member.cohort_id, actor.member_id, "token.revoke", member, count=count)
+    return count
+
+
+def revoke_all_tokens(session: Session, member: Member) -> int:
+    """Revoke a member's tokens (used when they leave: reactivation must not revive them)."""
     rows = session.scalars(
         select(ApiToken).where(ApiToken.member_id == member.id, ApiToken.revoked.is_(False))
     ).all()
     for row in rows:
         row.revoked = True
-    record(session, member.cohort_id, actor.member_id, "token.revoke", member, count=len(rows))
     return len(rows)
 
 
@@ -134,12 +152,16 @@ def authenticate_token(session: Session, token: str | None) -> Actor:
     """The actor a token stands for, or 401 for a missing, unknown, revoked or expired token."""
     if not token:
         raise Unauthorized("a token is required (Authorization: token <token>)")
-    row = session.scalar(select(ApiToken).where(ApiToken.digest == _digest(token)))
-    if row is None or row.revoked:
+    found = session.execute(
+        select(ApiToken, Member)
+        .join(Member, ApiToken.member_id == Member.id)
+        .where(ApiToken.digest == token_digest(token))
+    ).first()
+    if found is None or found[0].revoked:
         raise Unauthorized("invalid or revoked token")
+    row, member = found
     if row.expires_at is not None and row.expires_at <= utcnow():
         raise Unauthorized("token expired")
-    member = row.member
     if not member.active:
         raise Unauthorized("member is no longer active")
     return Actor.of(member)

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.config import ROLES
 from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
-from nbcohort.cohorts.services.auth import Actor, may_grant_role, require
+from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
@@ -122,6 +122,8 @@ def set_active(session: Session, actor: Actor, member: Member, active: bool) -> 
     if member.active != active:
         member.active = active
         member.updated_at = utcnow()
+        if not active:
+            revoke_all_tokens(session, member)
         verb = "member.reactivate" if active else "member.deactivate"
         record(session, member.cohort_id, actor.member_id, verb, member)
     return member

@@ -32,14 +32,17 @@ def notify_post(
     session: Session, post: Post, mentioned: dict[str, int], parent: Post | None
 ) -> int:
     """Tell mentioned members, and the author replied to, about ``post`` (once each)."""
-    already = set(
-        session.scalars(select(Notification.member_id).where(Notification.post_id == post.id))
-    )
     targets: dict[int, str] = {}
     if parent is not None and parent.author_id != post.author_id:
         targets[parent.author_id] = "reply"
     for member_id in mentioned.values():
         targets[member_id] = "mention"
+    targets.pop(post.author_id, None)
+    if not targets:
+        return 0
+    already = set(
+        session.scalars(select(Notification.member_id).where(Notification.post_id == post.id))
+    )
     made = 0
     for member_id, kind in targets.items():
         if member_id == post.author_id or member_id in already:

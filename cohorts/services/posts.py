@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import unicodedata
+
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
@@ -13,6 +15,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
+from nbcohort.cohorts.services.unique import add_unique
 
 __all__ = [
     "clean_body",
@@ -28,28 +31,34 @@ __all__ = [
 
 
 def clean_body(body: object, rules: CommunitySettings) -> str:
-    """Post text: a non-blank string within the size limit."""
+    """Post text: a string with something visible in it, within the size limit."""
     if not isinstance(body, str):
         raise Invalid("body must be text", field="body")
-    if not body.strip():
+    body = body.replace("\r\n", "\n")
+    visible = "".join(ch for ch in body if unicodedata.category(ch) not in ("Cf", "Cc", "Zs"))
+    if not visible.strip():
         raise Invalid("a post cannot be empty", field="body")
     if len(body) > rules.max_post_chars:
         raise Invalid(
             f"a post is limited to {rules.max_post_chars} characters; this one has {len(body)}",
             field="body",
         )
-    return body.replace("\r\n", "\n")
+    return body
 
 
 def get_post(session: Session, actor: Actor, post_id: int) -> Post:
     """A post in the actor's cohort (another cohort's posts are not found, not forbidden)."""
-    row = session.execute(
-        select(Post, Thread.cohort_id).join(Thread, Post.thread_id == Thread.id)
-        .where(Post.id == post_id)
-    ).first()  # fmt: skip
+    row = session.execute(_POST_WITH_COHORT, {"post_id": post_id}).first()
     if row is None or (not actor.is_system and row[1] != actor.cohort_id):
         raise NotFound(f"no post {post_id}", field="post_id")
     return row[0]
+
+
+_POST_WITH_COHORT = (
+    select(Post, Thread.cohort_id)
+    .join(Thread, Post.thread_id == Thread.id)
+    .where(Post.id == bindparam("post_id"))
+)
 
 
 def create_post(
@@ -76,9 +85,13 @@ def create_post(
     if anchor.startswith("prompt/") and kind != "prompt":
         raise Invalid("prompt/... threads are answered through the prompt", field="anchor")
     text = clean_body(body, rules)
-    thread = session.scalar(
-        select(Thread).where(Thread.cohort_id == cohort.id, Thread.anchor == anchor)
-    )
+
+    def find() -> Thread | None:
+        return session.scalar(
+            select(Thread).where(Thread.cohort_id == cohort.id, Thread.anchor == anchor)
+        )
+
+    thread = find()
     parent = None
     if parent_id is not None:
         parent = get_post(session, actor, parent_id)
@@ -90,12 +103,12 @@ def create_post(
             parent = session.get(Post, parent.parent_id)
     if thread is None:
         kind = kind or ("topic" if anchor.startswith("topic/") else "section")
-        thread = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
-                        title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
-        session.add(thread)
-        session.flush()
-        record(session, cohort.id, actor.member_id, "thread.create", thread, anchor=anchor)
-    elif thread.locked:
+        new = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
+                     title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
+        thread, created = add_unique(session, new, find)
+        if created:
+            record(session, cohort.id, actor.member_id, "thread.create", thread, anchor=anchor)
+    if thread.locked:
         raise Forbidden(f"thread {anchor!r} is locked")
     mentioned = resolve_mentions(session, cohort.id, text)
     post = Post(
@@ -165,14 +178,16 @@ def react(
     if kind not in rules.reactions:
         raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
     post = _live_post(session, actor, post_id)
-    exists = session.scalar(
-        select(Reaction.id).where(Reaction.post_id == post.id,
-                                  Reaction.member_id == actor.member_id, Reaction.kind == kind)
+    _reaction, created = add_unique(
+        session,
+        Reaction(post_id=post.id, member_id=actor.member_id, kind=kind),
+        lambda: session.scalar(
+            select(Reaction).where(Reaction.post_id == post.id,
+                                   Reaction.member_id == actor.member_id, Reaction.kind == kind)
+        ),
     )  # fmt: skip
-    if exists is not None:
+    if not created:
         return False
-    reaction = Reaction(post_id=post.id, member_id=actor.member_id, kind=kind)
-    session.add(reaction)
     record(session, actor.cohort_id or 0, actor.member_id, "post.react", post, kind=kind,
            author=post.author_id)  # fmt: skip
     return True
@@ -204,12 +219,19 @@ def flag_post(
         raise Invalid("you cannot flag your own post (edit or delete it instead)", field="post_id")
     if len(reason) > 500:
         raise Invalid("a flag reason is limited to 500 characters", field="reason")
-    exists = session.scalar(
-        select(Flag.id).where(Flag.post_id == post.id, Flag.member_id == actor.member_id)
+    flag, created = add_unique(
+        session,
+        Flag(post_id=post.id, member_id=actor.member_id, reason=reason.strip()),
+        lambda: session.scalar(
+            select(Flag).where(Flag.post_id == post.id, Flag.member_id == actor.member_id)
+        ),
     )
-    if exists is not None:
-        return post
-    session.add(Flag(post_id=post.id, member_id=actor.member_id, reason=reason.strip()))
+    if not created:
+        if flag.resolved_at is None:
+            return post  # flagging twice is a no-op
+        # A restored post can be flagged again (it may have been edited since).
+        flag.resolved_at, flag.resolved_by = None, None
+        flag.reason, flag.created_at = reason.strip(), utcnow()
     record(session, actor.cohort_id or 0, actor.member_id, "post.flag", post)
     session.flush()
     open_flags = session.scalar(

@@ -12,6 +12,7 @@ from nbcohort.cohorts.models import AppliedPractice, Cohort, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.unique import add_unique
 
 __all__ = ["MAX_NOTE", "applied_status", "clean_practice", "mark_applied"]
 
@@ -68,16 +69,18 @@ def mark_applied(
         raise Invalid(
             f"a note is limited to {MAX_NOTE} characters; this one has {len(note)}", field="note"
         )
-    row = session.scalar(
-        select(AppliedPractice).where(
-            AppliedPractice.member_id == actor.member_id, AppliedPractice.practice == practice
-        )
-    )
-    if row is None:
-        row = AppliedPractice(
+    row, created = add_unique(
+        session,
+        AppliedPractice(
             cohort_id=cohort.id, member_id=actor.member_id, practice=practice, note=note
-        )
-        session.add(row)
+        ),
+        lambda: session.scalar(
+            select(AppliedPractice).where(
+                AppliedPractice.member_id == actor.member_id, AppliedPractice.practice == practice
+            )
+        ),
+    )
+    if created:
         record(session, cohort.id, actor.member_id, "practice.applied", row, practice=practice)
     elif row.note != note:
         row.note, row.updated_at = note, utcnow()

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
-from nbcohort.cohorts.services.auth import Actor, may_grant_role, require
+from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.members import clean_member_fields
 
@@ -307,6 +307,7 @@ def import_roster(
             if member.active and member.role in _DEACTIVATABLE and member.email not in listed:
                 member.active = False
                 member.updated_at = now
+                revoke_all_tokens(session, member)
                 record(session, cohort.id, who, "member.deactivate", member, roster=filename)
                 report.deactivated += 1
     session.flush()

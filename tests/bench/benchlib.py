@@ -1,0 +1,520 @@
+"""What the benchmarks share: machine facts, fresh databases, child processes, RSS, statistics.
+
+Plain module (tests/bench is not a package): run.py puts this folder on ``sys.path``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import itertools
+import json
+import os
+import platform
+import resource
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+RESULTS = HERE / "results"
+PG_URL = os.environ.get("NBCOHORT_TEST_DB_URL", "")
+MB = 1024 * 1024
+
+
+# -- machine ------------------------------------------------------------------------------------
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.lower().startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def git_revision() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + ("+dirty" if dirty else "")
+
+
+def source_digest() -> str:
+    """A digest of the code under test (cohorts/), since the work tree may be uncommitted."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in sorted((REPO / "cohorts").rglob("*.py")):
+        h.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()[:16]
+
+
+def pg_server_version(url: str) -> str:
+    from sqlalchemy import create_engine, text
+
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return str(conn.execute(text("SHOW server_version")).scalar())
+    finally:
+        engine.dispose()
+
+
+def machine_info(*, postgres: bool) -> dict[str, Any]:
+    import sqlalchemy
+
+    vm = psutil.virtual_memory()
+    info: dict[str, Any] = {
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "cpu_model": cpu_model(),
+        "cpu_count_logical": os.cpu_count(),
+        "cpu_count_physical": psutil.cpu_count(logical=False),
+        "ram_total_mb": round(vm.total / MB),
+        "ram_available_mb": round(vm.available / MB),
+        "load_average_1_5_15": [round(x, 2) for x in os.getloadavg()],
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "python_implementation": platform.python_implementation(),
+        "sqlite_version": sqlite3.sqlite_version,
+        "sqlalchemy_version": sqlalchemy.__version__,
+        "git": git_revision(),
+        "cohorts_source_sha256_16": source_digest(),
+        "postgres_server_version": None,
+    }
+    if postgres and PG_URL:
+        try:
+            info["postgres_server_version"] = pg_server_version(PG_URL)
+        except Exception as exc:  # reported, not fatal: the PG leg will fail on its own
+            info["postgres_server_version"] = f"unavailable: {exc}"
+    return info
+
+
+# -- databases ----------------------------------------------------------------------------------
+def backends() -> list[str]:
+    """SQLite always; PostgreSQL when NBCOHORT_TEST_DB_URL is set."""
+    return ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+
+
+def _pg_admin_url() -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(PG_URL).set(database="postgres").render_as_string(hide_password=False)
+
+
+@contextmanager
+def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
+    """An empty database's URL: a SQLite file in ``tmp``, or a new ``nbc_bench_<random>`` PG
+    database made from NBCOHORT_TEST_DB_URL and dropped afterwards. Not migrated."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite'}"
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"nbc_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name}"))
+        try:
+            yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
+@contextmanager
+def clone_database(backend: str, template_url: str, tmp: Path) -> Iterator[str]:
+    """A fresh copy of a prepared database: SQLite's backup API, or PostgreSQL's
+    ``CREATE DATABASE .. TEMPLATE`` (nothing may be connected to the template)."""
+    from sqlalchemy.engine import make_url
+
+    if backend == "sqlite":
+        path = tmp / f"clone-{uuid.uuid4().hex[:8]}.sqlite"
+        src = sqlite3.connect(make_url(template_url).database or "")
+        dst = sqlite3.connect(path)
+        try:
+            src.backup(dst)
+        finally:
+            dst.close()
+            src.close()
+        yield f"sqlite:///{path}"
+        return
+    from sqlalchemy import create_engine, text
+
+    template = make_url(template_url).database
+    name = f"nbc_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        try:
+            yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+    finally:
+        admin.dispose()
+
+
+def redact(url: str) -> str:
+    """A database URL without its password, for the JSON results."""
+    if url.startswith("sqlite"):
+        return url
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# -- child processes ----------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
+    """A clean environment for a child: no user or repo Jupyter config, no NBCOHORT_* leaks in."""
+    conf = tmp / "jupyter-config"
+    conf.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBCOHORT_"))}
+    env.update(
+        JUPYTER_CONFIG_DIR=str(conf),
+        JUPYTER_CONFIG_PATH=str(conf),
+        JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
+        PYTHONUNBUFFERED="1",
+        **extra,
+    )
+    return env
+
+
+def cli(*args: str) -> list[str]:
+    """The nbcohort command as a user runs it (without relying on the console script's PATH)."""
+    return [sys.executable, "-m", "nbcohort.cohorts.cli", *args]
+
+
+class RssSampler:
+    """Samples a process's RSS (with its children) every ``interval`` seconds on a thread."""
+
+    def __init__(self, pid: int, interval: float = 0.1) -> None:
+        self.proc = psutil.Process(pid)
+        self.interval = interval
+        self.samples = 0
+        self.cpu: list[tuple[float, float]] = []
+        self._peak = 0
+        self._window_peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
+
+    def _rss(self) -> int:
+        try:
+            total = self.proc.memory_info().rss
+            for child in self.proc.children(recursive=True):
+                with contextlib.suppress(psutil.Error):
+                    total += child.memory_info().rss
+            return total
+        except psutil.Error:
+            return 0
+
+    def _cpu(self) -> float:
+        try:
+            t = self.proc.cpu_times()
+            return t.user + t.system
+        except psutil.Error:
+            return self.cpu[-1][1] if self.cpu else 0.0
+
+    def cpu_between(self, start: float, end: float) -> float | None:
+        """CPU seconds the process used between two ``time.time()`` instants (interpolated
+        from the samples), as a percentage of one core."""
+        pts = list(self.cpu)
+        if len(pts) < 2 or end <= start:
+            return None
+
+        def at(t: float) -> float:
+            for (t0, c0), (t1, c1) in itertools.pairwise(pts):
+                if t0 <= t <= t1:
+                    return c0 + (c1 - c0) * (t - t0) / max(t1 - t0, 1e-9)
+            return pts[0][1] if t < pts[0][0] else pts[-1][1]
+
+        return round(100 * (at(end) - at(start)) / (end - start), 1)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            rss = self._rss()
+            self.cpu.append((time.time(), self._cpu()))
+            self.samples += 1
+            self._peak = max(self._peak, rss)
+            self._window_peak = max(self._window_peak, rss)
+            self._stop.wait(self.interval)
+
+    def start(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def window(self) -> float:
+        """Peak RSS (MB) since the last call, then start a new window."""
+        peak, self._window_peak = self._window_peak, self._rss()
+        return round(max(peak, self._window_peak) / MB, 1)
+
+    def stop(self) -> float:
+        """Stop sampling; the peak RSS in MB over the whole life of the sampler."""
+        self._stop.set()
+        self._thread.join(5)
+        return round(self._peak / MB, 1)
+
+
+def run_measured(
+    cmd: list[str], env: dict[str, str], *, cwd: Path | None = None, timeout: float = 600
+) -> dict[str, Any]:
+    """Run a command; wall time, exact peak RSS (wait4's ru_maxrss) and a psutil-sampled peak."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    sampler = RssSampler(proc.pid, interval=0.02).start()
+    out: list[bytes] = []
+    err: list[bytes] = []
+    readers = [
+        threading.Thread(target=lambda s=s, b=b: b.append(s.read()), daemon=True)
+        for s, b in ((proc.stdout, out), (proc.stderr, err))
+    ]
+    for r in readers:
+        r.start()
+    deadline = time.monotonic() + timeout
+    while True:  # wait4 reaps the child itself and tells its own peak RSS
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline:
+            proc.kill()
+        time.sleep(0.005)
+    wall = time.perf_counter() - start
+    sampled = sampler.stop()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    for r in readers:
+        r.join(10)
+    return {
+        "returncode": proc.returncode,
+        "wall_s": round(wall, 3),
+        "peak_rss_mb": round(usage.ru_maxrss * 1024 / MB, 1),  # Linux: kilobytes
+        "peak_rss_mb_sampled": sampled,
+        "cpu_user_s": round(usage.ru_utime, 3),
+        "cpu_sys_s": round(usage.ru_stime, 3),
+        "stdout": b"".join(out).decode("utf-8", "replace"),
+        "stderr": b"".join(err).decode("utf-8", "replace"),
+    }
+
+
+def filesystem_of(path: Path) -> str:
+    """The filesystem type a path lives on (tmpfs and ext4 fsync very differently)."""
+    best, kind = "", "unknown"
+    for part in psutil.disk_partitions(all=True):
+        if str(path).startswith(part.mountpoint) and len(part.mountpoint) > len(best):
+            best, kind = part.mountpoint, part.fstype
+    return kind
+
+
+def self_peak_rss_mb() -> float:
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / MB, 1)
+
+
+# -- statistics ---------------------------------------------------------------------------------
+def percentile(values: list[float], q: float) -> float | None:
+    """The q-th percentile (0-100) by linear interpolation, as numpy's default does."""
+    if not values:
+        return None
+    xs = sorted(values)
+    k = (len(xs) - 1) * q / 100
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def medians(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Median of every numeric leaf across runs (nested dicts kept; others from the first run)."""
+    if not runs:
+        return {}
+    out: dict[str, Any] = {}
+    for key, first in runs[0].items():
+        values = [r.get(key) for r in runs]
+        if isinstance(first, dict):
+            out[key] = medians([v for v in values if isinstance(v, dict)])
+        elif isinstance(first, bool) or not isinstance(first, int | float):
+            continue
+        else:
+            nums = [v for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
+            if nums:
+                out[key] = round(statistics.median(nums), 3)
+    return out
+
+
+def write_result(name: str, payload: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [["" if c is None else str(c) for c in r] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i else c.ljust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+# -- synthetic data -----------------------------------------------------------------------------
+FIRST_NAMES = (
+    "Ana",
+    "Ben",
+    "Chiara",
+    "Dmitri",
+    "Emeka",
+    "Fatima",
+    "Gabriel",
+    "Hana",
+    "Inès",
+    "Jonas",
+    "Kavya",
+    "Liam",
+    "Mei",
+    "Nadia",
+    "Omar",
+    "Priya",
+    "Quentin",
+    "Rosa",
+    "Sami",
+    "Tomás",
+    "Zoë",
+    "Łukasz",
+    "Søren",
+    "Ngọc",
+    "Şule",
+    "José",
+    "محمد",
+    "فاطمة",
+    "יעל",
+    "דוד",
+    "Ελένη",
+    "Дмитрий",
+    "美咲",
+    "प्रिया",
+)
+LAST_NAMES = (
+    "Souza",
+    "Okafor",
+    "Rossi",
+    "Ivanov",
+    "Eze",
+    "Haddad",
+    "Silva",
+    "Sato",
+    "García",
+    "Berg",
+    "Iyer",
+    "Walsh",
+    "Chen",
+    "Karimi",
+    "Nair",
+    "Lefèvre",
+    "Díaz",
+    "Novák",
+    "Müller",
+    "Nguyễn",
+    "O'Brien",
+    "van der Berg",
+    "Kowalski, Jr.",
+    "Øverby",
+    "العلي",
+    "الحسيني",
+    "כהן",
+    "לוי",
+    "Παπαδόπουλος",
+    "Смирнов",
+    "佐藤",
+    "शर्मा",
+)
+TEAMS = ("Finance", "Operations", "Marketing", "Research")
+ZONES = (
+    "Europe/Berlin",
+    "America/New_York",
+    "Asia/Kolkata",
+    "Africa/Lagos",
+    "UTC",
+    "Asia/Tokyo",
+    "America/Sao_Paulo",
+    "Asia/Jerusalem",
+)
+
+
+def synthetic_roster_csv(n: int, *, seed: int = 7, with_sponsors: bool = True) -> str:
+    """A roster of ``n`` members with unique emails, unicode and RTL names (some decomposed,
+    some holding commas or quotes), four teams and every role."""
+    import csv
+    import io
+    import random
+    import unicodedata
+
+    rng = random.Random(seed)
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["name", "email", "team", "role", "timezone"])
+    champions, alumni, sponsors = max(1, n // 50), n // 200, (n // 1000 if with_sponsors else 0)
+    for i in range(n):
+        if i == 0:
+            role = "instructor"
+        elif i < 1 + max(2, n // 2500):
+            role = "facilitator"
+        elif i < 1 + max(2, n // 2500) + sponsors:
+            role = "sponsor"
+        else:
+            role = rng.choices(
+                ["champion", "alumni", "learner"], [champions, alumni, n - champions - alumni]
+            )[0]
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        name = f"{first} {last}"
+        if i % 97 == 0:
+            name = unicodedata.normalize("NFD", name)  # the import stores NFC
+        team = "" if role in ("instructor", "facilitator", "sponsor") else TEAMS[i % len(TEAMS)]
+        out.writerow(
+            [
+                name,
+                f"member{i:05d}.{rng.randrange(10**6):06d}@example.org",
+                team,
+                role,
+                rng.choice(ZONES),
+            ]
+        )
+    return buf.getvalue()

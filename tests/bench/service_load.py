@@ -1,0 +1,583 @@
+"""Benchmark: the community service under 200 concurrent members, then write saturation.
+
+Per database backend and run: a fresh migrated database seeded through the services layer
+(one cohort, 200 members with tokens, 20 threads with posts, replies and reactions); the real
+``nbcohort serve`` in its own process with a clean environment; the load generator
+(loadgen.py) in another process. Phases:
+
+- mixed: every member loops with think time (exponential, mean 1 s: a live session where
+  everyone has the course notebook open and the discussion widgets refresh and post), then
+  80 % thread reads, 12 % posts (40 % of them replies), 8 % reactions.
+- saturation: every member posts back-to-back, no think time.
+
+Afterwards every acknowledged post (201 with an id) must be in the database exactly once with
+its body's nonce, and the post count must equal seeded + acknowledged. The service's RSS is
+sampled every 100 ms; ``--profile`` samples the service with py-spy during each phase.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import benchlib as bl
+
+NAME = "service_load"
+ANCHORS = [
+    f"module-{m}/{s}"
+    for m in range(1, 5)
+    for s in ("overview", "loading-data", "groupby", "merging")
+] + ["topic/at-work", "topic/pandas-tips", "topic/introductions", "topic/help"]
+MIX = {"read": 0.80, "post": 0.12, "react": 0.08}
+SERIAL = {"read": 50, "post": 25, "react": 25}
+TARGETS = {"read_p99_ms": 50.0, "sqlite_writes_per_s": 500.0, "service_rss_mb": 250.0}
+_NONCE = re.compile(r"nonce:([0-9a-f]{32})")
+
+
+def parameters(opts: Any) -> dict[str, Any]:
+    return {
+        "members": opts.members,
+        "fresh_database": "seeded once per backend, then copied for every run "
+        "(SQLite backup API / PostgreSQL CREATE DATABASE .. TEMPLATE)",
+        "threads": len(ANCHORS),
+        "mixed_duration_s": 5 if opts.quick else 12,
+        "saturation_duration_s": 4 if opts.quick else 6,
+        "think_time": f"exponential, mean {opts.think_mean} s, before every request",
+        "think_mean_s": opts.think_mean,
+        "serial_probe": SERIAL,
+        "mix": MIX,
+        "reply_share_of_posts": 0.4,
+        "read_request": "GET /api/v1/thread?anchor=A&limit=30 (anchor popularity ~ 1/rank)",
+        "connections": "one keep-alive HTTP/1.1 connection per member, Accept-Encoding: gzip",
+        "rss_sample_interval_s": 0.1,
+        "runs": opts.runs,
+        "backends": bl.backends(),
+        "profile": bool(opts.profile),
+    }
+
+
+# -- seeding --------------------------------------------------------------------------------------
+def seed(url: str, members_n: int) -> dict[str, Any]:
+    """Cohort, members, tokens, threads, posts and reactions, all through the services layer."""
+    from sqlalchemy import func, select
+
+    from nbcohort.cohorts.models import Member, Post
+    from nbcohort.cohorts.services import posts
+    from nbcohort.cohorts.services.auth import Actor, mint_token
+    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.roster import import_roster
+    from nbcohort.cohorts.store import Store
+
+    system = Actor.system()
+    rng = random.Random(11)
+    t0 = time.perf_counter()
+    store = Store.open(url, upgrade=True)
+    try:
+        with store.write() as s:
+            cohort = create_cohort(s, system, "bench", "Benchmark cohort")
+            roster = bl.synthetic_roster_csv(members_n, seed=5, with_sponsors=False)
+            import_roster(s, system, cohort, roster.encode(), filename="bench.csv")
+            members = list(
+                s.scalars(select(Member).where(Member.cohort_id == cohort.id).order_by(Member.id))
+            )
+            tokens = [mint_token(s, system, m, "bench") for m in members]
+            by_anchor: dict[str, list[int]] = {}
+            for anchor in ANCHORS:
+                tops = by_anchor.setdefault(anchor, [])
+                for _ in range(rng.randint(8, 16)):
+                    author = rng.choice(members)
+                    body = f"Seed post in {anchor}: how do I `groupby` **{rng.random():.4f}**?"
+                    top = posts.create_post(s, Actor.of(author), cohort, anchor, body)
+                    tops.append(top.id)
+                    for _ in range(rng.randint(0, 3)):
+                        replier = rng.choice(members)
+                        reply = posts.create_post(
+                            s,
+                            Actor.of(replier),
+                            cohort,
+                            anchor,
+                            "Try `validate='one_to_one'`.",
+                            parent_id=top.id,
+                        )
+                        if rng.random() < 0.5:
+                            posts.react(s, Actor.of(author), reply.id, "helpful")
+                    for fan in rng.sample(members, rng.randint(0, 5)):
+                        posts.react(s, Actor.of(fan), top.id, rng.choice(["+1", "insightful"]))
+        with store.read() as s:
+            post_count = s.scalar(select(func.count()).select_from(Post)) or 0
+    finally:
+        store.close()
+    return {
+        "tokens": tokens,
+        "posts_by_anchor": by_anchor,
+        "seeded_posts": post_count,
+        "seed_s": round(time.perf_counter() - t0, 2),
+    }
+
+
+# -- the service process --------------------------------------------------------------------------
+class Service:
+    def __init__(self, tmp: Path, url: str) -> None:
+        self.port = bl.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log = tmp / f"service-{self.port}.log"
+        self.env = bl.isolated_env(tmp)
+        self.args = bl.cli(
+            "serve", f"--db-url={url}", f"--port={self.port}", f"--data-dir={tmp / 'data'}"
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.maxrss_mb: float | None = None
+
+    def start(self, timeout: float = 60) -> Service:
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"service exited: {self.log.read_text()}")
+            try:
+                with urllib.request.urlopen(self.base + "/api/v1/health", timeout=1) as resp:
+                    if resp.status == 200:
+                        return self
+            except OSError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"service did not start: {self.log.read_text()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.proc is not None
+        return self.proc.pid
+
+    def stop(self) -> None:
+        """SIGTERM, then reap with wait4 to learn the exact peak RSS of the whole run."""
+        if self.proc is None or self.proc.returncode is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+            if pid:
+                self.proc.returncode = os.waitstatus_to_exitcode(status)
+                self.maxrss_mb = round(usage.ru_maxrss / 1024, 1)
+                return
+            time.sleep(0.05)
+        self.proc.kill()
+        self.proc.wait()
+
+
+def run_generator(tmp: Path, cfg: dict[str, Any]) -> dict[str, Any]:
+    cfg_path = tmp / f"loadgen-{cfg['phase']}.json"
+    out_path = tmp / f"loadgen-{cfg['phase']}-result.json"
+    cfg_path.write_text(json.dumps(cfg))
+    script = Path(__file__).with_name("loadgen.py")
+    proc = subprocess.run(
+        [sys.executable, str(script), str(cfg_path), str(out_path)],
+        capture_output=True,
+        text=True,
+        timeout=cfg.get("duration_s", 0) + 300,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"load generator failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    return json.loads(out_path.read_text())
+
+
+def py_spy() -> str | None:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    return found if Path(found).exists() else None
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
+    exe = py_spy()
+    if exe is None:
+        print("  (--profile: py-spy not found; pip install py-spy)", flush=True)
+        return None
+    return subprocess.Popen(
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            "--duration",
+            str(int(seconds)),
+            "--rate",
+            "200",
+            "--idle",
+            "--format",
+            "raw",
+            "--nonblocking",
+            "--output",
+            str(out),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+# Where a request's time goes, by the innermost frame that matches (checked in this order).
+_BUCKETS = [
+    ("idle: event loop waiting for requests", ("select (selectors.py)", "poll (selectors.py)")),
+    ("markdown render + sanitize", ("sanitize.py", "markdown_it", "nh3")),
+    (
+        "DB driver (execute/fetch/commit)",
+        (
+            "do_execute",
+            "do_commit",
+            "do_rollback",
+            "sqlite3",
+            "psycopg",
+            "fetchall",
+            "_fetchall_impl",
+            "do_executemany",
+            "_exec_single_context",
+        ),
+    ),
+    ("json encode/decode", ("json/encoder.py", "json/decoder.py", "json/__init__.py")),
+    ("gzip", ("gzip.py", "zlib")),
+    ("tornado HTTP / IOLoop", ("tornado/",)),
+    ("asyncio event loop", ("asyncio/",)),
+    ("SQLAlchemy ORM + Core", ("sqlalchemy/",)),
+    ("nbcohort code", ("nbcohort", "cohorts/")),
+]
+
+
+def summarize_profile(path: Path, top: int = 25) -> dict[str, Any] | None:
+    """Self and inclusive time from py-spy's raw (collapsed stacks) output."""
+    if not path.exists():
+        return None
+    selfs: Counter[str] = Counter()
+    incl: Counter[str] = Counter()
+    buckets: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        n = int(count)
+        total += n
+        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
+        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
+        if not frames:
+            continue
+        selfs[frames[-1]] += n
+        for f in set(frames):
+            incl[f] += n
+        for f in reversed(frames):
+            name = next((b for b, keys in _BUCKETS if any(k in f for k in keys)), None)
+            if name:
+                buckets[name] += n
+                break
+        else:
+            buckets["other"] += n
+    if not total:
+        return None
+
+    def pct(c: Counter[str], k: int) -> list[list[Any]]:
+        return [[name, round(100 * v / total, 1)] for name, v in c.most_common(k)]
+
+    return {
+        "samples": total,
+        "self_pct": pct(selfs, top),
+        "inclusive_pct": pct(incl, top * 2),
+        "by_area_pct": pct(buckets, len(_BUCKETS) + 1),
+    }
+
+
+# -- figures --------------------------------------------------------------------------------------
+def lat_stats(values: list[float]) -> dict[str, Any]:
+    if not values:
+        return {"count": 0}
+    return {
+        "count": len(values),
+        "p50_ms": round(bl.percentile(values, 50) or 0, 2),
+        "p95_ms": round(bl.percentile(values, 95) or 0, 2),
+        "p99_ms": round(bl.percentile(values, 99) or 0, 2),
+        "max_ms": round(max(values), 2),
+        "mean_ms": round(statistics.fmean(values), 2),
+    }
+
+
+def verify(url: str, seeded: int, results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Every acknowledged post is in the database once, with its body; nothing else appeared."""
+    from sqlalchemy import select
+
+    from nbcohort.cohorts.models import Post
+    from nbcohort.cohorts.store import Store
+
+    acked = [(int(i), n) for r in results for i, n in r["acked"]]
+    unacked = {n for r in results for n in r["unacked_nonces"]}
+    store = Store(url)
+    try:
+        with store.read() as s:
+            rows = s.execute(select(Post.id, Post.body_md)).all()
+    finally:
+        store.close()
+    ids_by_nonce: dict[str, list[int]] = {}
+    for post_id, body in rows:
+        for nonce in _NONCE.findall(body):
+            ids_by_nonce.setdefault(nonce, []).append(post_id)
+    acked_nonces = {n for _, n in acked}
+    lost = sum(1 for _, n in acked if n not in ids_by_nonce)
+    duplicated = sum(1 for n, ids in ids_by_nonce.items() if len(ids) > 1)
+    wrong_id = sum(1 for i, n in acked if n in ids_by_nonce and i not in ids_by_nonce[n])
+    ack_twice = len(acked) - len({i for i, _ in acked})  # one id acknowledged for two posts
+    committed_unacked = sum(1 for n in unacked if n in ids_by_nonce)
+    strangers = sum(1 for n in ids_by_nonce if n not in acked_nonces and n not in unacked)
+    expected = seeded + len(acked) + committed_unacked
+    out = {
+        "acknowledged": len(acked),
+        "db_posts": len(rows),
+        "expected_db_posts": expected,
+        "count_matches": len(rows) == expected,
+        "lost": lost,
+        "duplicated": duplicated,
+        "wrong_id": wrong_id,
+        "acknowledged_twice": ack_twice,
+        "unexpected_posts": strangers,
+        "unacknowledged_sent": len(unacked),
+        "unacknowledged_but_committed": committed_unacked,
+    }
+    out["ok"] = bool(out["count_matches"]) and not (
+        lost or duplicated or wrong_id or ack_twice or strangers
+    )
+    return out
+
+
+def one_run(
+    backend: str, template: str, seeded: dict[str, Any], opts: Any, params: dict[str, Any], n: int
+) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="nbc-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        with bl.clone_database(backend, template, tmp) as url:
+            svc = Service(tmp, url).start()
+            sampler = bl.RssSampler(svc.pid, interval=0.1).start()
+            base = {
+                "host": "127.0.0.1",
+                "port": svc.port,
+                "tokens": seeded["tokens"],
+                "anchors": ANCHORS,
+                "posts_by_anchor": seeded["posts_by_anchor"],
+                "mix": MIX,
+                "think_mean_s": params["think_mean_s"],
+                "reply_share": 0.4,
+                "request_timeout_s": 30.0,
+            }
+            run: dict[str, Any] = {
+                "run": n,
+                "load_average_1m": round(os.getloadavg()[0], 2),
+                "seeded_posts": seeded["seeded_posts"],
+            }
+            generated: list[dict[str, Any]] = []
+            try:
+                warm = run_generator(tmp, {**base, "phase": "warmup", "seed": n})
+                generated.append(warm)
+                run["idle_rss_mb"] = sampler.window()
+                serial = run_generator(
+                    tmp, {**base, "phase": "serial", "seed": n, "serial": SERIAL}
+                )
+                generated.append(serial)
+                run["serial"] = phase_figures(serial, "serial")
+                run["serial"]["service_cpu_pct_of_one_core"] = sampler.cpu_between(
+                    *serial["window_epoch"]
+                )
+                run["serial"]["capacity_estimate_rps"] = capacity(run["serial"])
+                profile = opts.profile and n == 1
+                for phase, seconds in (
+                    ("mixed", params["mixed_duration_s"]),
+                    ("saturation", params["saturation_duration_s"]),
+                ):
+                    prof_out = tmp / f"{phase}.pyspy.txt"
+                    spy = start_profile(svc.pid, seconds, prof_out) if profile else None
+                    res = run_generator(
+                        tmp,
+                        {
+                            **base,
+                            "phase": phase,
+                            "duration_s": seconds,
+                            "seed": 1000 * n + len(phase),
+                        },
+                    )
+                    generated.append(res)
+                    run[phase] = phase_figures(res, phase)
+                    run[phase]["service_cpu_pct_of_one_core"] = sampler.cpu_between(
+                        *res["window_epoch"]
+                    )
+                    run[phase]["service_peak_rss_mb"] = sampler.window()
+                    if spy is not None:
+                        spy.wait(seconds + 60)
+                        summary = summarize_profile(prof_out)
+                        if summary:
+                            keep = bl.RESULTS / f"{NAME}-profile-{backend}-{phase}.pyspy.txt"
+                            bl.RESULTS.mkdir(parents=True, exist_ok=True)
+                            shutil.copy(prof_out, keep)
+                            summary["raw_file"] = str(keep.relative_to(bl.REPO))
+                        run[phase]["profile"] = summary
+            finally:
+                run["service_peak_rss_mb_sampled"] = sampler.stop()
+                svc.stop()
+                run["service_peak_rss_mb"] = svc.maxrss_mb
+                run["service_exit_code"] = svc.proc.returncode if svc.proc else None
+                log_tail = svc.log.read_text(errors="replace")[-2000:] if svc.log.exists() else ""
+                if any(w in log_tail for w in ("Traceback", "ERROR")):
+                    run["service_log_tail"] = log_tail
+            run["integrity"] = verify(url, seeded["seeded_posts"], generated)
+        return run
+
+
+def capacity(serial: dict[str, Any]) -> float | None:
+    """Requests/s one service process can answer at the mixed phase's mix, from the mean
+    service time of each kind measured one request at a time (the latency floor)."""
+    try:
+        per = sum(MIX[k] * serial[k]["mean_ms"] for k in MIX)
+    except KeyError:
+        return None
+    return round(1000 / per, 1) if per else None
+
+
+def phase_figures(res: dict[str, Any], phase: str) -> dict[str, Any]:
+    lat = res["latency_ms"]
+    elapsed = res["elapsed_s"]
+    out: dict[str, Any] = {
+        "elapsed_s": elapsed,
+        "drain_s": res["drain_s"],
+        "generator_cpu_s": res["generator_cpu_s"],
+    }
+    total = sum(len(v) for v in lat.values())
+    out["throughput_rps"] = round(total / elapsed, 1)
+    for kind in ("read", "post", "react"):
+        if kind in lat or phase in ("mixed", "serial"):
+            out[kind] = lat_stats(lat.get(kind, []))
+            out[kind]["rps"] = round(len(lat.get(kind, [])) / elapsed, 1)
+            if lat.get(kind):
+                sent = res.get("response_bytes", {}).get(kind, 0)
+                out[kind]["mean_response_bytes"] = round(sent / len(lat[kind]))
+    if phase == "saturation":
+        out["writes_per_s"] = round(len(res["acked"]) / elapsed, 1)
+    out["errors"] = sum(
+        n
+        for kind in res["status"].values()
+        for code, n in kind.items()
+        if not code.startswith(("2", "3"))
+    )
+    out["error_kinds"] = res["errors"]
+    out["status"] = res["status"]
+    return out
+
+
+def _get(d: dict[str, Any], *path: str) -> Any:
+    for p in path:
+        if not isinstance(d, dict):
+            return None
+        d = d.get(p)  # type: ignore[assignment]
+    return d
+
+
+def targets_met(backend: str, med: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    p99 = _get(med, "mixed", "read", "p99_ms")
+    if p99 is not None:
+        out["read_p99_under_50ms"] = p99 < TARGETS["read_p99_ms"]
+    if backend == "sqlite":
+        wps = _get(med, "saturation", "writes_per_s")
+        if wps is not None:
+            out["sqlite_500_writes_per_s"] = wps >= TARGETS["sqlite_writes_per_s"]
+    rss = med.get("service_peak_rss_mb")
+    if rss is not None:
+        out["service_rss_under_250mb"] = rss < TARGETS["service_rss_mb"]
+    return out
+
+
+def report_run(r: dict[str, Any]) -> bool:
+    integ = r["integrity"]
+    print(
+        f"  serial read {_get(r, 'serial', 'read', 'mean_ms')} ms; mixed read p99 "
+        f"{_get(r, 'mixed', 'read', 'p99_ms')} ms, {_get(r, 'mixed', 'throughput_rps')} req/s; "
+        f"saturation {_get(r, 'saturation', 'writes_per_s')} writes/s, p99 "
+        f"{_get(r, 'saturation', 'post', 'p99_ms')} ms; integrity "
+        f"{'ok' if integ['ok'] else 'FAILED ' + json.dumps(integ)}; "
+        f"RSS {r['service_peak_rss_mb']} MB",
+        flush=True,
+    )
+    return bool(integ["ok"])
+
+
+def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
+    params = parameters(opts)
+    payload: dict[str, Any] = {"parameters": params, "targets": TARGETS, "backends": {}}
+    ok = True
+    rows = []
+    for backend in params["backends"]:
+        runs = []
+        with (
+            tempfile.TemporaryDirectory(prefix="nbc-seed-") as seed_tmp,
+            bl.fresh_database(backend, Path(seed_tmp)) as template,
+        ):
+            # Seeded once per backend through the services layer; every run gets a fresh copy.
+            seeded = seed(template, params["members"])
+            print(f"[bench] {NAME} {backend}: seeded in {seeded['seed_s']} s", flush=True)
+            for n in range(1, opts.runs + 1):
+                print(f"[bench] {NAME} {backend} run {n}/{opts.runs}", flush=True)
+                r = one_run(backend, template, seeded, opts, params, n)
+                ok = report_run(r) and ok
+                runs.append(r)
+        med = bl.medians(runs)
+        lost = sum(r["integrity"]["lost"] for r in runs)
+        dup = sum(r["integrity"]["duplicated"] for r in runs)
+        payload["backends"][backend] = {
+            "seed_s": seeded["seed_s"],
+            "median": med,
+            "targets_met": targets_met(backend, med),
+            "integrity_ok_all_runs": all(r["integrity"]["ok"] for r in runs),
+            "runs": runs,
+        }
+        rows.append(
+            [
+                backend,
+                _get(med, "mixed", "read", "p50_ms"),
+                _get(med, "mixed", "read", "p95_ms"),
+                _get(med, "mixed", "read", "p99_ms"),
+                _get(med, "mixed", "post", "p99_ms"),
+                _get(med, "mixed", "react", "p99_ms"),
+                _get(med, "mixed", "throughput_rps"),
+                _get(med, "saturation", "writes_per_s"),
+                _get(med, "saturation", "post", "p50_ms"),
+                _get(med, "saturation", "post", "p99_ms"),
+                f"{lost}/{dup}",
+                med.get("service_peak_rss_mb"),
+            ]
+        )
+    text = bl.table(
+        [
+            "db",
+            "read p50",
+            "read p95",
+            "read p99",
+            "post p99",
+            "react p99",
+            "mixed req/s",
+            "sat writes/s",
+            "sat p50",
+            "sat p99",
+            "lost/dup",
+            "RSS MB",
+        ],
+        rows,
+    )
+    text += (
+        "\n(ms; medians of runs; targets: read p99 < 50 ms, SQLite >= 500 writes/s with "
+        "0 lost/dup, service RSS < 250 MB)"
+    )
+    return payload, text, ok

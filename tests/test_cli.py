@@ -152,9 +152,17 @@ def test_demo_check_runs_the_demo_end_to_end(tmp_path):
         NBCOHORT_DATA_DIR=str(tmp_path / "data"),
         NBCOHORT_PORT=str(free_port()),
     )
-    result = nbcohort(env, "demo", "--check")
+    lab_port = f"--lab-port={free_port()}"
+    result = nbcohort(env, "demo", "--check", lab_port)
     assert result.returncode == 0, result.stderr
     assert "seeded the demo cohort" in result.stdout
     assert "demo check passed" in result.stdout
-    again = nbcohort(env, "demo", "--check")  # a second run reuses the cohort
-    assert again.returncode == 0 and "seeded" not in again.stdout
+    assert "JupyterLab serves the course" in result.stdout
+    home = tmp_path / "data" / "demo" / "home"
+    learner = next(home.iterdir())
+    assert (learner / "module-1" / "01-loading-data.ipynb").is_file()
+    released = (learner / "project-1" / "project-1.ipynb").read_text()
+    assert "BEGIN SOLUTION" not in released  # the learner gets nbgrader's release
+    again = nbcohort(env, "demo", "--check", "--no-lab")  # a second run reuses the cohort
+    assert again.returncode == 0, again.stderr
+    assert "seeded" not in again.stdout

@@ -96,7 +96,7 @@ def test_post_reply_react_edit_through_the_widget(as_member, store, people):
     card.reply_box.submit()
     assert len(card.replies.children) == 1
     card.open_more()
-    labels = [b.description for b in card.more.children]
+    labels = [b.description for b in card.panel.more.children]
     assert labels == ["Flag"]  # not Edit or Delete: the post is Ana's
     with store.read() as s:
         marks = s.execute(select(ReadMark.member_id)).scalars().all()
@@ -105,9 +105,9 @@ def test_post_reply_react_edit_through_the_widget(as_member, store, people):
     as_member("ana")
     mine = discussion(ANCHOR).posts.children[0]
     mine.open_more()
-    assert [b.description for b in mine.more.children] == ["Edit", "Delete"]
+    assert [b.description for b in mine.panel.more.children] == ["Edit", "Delete"]
     mine.open_edit()
-    box = mine.more.children[0]
+    box = mine.panel.more.children[0]
     assert box.text.value.startswith("How do I parse")
     box.text.value = "How do I parse dates while loading?"
     box.submit()

@@ -56,21 +56,33 @@ class Composer(w.VBox):
         return result
 
 
+class _Panel(w.VBox):
+    """A post's action controls: reactions and reply, then more actions, then a status note."""
+
+    def __init__(self) -> None:
+        self.actions, self.more, self.note = w.HBox(), w.HBox(), w.HTML()
+        super().__init__([self.actions, self.more, self.note])
+
+
 class PostCard(w.VBox):
-    """One post with its actions; a top-level card also holds its replies."""
+    """One post: its text in one HTML block and a small button that opens its actions.
+
+    Action controls are made only when a member opens them, so a page of posts costs a few
+    widgets each and a long thread opens as fast as a short one.
+    """
 
     def __init__(self, thread: Discussion, post: dict[str, Any], reply: bool = False) -> None:
         self.thread, self.post, self.is_reply = thread, post, reply
         self.body = w.HTML()
-        self.actions = w.HBox()
-        self.more = w.HBox()
-        self.note = w.HTML()
-        self.replies = w.VBox()
+        self.toggle = button("⋯", "react, reply, more")
+        self.toggle.on_click(lambda _b: self.expand())
+        self.panel: _Panel | None = None
+        self.replies: w.VBox | None = None
         self.reply_box: Composer | None = None
         super().__init__()
+        if post.get("replies"):
+            self.replies = w.VBox([PostCard(thread, r, reply=True) for r in post["replies"]])
         self.render()
-        for r in post.get("replies", []):
-            self.replies.children += (PostCard(thread, r, reply=True),)
 
     @property
     def client(self) -> Any:
@@ -90,7 +102,34 @@ class PostCard(w.VBox):
                 else ""
             )
             text = flag + p["html"]
-        self.body.value = f'<div class="{css}">{author_line(p)}{text}</div>'
+        counts = " · ".join(
+            f"<b>{html.escape(k)}</b> {n}" if k in p["my_reactions"] else f"{html.escape(k)} {n}"
+            for k, n in sorted(p["reactions"].items())
+        )
+        reactions = f'<div class="nbc-meta">{counts}</div>' if counts else ""
+        self.body.value = f'<div class="{css}">{author_line(p)}{text}{reactions}</div>'
+        if self.panel is not None:
+            self._fill_panel(self.panel)
+        self.toggle.layout.display = "none" if p["deleted"] or self.panel is not None else None
+        parts: list[w.Widget] = [self.body, self.toggle]
+        if self.panel is not None:
+            parts.append(self.panel)
+        if self.replies is not None:
+            parts.append(self.replies)
+        if self.reply_box is not None:
+            parts.append(self.reply_box)
+        self.children = parts
+
+    def expand(self) -> _Panel:
+        """This post's action controls, made on first use."""
+        if self.panel is None:
+            self.panel = _Panel()
+            self.render()
+        assert self.panel is not None
+        return self.panel
+
+    def _fill_panel(self, panel: _Panel) -> None:
+        p = self.post
         buttons: list[w.Button] = []
         if not p["deleted"]:
             for kind in self.thread.reactions:
@@ -106,21 +145,18 @@ class PostCard(w.VBox):
                 reply = button("Reply")
                 reply.on_click(lambda _b: self.open_reply())
                 buttons.append(reply)
-            dots = button("⋯", "more actions")
+            dots = button("More", "edit, delete, flag")
             dots.on_click(lambda _b: self.open_more())
             buttons.append(dots)
-        self.actions.children = buttons
-        self.more.children = ()
-        self.children = [self.body, self.actions, self.more, self.note, self.replies] + (
-            [self.reply_box] if self.reply_box is not None else []
-        )
+        panel.actions.children = buttons
+        panel.more.children = ()
 
     def _do(self, action: Callable[[], Any], done: str = "") -> None:
         try:
             action()
-            self.note.value = status(done, ok=True) if done else ""
+            self.expand().note.value = status(done, ok=True) if done else ""
         except ClientError as exc:
-            self.note.value = status(exc.message)
+            self.expand().note.value = status(exc.message)
 
     def refresh(self) -> None:
         fresh = self.client.get_post(self.post["id"])
@@ -139,13 +175,19 @@ class PostCard(w.VBox):
         self._do(act)
 
     def open_reply(self) -> None:
+        self.expand()
         if self.reply_box is None:
             self.reply_box = Composer(self.thread.conn, self.send_reply, "Reply")
             self.render()
 
     def send_reply(self, text: str) -> dict[str, Any]:
         post = self.client.post(self.thread.anchor, text, parent_id=self.post["id"])
-        self.replies.children += (PostCard(self.thread, post, reply=True),)
+        card = PostCard(self.thread, post, reply=True)
+        if self.replies is None:
+            self.replies = w.VBox([card])
+            self.render()
+        else:
+            self.replies.children += (card,)
         self.thread.count(+1)
         return post
 
@@ -169,12 +211,12 @@ class PostCard(w.VBox):
             mod = button(action.capitalize(), f"{action} this post (logged with your reason)")
             mod.on_click(lambda _b: self.open_reason(action))
             items.append(mod)
-        self.more.children = items
+        self.expand().more.children = items
 
     def open_edit(self) -> None:
         box = Composer(self.thread.conn, self.send_edit, "Save")
         box.text.value = self.post.get("markdown") or ""
-        self.more.children = (box,)
+        self.expand().more.children = (box,)
 
     def send_edit(self, text: str) -> dict[str, Any]:
         updated = self.client.edit(self.post["id"], text)
@@ -189,7 +231,7 @@ class PostCard(w.VBox):
             sure.on_click(
                 lambda _b: self._do(lambda: self._deleted(self.client.delete(self.post["id"])))
             )
-            self.more.children = (sure,)
+            self.expand().more.children = (sure,)
         else:
             self.open_reason("delete")
 
@@ -215,7 +257,7 @@ class PostCard(w.VBox):
             self.refresh()
 
         go.on_click(lambda _b: self._do(act, f"{action}: done"))
-        self.more.children = (reason, go)
+        self.expand().more.children = (reason, go)
 
 
 class Discussion(w.VBox):

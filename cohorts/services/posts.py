@@ -105,9 +105,10 @@ def create_post(
         kind = kind or ("topic" if anchor.startswith("topic/") else "section")
         new = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
                      title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
-        thread, created = add_unique(session, new, find)
+        made, created = add_unique(session, new, find)
         if created:
-            record(session, cohort.id, actor.member_id, "thread.create", thread, anchor=anchor)
+            record(session, cohort.id, actor.member_id, "thread.create", made, anchor=anchor)
+        thread = made
     if thread.locked:
         raise Forbidden(f"thread {anchor!r} is locked")
     mentioned = resolve_mentions(session, cohort.id, text)

@@ -3,7 +3,8 @@
     python tests/bench/run.py [--quick] [--only NAME] [--runs N] [--profile]
 
 Benchmarks: service_load (the HTTP service under 200 concurrent members, then write
-saturation) and roster_import (a 10,000-member CSV through the CLI). Each runs on SQLite and,
+saturation), roster_import (a 10,000-member CSV through the CLI) and widget_render (the
+discussion widget's first render in a kernel, 50 and 5,000 posts). Each runs on SQLite and,
 when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -22,8 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import benchlib as bl
 import roster_import
 import service_load
+import widget_render
 
-BENCHMARKS = {service_load.NAME: service_load, roster_import.NAME: roster_import}
+BENCHMARKS = {
+    service_load.NAME: service_load,
+    roster_import.NAME: roster_import,
+    widget_render.NAME: widget_render,
+}
 
 
 def suffix(name: str, opts: argparse.Namespace) -> str:

@@ -78,6 +78,11 @@ def _render_image(_self: object, tokens: list[Token], idx: int, _opts: object, _
     the post and when, and reads are private."""
     tok = tokens[idx]
     alt = "".join(child.content for child in tok.children or []) or "image"
+    depth = sum(
+        1 if t.type == "link_open" else -1 if t.type == "link_close" else 0 for t in tokens[:idx]
+    )
+    if depth > 0:  # already inside a link: keep that link, show the image as text
+        return f"🖼 {escape(alt)}"
     return f'<a href="{escape(str(tok.attrGet("src") or ""))}">🖼 {escape(alt)}</a>'
 
 

@@ -368,3 +368,15 @@ def test_facilitator_cannot_grant_or_take_staff_roles(
         report = import_roster(s, Actor.of(people["ivo"]), s.merge(cohort),
                                HEADER + "Eve,eve@x.org,,facilitator\n")  # fmt: skip
     assert report.added == 1
+
+
+def test_facilitator_may_reimport_a_roster_that_lists_staff(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    rows = (
+        HEADER
+        + "Fay Lindqvist,fay@example.org,,facilitator\nIvo Petrov,ivo@example.org,,instructor\n"
+    )
+    with store.write() as s:
+        report = import_roster(s, Actor.of(people["fay"]), s.merge(cohort), rows)
+    assert report.unchanged == 2

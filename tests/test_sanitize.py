@@ -14,11 +14,10 @@ from nbcohort.cohorts.sanitize import render_markdown
 ALLOWED_TAGS = {
     "a", "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote",
     "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6",
-    "table", "thead", "tbody", "tr", "th", "td", "img", "span",
+    "table", "thead", "tbody", "tr", "th", "td", "span",
 }  # fmt: skip
 ALLOWED_ATTRS = {
     "a": {"href", "title"},
-    "img": {"src", "alt", "title"},
     "code": {"class"},
     "th": {"style"},
     "td": {"style"},
@@ -59,9 +58,10 @@ def url_scheme(value: str) -> str | None:
 
 
 def assert_inert(html: str) -> None:
-    """No script, no event handler, no dangerous URL, no tag outside the allowed set."""
+    """No script, no image, no event handler, no dangerous URL, no tag outside the allowed set."""
     lowered = html.lower()
     assert "<script" not in lowered
+    assert "<img" not in lowered  # a remote image would tell its host who read the post
     assert "<style" not in lowered
     assert "<iframe" not in lowered
     assert "<svg" not in lowered
@@ -142,8 +142,16 @@ def test_quotes_stay_inside_attribute_values() -> None:
             ("rel", "nofollow noopener noreferrer"),
         ],
     )
-    img = parse(render_markdown(HOSTILE["image alt breakout"]))[1]
-    assert img == ("img", [("src", "https://example.org/a.png"), ("alt", 'x" onerror="alert(1)')])
+    html = render_markdown(HOSTILE["image alt breakout"])
+    image_link = parse(html)[1]
+    assert image_link == (
+        "a",
+        [("href", "https://example.org/a.png"), ("rel", "nofollow noopener noreferrer")],
+    )
+    assert html == (  # the alt text is the link's text, not an attribute
+        '<p><a href="https://example.org/a.png" rel="nofollow noopener noreferrer">'
+        '🖼 x" onerror="alert(1)</a></p>\n'
+    )
 
 
 @pytest.mark.parametrize(
@@ -169,8 +177,25 @@ def test_javascript_link_is_not_a_link() -> None:
 
 def test_data_image_loses_its_source() -> None:
     tags = parse(render_markdown("![x](data:image/png;base64,iVBORw0KGgo=)"))
-    imgs = [dict(attrs) for tag, attrs in tags if tag == "img"]
-    assert all("src" not in img for img in imgs)
+    assert [tag for tag, _ in tags] == ["p", "a"]
+    assert "href" not in dict(tags[1][1])
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "![x](javascript:alert(1))",
+        "![x](JaVaScRiPt:alert(1))",
+        "![x](vbscript:msgbox(1))",
+        "![x](data:image/svg+xml;base64,PHN2ZyBvbmxvYWQ9YWxlcnQoMSk+)",
+        "![x](file:///etc/passwd)",
+    ],
+)
+def test_image_with_an_unsafe_source_links_nowhere(source: str) -> None:
+    html = render_markdown(source)
+    assert [dict(attrs).get("href") for tag, attrs in parse(html) if tag == "a"] in ([], [None])
+    assert "<img" not in html
+    assert_inert(html)
 
 
 # --- ordinary Markdown still renders ---------------------------------------------------------
@@ -227,9 +252,22 @@ def test_safe_links_and_autolinks_render(source: str, href: str) -> None:
     assert links[0]["rel"] == "nofollow noopener noreferrer"
 
 
-def test_images_from_https_render() -> None:
+def test_images_render_as_links_not_images() -> None:
+    """A remote image would tell its host who read the post and when: only a link is shown."""
     html = render_markdown('![chart](https://example.org/c.png "Sales")')
-    assert html == ('<p><img src="https://example.org/c.png" alt="chart" title="Sales"></p>\n')
+    assert html == (
+        '<p><a href="https://example.org/c.png" rel="nofollow noopener noreferrer">'
+        "🖼 chart</a></p>\n"
+    )
+
+
+def test_image_link_text_is_escaped() -> None:
+    html = render_markdown("![a <b> & *c*](https://example.org/c.png?x=1&y=2)")
+    assert html == (
+        '<p><a href="https://example.org/c.png?x=1&amp;y=2" rel="nofollow noopener noreferrer">'
+        "🖼 a &lt;b&gt; &amp; c</a></p>\n"
+    )
+    assert_inert(html)
 
 
 def test_lists_quotes_and_headings() -> None:
@@ -291,3 +329,10 @@ def test_any_unicode_text_renders_inert(source: str) -> None:
 def test_any_link_target_is_inert(payload: str, label: str) -> None:
     for source in (f"[{label}]({payload})", f"![{label}]({payload})", f"<{payload}>"):
         assert_inert(render_markdown(source))
+
+
+def test_linked_image_keeps_its_link():
+    html = render_markdown("[![logo](https://img.example/l.png)](https://site.example)")
+    assert html.count("<a ") == 1
+    assert 'href="https://site.example"' in html
+    assert "img.example" not in html

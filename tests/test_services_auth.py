@@ -16,6 +16,7 @@ from nbcohort.cohorts.services.auth import (
     PERMISSIONS,
     Actor,
     authenticate_token,
+    may_grant_role,
     mint_token,
     require,
     revoke_tokens,
@@ -23,6 +24,7 @@ from nbcohort.cohorts.services.auth import (
 from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.errors import Forbidden, NotFound, Unauthorized
 from nbcohort.cohorts.services.members import add_member, set_active
+from nbcohort.cohorts.services.roster import import_roster
 from nbcohort.cohorts.store import Store, sqlite_path
 
 SYSTEM = Actor.system()
@@ -102,8 +104,9 @@ def test_mint_is_logged_without_the_token(store: Store, people: dict) -> None:
         assert token not in repr(entry.data)
 
 
-@pytest.mark.parametrize("who", ["ana", "chi", "fay", "sam"])
-def test_only_instructors_mint_tokens(store: Store, people: dict, who: str) -> None:
+@pytest.mark.parametrize("who", ["ana", "chi", "fay", "ivo", "sam"])
+def test_no_member_mints_tokens(store: Store, people: dict, who: str) -> None:
+    """A token is an identity: no member, staff included, may hold someone else's."""
     before = (count(store, ApiToken), count(store, Activity))
     with pytest.raises(Forbidden):
         mint(store, people["ben"], by=Actor.of(people[who]))
@@ -112,15 +115,21 @@ def test_only_instructors_mint_tokens(store: Store, people: dict, who: str) -> N
     assert (count(store, ApiToken), count(store, Activity)) == before
 
 
-def test_instructor_mints_in_own_cohort_only(store: Store, cohort: Cohort, people: dict) -> None:
+def test_only_the_system_actor_mints_in_any_cohort(
+    store: Store, cohort: Cohort, people: dict
+) -> None:
     ivo = Actor.of(people["ivo"])
-    token = mint(store, people["ana"], by=ivo)
-    assert auth(store, token).member_id == people["ana"].id
+    with pytest.raises(Forbidden):
+        mint(store, people["ana"], by=ivo)
     with store.write() as s:
         other = create_cohort(s, SYSTEM, "other", "Other")
         zed = add_member(s, SYSTEM, other, name="Zed", email="zed@example.org")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound):  # another cohort's member does not exist for an instructor
         mint(store, zed, by=ivo)
+    assert count(store, ApiToken) == 0
+    for member in (people["ana"], zed):  # the local administrator (the CLI) mints anywhere
+        token = mint(store, member)
+        assert auth(store, token).member_id == member.id
 
 
 def test_no_token_for_an_inactive_member(store: Store, people: dict) -> None:
@@ -138,7 +147,10 @@ def test_authenticate_returns_the_member_as_actor(store: Store, people: dict) ->
     for username in ("ana", "fay", "sam"):
         member = people[username]
         got = auth(store, mint(store, member))
-        assert got == Actor(member.id, member.cohort_id, member.role, member.name, username)
+        assert got == Actor(
+            member.id, member.cohort_id, member.role, member.name, username,
+            member.team, member.timezone,
+        )  # fmt: skip
         assert not got.is_system
 
 
@@ -175,10 +187,11 @@ def test_revoked_token_is_unauthorized(store: Store, people: dict) -> None:
     assert auth(store, fresh).member_id == people["ana"].id
 
 
-def test_learner_cannot_revoke_tokens(store: Store, people: dict) -> None:
+@pytest.mark.parametrize("who", ["ana", "fay", "ivo"])
+def test_members_cannot_revoke_tokens(store: Store, people: dict, who: str) -> None:
     token = mint(store, people["ben"])
     with pytest.raises(Forbidden), store.write() as s:
-        revoke_tokens(s, Actor.of(people["ana"]), s.get(Member, people["ben"].id))
+        revoke_tokens(s, Actor.of(people[who]), s.get(Member, people["ben"].id))
     assert auth(store, token).member_id == people["ben"].id
 
 
@@ -199,8 +212,42 @@ def test_token_expiry_must_be_aware(store: Store, people: dict) -> None:
 
 def test_deactivated_member_is_unauthorized(store: Store, people: dict) -> None:
     token = mint(store, people["ana"])
+    other = mint(store, people["ben"])
     with store.write() as s:
         set_active(s, SYSTEM, s.get(Member, people["ana"].id), False)
+    with pytest.raises(Unauthorized, match="invalid or revoked token"):
+        auth(store, token)  # leaving revokes the member's tokens
+    assert auth(store, other).member_id == people["ben"].id  # others keep theirs
+    with store.write() as s:
+        set_active(s, SYSTEM, s.get(Member, people["ana"].id), True)
+    with pytest.raises(Unauthorized, match="invalid or revoked token"):
+        auth(store, token)  # coming back does not revive the old token
+    fresh = mint(store, people["ana"])
+    assert auth(store, fresh).member_id == people["ana"].id
+
+
+def test_roster_deactivation_revokes_tokens(store: Store, cohort: Cohort, people: dict) -> None:
+    tokens = {who: mint(store, people[who]) for who in ("ana", "ben")}
+    with store.write() as s:
+        report = import_roster(s, SYSTEM, s.get(Cohort, cohort.id),
+                               "name,email,team,role\nAna Souza,ana@example.org,red,learner\n",
+                               deactivate_missing=True)  # fmt: skip
+    assert report.deactivated == 2  # ben and chi
+    assert auth(store, tokens["ana"]).member_id == people["ana"].id
+    with pytest.raises(Unauthorized, match="invalid or revoked token"):
+        auth(store, tokens["ben"])
+    with store.write() as s:  # listed again: back in the cohort, but not with the old token
+        back = "name,email,team,role\nBen Okafor,ben@example.org,blue,learner\n"
+        import_roster(s, SYSTEM, s.get(Cohort, cohort.id), back)
+    with pytest.raises(Unauthorized, match="invalid or revoked token"):
+        auth(store, tokens["ben"])
+
+
+def test_inactive_member_with_a_live_token_is_unauthorized(store: Store, people: dict) -> None:
+    """Should a token outlive its member's deactivation, it still opens nothing."""
+    token = mint(store, people["ana"])
+    with store.write() as s:
+        s.get(Member, people["ana"].id).active = False  # not through set_active: tokens stay
     with pytest.raises(Unauthorized, match="no longer active"):
         auth(store, token)
 
@@ -216,10 +263,9 @@ thread.read     y       y        y           y          y      y
 post.create     y       y        y           y          y      -
 post.react      y       y        y           y          y      -
 post.flag       y       y        y           y          y      -
-post.edit_any   -       -        y           y          -      -
 post.moderate   -       -        y           y          -      -
 roster.manage   -       -        y           y          -      -
-token.mint      -       -        -           y          -      -
+token.mint      -       -        -           -          -      -
 prompt.answer   y       y        y           y          y      -
 prompt.manage   -       y        y           y          -      -
 practice.apply  y       y        y           y          y      -
@@ -282,6 +328,47 @@ def test_unknown_action_is_a_programming_error() -> None:
         require(SYSTEM, "post.obliterate")
     with pytest.raises(KeyError):
         require(Actor(1, 1, "instructor"), "post.obliterate", 1)
+
+
+# --- granting roles ----------------------------------------------------------------------------
+
+STAFF_ROLES = ("facilitator", "instructor")
+
+
+@pytest.mark.parametrize("granter", sorted(ROLES))
+@pytest.mark.parametrize("role", sorted(ROLES))
+def test_may_grant_role(granter: str, role: str) -> None:
+    """Staff roles are granted or taken only by instructors (and the system actor)."""
+    by = Actor(member_id=7, cohort_id=1, role=granter)
+    for current in (None, "learner", "champion", "alumni", "sponsor"):
+        assert may_grant_role(by, role, current) is (
+            role not in STAFF_ROLES or granter == "instructor"
+        )
+        assert may_grant_role(SYSTEM, role, current)
+    for current in STAFF_ROLES:  # taking a staff role away (or listing it) is staff business too
+        assert may_grant_role(by, role, current) is (granter == "instructor")
+        assert may_grant_role(SYSTEM, role, current)
+
+
+@pytest.mark.parametrize("role", STAFF_ROLES)
+def test_facilitator_cannot_add_staff(
+    store: Store, cohort: Cohort, people: dict, role: str
+) -> None:
+    fay, ivo = Actor.of(people["fay"]), Actor.of(people["ivo"])
+    before = (count(store, Member), count(store, Activity))
+    with pytest.raises(Forbidden, match=role), store.write() as s:
+        add_member(s, fay, s.get(Cohort, cohort.id), name="Zed", email="zed@example.org",
+                   role=role)  # fmt: skip
+    assert (count(store, Member), count(store, Activity)) == before
+    with store.write() as s:  # a learner, the facilitator may add; staff, an instructor may
+        add_member(s, fay, s.get(Cohort, cohort.id), name="Yan", email="yan@example.org")
+        add_member(s, ivo, s.get(Cohort, cohort.id), name="Zed", email="zed@example.org",
+                   role=role)  # fmt: skip
+    with store.read() as s:
+        added = {
+            m.email: m.role for m in s.scalars(select(Member).where(Member.id > people["sam"].id))
+        }
+    assert added == {"yan@example.org": "learner", "zed@example.org": role}
 
 
 @pytest.mark.parametrize("role", ["admin", "", "system ", "Instructor"])

@@ -92,9 +92,8 @@ def refused(store: Store, error: type[Exception], fn: Callable[[Session], Any]) 
 def db_post(store: Store, post_id: int) -> Post:
     with store.read() as s:
         row = s.get(Post, post_id)
-        assert row is not None
-        s.expunge(row)
-        return row
+    assert row is not None
+    return row  # still readable after the scope
 
 
 # --- threads --------------------------------------------------------------------------------
@@ -199,6 +198,40 @@ def test_empty_or_non_text_body_is_refused(
     assert exc.field == "body"
 
 
+INVISIBLE_BODIES = [
+    "\u200b",  # zero-width space
+    "\u200b \u200b\n\u200b",
+    "\ufeff",  # byte order mark / zero-width no-break space
+    "\u200c\u200d\u2060",  # zero-width non-joiner, joiner, word joiner
+    "\u202e\u202c",  # bidi override and pop
+    "\u00ad",  # soft hyphen
+    "\x01\x7f\x1b",  # control characters
+    "\r\n\u200b\r\n",
+]
+
+
+@pytest.mark.parametrize("body", INVISIBLE_BODIES)
+def test_invisible_body_is_refused_as_empty(
+    store: Store, cohort: Cohort, people: dict, body: str
+) -> None:
+    ana = actor(people["ana"])
+    exc = refused(store, Invalid, lambda s: posts.create_post(s, ana, cohort, ANCHOR, body))
+    assert exc.field == "body"
+    assert "empty" in exc.message
+    saved = post(store, people["ana"], cohort, "visible")
+    exc = refused(store, Invalid, lambda s: posts.edit_post(s, ana, saved.id, body))
+    assert exc.field == "body"
+    assert db_post(store, saved.id).body_md == "visible"
+
+
+def test_visible_text_with_invisible_characters_is_kept(
+    store: Store, cohort: Cohort, people: dict
+) -> None:
+    body = "\u200bhi\u200d there\u2060"
+    saved = post(store, people["ana"], cohort, body)
+    assert db_post(store, saved.id).body_md == body  # accepted, and not rewritten
+
+
 def test_oversized_body_is_refused(store: Store, cohort: Cohort, people: dict) -> None:
     ana = actor(people["ana"])
     exc = refused(
@@ -232,6 +265,24 @@ def test_oversized_edit_is_refused_and_keeps_the_post(
 def test_crlf_is_stored_as_lf(store: Store, cohort: Cohort, people: dict) -> None:
     saved = post(store, people["ana"], cohort, "line one\r\nline two")
     assert db_post(store, saved.id).body_md == "line one\nline two"
+
+
+def test_length_limit_counts_after_crlf_normalisation(
+    store: Store, cohort: Cohort, people: dict
+) -> None:
+    body = "line\r\n" * 10  # 60 characters as sent, 50 once stored
+    saved = post(store, people["ana"], cohort, body, rules=SMALL)
+    assert db_post(store, saved.id).body_md == "line\n" * 10
+    ana = actor(people["ana"])
+    edited = "edit\r\n" * 10
+    write(store, lambda s: posts.edit_post(s, ana, saved.id, edited, SMALL))
+    assert db_post(store, saved.id).body_md == "edit\n" * 10
+    over = "line\r\n" * 10 + "x"  # 51 once stored
+    exc = refused(
+        store, Invalid, lambda s: posts.create_post(s, ana, cohort, ANCHOR, over, rules=SMALL)
+    )
+    assert exc.field == "body"
+    assert "this one has 51" in exc.message
 
 
 UNICODE_TEXTS = {
@@ -649,9 +700,31 @@ def test_restore_resolves_open_flags(store: Store, cohort: Cohort, people: dict)
         assert all(f.resolved_at.utcoffset() == timedelta(0) for f in flags)
     # resolved flags no longer count: one new flag does not hide it again
     assert flag(store, people["ivo"], saved.id).hidden is False
-    # and those who already flagged cannot flag it again
-    assert flag(store, people["ben"], saved.id).hidden is False
-    assert db_post(store, saved.id).hidden is False
+    # someone who flagged before may flag the restored post again: their flag reopens...
+    assert flag(store, people["ben"], saved.id, "still rude").hidden is True  # ...and counts
+    assert count(store, Flag) == 3  # reopened, not added
+    with store.read() as s:
+        flags = {f.member_id: f for f in s.scalars(select(Flag))}
+    ben_flag = flags[people["ben"].id]
+    assert (ben_flag.resolved_at, ben_flag.resolved_by, ben_flag.reason) == (
+        None,
+        None,
+        "still rude",
+    )
+    assert flags[people["chi"].id].resolved_at is not None  # chi's stays resolved
+    assert flags[people["ivo"].id].resolved_at is None
+    row = db_post(store, saved.id)
+    assert row.hidden is True
+    assert "2 flags" in row.hidden_reason
+    # flagging again while the flag is open is still a no-op
+    flag(store, people["ben"], saved.id, "changed my reason")
+    with store.read() as s:
+        reason = s.scalar(select(Flag.reason).where(Flag.member_id == people["ben"].id))
+        verbs = list(s.scalars(select(Activity.verb).where(Activity.object_id == saved.id)))
+    assert reason == "still rude"
+    assert count(store, Flag) == 3
+    assert verbs.count("post.flag") == 4  # ben, chi, ivo, ben again after the restore
+    assert verbs.count("post.autohide") == 2
 
 
 # --- cohorts are walled off -----------------------------------------------------------------
@@ -784,19 +857,6 @@ def _race(store: Store, first: Callable[[Session], Any], second: Callable[[Sessi
     return errors
 
 
-@pytest.fixture
-def xfail_on_postgresql(store: Store, request: pytest.FixtureRequest) -> None:
-    if store.engine.dialect.name == "postgresql":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="BUG: check-then-insert under READ COMMITTED; the second writer hits "
-                "the unique constraint (IntegrityError, HTTP 500) instead of joining the row",
-            )
-        )
-
-
-@pytest.mark.usefixtures("xfail_on_postgresql")
 def test_simultaneous_first_posts_share_one_thread(
     store: Store, cohort: Cohort, people: dict
 ) -> None:
@@ -811,7 +871,6 @@ def test_simultaneous_first_posts_share_one_thread(
     assert read(store, people["chi"], cohort, "topic/race")["total"] == 2
 
 
-@pytest.mark.usefixtures("xfail_on_postgresql")
 def test_simultaneous_double_reaction_is_one_reaction(
     store: Store, cohort: Cohort, people: dict
 ) -> None:

@@ -100,7 +100,9 @@ def require(actor: Actor, action: str, cohort_id: int | None = None) -> None:
 def may_grant_role(actor: Actor, role: str, current: str | None = None) -> bool:
     """Staff roles (facilitator, instructor) are granted or taken away by instructors only,
     so a facilitator who manages the roster cannot promote anyone, themselves included."""
-    touches_staff = role in _STAFF or (current in _STAFF and current != role)
+    if role == current:
+        return True  # nothing is granted or taken away
+    touches_staff = role in _STAFF or current in _STAFF
     return not touches_staff or actor.is_system or actor.role == "instructor"
 
 

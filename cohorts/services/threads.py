@@ -149,7 +149,7 @@ def thread_page(
     return out
 
 
-_NO_LIMIT = 2**62
+_NO_LIMIT = 2**31 - 1  # above any post id (ids are 32-bit on PostgreSQL)
 _PAGE_COLUMNS = (
     Post.id, Post.thread_id, Post.parent_id, Post.author_id, Post.body_md, Post.body_html,
     Post.created_at, Post.edited_at, Post.deleted, Post.hidden, Post.hidden_reason,

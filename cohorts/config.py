@@ -104,7 +104,8 @@ class ServiceSettings(Configurable):
     workers = Int(
         8,
         help="Threads that run requests' units of work, so one slow write never stalls other "
-        "requests. SQLite writes still go one at a time.",
+        "requests (SQLite writes still go one at a time). 0 runs them on the event loop: "
+        "less overhead per request, but a write waiting for a lock holds up everything.",
     ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,

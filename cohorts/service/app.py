@@ -34,7 +34,7 @@ class ServiceContext:
     settings: ServiceSettings
     rules: CommunitySettings
     auth: Authenticator
-    executor: ThreadPoolExecutor
+    executor: ThreadPoolExecutor | None
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -58,7 +58,11 @@ def make_app(
     auth: Authenticator | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
-    executor = ThreadPoolExecutor(settings.workers, thread_name_prefix="nbcohort-unit")
+    executor = (
+        ThreadPoolExecutor(settings.workers, thread_name_prefix="nbcohort-unit")
+        if settings.workers > 0
+        else None
+    )
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
     ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor)
     return Application(handlers.ROUTES + community.ROUTES, nbcohort=ctx, compress_response=True)
@@ -80,8 +84,14 @@ async def serve(
     await stop.wait()
     server.stop()
     await server.close_all_connections()
-    app.settings["nbcohort"].executor.shutdown(wait=True)
+    _shutdown(app)
     log.info("nbcohort service stopped")
+
+
+def _shutdown(app: Application) -> None:
+    executor = app.settings["nbcohort"].executor
+    if executor is not None:
+        executor.shutdown(wait=True)
 
 
 class BackgroundService:
@@ -129,4 +139,4 @@ class BackgroundService:
         loop.call_soon_threadsafe(server.stop)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
-        self._app.settings["nbcohort"].executor.shutdown(wait=True)
+        _shutdown(self._app)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -23,6 +23,7 @@ from nbcohort.cohorts.services.errors import Invalid, ServiceError
 __all__ = ["ROUTES"]
 
 log = logging.getLogger("nbcohort.service")
+T = TypeVar("T")
 
 
 class ApiHandler(RequestHandler):
@@ -56,6 +57,12 @@ class ApiHandler(RequestHandler):
         except ValueError:
             raise Invalid(f"{name} must be an integer, not {raw!r}", field=name) from None
 
+    async def in_unit(self, work: Callable[[], T]) -> T:
+        """Run ``work`` on a worker thread, or on the event loop when workers = 0."""
+        if self.ctx.executor is None:
+            return work()
+        return await IOLoop.current().run_in_executor(self.ctx.executor, work)
+
     async def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
         """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.
 
@@ -74,7 +81,7 @@ class ApiHandler(RequestHandler):
                 return json.dumps(result, ensure_ascii=False)
 
         try:
-            payload = await IOLoop.current().run_in_executor(ctx.executor, unit)
+            payload = await self.in_unit(unit)
         except ServiceError as exc:
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
@@ -126,7 +133,7 @@ class HealthHandler(ApiHandler):
             with store.read() as session:
                 session.execute(select(1))
 
-        await IOLoop.current().run_in_executor(self.ctx.executor, ping)
+        await self.in_unit(ping)
         self.finish(json.dumps({"status": "ok", "version": _pkg.__version__}))
 
 

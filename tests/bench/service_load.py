@@ -136,8 +136,9 @@ class Service:
         self.log = tmp / f"service-{self.port}.log"
         self.env = bl.isolated_env(tmp)
         self.args = bl.cli(
-            "serve", f"--db-url={url}", f"--port={self.port}", f"--data-dir={tmp / 'data'}"
-        )
+            "serve", f"--db-url={url}", f"--port={self.port}", f"--data-dir={tmp / 'data'}",
+            *os.environ.get("NBCOHORT_BENCH_SERVE_ARGS", "").split(),
+        )  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
         self.maxrss_mb: float | None = None
 

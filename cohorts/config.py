@@ -102,10 +102,10 @@ class ServiceSettings(Configurable):
         "token or deactivating a member takes effect within this time; 0 checks every request.",
     ).tag(config=True)
     workers = Int(
-        8,
-        help="Threads that run requests' units of work, so one slow write never stalls other "
-        "requests (SQLite writes still go one at a time). 0 runs them on the event loop: "
-        "less overhead per request, but a write waiting for a lock holds up everything.",
+        1,
+        help="Threads that run writes, so a write waiting for the database lock never stalls "
+        "the service; reads run on the event loop. SQLite takes one writer at a time, so more "
+        "than 1 helps only on PostgreSQL. 0 runs writes on the event loop too.",
     ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,

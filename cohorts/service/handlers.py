@@ -57,9 +57,11 @@ class ApiHandler(RequestHandler):
         except ValueError:
             raise Invalid(f"{name} must be an integer, not {raw!r}", field=name) from None
 
-    async def in_unit(self, work: Callable[[], T]) -> T:
-        """Run ``work`` on a worker thread, or on the event loop when workers = 0."""
-        if self.ctx.executor is None:
+    async def in_unit(self, work: Callable[[], T], *, write: bool = False) -> T:
+        """Run a write on the writer thread(s), so a write waiting for the database lock never
+        stalls the service; run reads on the event loop (they never wait for a lock here, and
+        a thread hop per read costs more under load than the read itself: GIL hand-offs)."""
+        if not write or self.ctx.executor is None:
             return work()
         return await IOLoop.current().run_in_executor(self.ctx.executor, work)
 
@@ -81,7 +83,7 @@ class ApiHandler(RequestHandler):
                 return json.dumps(result, ensure_ascii=False)
 
         try:
-            payload = await self.in_unit(unit)
+            payload = await self.in_unit(unit, write=write)
         except ServiceError as exc:
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))

@@ -126,27 +126,31 @@ def post_through_widget(page, text: str) -> None:
     widget.locator("button", has_text="Post").last.click()
 
 
-def test_jupyterlab_runs_a_course_notebook_and_posts_through_the_widget(
-    lab, browser, tokens, service
-):
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_course_notebook_runs_and_posts_through_the_widget(ui, lab, browser, tokens, service):
+    """JupyterLab 4 and Notebook 7: run every cell of a course notebook, post a reply."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(f"{lab.url}/lab/tree/{NOTEBOOK}?token={lab.token}", timeout=90_000)
+    path = f"lab/tree/{NOTEBOOK}" if ui == "lab" else f"notebooks/{NOTEBOOK}"
+    page.goto(f"{lab.url}/{path}?token={lab.token}", timeout=90_000)
     page.locator(".jp-Notebook").first.wait_for(timeout=90_000)
-    page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    if ui == "lab":
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+    else:
+        page.get_by_text("Python 3 (ipykernel)").first.wait_for(timeout=90_000)
     page.locator(".jp-Notebook .jp-Cell").first.click()
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-    text = "Posted from JupyterLab in a real browser"
+    text = f"Posted from {ui} in a real browser"
     try:
         post_through_widget(page, text)
     finally:
-        page.screenshot(path=str(ARTIFACTS / "jupyterlab-after-run-all.png"))
+        page.screenshot(path=str(ARTIFACTS / f"{ui}-after-run-all.png"))
     reader = CohortClient(service.url, tokens["ben"], timeout=10)
     post = wait_for_post(reader, text)
     assert post["author"]["username"] == "ana"
     page.locator(".nbc-card", has_text=text).first.wait_for(timeout=30_000)
-    page.screenshot(path=str(ARTIFACTS / "jupyterlab-discussion.png"), full_page=False)
+    page.screenshot(path=str(ARTIFACTS / f"{ui}-discussion.png"), full_page=False)
 
 
 def test_voila_renders_the_notebook_with_live_widgets(lab, browser, tokens, service):

@@ -75,6 +75,7 @@ class PostCard(w.VBox):
         self.thread, self.post, self.is_reply = thread, post, reply
         self.body = w.HTML()
         self.toggle = button("⋯", "react, reply, more")
+        self.toggle.layout.width = "3em"  # a small handle, not a full-width bar
         self.toggle.on_click(lambda _b: self.expand())
         self.panel: _Panel | None = None
         self.replies: w.VBox | None = None

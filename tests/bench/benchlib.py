@@ -132,21 +132,8 @@ def fresh_database(backend: str, tmp: Path) -> Iterator[str]:
     if backend == "sqlite":
         yield f"sqlite:///{tmp / f'bench-{uuid.uuid4().hex[:8]}.sqlite'}"
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    name = f"nbc_bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name}"))
-        try:
-            yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    finally:
-        admin.dispose()
+    with _pg_database("") as url:
+        yield url
 
 
 @contextmanager
@@ -166,14 +153,21 @@ def clone_database(backend: str, template_url: str, tmp: Path) -> Iterator[str]:
             src.close()
         yield f"sqlite:///{path}"
         return
-    from sqlalchemy import create_engine, text
+    with _pg_database(f" TEMPLATE {make_url(template_url).database}") as url:
+        yield url
 
-    template = make_url(template_url).database
+
+@contextmanager
+def _pg_database(create_options: str) -> Iterator[str]:
+    """A new ``nbc_bench_<random>`` PostgreSQL database, dropped afterwards."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
     name = f"nbc_bench_{uuid.uuid4().hex[:10]}"
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     try:
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {template}"))
+            conn.execute(text(f"CREATE DATABASE {name}{create_options}"))
         try:
             yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
         finally:

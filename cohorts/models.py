@@ -50,6 +50,7 @@ __all__ = [
     "ReadMark",
     "Review",
     "ReviewRound",
+    "ReviewSubmission",
     "Rubric",
     "Thread",
     "clock_at",
@@ -265,6 +266,8 @@ class Rubric(Base):
 
 
 class ReviewRound(Base):
+    """A peer-review round on one nbgrader assignment; rubric and settings are snapshots."""
+
     __tablename__ = "review_round"
     __table_args__ = (UniqueConstraint("cohort_id", "assignment"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -278,20 +281,50 @@ class ReviewRound(Base):
     opened_at: Mapped[datetime] = mapped_column(default=utcnow)
     closed_at: Mapped[datetime | None] = mapped_column()
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    folder: Mapped[str] = mapped_column(String(500), default="")  # snapshots and packets
+    rubric: Mapped[Rubric | None] = relationship()
+
+
+class ReviewSubmission(Base):
+    """One author's snapshotted submission in a round (or an instructor's calibration item,
+    which has no author and known scores); ``result`` holds the aggregated scores."""
+
+    __tablename__ = "review_submission"
+    __table_args__ = (UniqueConstraint("round_id", "author_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    round_id: Mapped[int] = mapped_column(ForeignKey("review_round.id", ondelete="CASCADE"))
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16), default="peer")  # peer | calibration
+    snapshot: Mapped[str] = mapped_column(String(500), default="")
+    sha256: Mapped[str] = mapped_column(String(64), default="")
+    submitted_at: Mapped[datetime | None] = mapped_column()
+    problems: Mapped[list[str]] = mapped_column(JSON, default=list)
+    known_scores: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    override: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    artifact_id: Mapped[int | None] = mapped_column(ForeignKey("artifact.id", ondelete="SET NULL"))
+    author: Mapped[Member | None] = relationship()
 
 
 class Allocation(Base):
-    """One reviewer assigned to one author's submission in a round."""
+    """One reviewer assigned to one submission; ``packet`` names the anonymized copy."""
 
     __tablename__ = "allocation"
-    __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "author_id"),)
+    __table_args__ = (UniqueConstraint("round_id", "reviewer_id", "submission_id"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("review_round.id", ondelete="CASCADE"))
     reviewer_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
-    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    submission_id: Mapped[int] = mapped_column(
+        ForeignKey("review_submission.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(16), default="peer")  # peer | self | calibration
     packet: Mapped[str] = mapped_column(String(500), default="")
+    # assigned | submitted | reassigned (moved to another reviewer) | withdrawn
     status: Mapped[str] = mapped_column(String(16), default="assigned")
     assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime | None] = mapped_column()  # a reassignment's own due date
+    submission: Mapped[ReviewSubmission] = relationship()
+    reviewer: Mapped[Member] = relationship()
 
 
 class Review(Base):
@@ -305,7 +338,9 @@ class Review(Base):
     overall_comment: Mapped[str] = mapped_column(Text, default="")
     draft: Mapped[bool] = mapped_column(Boolean, default=True)
     submitted_at: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
     helpfulness: Mapped[int | None] = mapped_column(Integer)
+    allocation: Mapped[Allocation] = relationship()
 
 
 class Event(Base):

@@ -28,6 +28,7 @@ from nbcohort.cohorts.models import (
     Post,
     Review,
     ReviewRound,
+    ReviewSubmission,
     Rubric,
 )
 from nbcohort.cohorts.services.archive import (
@@ -117,9 +118,13 @@ def populate(store: Store) -> None:
                           rubric_id=s.scalar(select(Rubric.id)))  # fmt: skip
         s.add(rnd)
         s.flush()
-        for reviewer, author in (("nour", "ana"), ("shira", "ana")):
+        sub = ReviewSubmission(round_id=rnd.id, author_id=people["ana"].id,
+                               problems=["cell 3 names the author"], result={"total": 7.5})
+        s.add(sub)
+        s.flush()
+        for reviewer in ("nour", "shira"):
             alloc = Allocation(round_id=rnd.id, reviewer_id=people[reviewer].id,
-                               author_id=people[author].id)  # fmt: skip
+                               submission_id=sub.id)  # fmt: skip
             s.add(alloc)
             s.flush()
             s.add(Review(allocation_id=alloc.id, scores={"clarity": 3.5, "note": None},

@@ -47,6 +47,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "practice.apply": _PARTICIPANTS,
     "artifact.read": _PARTICIPANTS | {"sponsor"},
     "artifact.share": _PARTICIPANTS,
+    # Peer review: staff run rounds and override scores; participants review and are reviewed.
+    "review.run": _STAFF,
+    "review.take": _PARTICIPANTS,
 }
 
 

@@ -1,0 +1,450 @@
+"""Review rounds as the instructor runs them: create, reassign, close, reopen, override.
+
+The exchange (nbgrader collection, allocation, packets, aggregation) computes; this module
+decides who may do what and keeps the store consistent, in the caller's one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, joinedload
+
+from nbcohort.cohorts.models import (
+    Allocation,
+    Cohort,
+    Member,
+    Review,
+    ReviewRound,
+    ReviewSubmission,
+    Rubric,
+    utcnow,
+)
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+
+__all__ = [
+    "NewSubmission",
+    "add_allocations",
+    "close_round",
+    "create_round",
+    "find_round",
+    "move_allocation",
+    "observations",
+    "reopen_round",
+    "round_status",
+    "set_override",
+]
+
+
+@dataclass
+class NewSubmission:
+    """A snapshotted submission to enter into a round (no author: a calibration item)."""
+
+    author_id: int | None
+    snapshot: str
+    sha256: str = ""
+    submitted_at: datetime | None = None
+    problems: list[str] = field(default_factory=list)
+    kind: str = "peer"
+    known_scores: dict[str, float] | None = None
+
+
+def find_round(session: Session, actor: Actor, cohort: Cohort, assignment: str) -> ReviewRound:
+    require(actor, "review.take", cohort.id)
+    rnd = session.scalar(
+        select(ReviewRound).where(
+            ReviewRound.cohort_id == cohort.id, ReviewRound.assignment == assignment
+        )
+    )
+    if rnd is None:
+        raise NotFound(f"no review round for {assignment!r} in {cohort.slug}", field="assignment")
+    return rnd
+
+
+def create_round(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    *,
+    assignment: str,
+    criteria: list[dict[str, Any]],
+    settings: dict[str, Any],
+    reviewers: int,
+    seed: int,
+    due_at: datetime,
+    folder: str,
+    submissions: Sequence[NewSubmission],
+    pairs: Sequence[tuple[int, int, str, str]],
+) -> ReviewRound:
+    """Enter a round: ``pairs`` are (reviewer member id, index into ``submissions``, kind,
+    packet). A second round for the same assignment is a Conflict, also when two instructors
+    race (the unique constraint decides)."""
+    require(actor, "review.run", cohort.id)
+    if due_at <= utcnow():
+        raise Invalid(f"the due date {due_at:%Y-%m-%d %H:%M %Z} has passed", field="due")
+    existing = session.scalar(
+        select(ReviewRound.status).where(
+            ReviewRound.cohort_id == cohort.id, ReviewRound.assignment == assignment
+        )
+    )
+    if existing is not None:
+        raise _already(assignment, existing)
+    version = session.scalar(
+        select(Rubric.version)
+        .where(Rubric.cohort_id == cohort.id, Rubric.assignment == assignment)
+        .order_by(Rubric.version.desc())
+        .limit(1)
+    )
+    rubric = Rubric(
+        cohort_id=cohort.id, assignment=assignment, criteria=criteria, version=(version or 0) + 1
+    )
+    rnd = ReviewRound(
+        cohort_id=cohort.id,
+        assignment=assignment,
+        rubric=rubric,
+        status="open",
+        reviewers_per_submission=reviewers,
+        seed=seed,
+        due_at=due_at,
+        settings=settings,
+        folder=folder,
+    )
+    try:
+        with session.begin_nested():
+            session.add(rnd)
+            session.flush()
+    except IntegrityError:
+        raise _already(assignment, "open") from None
+    rows = []
+    for sub in submissions:
+        rows.append(
+            ReviewSubmission(
+                round_id=rnd.id,
+                author_id=sub.author_id,
+                kind=sub.kind,
+                snapshot=sub.snapshot,
+                sha256=sub.sha256,
+                submitted_at=sub.submitted_at,
+                problems=list(sub.problems),
+                known_scores=sub.known_scores,
+            )
+        )
+    session.add_all(rows)
+    session.flush()
+    session.add_all(
+        Allocation(
+            round_id=rnd.id,
+            reviewer_id=reviewer,
+            submission_id=rows[index].id,
+            kind=kind,
+            packet=packet,
+        )
+        for reviewer, index, kind, packet in pairs
+    )
+    record(
+        session,
+        cohort.id,
+        actor.member_id,
+        "review.open",
+        rnd,
+        assignment=assignment,
+        submissions=len(rows),
+        allocations=len(pairs),
+    )
+    return rnd
+
+
+def _already(assignment: str, status: str) -> Conflict:
+    hint = (
+        f"nbcohort review reopen {assignment} --due ..."
+        if status == "closed"
+        else f"nbcohort review status {assignment}"
+    )
+    return Conflict(
+        f"a review round for {assignment!r} is already {status}; see `{hint}`", field="assignment"
+    )
+
+
+def add_allocations(
+    session: Session,
+    actor: Actor,
+    rnd: ReviewRound,
+    *,
+    submissions: Sequence[NewSubmission] = (),
+    pairs: Sequence[tuple[int, int | str, str, str]] = (),
+    due_at: datetime | None = None,
+) -> list[Allocation]:
+    """Add late submissions and allocations. In ``pairs`` the submission is an existing
+    submission id (int) or ``"new:<index>"`` into ``submissions``."""
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    new = [
+        ReviewSubmission(
+            round_id=rnd.id,
+            author_id=s.author_id,
+            kind=s.kind,
+            snapshot=s.snapshot,
+            sha256=s.sha256,
+            submitted_at=s.submitted_at,
+            problems=list(s.problems),
+        )
+        for s in submissions
+    ]
+    session.add_all(new)
+    session.flush()
+    out = []
+    for reviewer, target, kind, packet in pairs:
+        sub_id = new[int(target[4:])].id if isinstance(target, str) else target
+        out.append(
+            Allocation(
+                round_id=rnd.id,
+                reviewer_id=reviewer,
+                submission_id=sub_id,
+                kind=kind,
+                packet=packet,
+                due_at=due_at,
+            )
+        )
+    session.add_all(out)
+    session.flush()
+    if out or new:
+        record(
+            session,
+            rnd.cohort_id,
+            actor.member_id,
+            "review.allocate",
+            rnd,
+            submissions=len(new),
+            allocations=len(out),
+        )
+    return out
+
+
+def move_allocation(
+    session: Session,
+    actor: Actor,
+    allocation: Allocation,
+    reviewer_id: int,
+    packet: str,
+    due_at: datetime,
+) -> Allocation:
+    """Hand an unfinished allocation to another reviewer; the old one stays, marked."""
+    rnd = session.get_one(ReviewRound, allocation.round_id)
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    if allocation.status != "assigned":
+        raise Conflict(f"allocation {allocation.id} is {allocation.status}, not assigned")
+    allocation.status = "reassigned"
+    moved = Allocation(
+        round_id=rnd.id,
+        reviewer_id=reviewer_id,
+        submission_id=allocation.submission_id,
+        kind=allocation.kind,
+        packet=packet,
+        due_at=due_at,
+    )
+    session.add(moved)
+    session.flush()
+    record(
+        session,
+        rnd.cohort_id,
+        actor.member_id,
+        "review.reassign",
+        moved,
+        previous=allocation.id,
+        previous_reviewer=allocation.reviewer_id,
+    )
+    return moved
+
+
+def _must_be_open(rnd: ReviewRound) -> None:
+    if rnd.status != "open":
+        raise Conflict(f"the review round for {rnd.assignment!r} is {rnd.status}")
+
+
+def effective_due(rnd: ReviewRound, allocation: Allocation) -> datetime | None:
+    return allocation.due_at or rnd.due_at
+
+
+def observations(session: Session, rnd: ReviewRound) -> list[tuple[Allocation, Review]]:
+    """Every submitted review of the round with its allocation (self-assessments included;
+    the caller decides what counts)."""
+    rows = session.execute(
+        select(Allocation, Review)
+        .join(Review, Review.allocation_id == Allocation.id)
+        .options(joinedload(Allocation.submission))
+        .where(Allocation.round_id == rnd.id, Review.draft.is_(False))
+        .order_by(Allocation.id)
+    ).all()
+    return [(a, r) for a, r in rows]
+
+
+def round_status(session: Session, actor: Actor, rnd: ReviewRound) -> dict[str, Any]:
+    """Where the round stands: per submission reviews done, per reviewer work left, problems
+    reported at collection, and reviewer reputation from authors' helpfulness ratings."""
+    require(actor, "review.run", rnd.cohort_id)
+    now = utcnow()
+    allocations = session.scalars(
+        select(Allocation)
+        .options(joinedload(Allocation.submission), joinedload(Allocation.reviewer))
+        .where(Allocation.round_id == rnd.id)
+        .order_by(Allocation.id)
+    ).all()
+    reviews = {
+        r.allocation_id: r
+        for r in session.scalars(
+            select(Review).join(Allocation).where(Allocation.round_id == rnd.id)
+        )
+    }
+    members = {
+        m.id: m for m in session.scalars(select(Member).where(Member.cohort_id == rnd.cohort_id))
+    }
+    subs: dict[int, dict[str, Any]] = {}
+    for sub in session.scalars(select(ReviewSubmission).where(ReviewSubmission.round_id == rnd.id)):
+        author = members.get(sub.author_id) if sub.author_id else None
+        subs[sub.id] = {
+            "id": sub.id,
+            "kind": sub.kind,
+            "author": author.username if author else "(calibration)",
+            "reviews_done": 0,
+            "reviews_assigned": 0,
+            "problems": list(sub.problems),
+            "result": sub.result,
+            "override": sub.override,
+        }
+    reviewers: dict[int, dict[str, Any]] = {}
+    for alloc in allocations:
+        review = reviews.get(alloc.id)
+        done = review is not None and not review.draft
+        entry = subs[alloc.submission_id]
+        if alloc.kind == "peer" and alloc.status in ("assigned", "submitted"):
+            entry["reviews_assigned"] += 1
+            entry["reviews_done"] += int(done)
+        who = reviewers.setdefault(
+            alloc.reviewer_id,
+            {
+                "username": alloc.reviewer.username,
+                "active": alloc.reviewer.active,
+                "assigned": 0,
+                "done": 0,
+                "late": 0,
+                "helpfulness": [],
+            },
+        )
+        if alloc.status in ("assigned", "submitted"):
+            who["assigned"] += 1
+            who["done"] += int(done)
+            due = effective_due(rnd, alloc)
+            who["late"] += int(not done and due is not None and due < now)
+        if review is not None and review.helpfulness is not None:
+            who["helpfulness"].append(review.helpfulness)
+    for who in reviewers.values():
+        rated = who.pop("helpfulness")
+        who["helpfulness"] = round(sum(rated) / len(rated), 2) if rated else None
+        who["ratings"] = len(rated)
+    flexible = (
+        rnd.due_at + timedelta(hours=float(rnd.settings.get("flexible_after_hours", 48)))
+        if rnd.due_at
+        else None
+    )
+    return {
+        "assignment": rnd.assignment,
+        "status": rnd.status,
+        "k": rnd.reviewers_per_submission,
+        "due_at": rnd.due_at.isoformat() if rnd.due_at else None,
+        "flexible_at": flexible.isoformat() if flexible else None,
+        "submissions": sorted(subs.values(), key=lambda s: s["author"]),
+        "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
+    }
+
+
+def close_round(
+    session: Session, actor: Actor, rnd: ReviewRound, results: Mapping[int, dict[str, Any]]
+) -> None:
+    """Close the round and keep each submission's aggregated result (overrides stay apart)."""
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    for sub in session.scalars(select(ReviewSubmission).where(ReviewSubmission.round_id == rnd.id)):
+        if sub.id in results:
+            sub.result = dict(results[sub.id])
+    rnd.status = "closed"
+    rnd.closed_at = utcnow()
+    record(session, rnd.cohort_id, actor.member_id, "review.close", rnd, results=len(results))
+
+
+def reopen_round(session: Session, actor: Actor, rnd: ReviewRound, due_at: datetime) -> None:
+    """Open a closed round again until ``due_at``; the results stand until the next close."""
+    require(actor, "review.run", rnd.cohort_id)
+    if rnd.status != "closed":
+        raise Conflict(f"the review round for {rnd.assignment!r} is {rnd.status}, not closed")
+    if due_at <= utcnow():
+        raise Invalid(f"the new due date {due_at:%Y-%m-%d %H:%M %Z} has passed", field="due")
+    rnd.status = "open"
+    rnd.due_at = due_at
+    rnd.closed_at = None
+    record(session, rnd.cohort_id, actor.member_id, "review.reopen", rnd, due_at=due_at.isoformat())
+
+
+def set_override(
+    session: Session,
+    actor: Actor,
+    rnd: ReviewRound,
+    author: Member,
+    scores: Mapping[str, float],
+    reason: str,
+) -> ReviewSubmission:
+    """An instructor's scores for a submission: they always win over the peers' and are
+    logged with the reason."""
+    require(actor, "review.run", rnd.cohort_id)
+    if not reason.strip():
+        raise Invalid(
+            "an override needs a reason (it is logged and shown to the author)", field="reason"
+        )
+    sub = session.scalar(
+        select(ReviewSubmission).where(
+            ReviewSubmission.round_id == rnd.id, ReviewSubmission.author_id == author.id
+        )
+    )
+    if sub is None:
+        raise NotFound(f"{author.username} has no submission in this round", field="member")
+    levels = (
+        {c["id"]: {lv["points"] for lv in c["levels"]} for c in rnd.rubric.criteria}
+        if rnd.rubric
+        else {}
+    )
+    merged = dict((sub.override or {}).get("scores", {}))
+    for cid, points in scores.items():
+        if cid not in levels:
+            raise Invalid(
+                f"no criterion {cid!r} (criteria: {', '.join(levels)})", field="criterion"
+            )
+        if points not in levels[cid]:
+            raise Invalid(
+                f"{points:g} is not one of the points of {cid!r}: "
+                f"{', '.join(f'{p:g}' for p in sorted(levels[cid]))}",
+                field="points",
+            )
+        merged[cid] = float(points)
+    sub.override = {
+        "scores": merged,
+        "reason": reason.strip(),
+        "by": actor.username or "system",
+        "at": utcnow().isoformat(),
+    }
+    record(
+        session,
+        rnd.cohort_id,
+        actor.member_id,
+        "review.override",
+        sub,
+        scores=dict(scores),
+        reason=reason.strip(),
+    )
+    return sub

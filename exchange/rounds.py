@@ -1,0 +1,457 @@
+"""Running a review round on an nbgrader assignment: open (collect, snapshot, allocate,
+pack, publish), bring up to date (late submissions, missed reviews), remind, reopen.
+
+Files are written into a fresh round folder before the one transaction that enters the
+round; if anything fails, the folder is removed, so a round is either whole or absent.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import shutil
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+from nbgrader.apps import NbGraderAPI
+from sqlalchemy import select
+from traitlets.config import Config
+
+from nbcohort.cohorts.models import (
+    Allocation,
+    Member,
+    Review,
+    ReviewRound,
+    ReviewSubmission,
+    utcnow,
+)
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.errors import Conflict
+from nbcohort.cohorts.services.review_rounds import (
+    NewSubmission,
+    add_allocations,
+    create_round,
+    effective_due,
+    find_round,
+    move_allocation,
+)
+from nbcohort.cohorts.store import Store
+from nbcohort.exchange.allocation import AllocationError, add_late, allocate, check, reassign
+from nbcohort.exchange.nbgrader_io import Collected, collect, nbgrader_api
+from nbcohort.exchange.packets import (
+    Identity,
+    PackedSubmission,
+    PacketError,
+    pack_submission,
+    write_packets,
+)
+from nbcohort.exchange.rubric import ReviewSpec, load_review_spec
+
+__all__ = ["OpenReport", "RoundContext", "RoundError", "open_round", "update_round"]
+
+_SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+
+
+class RoundError(RuntimeError):
+    """The round cannot go ahead; nothing was published. The message says why."""
+
+
+@dataclass
+class RoundContext:
+    """Where a round runs: the store, nbgrader's config, the cohort, the data folder."""
+
+    store: Store
+    config: Config
+    cohort: str
+    data_dir: Path
+    course_root: Path
+    actor: Actor = field(default_factory=Actor.system)
+
+    @cached_property
+    def api(self) -> NbGraderAPI:
+        return nbgrader_api(self.config)
+
+    def spec(self, assignment: str) -> ReviewSpec:
+        return load_review_spec(self.course_root / "course.toml", assignment)
+
+    def release_folder(self, assignment: str) -> Path:
+        coursedir = self.api.coursedir
+        return Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
+
+
+@dataclass
+class OpenReport:
+    assignment: str
+    round_id: int = 0
+    submissions: int = 0
+    allocations: int = 0
+    excluded: dict[str, str] = field(default_factory=dict)  # student -> why
+    mentions: dict[str, list[str]] = field(default_factory=dict)  # author -> what to check
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        h.update(path.relative_to(folder).as_posix().encode() + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _members(ctx: RoundContext, usernames: Iterable[str]) -> dict[str, Member]:
+    with ctx.store.read() as s:
+        cohort = get_cohort(s, ctx.cohort)
+        rows = s.scalars(
+            select(Member).where(
+                Member.cohort_id == cohort.id, Member.username.in_(list(usernames))
+            )
+        )
+        found = {m.username: m for m in rows}
+        for m in found.values():
+            s.expunge(m)
+        return found
+
+
+def _pack(
+    ctx: RoundContext,
+    assignment: str,
+    collected: dict[str, Collected],
+    folder: Path,
+    report: OpenReport,
+    known: Iterable[str] = (),
+) -> tuple[dict[str, PackedSubmission], dict[str, NewSubmission], dict[str, Member]]:
+    """Snapshot and pack each new submission; anything unusable is reported and left out."""
+    members = _members(ctx, collected)
+    release = ctx.release_folder(assignment)
+    packed, subs = {}, {}
+    for student, item in sorted(collected.items()):
+        if student in known:
+            continue
+        member = members.get(student)
+        if member is None or not member.active:
+            state = "no longer active" if member else "not on the cohort's roster"
+            report.excluded[student] = f"{state}; their submission is not reviewed"
+            continue
+        snapshot = folder / "submissions" / student
+        shutil.copytree(item.folder, snapshot, ignore=_SKIP)
+        identity = Identity(member.username, member.name, member.email, aliases=(student,))
+        try:
+            packed[student] = pack_submission(
+                snapshot, identity, release=release if release.is_dir() else None
+            )
+        except PacketError as exc:
+            report.excluded[student] = str(exc)
+            continue
+        problems = [
+            f"mentions the author ({m.kind}) in {m.file} cell {m.cell}: {m.snippet}"
+            for m in packed[student].mentions
+        ]
+        if problems:
+            report.mentions[student] = problems
+        if packed[student].notes:
+            report.notes[student] = list(packed[student].notes)
+        subs[student] = NewSubmission(
+            author_id=member.id,
+            snapshot=str(snapshot),
+            sha256=_digest(snapshot),
+            submitted_at=item.timestamp,
+            problems=problems + list(packed[student].notes),
+        )
+    return packed, subs, members
+
+
+def _calibration(spec: ReviewSpec, folder: Path) -> tuple[list[NewSubmission], list[str]]:
+    """Copy the instructor's calibration samples into packets every reviewer gets."""
+    subs, codes = [], []
+    for item in spec.calibration:
+        code = "calibration-" + secrets.token_hex(4)
+        dest = folder / "packets" / code
+        dest.mkdir(parents=True)
+        shutil.copy2(item.notebook, dest / spec.notebook)
+        subs.append(
+            NewSubmission(
+                author_id=None,
+                snapshot=str(dest),
+                kind="calibration",
+                known_scores=dict(item.scores),
+            )
+        )
+        codes.append(f"packets/{code}")
+    return subs, codes
+
+
+def open_round(
+    ctx: RoundContext,
+    assignment: str,
+    *,
+    due: datetime,
+    reviewers: int | None = None,
+    seed: int | None = None,
+) -> OpenReport:
+    """Collect through nbgrader, snapshot, allocate, build packets and publish the round."""
+    spec = ctx.spec(assignment)
+    k = reviewers or spec.reviewers
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    with ctx.store.read() as s:
+        cohort = get_cohort(s, ctx.cohort)
+        existing = s.scalar(
+            select(ReviewRound.status).where(
+                ReviewRound.cohort_id == cohort.id, ReviewRound.assignment == assignment
+            )
+        )
+    if existing is not None:
+        raise Conflict(
+            f"a review round for {assignment!r} is already {existing}; "
+            f"see `nbcohort review status {assignment}`"
+        )
+    if due <= utcnow():
+        raise RoundError(f"the due date {due:%Y-%m-%d %H:%M %Z} has passed")
+    report = OpenReport(assignment)
+    collected = collect(ctx.api, assignment)
+    if not collected:
+        raise RoundError(f"nbgrader collected no submissions of {assignment!r}; nothing to review")
+    folder = ctx.data_dir / "reviews" / ctx.cohort / f"{assignment}-{secrets.token_hex(4)}"
+    folder.mkdir(parents=True)
+    try:
+        packed, subs, members = _pack(ctx, assignment, collected, folder, report)
+        authors = sorted(subs)
+        teams = {u: members[u].team for u in authors}
+        try:
+            pairs = allocate(authors, k, seed=seed, teams=teams, team_rule=spec.team_rule)
+        except AllocationError as exc:
+            raise RoundError(
+                f"cannot allocate {k} reviewers to {len(authors)} usable submissions: {exc}"
+            ) from None
+        problems = check(pairs, k, authors=authors, teams=teams, team_rule=spec.team_rule)
+        if problems:
+            raise RoundError("allocation broke its rules: " + "; ".join(problems))
+        all_pairs = list(pairs) + ([(a, a) for a in authors] if spec.self_assessment else [])
+        codes = write_packets(folder / "packets", packed, all_pairs, prefix=assignment)
+        cal_subs, cal_codes = _calibration(spec, folder)
+        index = {a: i for i, a in enumerate(authors)}
+        rows = [subs[a] for a in authors] + cal_subs
+        entries = [
+            (members[r].id, index[a], "self" if r == a else "peer", f"packets/{codes[(r, a)]}")
+            for r, a in all_pairs
+        ]
+        for j, code in enumerate(cal_codes):
+            entries += [(members[r].id, len(authors) + j, "calibration", code) for r in authors]
+        with ctx.store.write() as s:
+            rnd = create_round(
+                s,
+                ctx.actor,
+                get_cohort(s, ctx.cohort),
+                assignment=assignment,
+                criteria=spec.rubric_json(),
+                settings={**spec.settings_json(), "excluded": report.excluded},
+                reviewers=k,
+                seed=seed,
+                due_at=due,
+                folder=str(folder),
+                submissions=rows,
+                pairs=entries,
+            )
+            report.round_id = rnd.id
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+    report.submissions, report.allocations = len(authors), len(entries)
+    return report
+
+
+@dataclass
+class UpdateReport:
+    late: list[str] = field(default_factory=list)
+    moved: list[tuple[str, str, str]] = field(default_factory=list)  # author, from, to
+    excluded: dict[str, str] = field(default_factory=dict)
+    uncovered: list[str] = field(default_factory=list)
+
+
+def update_round(
+    ctx: RoundContext,
+    assignment: str,
+    *,
+    due: datetime,
+    pool: Sequence[str] = (),
+) -> UpdateReport:
+    """Bring an open round up to date: late submitters join without breaking the allocation's
+    rules, and reviews missed past their due date (or left by members who left the roster)
+    move to a backup pool: reviewers who finished, plus ``pool`` (e.g. facilitators)."""
+    spec = ctx.spec(assignment)
+    if due <= utcnow():
+        raise RoundError(f"the new due date {due:%Y-%m-%d %H:%M %Z} has passed")
+    with ctx.store.read() as s:
+        rnd = find_round(s, ctx.actor, get_cohort(s, ctx.cohort), assignment)
+        if rnd.status != "open":
+            raise Conflict(f"the review round for {assignment!r} is {rnd.status}")
+        rnd_id, folder, k, seed = rnd.id, Path(rnd.folder), rnd.reviewers_per_submission, rnd.seed
+        state = _state(s, rnd)
+    report = UpdateReport()
+    batch = f"packets-{secrets.token_hex(3)}"
+    collected = collect(ctx.api, assignment)
+    opened = OpenReport(assignment)
+    new_files = [folder / "submissions" / st for st in collected if st not in state.authors]
+    try:
+        packed, subs, members = _pack(ctx, assignment, collected, folder, opened, state.authors)
+        report.excluded = opened.excluded
+        members.update(_members(ctx, state.usernames()))
+        teams = {u: m.team for u, m in members.items()}
+        missing = {
+            p
+            for p, a in state.live.items()
+            if a["status"] == "assigned" and (a["late"] or not a["active"])
+        }
+        pairs = list(state.pairs)
+        for late in sorted(subs):
+            try:
+                pairs = add_late(
+                    pairs,
+                    late,
+                    k,
+                    seed=seed,
+                    locked=state.locked | missing,
+                    teams=teams,
+                    team_rule=spec.team_rule,
+                )
+                report.late.append(late)
+            except AllocationError as exc:
+                report.excluded[late] = f"late submission not added: {exc}"
+                subs.pop(late)
+        late_added = [p for p in pairs if p not in set(state.pairs)]
+        late_dropped = [p for p in state.pairs if p not in set(pairs)]
+        backup = sorted({r for r, done in state.finished.items() if done} | set(pool))
+        before = set(pairs)
+        if missing:
+            try:
+                pairs = reassign(
+                    pairs, missing, backup, seed=seed, teams=teams, team_rule=spec.team_rule
+                )
+            except AllocationError as exc:
+                raise RoundError(f"cannot cover the missed reviews: {exc}") from None
+        replacements: dict[str, list[tuple[str, str]]] = {}
+        for pair in pairs:
+            if pair not in before:
+                replacements.setdefault(pair[1], []).append(pair)
+        new_pairs = late_added + [p for ps in replacements.values() for p in ps]
+        codes = (
+            write_packets(
+                folder / batch, {**state.packed(folder), **packed}, new_pairs, prefix=assignment
+            )
+            if new_pairs
+            else {}
+        )
+        ids = {u: m.id for u, m in members.items()}
+        late_index = {a: i for i, a in enumerate(sorted(subs))}
+        with ctx.store.write() as s:
+            rnd = s.get_one(ReviewRound, rnd_id)
+            for pair in late_dropped:
+                s.get_one(Allocation, state.live[pair]["id"]).status = "withdrawn"
+            for r, a in sorted(missing):
+                alloc = s.get_one(Allocation, state.live[(r, a)]["id"])
+                target = replacements[a].pop()
+                move_allocation(
+                    s, ctx.actor, alloc, ids[target[0]], f"{batch}/{codes[target]}", due
+                )
+                report.moved.append((a, r, target[0]))
+            entries: list[tuple[int, int | str, str, str]] = [
+                (
+                    ids[r],
+                    state.sub_ids.get(a, f"new:{late_index.get(a)}"),
+                    "peer",
+                    f"{batch}/{codes[(r, a)]}",
+                )
+                for r, a in late_added
+            ]
+            add_allocations(
+                s,
+                ctx.actor,
+                rnd,
+                submissions=[subs[a] for a in sorted(subs)],
+                pairs=entries,
+                due_at=due,
+            )
+    except BaseException:
+        for path in new_files:
+            shutil.rmtree(path, ignore_errors=True)
+        shutil.rmtree(folder / batch, ignore_errors=True)
+        raise
+    return report
+
+
+@dataclass
+class _State:
+    """The round's live peer allocation as (reviewer, author) usernames."""
+
+    pairs: list[tuple[str, str]] = field(default_factory=list)
+    live: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    locked: set[tuple[str, str]] = field(default_factory=set)
+    finished: dict[str, bool] = field(default_factory=dict)
+    sub_ids: dict[str, int] = field(default_factory=dict)
+    snapshots: dict[str, str] = field(default_factory=dict)
+    authors: set[str] = field(default_factory=set)
+
+    def usernames(self) -> set[str]:
+        return self.authors | {r for r, _a in self.pairs}
+
+    def packed(self, folder: Path) -> dict[str, PackedSubmission]:
+        """Existing authors' packets, reused as they were built at open (never re-packed)."""
+        out = {}
+        for author in self.authors:
+            code = next((a["packet"] for p, a in self.live.items() if p[1] == author), None)
+            if code:
+                root = folder / code
+                files = {
+                    p.relative_to(root).as_posix(): p.read_bytes()
+                    for p in root.rglob("*")
+                    if p.is_file()
+                }
+                out[author] = PackedSubmission(files=files, mentions=[], notes=[])
+        return out
+
+
+def _state(s: Any, rnd: ReviewRound) -> _State:
+    now = utcnow()
+    state = _State()
+    rows = s.execute(
+        select(Allocation, Review, ReviewSubmission, Member)
+        .join(ReviewSubmission, ReviewSubmission.id == Allocation.submission_id)
+        .join(Member, Member.id == Allocation.reviewer_id)
+        .outerjoin(Review, Review.allocation_id == Allocation.id)
+        .where(Allocation.round_id == rnd.id)
+    ).all()
+    authors = {
+        m.id: m.username for m in s.scalars(select(Member).where(Member.cohort_id == rnd.cohort_id))
+    }
+    for sub in s.scalars(
+        select(ReviewSubmission).where(
+            ReviewSubmission.round_id == rnd.id, ReviewSubmission.kind == "peer"
+        )
+    ):
+        state.sub_ids[authors[sub.author_id]] = sub.id
+        state.authors.add(authors[sub.author_id])
+    for alloc, review, sub, reviewer in rows:
+        if alloc.kind != "peer" or alloc.status not in ("assigned", "submitted"):
+            continue
+        pair = (reviewer.username, authors[sub.author_id])
+        due = effective_due(rnd, alloc)
+        state.pairs.append(pair)
+        state.live[pair] = {
+            "id": alloc.id,
+            "status": alloc.status,
+            "packet": alloc.packet,
+            "late": due is not None and due < now,
+            "active": reviewer.active,
+        }
+        if review is not None:
+            state.locked.add(pair)
+        done = alloc.status == "submitted"
+        state.finished[reviewer.username] = (
+            state.finished.get(reviewer.username, True) and done and reviewer.active
+        )
+    state.pairs.sort()
+    return state

@@ -7,10 +7,12 @@ round; if anything fails, the folder is removed, so a round is either whole or a
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import secrets
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cached_property
@@ -153,14 +155,15 @@ def _pack(
         ]
         if problems:
             report.mentions[student] = problems
-        if packed[student].notes:
-            report.notes[student] = list(packed[student].notes)
+        notes = [n for n in packed[student].notes if "same as the release" not in n]
+        if notes:
+            report.notes[student] = notes
         subs[student] = NewSubmission(
             author_id=member.id,
             snapshot=str(snapshot),
             sha256=_digest(snapshot),
             submitted_at=item.timestamp,
-            problems=problems + list(packed[student].notes),
+            problems=problems + notes,
         )
     return packed, subs, members
 
@@ -211,6 +214,41 @@ def open_round(
         )
     if due <= utcnow():
         raise RoundError(f"the due date {due:%Y-%m-%d %H:%M %Z} has passed")
+    with _opening(ctx, assignment):
+        return _open_locked(ctx, assignment, spec, k, seed, due)
+
+
+@contextmanager
+def _opening(ctx: RoundContext, assignment: str) -> Iterator[None]:
+    """One open at a time per assignment on this data folder: nbgrader's collect is not safe
+    to run twice at once, and the second instructor should hear why, not see a traceback."""
+    lock_dir = ctx.data_dir / "reviews" / ctx.cohort
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f".{assignment}.lock", "w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(
+                f"another instructor is opening the review round for {assignment!r} right now"
+            ) from None
+        yield
+
+
+def _open_locked(
+    ctx: RoundContext, assignment: str, spec: ReviewSpec, k: int, seed: int, due: datetime
+) -> OpenReport:
+    with ctx.store.read() as s:
+        existing = s.scalar(
+            select(ReviewRound.status).where(
+                ReviewRound.cohort_id == get_cohort(s, ctx.cohort).id,
+                ReviewRound.assignment == assignment,
+            )
+        )
+    if existing is not None:
+        raise Conflict(
+            f"a review round for {assignment!r} is already {existing}; "
+            f"see `nbcohort review status {assignment}`"
+        )
     report = OpenReport(assignment)
     collected = collect(ctx.api, assignment)
     if not collected:

@@ -20,6 +20,7 @@ class NbCohortApp(NbCohortCommand):
         "upgrade-db": (commands.UpgradeDb, commands.UpgradeDb.description),
         "export": (commands.ExportCommand, commands.ExportCommand.description),
         "import": (commands.ImportCommand, commands.ImportCommand.description),
+        "review": ("nbcohort.cohorts.cli.review.ReviewApp", "Run peer-review rounds."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
     }
 

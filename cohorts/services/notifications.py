@@ -62,8 +62,8 @@ def list_notifications(
         raise Forbidden("only members have notifications")
     query = (
         select(Notification, Thread.anchor, Member.name)
-        .join(Post, Notification.post_id == Post.id)
-        .join(Thread, Post.thread_id == Thread.id)
+        .outerjoin(Post, Notification.post_id == Post.id)  # a review reminder has no post
+        .outerjoin(Thread, Post.thread_id == Thread.id)
         .outerjoin(Member, Notification.actor_id == Member.id)
         .where(Notification.member_id == actor.member_id)
         .order_by(Notification.id.desc())

@@ -362,6 +362,7 @@ def round_status(session: Session, actor: Actor, rnd: ReviewRound) -> dict[str, 
         "flexible_at": flexible.isoformat() if flexible else None,
         "submissions": sorted(subs.values(), key=lambda s: s["author"]),
         "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
+        "excluded": dict(rnd.settings.get("excluded", {})),
     }
 
 

@@ -13,6 +13,8 @@ from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import (
     Allocation,
     Cohort,
+    Member,
+    Notification,
     Review,
     ReviewRound,
     ReviewSubmission,
@@ -25,7 +27,14 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.review_rounds import effective_due, find_round
 
-__all__ = ["packet_files", "publish_reviewed", "rate_review", "review_inbox", "save_review"]
+__all__ = [
+    "packet_files",
+    "publish_reviewed",
+    "rate_review",
+    "remind_reviewers",
+    "review_inbox",
+    "save_review",
+]
 
 MAX_COMMENT = 5000
 _LIVE = ("assigned", "submitted")
@@ -311,7 +320,7 @@ def packet_files(
         or alloc.status not in _LIVE
     ):
         raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
-    root = Path(rnd.folder) / "packets" / alloc.packet
+    root = Path(rnd.folder) / alloc.packet
     files = {}
     for path in sorted(p for p in root.rglob("*") if p.is_file()):
         files[path.relative_to(root).as_posix()] = path.read_bytes()
@@ -378,3 +387,29 @@ def publish_reviewed(
         session, cohort.id, actor.member_id, "review.publish", artifact, consent=True, round=rnd.id
     )
     return {"artifact_id": artifact.id, "title": artifact.title}
+
+
+def remind_reviewers(
+    session: Session, actor: Actor, cohort: Cohort, assignment: str
+) -> dict[str, int]:
+    """Notify each active reviewer who still has reviews to submit; returns who, how many."""
+    rnd = find_round(session, actor, cohort, assignment)
+    require(actor, "review.run", cohort.id)
+    if rnd.status != "open":
+        raise Conflict(f"the review round for {assignment!r} is {rnd.status}")
+    rows = session.execute(
+        select(Member, Allocation.id)
+        .join(Allocation, Allocation.reviewer_id == Member.id)
+        .where(
+            Allocation.round_id == rnd.id,
+            Allocation.status == "assigned",
+            Member.active.is_(True),
+        )
+    ).all()
+    pending: dict[int, tuple[Member, int]] = {}
+    for member, _alloc in rows:
+        pending[member.id] = (member, pending.get(member.id, (member, 0))[1] + 1)
+    for member, _count in pending.values():
+        session.add(Notification(member_id=member.id, kind="review", post_id=None))
+    record(session, cohort.id, actor.member_id, "review.remind", rnd, reviewers=len(pending))
+    return {member.username: count for member, count in pending.values()}

@@ -65,9 +65,15 @@ class PeerCourse:
             for i, name in enumerate(names):
                 username = name.split()[0].lower()
                 self.members[username] = add_member(
-                    s, Actor.system(), cohort, name=name, email=f"{username}@example.org",
-                    role=role, team=f"team-{i % teams}" if teams else "", username=username,
-                )  # fmt: skip
+                    s,
+                    Actor.system(),
+                    cohort,
+                    name=name,
+                    email=f"{username}@example.org",
+                    role=role,
+                    team=f"team-{i % teams}" if teams else "",
+                    username=username,
+                )
 
     def _exchange(self, cls: type, username: str) -> object:
         cfg = Config(self.config)
@@ -96,8 +102,11 @@ class PeerCourse:
             if grade_id in ANSWER_CELLS:
                 cell.source = f"{grade_id}: an answer of quality {quality}. " + "detail " * quality
             if cell.cell_type == "code" and "data = pd.read_csv" in cell.source:
-                cell.outputs = [nbformat.v4.new_output(
-                    "stream", name="stdout", text=f"loaded /home/{username}/project-1/data\n")]  # fmt: skip
+                cell.outputs = [
+                    nbformat.v4.new_output(
+                        "stream", name="stdout", text=f"loaded /home/{username}/project-1/data\n"
+                    )
+                ]
         nb.cells.append(nbformat.v4.new_markdown_cell(f"Written by {name}."))
         nbformat.write(nb, path)
         return path

@@ -15,11 +15,12 @@ from traitlets.config import Config
 
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.exchange.release import generate_release
+from nbcohort.exchange.rubric import load_review_spec
 from tests.conftest import REPO, free_port
 
 SOURCE = REPO / "course" / "source"
 NOTEBOOKS = sorted(SOURCE.glob("*/*.ipynb"))
-CALL = re.compile(r"\b(discussion|prompt|applied|share)\(\s*\"([^\"]+)\"")
+CALL = re.compile(r"\b(discussion|prompt|applied|share|peer_review)\(\s*\"([^\"]+)\"")
 
 
 def widget_calls(nb_path: Path) -> list[tuple[str, str]]:
@@ -32,7 +33,7 @@ def test_course_toml_parses_and_matches_the_notebooks():
     assert course.id == "pandas-practice"
     anchors = course.anchors
     assert len(anchors) == len(set(anchors)), "discussion anchors must be unique"
-    used = {kind: set() for kind in ("discussion", "prompt", "applied", "share")}
+    used = {kind: set() for kind in ("discussion", "prompt", "applied", "share", "peer_review")}
     for nb in NOTEBOOKS:
         for kind, key in widget_calls(nb):
             used[kind].add(key)
@@ -41,6 +42,10 @@ def test_course_toml_parses_and_matches_the_notebooks():
     assert used["applied"] <= set(course.practices)
     assert len(used["discussion"]) >= 15
     assert "project-1" in course.assignments
+    # every peer-review widget names an assignment with a usable rubric
+    assert used["peer_review"] == {"project-1"}
+    for assignment in used["peer_review"]:
+        assert load_review_spec(REPO / "course" / "course.toml", assignment).criteria
 
 
 @pytest.mark.parametrize(

@@ -18,9 +18,19 @@ from nbcohort.exchange import closing, rounds
 from tests.peer_course import ANSWER_CELLS, ASSIGNMENT, PeerCourse
 
 NAMES = [
-    "Ana Souza", "Ben Okafor", "Chi Nguyen", "Dara Kim", "Eli Cohen", "Fatma Yilmaz",
-    "Gus Moreau", "Hana Sato", "Ines Duarte", "Jon Berg", "Kofi Mensah", "Lena Novak",
-]  # fmt: skip
+    "Ana Souza",
+    "Ben Okafor",
+    "Chi Nguyen",
+    "Dara Kim",
+    "Eli Cohen",
+    "Fatma Yilmaz",
+    "Gus Moreau",
+    "Hana Sato",
+    "Ines Duarte",
+    "Jon Berg",
+    "Kofi Mensah",
+    "Lena Novak",
+]
 CRITERIA = ("question", "evidence", "recommendation")
 
 pytestmark = pytest.mark.slow
@@ -33,8 +43,9 @@ def course(tmp_path: Path, sqlite_store: Store) -> PeerCourse:
     return course
 
 
-def review_everything(course: PeerCourse, quality: dict[str, int], *, skip: set[str] = frozenset()
-                      ) -> int:  # fmt: skip
+def review_everything(
+    course: PeerCourse, quality: dict[str, int], *, skip: set[str] = frozenset()
+) -> int:
     """Each learner scores each packet near its author's quality (the truth is known here
     because the packet is anonymous: we look the author up the way only a test may)."""
     rng = random.Random(5)
@@ -54,8 +65,16 @@ def review_everything(course: PeerCourse, quality: dict[str, int], *, skip: set[
                 q = quality[author]
                 scores = {c: max(0, min(3, q + rng.choice((-1, 0, 0, 0, 1)))) for c in CRITERIA}
                 comments = {c: f"On {c}: clear, see the cell about it." for c in CRITERIA}
-                reviews.save_review(s, actor, cohort, item["allocation_id"], scores=scores,
-                                    comments=comments, overall_comment="Good work.", submit=True)  # fmt: skip
+                reviews.save_review(
+                    s,
+                    actor,
+                    cohort,
+                    item["allocation_id"],
+                    scores=scores,
+                    comments=comments,
+                    overall_comment="Good work.",
+                    submit=True,
+                )
                 done += 1
     return done
 

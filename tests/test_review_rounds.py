@@ -48,8 +48,9 @@ def _actor(course: PeerCourse, username: str) -> tuple[Actor, Cohort]:
 
 
 def _open(course: PeerCourse, k: int = 2, days: float = 7) -> rounds.OpenReport:
-    return rounds.open_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=days),
-                             reviewers=k, seed=1)  # fmt: skip
+    return rounds.open_round(
+        course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=days), reviewers=k, seed=1
+    )
 
 
 def _inbox(course: PeerCourse, username: str) -> dict:
@@ -63,9 +64,14 @@ def _submit(course: PeerCourse, username: str, allocation_id: int, **scores: flo
     scores = scores or {"question": 2, "evidence": 2, "recommendation": 2}
     with course.store.write() as s:
         return reviews.save_review(
-            s, actor, cohort, allocation_id, scores=scores,
-            comments={c: "Specific and kind." for c in scores}, submit=True,
-        )  # fmt: skip
+            s,
+            actor,
+            cohort,
+            allocation_id,
+            scores=scores,
+            comments={c: "Specific and kind." for c in scores},
+            submit=True,
+        )
 
 
 def test_broken_and_huge_submissions_are_reported_and_the_round_goes_on(course):
@@ -81,7 +87,9 @@ def test_broken_and_huge_submissions_are_reported_and_the_round_goes_on(course):
     assert "project-1.ipynb" in report.excluded["chi"]
     assert report.submissions == 4 and report.allocations == 8
     assert any("output" in note for note in report.notes["ben"])
-    packet = max((course.tmp / "data").rglob("packets/*/project-1.ipynb"), key=lambda p: p.stat().st_size)
+    packet = max(
+        (course.tmp / "data").rglob("packets/*/project-1.ipynb"), key=lambda p: p.stat().st_size
+    )
     assert packet.stat().st_size < 1_500_000
     # the instructor sees the left-out submissions in the status
     with course.store.read() as s:
@@ -97,12 +105,14 @@ def test_scores_must_be_levels_and_reviews_close_at_the_due_date(course):
     item = _inbox(course, "dara")["inbox"][0]
     actor, cohort = _actor(course, "dara")
     with course.store.write() as s, pytest.raises(Invalid) as bad:
-        reviews.save_review(s, actor, cohort, item["allocation_id"],
-                            scores={"question": 7}, submit=False)  # fmt: skip
+        reviews.save_review(
+            s, actor, cohort, item["allocation_id"], scores={"question": 7}, submit=False
+        )
     assert bad.value.field == "scores.question" and "0, 1, 2, 3" in bad.value.message
     with course.store.write() as s, pytest.raises(Invalid) as missing:
-        reviews.save_review(s, actor, cohort, item["allocation_id"],
-                            scores={"question": 2}, submit=True)  # fmt: skip
+        reviews.save_review(
+            s, actor, cohort, item["allocation_id"], scores={"question": 2}, submit=True
+        )
     assert "evidence" in missing.value.message
     with course.store.write() as s, pytest.raises(Invalid) as ghost:
         reviews.save_review(s, actor, cohort, item["allocation_id"], scores={"style": 1})
@@ -129,7 +139,9 @@ def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(course):
     report = rounds.update_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
     assert len(report.moved) == 2 and all(old == "fatma" for _a, old, _n in report.moved)
     with course.store.read() as s:
-        live = s.scalars(select(Allocation).where(Allocation.status.in_(["assigned", "submitted"]))).all()
+        live = s.scalars(
+            select(Allocation).where(Allocation.status.in_(["assigned", "submitted"]))
+        ).all()
         per_sub: dict[int, set[int]] = {}
         for a in live:
             per_sub.setdefault(a.submission_id, set()).add(a.reviewer_id)
@@ -164,8 +176,8 @@ def test_reopen_only_a_closed_round_and_close_again(course):
     closing.reopen(ctx, ASSIGNMENT, due=utcnow() + timedelta(days=3))
     with course.store.read() as s:
         assert s.scalar(select(ReviewRound.status)) == "open"
+    closing.close(ctx, ASSIGNMENT, force=True, complete_short=True)
     with pytest.raises(Invalid, match="passed"):
-        closing.close(ctx, ASSIGNMENT, force=True, complete_short=True)
         closing.reopen(ctx, ASSIGNMENT, due=utcnow() - timedelta(days=1))
 
 
@@ -175,7 +187,7 @@ def test_two_instructors_opening_the_same_round_at_once(course):
     def go() -> None:
         try:
             results.append(_open(course))
-        except Exception as exc:  # noqa: BLE001 - the test inspects what each got
+        except Exception as exc:
             results.append(exc)
 
     threads = [threading.Thread(target=go) for _ in range(2)]
@@ -206,8 +218,13 @@ def test_the_review_commands_as_an_instructor_runs_them(course, tmp_path):
     env = isolated_env(tmp_path, JUPYTER_CONFIG_PATH=str(conf))
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, "-m", "nbcohort.cohorts.cli", "review", *args],
-                              env=env, capture_output=True, text=True, timeout=300)  # fmt: skip
+        return subprocess.run(
+            [sys.executable, "-m", "nbcohort.cohorts.cli", "review", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
 
     bad = run("open", ASSIGNMENT, "--due=next tuesday")
     assert bad.returncode == 2 and "--due 'next tuesday'" in bad.stderr

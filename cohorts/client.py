@@ -179,3 +179,39 @@ class CohortClient:
         """A copy of an artifact's file (counted as a reuse when you are not its author)."""
         data = self.request("POST", f"/api/v1/artifacts/{artifact_id}/copies")
         return data["filename"], base64.b64decode(data["content_b64"])
+
+    # -- peer review ------------------------------------------------------------------------
+    def review_inbox(self, assignment: str) -> dict[str, Any]:
+        """The member's review inbox for ``assignment`` and, as an author, their own result."""
+        return self.request("GET", f"/api/v1/reviews/{quote(assignment, safe='')}")
+
+    def save_review(
+        self, assignment: str, allocation_id: int, scores: dict[str, float],
+        comments: dict[str, str] | None = None, overall_comment: str = "", *, submit: bool = False,
+    ) -> dict[str, Any]:  # fmt: skip
+        """Save a draft review, or submit it (a submitted review stays editable until due)."""
+        path = f"/api/v1/reviews/{quote(assignment, safe='')}/allocations/{allocation_id}"
+        payload = {"scores": scores, "comments": comments or {},
+                   "overall_comment": overall_comment, "submit": submit}  # fmt: skip
+        return self.request("PUT", path, json=payload)
+
+    def review_packet(self, assignment: str, allocation_id: int) -> dict[str, bytes]:
+        """The files of a packet assigned to you: relative path -> content."""
+        path = f"/api/v1/reviews/{quote(assignment, safe='')}/allocations/{allocation_id}/packet"
+        files = self.request("GET", path)["files"]
+        return {rel: base64.b64decode(data) for rel, data in files.items()}
+
+    def rate_review(self, assignment: str, review_id: int, helpfulness: int) -> dict[str, Any]:
+        """Rate a review of your work from 1 to 5 (feedback on feedback)."""
+        path = f"/api/v1/reviews/{quote(assignment, safe='')}/reviews/{review_id}/helpfulness"
+        return self.request("PUT", path, json={"helpfulness": helpfulness})
+
+    def publish_reviewed(
+        self, assignment: str, *, consent: bool, title: str, description: str = "",
+        tags: list[str] | None = None, license: str = "CC-BY-4.0",
+    ) -> dict[str, Any]:  # fmt: skip
+        """Publish your reviewed notebook to the library once the round has closed."""
+        payload = {"consent": consent, "title": title, "description": description,
+                   "tags": tags or [], "license": license}  # fmt: skip
+        return self.request("POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish",
+                            json=payload)  # fmt: skip

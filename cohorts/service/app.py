@@ -16,7 +16,7 @@ from tornado.web import Application
 
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.service import community, handlers
+from nbcohort.cohorts.service import community, handlers, reviews
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
@@ -65,7 +65,9 @@ def make_app(
     )
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
     ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor)
-    return Application(handlers.ROUTES + community.ROUTES, nbcohort=ctx, compress_response=True)
+    return Application(
+        handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
+    )
 
 
 async def serve(

@@ -22,6 +22,7 @@ from nbcohort.cohorts.services.errors import Conflict, Invalid
 from nbcohort.cohorts.services.members import set_active
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange import closing, rounds
+from nbcohort.exchange.round_update import update_round
 from tests.conftest import isolated_env
 from tests.peer_course import ASSIGNMENT, PeerCourse
 
@@ -93,7 +94,8 @@ def test_broken_and_huge_submissions_are_reported_and_the_round_goes_on(course):
     assert packet.stat().st_size < 1_500_000
     # the instructor sees the left-out submissions in the status
     with course.store.read() as s:
-        from nbcohort.cohorts.services.review_rounds import find_round, round_status
+        from nbcohort.cohorts.services.review_rounds import find_round
+        from nbcohort.cohorts.services.review_status import round_status
 
         cohort = s.get_one(Cohort, course.cohort_id)
         status = round_status(s, Actor.system(), find_round(s, Actor.system(), cohort, ASSIGNMENT))
@@ -136,7 +138,7 @@ def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(course):
     with course.store.write() as s:
         cohort = s.get_one(Cohort, course.cohort_id)
         set_active(s, Actor.system(), s.get_one(Member, course.members["fatma"].id), False)
-    report = rounds.update_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
+    report = update_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
     assert len(report.moved) == 2 and all(old == "fatma" for _a, old, _n in report.moved)
     with course.store.read() as s:
         live = s.scalars(
@@ -243,3 +245,27 @@ def test_the_review_commands_as_an_instructor_runs_them(course, tmp_path):
     assert early.returncode == 2 and "--force" in early.stderr
     again = run("reopen", ASSIGNMENT, "--due=2099-02-01")
     assert again.returncode == 2 and "not closed" in again.stderr
+
+
+def test_a_late_submission_joins_without_breaking_the_allocation(course):
+    course.add_learners(["Gus Moreau"], teams=0)
+    _open(course, k=2, days=1)
+    course.fetch("gus")
+    course.answer("gus", "Gus Moreau", 3)
+    course.submit("gus")
+    report = update_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
+    assert report.late == ["gus"] and report.moved == []
+    with course.store.read() as s:
+        live = s.scalars(
+            select(Allocation).where(Allocation.status.in_(["assigned", "submitted"]))
+        ).all()
+        reviewers_of: dict[int, set[int]] = {}
+        load: dict[int, int] = {}
+        for a in live:
+            reviewers_of.setdefault(a.submission.author_id, set()).add(a.reviewer_id)
+            load[a.reviewer_id] = load.get(a.reviewer_id, 0) + 1
+            assert a.reviewer_id != a.submission.author_id
+    assert len(reviewers_of) == 7 and all(len(r) == 2 for r in reviewers_of.values())
+    assert set(load.values()) == {2}, load
+    gus = _inbox(course, "gus")["inbox"]
+    assert len(gus) == 2 and all(i["packet"] for i in gus)

@@ -17,7 +17,8 @@ from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_alia
 from nbcohort.cohorts.course import CourseError
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.members import find_member
-from nbcohort.cohorts.services.review_rounds import find_round, round_status, set_override
+from nbcohort.cohorts.services.review_rounds import find_round, set_override
+from nbcohort.cohorts.services.review_status import round_status
 from nbcohort.cohorts.services.reviews import remind_reviewers
 
 __all__ = ["ReviewApp"]
@@ -171,7 +172,7 @@ class ReviewReassign(_ReviewCommand):
     aliases = {**_ReviewCommand.aliases, "pool": "ReviewReassign.pool"}
 
     def run(self) -> None:
-        from nbcohort.exchange.rounds import update_round
+        from nbcohort.exchange.round_update import update_round
 
         assignment = self.arg(0, "the assignment")
         ctx = self.context()

@@ -1,4 +1,5 @@
 """Review rounds as the instructor runs them: create, reassign, close, reopen, override.
+Where a round stands (``round_status``) is in ``review_status``.
 
 The exchange (nbgrader collection, allocation, packets, aggregation) computes; this module
 decides who may do what and keeps the store consistent, in the caller's one transaction.
@@ -8,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -38,7 +39,6 @@ __all__ = [
     "move_allocation",
     "observations",
     "reopen_round",
-    "round_status",
     "set_override",
 ]
 
@@ -284,86 +284,6 @@ def observations(session: Session, rnd: ReviewRound) -> list[tuple[Allocation, R
         .order_by(Allocation.id)
     ).all()
     return [(a, r) for a, r in rows]
-
-
-def round_status(session: Session, actor: Actor, rnd: ReviewRound) -> dict[str, Any]:
-    """Where the round stands: per submission reviews done, per reviewer work left, problems
-    reported at collection, and reviewer reputation from authors' helpfulness ratings."""
-    require(actor, "review.run", rnd.cohort_id)
-    now = utcnow()
-    allocations = session.scalars(
-        select(Allocation)
-        .options(joinedload(Allocation.submission), joinedload(Allocation.reviewer))
-        .where(Allocation.round_id == rnd.id)
-        .order_by(Allocation.id)
-    ).all()
-    reviews = {
-        r.allocation_id: r
-        for r in session.scalars(
-            select(Review).join(Allocation).where(Allocation.round_id == rnd.id)
-        )
-    }
-    members = {
-        m.id: m for m in session.scalars(select(Member).where(Member.cohort_id == rnd.cohort_id))
-    }
-    subs: dict[int, dict[str, Any]] = {}
-    for sub in session.scalars(select(ReviewSubmission).where(ReviewSubmission.round_id == rnd.id)):
-        author = members.get(sub.author_id) if sub.author_id else None
-        subs[sub.id] = {
-            "id": sub.id,
-            "kind": sub.kind,
-            "author": author.username if author else "(calibration)",
-            "reviews_done": 0,
-            "reviews_assigned": 0,
-            "problems": list(sub.problems),
-            "result": sub.result,
-            "override": sub.override,
-        }
-    reviewers: dict[int, dict[str, Any]] = {}
-    for alloc in allocations:
-        review = reviews.get(alloc.id)
-        done = review is not None and not review.draft
-        entry = subs[alloc.submission_id]
-        if alloc.kind == "peer" and alloc.status in ("assigned", "submitted"):
-            entry["reviews_assigned"] += 1
-            entry["reviews_done"] += int(done)
-        who = reviewers.setdefault(
-            alloc.reviewer_id,
-            {
-                "username": alloc.reviewer.username,
-                "active": alloc.reviewer.active,
-                "assigned": 0,
-                "done": 0,
-                "late": 0,
-                "helpfulness": [],
-            },
-        )
-        if alloc.status in ("assigned", "submitted"):
-            who["assigned"] += 1
-            who["done"] += int(done)
-            due = effective_due(rnd, alloc)
-            who["late"] += int(not done and due is not None and due < now)
-        if review is not None and review.helpfulness is not None:
-            who["helpfulness"].append(review.helpfulness)
-    for who in reviewers.values():
-        rated = who.pop("helpfulness")
-        who["helpfulness"] = round(sum(rated) / len(rated), 2) if rated else None
-        who["ratings"] = len(rated)
-    flexible = (
-        rnd.due_at + timedelta(hours=float(rnd.settings.get("flexible_after_hours", 48)))
-        if rnd.due_at
-        else None
-    )
-    return {
-        "assignment": rnd.assignment,
-        "status": rnd.status,
-        "k": rnd.reviewers_per_submission,
-        "due_at": rnd.due_at.isoformat() if rnd.due_at else None,
-        "flexible_at": flexible.isoformat() if flexible else None,
-        "submissions": sorted(subs.values(), key=lambda s: s["author"]),
-        "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
-        "excluded": dict(rnd.settings.get("excluded", {})),
-    }
 
 
 def close_round(

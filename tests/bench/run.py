@@ -3,8 +3,11 @@
     python tests/bench/run.py [--quick] [--only NAME] [--runs N] [--profile]
 
 Benchmarks: service_load (the HTTP service under 200 concurrent members, then write
-saturation), roster_import (a 10,000-member CSV through the CLI) and widget_render (the
-discussion widget's first render in a kernel, 50 and 5,000 posts). Each runs on SQLite and,
+saturation), roster_import (a 10,000-member CSV through the CLI), widget_render (the
+discussion widget's first render in a kernel, 50 and 5,000 posts), and for peer review:
+allocation (10,000 submissions, k=3), aggregation (10,000 x 3 reviews), peer_accuracy (the
+model against median, ORA2's rule and mean on simulated rounds) and packets (1,000
+submissions -> 3,000 anonymized packets, beside nbgrader's own collect). Each runs on SQLite and,
 when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -20,7 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import aggregation
+import allocation
 import benchlib as bl
+import packets
+import peer_accuracy
 import roster_import
 import service_load
 import widget_render
@@ -29,6 +36,10 @@ BENCHMARKS = {
     service_load.NAME: service_load,
     roster_import.NAME: roster_import,
     widget_render.NAME: widget_render,
+    allocation.NAME: allocation,
+    aggregation.NAME: aggregation,
+    peer_accuracy.NAME: peer_accuracy,
+    packets.NAME: packets,
 }
 
 

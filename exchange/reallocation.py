@@ -1,0 +1,158 @@
+"""Late submitters and missed reviews in a published allocation, without breaking the
+allocation's rules.
+
+Pure and deterministic like ``allocation``: the same inputs and seed give the same pairs.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter, defaultdict
+from collections.abc import Collection, Mapping, Sequence
+
+from nbcohort.exchange.allocation import (
+    AllocationError,
+    Pair,
+    _check_k,
+    _few,
+    _hard,
+    _ids,
+    _rule,
+    _soft,
+    _team_map,
+)
+
+__all__ = ["add_late", "reassign"]
+
+
+def add_late(
+    pairs: Sequence[Pair],
+    late_author: str,
+    k: int,
+    *,
+    seed: int,
+    locked: Collection[Pair] = (),
+    teams: Mapping[str, str] | None = None,
+    team_rule: str = "prefer",
+) -> list[Pair]:
+    """Bring a late submitter L into a published allocation: k unlocked pairs (A_j, B_j), with
+    distinct A's, distinct B's and no A among the B's, become (A_j, L) and (L, B_j). L gets k
+    reviewers and reviews k, every other load is unchanged, no reciprocal pair appears."""
+    rule = _rule(team_rule)
+    _check_k(k)
+    L = _ids("late author", [late_author])[0]
+    current = [(r, a) for r, a in pairs]
+    if any(L in p for p in current):
+        raise AllocationError(f"{L} is already in this allocation")
+    members = {x for p in current for x in p} | {L}
+    team = _team_map(teams, rule, members)
+    held = set(locked)
+    cands = sorted({p for p in current if p not in held} - {p for p in current if p[0] == p[1]})
+    if rule == "require":
+        cands = [
+            (r, a) for r, a in cands if not (_hard(r, L, team, rule) or _hard(L, a, team, rule))
+        ]
+    rng = random.Random(seed)
+    rng.shuffle(cands)
+    cost = {p: _soft(p[0], L, team, rule) + _soft(L, p[1], team, rule) for p in cands}
+    cands.sort(key=cost.__getitem__)
+    picked = _pick(cands, k, cost, 2 * k)
+    spent = sum(cost[p] for p in picked or ())
+    for budget in range(spent):  # a cheaper choice (fewer team-mates) if there is one
+        better = _pick(cands, k, cost, budget)
+        if better is not None:
+            picked = better
+            break
+    if picked is None:
+        raise AllocationError(
+            f"cannot add {L}: no {k} unlocked pairs with distinct reviewers and authors "
+            f"(and none of those reviewers among those authors) among {len(cands)} candidates"
+            + (f" outside team {team[L]!r}" if rule == "require" and team[L] else "")
+        )
+    gone = set(picked)
+    new = [p for p in current if p not in gone]
+    new += [(r, L) for r, _ in picked] + [(L, a) for _, a in picked]
+    return new
+
+
+def _pick(cands: list[Pair], k: int, cost: dict[Pair, int], budget: int) -> list[Pair] | None:
+    """Depth-first choice of k candidates (in order) within a cost budget; bounded effort."""
+    chosen: list[Pair] = []
+    used: set[str] = set()
+    steps = 0
+
+    def dfs(start: int, spent: int) -> bool:
+        nonlocal steps
+        if len(chosen) == k:
+            return True
+        for idx in range(start, len(cands)):
+            steps += 1
+            if steps > 200_000 or len(cands) - idx < k - len(chosen):
+                return False
+            r, a = cands[idx]
+            if r in used or a in used or spent + cost[(r, a)] > budget:
+                continue
+            chosen.append((r, a))
+            used.update((r, a))
+            if dfs(idx + 1, spent + cost[(r, a)]):
+                return True
+            chosen.pop()
+            used.difference_update((r, a))
+        return False
+
+    return list(chosen) if dfs(0, 0) else None
+
+
+def reassign(
+    pairs: Sequence[Pair],
+    missing: Collection[Pair],
+    pool: Sequence[str],
+    *,
+    seed: int,
+    loads: Mapping[str, int] | None = None,
+    teams: Mapping[str, str] | None = None,
+    team_rule: str = "prefer",
+) -> list[Pair]:
+    """Give each pair in ``missing`` a new reviewer from ``pool``: never the author, nor one
+    who already reviews that author, nor one who missed it; team rule honoured. Choice:
+    no same-team ("prefer"), then no new reciprocal pair, then least loaded (``loads``,
+    default: current pairs), then a seeded tie-break. Returns the full list, in place.
+    Greedy, one author's missing reviews at a time."""
+    rule = _rule(team_rule)
+    current = [(r, a) for r, a in pairs]
+    gone = set(missing)
+    unknown = sorted(gone - set(current))
+    if unknown:
+        raise AllocationError(
+            f"not in this allocation: {_few(f'{r} reviews {a}' for r, a in unknown)}"
+        )
+    members = sorted(set(pool))
+    team = _team_map(teams, rule, {x for p in current for x in p} | set(members))
+    out: dict[str, set[str]] = defaultdict(set)
+    missed: dict[str, set[str]] = defaultdict(set)
+    for r, a in current:
+        if (r, a) in gone:
+            missed[a].add(r)
+        else:
+            out[r].add(a)
+    load = Counter(r for r, a in current if (r, a) not in gone) if loads is None else Counter(loads)
+    rng = random.Random(seed)
+    tie = {p: rng.random() for p in members}
+    # one author's missing reviews together: picking distinct least-loaded members in a batch
+    # keeps the pool's loads within one of each other (when nothing else constrains them)
+    order = sorted(missed)
+    rng.shuffle(order)
+    new: dict[Pair, Pair] = {}
+    for r, a in [(r, author) for author in order for r in sorted(missed[author])]:
+        cands = [p for p in members if p not in missed[a] and a not in out[p]]
+        cands = [p for p in cands if not _hard(p, a, team, rule)]
+        if not cands:
+            raise AllocationError(
+                f"no one in the pool of {len(members)} can review {a} (in place of {r})"
+                + (f" from outside team {team[a]!r}" if rule == "require" and team[a] else "")
+            )
+        best = min(cands, key=lambda p: (_soft(p, a, team, rule), p in out[a], load[p], tie[p]))
+        out[best].add(a)
+        load[best] += 1
+        new[(r, a)] = (best, a)
+    return [new.get(p, p) for p in current]

@@ -119,8 +119,10 @@ def close(
                 f"{assignment} --due ...`, wait until {flexible:%Y-%m-%d %H:%M} UTC, or "
                 "close now with --complete-short"
             )
-        results = _aggregate(rnd, [(a, r) for a, r in rows if a.status in ("assigned", "submitted")])
-        for sub_id, result in results.items():
+        results = _aggregate(
+            rnd, [(a, r) for a, r in rows if a.status in ("assigned", "submitted")]
+        )
+        for result in results.values():
             result["short"] = result["reviews"] < k
         store_close(s, ctx.actor, rnd, results)
         report.results = len(results)
@@ -163,8 +165,12 @@ def push_grades(ctx: RoundContext, assignment: str) -> dict[str, Any]:
             for c in criteria:
                 if not c.get("cell"):
                     continue
-                note = "" if c["id"] not in override else (
-                    f"Instructor's score: {sub.override['reason']}"  # type: ignore[index]
+                note = (
+                    ""
+                    if c["id"] not in override
+                    else (
+                        f"Instructor's score: {sub.override['reason']}"  # type: ignore[index]
+                    )
                 )
                 text = _comment(comments.get(sub.id, {}).get(c["id"], []), note)
                 cells[c["cell"]] = CellGrade(float(scores[c["id"]]), text)

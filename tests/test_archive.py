@@ -118,8 +118,12 @@ def populate(store: Store) -> None:
                           rubric_id=s.scalar(select(Rubric.id)))  # fmt: skip
         s.add(rnd)
         s.flush()
-        sub = ReviewSubmission(round_id=rnd.id, author_id=people["ana"].id,
-                               problems=["cell 3 names the author"], result={"total": 7.5})
+        sub = ReviewSubmission(
+            round_id=rnd.id,
+            author_id=people["ana"].id,
+            problems=["cell 3 names the author"],
+            result={"total": 7.5},
+        )
         s.add(sub)
         s.flush()
         for reviewer in ("nour", "shira"):

@@ -146,3 +146,30 @@ def test_a_whole_round_through_nbgrader(course: PeerCourse) -> None:
         assert {r["reviewer"] for r in own["reviews"]} == {"Reviewer A", "Reviewer B", "Reviewer C"}
         assert "explanation" in own["result"]
         reviews.rate_review(s, ana, cohort, own["reviews"][0]["id"], 5)
+
+    # an instructor's override wins over the peers, is logged, and reaches the gradebook
+    from nbcohort.cohorts.models import Activity
+    from nbcohort.cohorts.services.errors import Invalid
+    from nbcohort.cohorts.services.review_rounds import find_round, set_override
+
+    with course.store.write() as s:
+        cohort = s.get_one(Cohort, course.cohort_id)
+        rnd = find_round(s, Actor.system(), cohort, ASSIGNMENT)
+        ben = s.get_one(Member, course.members["ben"].id)
+        for scores, reason, field in (
+            ({"question": 2.5}, "half points", "points"),
+            ({"style": 1}, "no such criterion", "criterion"),
+            ({"question": 1}, " ", "reason"),
+        ):
+            with pytest.raises(Invalid) as refused:
+                set_override(s, Actor.system(), rnd, ben, scores, reason)
+            assert refused.value.field == field
+        set_override(s, Actor.system(), rnd, ben, {"question": 0}, "Part B copied from ana")
+    pushed = closing.push_grades(ctx, ASSIGNMENT)
+    assert pushed["failed"] == {}
+    with course.api.gradebook as gb:
+        assert gb.find_grade("b1-question", ASSIGNMENT, ASSIGNMENT, "ben").manual_score == 0
+        comment = gb.find_comment("b1-question", ASSIGNMENT, ASSIGNMENT, "ben").manual_comment
+        assert "Instructor's score: Part B copied from ana" in comment
+    with course.store.read() as s:
+        assert s.query(Activity).filter_by(verb="review.override").count() == 1

@@ -30,9 +30,8 @@ pytestmark = pytest.mark.slow
 NAMES = ["Ana Souza", "Ben Okafor", "Chi Nguyen", "Dara Kim", "Eli Cohen", "Fatma Yilmaz"]
 
 
-@pytest.fixture
-def course(tmp_path: Path, sqlite_store: Store) -> PeerCourse:
-    course = PeerCourse(tmp_path, sqlite_store)
+def _course(tmp_path: Path, store: Store) -> PeerCourse:
+    course = PeerCourse(tmp_path, store)
     course.add_learners(NAMES, teams=0)
     for name in NAMES:
         username = name.split()[0].lower()
@@ -40,6 +39,17 @@ def course(tmp_path: Path, sqlite_store: Store) -> PeerCourse:
         course.answer(username, name, 2)
         course.submit(username)
     return course
+
+
+@pytest.fixture
+def course(tmp_path: Path, sqlite_store: Store) -> PeerCourse:
+    return _course(tmp_path, sqlite_store)
+
+
+@pytest.fixture
+def any_course(tmp_path: Path, store: Store) -> PeerCourse:
+    """The same course on SQLite and, with NBCOHORT_TEST_DB_URL, on PostgreSQL."""
+    return _course(tmp_path, store)
 
 
 def _actor(course: PeerCourse, username: str) -> tuple[Actor, Cohort]:
@@ -102,45 +112,45 @@ def test_broken_and_huge_submissions_are_reported_and_the_round_goes_on(course):
     assert set(status["excluded"]) == {"ana", "chi"}
 
 
-def test_scores_must_be_levels_and_reviews_close_at_the_due_date(course):
-    _open(course, days=1)
-    item = _inbox(course, "dara")["inbox"][0]
-    actor, cohort = _actor(course, "dara")
-    with course.store.write() as s, pytest.raises(Invalid) as bad:
+def test_scores_must_be_levels_and_reviews_close_at_the_due_date(any_course):
+    _open(any_course, days=1)
+    item = _inbox(any_course, "dara")["inbox"][0]
+    actor, cohort = _actor(any_course, "dara")
+    with any_course.store.write() as s, pytest.raises(Invalid) as bad:
         reviews.save_review(
             s, actor, cohort, item["allocation_id"], scores={"question": 7}, submit=False
         )
     assert bad.value.field == "scores.question" and "0, 1, 2, 3" in bad.value.message
-    with course.store.write() as s, pytest.raises(Invalid) as missing:
+    with any_course.store.write() as s, pytest.raises(Invalid) as missing:
         reviews.save_review(
             s, actor, cohort, item["allocation_id"], scores={"question": 2}, submit=True
         )
     assert "evidence" in missing.value.message
-    with course.store.write() as s, pytest.raises(Invalid) as ghost:
+    with any_course.store.write() as s, pytest.raises(Invalid) as ghost:
         reviews.save_review(s, actor, cohort, item["allocation_id"], scores={"style": 1})
     assert ghost.value.field == "scores.style"
-    assert _submit(course, "dara", item["allocation_id"])["draft"] is False
+    assert _submit(any_course, "dara", item["allocation_id"])["draft"] is False
     # another learner cannot touch dara's review
-    eli, _ = _actor(course, "eli")
-    with course.store.write() as s, pytest.raises(Exception, match="no review"):
+    eli, _ = _actor(any_course, "eli")
+    with any_course.store.write() as s, pytest.raises(Exception, match="no review"):
         reviews.save_review(s, eli, cohort, item["allocation_id"], scores={})
     with clock_at(utcnow() + timedelta(days=2)):
         with pytest.raises(Conflict, match="due"):
-            _submit(course, "dara", item["allocation_id"])
-        assert _inbox(course, "dara")["inbox"][0]["review"]["editable"] is False
+            _submit(any_course, "dara", item["allocation_id"])
+        assert _inbox(any_course, "dara")["inbox"][0]["review"]["editable"] is False
 
 
-def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(course):
-    _open(course, days=1)
+def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(any_course):
+    _open(any_course, days=1)
     for username in ("ana", "ben", "chi", "dara", "eli"):
-        for item in _inbox(course, username)["inbox"]:
-            _submit(course, username, item["allocation_id"])
-    with course.store.write() as s:
-        cohort = s.get_one(Cohort, course.cohort_id)
-        set_active(s, Actor.system(), s.get_one(Member, course.members["fatma"].id), False)
-    report = update_round(course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
+        for item in _inbox(any_course, username)["inbox"]:
+            _submit(any_course, username, item["allocation_id"])
+    with any_course.store.write() as s:
+        cohort = s.get_one(Cohort, any_course.cohort_id)
+        set_active(s, Actor.system(), s.get_one(Member, any_course.members["fatma"].id), False)
+    report = update_round(any_course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
     assert len(report.moved) == 2 and all(old == "fatma" for _a, old, _n in report.moved)
-    with course.store.read() as s:
+    with any_course.store.read() as s:
         live = s.scalars(
             select(Allocation).where(Allocation.status.in_(["assigned", "submitted"]))
         ).all()
@@ -148,14 +158,14 @@ def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(course):
         for a in live:
             per_sub.setdefault(a.submission_id, set()).add(a.reviewer_id)
         assert all(len(r) == 2 for r in per_sub.values())
-        assert course.members["fatma"].id not in {a.reviewer_id for a in live}
+        assert any_course.members["fatma"].id not in {a.reviewer_id for a in live}
         for a in live:
             assert a.reviewer_id != a.submission.author_id
     # the new reviewer can open the moved packet
     new_reviewer = report.moved[0][2]
-    moved = [i for i in _inbox(course, new_reviewer)["inbox"] if i["review"]["draft"]]
-    actor, cohort = _actor(course, new_reviewer)
-    with course.store.read() as s:
+    moved = [i for i in _inbox(any_course, new_reviewer)["inbox"] if i["review"]["draft"]]
+    actor, cohort = _actor(any_course, new_reviewer)
+    with any_course.store.read() as s:
         files = reviews.packet_files(s, actor, cohort, moved[0]["allocation_id"])
     assert "project-1.ipynb" in files
 
@@ -183,12 +193,12 @@ def test_reopen_only_a_closed_round_and_close_again(course):
         closing.reopen(ctx, ASSIGNMENT, due=utcnow() - timedelta(days=1))
 
 
-def test_two_instructors_opening_the_same_round_at_once(course):
+def test_two_instructors_opening_the_same_round_at_once(any_course):
     results: list[object] = []
 
     def go() -> None:
         try:
-            results.append(_open(course))
+            results.append(_open(any_course))
         except Exception as exc:
             results.append(exc)
 
@@ -200,9 +210,9 @@ def test_two_instructors_opening_the_same_round_at_once(course):
     opened = [r for r in results if isinstance(r, rounds.OpenReport)]
     refused = [r for r in results if isinstance(r, Conflict)]
     assert len(opened) == 1 and len(refused) == 1, results
-    with course.store.read() as s:
+    with any_course.store.read() as s:
         assert s.scalar(select(ReviewRound.id).where(ReviewRound.id != opened[0].round_id)) is None
-        folders = list((course.tmp / "data" / "reviews" / course.cohort).iterdir())
+        folders = list((any_course.tmp / "data" / "reviews" / any_course.cohort).iterdir())
     assert len([f for f in folders if f.is_dir()]) == 1, "the losing open left files behind"
 
 

@@ -271,6 +271,8 @@ prompt.manage   -       y        y           y          -      -
 practice.apply  y       y        y           y          y      -
 artifact.read   y       y        y           y          y      y
 artifact.share  y       y        y           y          y      -
+review.run      -       -        y           y          -      -
+review.take     y       y        y           y          y      -
 """
 
 

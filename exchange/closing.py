@@ -14,6 +14,7 @@ from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.review_rounds import close_round as store_close
 from nbcohort.cohorts.services.review_rounds import find_round, observations, reopen_round
+from nbcohort.cohorts.services.reviews import reviewer_label
 from nbcohort.exchange import aggregate
 from nbcohort.exchange.nbgrader_io import CellGrade, autograde, release_feedback, write_grades
 from nbcohort.exchange.rounds import RoundContext, RoundError
@@ -150,7 +151,7 @@ def push_grades(ctx: RoundContext, assignment: str) -> dict[str, Any]:
         for a, r in observations(s, rnd):
             if a.kind != "peer" or a.status not in ("assigned", "submitted"):
                 continue
-            label = "Reviewer " + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[labels.get(a.submission_id, 0) % 26]
+            label = reviewer_label(labels.get(a.submission_id, 0))
             labels[a.submission_id] = labels.get(a.submission_id, 0) + 1
             for cid, text in r.comments.items():
                 comments.setdefault(a.submission_id, {}).setdefault(cid, []).append((label, text))

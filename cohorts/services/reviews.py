@@ -33,6 +33,7 @@ __all__ = [
     "rate_review",
     "remind_reviewers",
     "review_inbox",
+    "reviewer_label",
     "save_review",
 ]
 
@@ -40,7 +41,8 @@ MAX_COMMENT = 5000
 _LIVE = ("assigned", "submitted")
 
 
-def _label(index: int) -> str:
+def reviewer_label(index: int) -> str:
+    """How an author sees their i-th review's reviewer (in allocation order), everywhere."""
     return (
         "Reviewer " + "ABCDEFGHIJKLMNOPQRSTUVWXYZ"[index % 26] + ("" if index < 26 else str(index))
     )
@@ -163,7 +165,7 @@ def _own_result(
     reviews = [
         {
             "id": review.id,
-            "reviewer": alloc.reviewer.name if open_round else _label(i),
+            "reviewer": alloc.reviewer.name if open_round else reviewer_label(i),
             "scores": dict(review.scores),
             "comments_html": {k: render_markdown(v) for k, v in review.comments.items() if v},
             "overall_html": render_markdown(review.overall_comment),

@@ -18,8 +18,7 @@ from nbcohort.cohorts.course import CourseError
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.members import find_member
 from nbcohort.cohorts.services.review_rounds import find_round, set_override
-from nbcohort.cohorts.services.review_status import round_status
-from nbcohort.cohorts.services.reviews import remind_reviewers
+from nbcohort.cohorts.services.review_status import remind_reviewers, round_status
 
 __all__ = ["ReviewApp"]
 

@@ -1,5 +1,6 @@
 """Where a review round stands, for the instructor: reviews done per submission, work left
-per reviewer, problems reported at collection and reviewers' helpfulness ratings."""
+per reviewer, problems reported at collection and reviewers' helpfulness ratings; and the
+reminder to those with work left."""
 
 from __future__ import annotations
 
@@ -11,16 +12,20 @@ from sqlalchemy.orm import Session, joinedload
 
 from nbcohort.cohorts.models import (
     Allocation,
+    Cohort,
     Member,
+    Notification,
     Review,
     ReviewRound,
     ReviewSubmission,
     utcnow,
 )
+from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
-from nbcohort.cohorts.services.review_rounds import effective_due
+from nbcohort.cohorts.services.errors import Conflict
+from nbcohort.cohorts.services.review_rounds import effective_due, find_round
 
-__all__ = ["round_status"]
+__all__ = ["remind_reviewers", "round_status"]
 
 
 def round_status(session: Session, actor: Actor, rnd: ReviewRound) -> dict[str, Any]:
@@ -101,3 +106,29 @@ def round_status(session: Session, actor: Actor, rnd: ReviewRound) -> dict[str, 
         "reviewers": sorted(reviewers.values(), key=lambda r: r["username"]),
         "excluded": dict(rnd.settings.get("excluded", {})),
     }
+
+
+def remind_reviewers(
+    session: Session, actor: Actor, cohort: Cohort, assignment: str
+) -> dict[str, int]:
+    """Notify each active reviewer who still has reviews to submit; returns who, how many."""
+    rnd = find_round(session, actor, cohort, assignment)
+    require(actor, "review.run", cohort.id)
+    if rnd.status != "open":
+        raise Conflict(f"the review round for {assignment!r} is {rnd.status}")
+    rows = session.execute(
+        select(Member, Allocation.id)
+        .join(Allocation, Allocation.reviewer_id == Member.id)
+        .where(
+            Allocation.round_id == rnd.id,
+            Allocation.status == "assigned",
+            Member.active.is_(True),
+        )
+    ).all()
+    pending: dict[int, tuple[Member, int]] = {}
+    for member, _alloc in rows:
+        pending[member.id] = (member, pending.get(member.id, (member, 0))[1] + 1)
+    for member, _count in pending.values():
+        session.add(Notification(member_id=member.id, kind="review", post_id=None))
+    record(session, cohort.id, actor.member_id, "review.remind", rnd, reviewers=len(pending))
+    return {member.username: count for member, count in pending.values()}

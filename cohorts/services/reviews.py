@@ -13,8 +13,6 @@ from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import (
     Allocation,
     Cohort,
-    Member,
-    Notification,
     Review,
     ReviewRound,
     ReviewSubmission,
@@ -31,7 +29,6 @@ __all__ = [
     "packet_files",
     "publish_reviewed",
     "rate_review",
-    "remind_reviewers",
     "review_inbox",
     "reviewer_label",
     "save_review",
@@ -389,29 +386,3 @@ def publish_reviewed(
         session, cohort.id, actor.member_id, "review.publish", artifact, consent=True, round=rnd.id
     )
     return {"artifact_id": artifact.id, "title": artifact.title}
-
-
-def remind_reviewers(
-    session: Session, actor: Actor, cohort: Cohort, assignment: str
-) -> dict[str, int]:
-    """Notify each active reviewer who still has reviews to submit; returns who, how many."""
-    rnd = find_round(session, actor, cohort, assignment)
-    require(actor, "review.run", cohort.id)
-    if rnd.status != "open":
-        raise Conflict(f"the review round for {assignment!r} is {rnd.status}")
-    rows = session.execute(
-        select(Member, Allocation.id)
-        .join(Allocation, Allocation.reviewer_id == Member.id)
-        .where(
-            Allocation.round_id == rnd.id,
-            Allocation.status == "assigned",
-            Member.active.is_(True),
-        )
-    ).all()
-    pending: dict[int, tuple[Member, int]] = {}
-    for member, _alloc in rows:
-        pending[member.id] = (member, pending.get(member.id, (member, 0))[1] + 1)
-    for member, _count in pending.values():
-        session.add(Notification(member_id=member.id, kind="review", post_id=None))
-    record(session, cohort.id, actor.member_id, "review.remind", rnd, reviewers=len(pending))
-    return {member.username: count for member, count in pending.values()}

@@ -103,9 +103,18 @@ class ServiceSettings(Configurable):
     ).tag(config=True)
     workers = Int(
         1,
-        help="Threads that run writes, so a write waiting for the database lock never stalls "
-        "the service; reads run on the event loop. SQLite takes one writer at a time, so more "
-        "than 1 helps only on PostgreSQL. 0 runs writes on the event loop too.",
+        help="Threads for writes that must wait: a write runs on the event loop when the "
+        "database is free at once, otherwise on one of these threads, so a write waiting for "
+        "the lock never stalls the service. SQLite takes one writer at a time, so more than 1 "
+        "helps only on PostgreSQL (where every write uses them). 0 runs all writes on the "
+        "event loop.",
+    ).tag(config=True)
+    processes = Int(
+        1,
+        help="Service processes sharing the port. One process uses one core (Python's GIL); "
+        "on a machine with N cores serving a large cohort, N processes serve about N times "
+        "the requests. Above 1, a supervisor process replaces a worker that dies and stops "
+        "them all on SIGTERM.",
     ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,

@@ -6,10 +6,13 @@ writes so concurrent writers queue instead of failing); PostgreSQL is chosen by 
 
 from __future__ import annotations
 
+import fcntl
 import os
+import sqlite3
 import threading
+import time
 from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +22,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nbcohort.cohorts.config import StoreSettings
@@ -26,6 +30,7 @@ from nbcohort.cohorts.config import StoreSettings
 __all__ = [
     "DatabaseError",
     "Store",
+    "WriterBusy",
     "alembic_config",
     "check_db_revision",
     "head_revision",
@@ -35,6 +40,16 @@ __all__ = [
 ]
 
 _WRITE = "nbcohort_write"
+_NOWAIT = "nbcohort_nowait"
+
+
+class WriterBusy(Exception):
+    """Another writer holds the database; raised by ``Store.write(wait=False)`` before any
+    work, so the caller can run the write later or elsewhere."""
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
 
 
 class DatabaseError(RuntimeError):
@@ -79,27 +94,46 @@ def make_engine(url: str, settings: StoreSettings | None = None) -> Engine:
     def _on_begin(conn: Any) -> None:
         # A writer takes the write lock up front, so it waits (busy_timeout) instead of
         # failing with "database is locked" when it upgrades from a read lock later.
-        immediate = conn.get_execution_options().get(_WRITE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        options = conn.get_execution_options()
+        if not options.get(_WRITE, False):
+            conn.exec_driver_sql("BEGIN")
+        elif not options.get(_NOWAIT, False):
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        else:  # try once, without SQLite's busy handler
+            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            try:
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
 
     return engine
 
 
 @contextmanager
 def session_scope(
-    factory: sessionmaker[Session], *, write: bool = True, snapshot: bool = False
+    factory: sessionmaker[Session],
+    *,
+    write: bool = True,
+    snapshot: bool = False,
+    wait: bool = True,
 ) -> Iterator[Session]:
     """The one place that commits or rolls back: all of a unit of work, or none of it.
 
     ``snapshot`` reads every table as of one moment on a server database too (SQLite's
-    transactions always do), for exports taken while members keep writing.
+    transactions always do), for exports taken while members keep writing. A SQLite writer
+    with ``wait=False`` raises WriterBusy instead of waiting for another connection's lock.
     """
     session = factory()
     try:
-        options: dict[str, Any] = {_WRITE: write}
+        options: dict[str, Any] = {_WRITE: write, _NOWAIT: not wait}
         if snapshot and factory.kw["bind"].dialect.name != "sqlite":
             options["isolation_level"] = "REPEATABLE READ"
-        session.connection(execution_options=options)
+        try:
+            session.connection(execution_options=options)
+        except OperationalError as exc:
+            if wait or not _is_busy(exc):
+                raise
+            raise WriterBusy("another connection holds the database") from None
         yield session
         if write:
             session.commit()
@@ -183,8 +217,12 @@ class Store:
         self.engine = make_engine(url, settings)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes one writer at a time: threads of this process queue here, in order,
-        # rather than in SQLite's busy handler, which sleeps and retries.
+        # and processes on one database file (service workers, the CLI) queue on a file
+        # lock, rather than in SQLite's busy handler, which sleeps and retries.
         self._write_lock = threading.Lock() if self.is_sqlite else None
+        path = sqlite_path(url)
+        timeout = (settings or StoreSettings()).sqlite_busy_timeout
+        self._file_lock = WriterFileLock(path, timeout) if path else None
 
     @classmethod
     def open(
@@ -202,14 +240,24 @@ class Store:
         return store
 
     @contextmanager
-    def write(self) -> Iterator[Session]:
-        """A read-write unit of work (``with store.write() as s:``)."""
-        if self._write_lock is None:
-            with session_scope(self.factory, write=True) as session:
-                yield session
-            return
-        with self._write_lock, session_scope(self.factory, write=True) as session:
-            yield session
+    def write(self, *, wait: bool = True) -> Iterator[Session]:
+        """A read-write unit of work (``with store.write() as s:``).
+
+        ``wait=False`` starts only when no other writer holds the database and otherwise
+        raises WriterBusy before anything runs (the service writes on its event loop when it
+        can, and hands the other writes to a thread). A server database may wait on any
+        statement, so there it always raises.
+        """
+        if not wait and not self.is_sqlite:
+            raise WriterBusy("a server database may wait on any statement")
+        with ExitStack() as stack:
+            if self._write_lock is not None:
+                if not self._write_lock.acquire(blocking=wait):
+                    raise WriterBusy("another thread of this process is writing")
+                stack.callback(self._write_lock.release)
+            if self._file_lock is not None:
+                stack.enter_context(self._file_lock.hold(wait=wait))
+            yield stack.enter_context(session_scope(self.factory, write=True, wait=wait))
 
     def read(self, *, snapshot: bool = False) -> AbstractContextManager[Session]:
         """A read-only unit of work: never commits, never takes the write lock."""
@@ -217,10 +265,69 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._file_lock is not None:
+            self._file_lock.close()
 
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
+
+
+class WriterFileLock:
+    """An exclusive ``flock`` on ``<database>-writer.lock``, held around each write.
+
+    Processes on one database file (service workers, CLI commands) queue here instead of in
+    SQLite's busy handler, whose sleeps grow to 100 ms; a holder that dies (even by SIGKILL)
+    releases it. A waiter polls with short sleeps (0.25 ms, doubling to 4 ms) and gives up
+    after ``timeout`` with SQLite's own "database is locked" error, before writing anything.
+    The lock only orders writers: SQLite's own lock still guards the data, so a writer that
+    cannot create the lock file (a read-only folder) simply goes on without it.
+    """
+
+    def __init__(self, db_path: str, timeout: float) -> None:
+        self.path, self.timeout = db_path + "-writer.lock", timeout
+        self._fd: int | None = None
+        self._unusable = False
+
+    @contextmanager
+    def hold(self, *, wait: bool = True) -> Iterator[None]:
+        """Hold the lock for one write; ``wait=False`` raises WriterBusy if it is taken."""
+        if self._fd is None and not self._unusable:
+            try:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
+            except OSError:
+                self._unusable = True
+        if self._fd is None:
+            yield
+            return
+        if not self._try():
+            if not wait:
+                raise WriterBusy("another process is writing")
+            started, pause = time.monotonic(), 0.00025
+            while not self._try():
+                waited = time.monotonic() - started
+                if waited > self.timeout:
+                    orig = sqlite3.OperationalError(f"database is locked (waited {waited:.1f} s)")
+                    raise OperationalError("BEGIN IMMEDIATE", None, orig)
+                time.sleep(pause)
+                pause = min(pause * 2, 0.004)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _try(self) -> bool:
+        assert self._fd is not None
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def sqlite_path(url: str) -> str | None:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import os
+import socket
 import sys
 from datetime import date
 from pathlib import Path
@@ -216,13 +218,49 @@ class ServeCommand(NbCohortCommand):
     def run(self) -> None:
         from nbcohort.cohorts.service.app import make_app, serve
 
+        settings = ServiceSettings(parent=self)
+        if settings.processes < 1:
+            raise CommandError(
+                f"ServiceSettings.processes must be 1 or more, not {settings.processes}"
+            )
         store = self.open_store()
         try:
             check_db_revision(store.engine)
-            settings = ServiceSettings(parent=self)
-            app = make_app(store, settings, CommunitySettings(parent=self))
-            print(f"nbcohort service on http://{settings.ip}:{settings.port} "
-                  f"(schema {head_revision()}, {store.url})", flush=True)  # fmt: skip
-            asyncio.run(serve(app, settings))
+            url = store.url
+            if settings.processes == 1:
+                app = make_app(store, settings, CommunitySettings(parent=self))
+                self._announce(settings, url, 1)
+                asyncio.run(serve(app, settings))
+                return
         finally:
-            store.close()
+            store.close()  # a worker opens its own store after the fork
+        self._serve_workers(settings)
+
+    def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
+        what = f"{processes} processes, " if processes > 1 else ""
+        print(f"nbcohort service on http://{settings.ip}:{settings.port} "
+              f"({what}schema {head_revision()}, {url})", flush=True)  # fmt: skip
+
+    def _serve_workers(self, settings: ServiceSettings) -> None:
+        from nbcohort.cohorts.service.app import make_app, serve
+        from nbcohort.cohorts.service.processes import Supervisor, bind_worker_sockets
+
+        try:
+            groups = bind_worker_sockets(settings.processes, settings.port, settings.ip)
+        except OSError as exc:
+            raise CommandError(f"cannot listen on {settings.ip}:{settings.port}: {exc}") from None
+        settings.port = groups[0][0].getsockname()[1]
+        supervisor = os.getpid()
+
+        def worker(sockets: list[socket.socket], _slot: int) -> int:
+            store = self.open_store()
+            try:
+                app = make_app(store, settings, CommunitySettings(parent=self))
+                asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
+            finally:
+                store.close()
+            return 0
+
+        self._announce(settings, self.settings().resolved_db_url(), settings.processes)
+        if Supervisor(groups, worker).run() != 0:
+            raise CommandError("service workers kept exiting; see the messages above")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 from tornado.httpserver import HTTPServer
+from tornado.ioloop import PeriodicCallback
 from tornado.web import Application
 
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
@@ -71,19 +74,39 @@ def make_app(
 
 
 async def serve(
-    app: Application, settings: ServiceSettings, ready: asyncio.Event | None = None
+    app: Application,
+    settings: ServiceSettings,
+    ready: asyncio.Event | None = None,
+    *,
+    sockets: list[socket.socket] | None = None,
+    supervisor: int | None = None,
 ) -> None:
-    """Serve until SIGINT or SIGTERM, then finish in-flight requests and stop."""
+    """Serve until SIGINT or SIGTERM, then finish in-flight requests and stop.
+
+    A worker of a supervisor (``processes.py``) serves the ``sockets`` it was given and also
+    stops when its ``supervisor`` process is gone, so no worker outlives a killed service.
+    """
     server = HTTPServer(app, max_body_size=settings.max_body_bytes + 65536, xheaders=False)
-    server.listen(settings.port, address=settings.ip)
-    log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
+    if sockets is None:
+        server.listen(settings.port, address=settings.ip)
+        log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
+    else:
+        server.add_sockets(sockets)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    orphan_check = None
+    if supervisor is not None:
+        orphan_check = PeriodicCallback(
+            lambda: stop.set() if os.getppid() != supervisor else None, 500
+        )
+        orphan_check.start()
     if ready is not None:
         ready.set()
     await stop.wait()
+    if orphan_check is not None:
+        orphan_check.stop()
     server.stop()
     await server.close_all_connections()
     _shutdown(app)

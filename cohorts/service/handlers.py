@@ -19,6 +19,7 @@ from nbcohort.cohorts.services import members, posts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import cohort_summary
 from nbcohort.cohorts.services.errors import Invalid, ServiceError
+from nbcohort.cohorts.store import WriterBusy
 
 __all__ = ["ROUTES"]
 
@@ -57,24 +58,30 @@ class ApiHandler(RequestHandler):
         except ValueError:
             raise Invalid(f"{name} must be an integer, not {raw!r}", field=name) from None
 
-    async def in_unit(self, work: Callable[[], T], *, write: bool = False) -> T:
-        """Run a write on the writer thread(s), so a write waiting for the database lock never
-        stalls the service; run reads on the event loop (they never wait for a lock here, and
-        a thread hop per read costs more under load than the read itself: GIL hand-offs)."""
-        if not write or self.ctx.executor is None:
-            return work()
-        return await IOLoop.current().run_in_executor(self.ctx.executor, work)
+    async def in_unit(self, work: Callable[[], T]) -> T:
+        """Run a read on the event loop: reads never wait for a lock here, and a thread hop
+        per read costs more under load than the read itself (GIL hand-offs)."""
+        return work()
+
+    async def in_write_unit(self, work: Callable[[bool], T]) -> T:
+        """Run ``work(wait)`` as a write: on the event loop when the database is free right
+        now (``wait=False``), otherwise on the writer thread, so a write that must wait for
+        the lock never stalls the service. A writer thread that shares the GIL with a busy
+        event loop waits for it at every SQLite call, so writes go there only when needed."""
+        executor = self.ctx.executor
+        if executor is None:
+            return work(True)
+        try:
+            return work(False)
+        except WriterBusy:
+            return await IOLoop.current().run_in_executor(executor, work, True)
 
     async def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
-        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.
-
-        The unit of work runs on the service's worker threads, so a slow or waiting write
-        never stalls other requests (health checks included).
-        """
+        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work."""
         ctx, header = self.ctx, self.request.headers.get("Authorization")
 
-        def unit() -> str:
-            scope = ctx.store.write() if write else ctx.store.read()
+        def unit(wait: bool = True) -> str:
+            scope = ctx.store.write(wait=wait) if write else ctx.store.read()
             with scope as session:
                 actor = ctx.auth.authenticate(session, header)
                 cohort = ctx.cohort(session, actor.cohort_id)
@@ -83,7 +90,7 @@ class ApiHandler(RequestHandler):
                 return json.dumps(result, ensure_ascii=False)
 
         try:
-            payload = await self.in_unit(unit, write=write)
+            payload = await (self.in_write_unit(unit) if write else self.in_unit(unit))
         except ServiceError as exc:
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 from sqlalchemy import bindparam, func, select
@@ -30,19 +31,24 @@ __all__ = [
 ]
 
 
+_ASCII_VISIBLE = re.compile(r"[!-~]")  # any printable ASCII character but space
+_INVISIBLE = ("Cf", "Cc", "Zs")
+
+
 def clean_body(body: object, rules: CommunitySettings) -> str:
     """Post text: a string with something visible in it, within the size limit."""
     if not isinstance(body, str):
         raise Invalid("body must be text", field="body")
     body = body.replace("\r\n", "\n")
-    visible = "".join(ch for ch in body if unicodedata.category(ch) not in ("Cf", "Cc", "Zs"))
-    if not visible.strip():
-        raise Invalid("a post cannot be empty", field="body")
     if len(body) > rules.max_post_chars:
         raise Invalid(
             f"a post is limited to {rules.max_post_chars} characters; this one has {len(body)}",
             field="body",
         )
+    if not _ASCII_VISIBLE.search(body) and not any(
+        unicodedata.category(ch) not in _INVISIBLE and not ch.isspace() for ch in body
+    ):
+        raise Invalid("a post cannot be empty", field="body")
     return body
 
 
@@ -54,6 +60,9 @@ def get_post(session: Session, actor: Actor, post_id: int) -> Post:
     return row[0]
 
 
+_THREAD_AT = select(Thread).where(
+    Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")
+)
 _POST_WITH_COHORT = (
     select(Post, Thread.cohort_id)
     .join(Thread, Post.thread_id == Thread.id)
@@ -87,9 +96,7 @@ def create_post(
     text = clean_body(body, rules)
 
     def find() -> Thread | None:
-        return session.scalar(
-            select(Thread).where(Thread.cohort_id == cohort.id, Thread.anchor == anchor)
-        )
+        return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
 
     thread = find()
     parent = None

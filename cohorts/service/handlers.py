@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,7 @@ __all__ = ["ROUTES"]
 
 log = logging.getLogger("nbcohort.service")
 T = TypeVar("T")
+_INLINE_RETRY_SECONDS = 0.05
 
 
 class ApiHandler(RequestHandler):
@@ -64,17 +66,28 @@ class ApiHandler(RequestHandler):
         return work()
 
     async def in_write_unit(self, work: Callable[[bool], T]) -> T:
-        """Run ``work(wait)`` as a write: on the event loop when the database is free right
-        now (``wait=False``), otherwise on the writer thread, so a write that must wait for
-        the lock never stalls the service. A writer thread that shares the GIL with a busy
-        event loop waits for it at every SQLite call, so writes go there only when needed."""
+        """Run ``work(wait)`` as a write, on the event loop whenever the database is free.
+
+        A writer thread sharing the GIL with a busy event loop waits for it at every SQLite
+        call, so a write runs on the loop when it can start at once (``wait=False``). When
+        another writer holds the database (another worker process, a CLI command), it tries
+        again for a short while (writes take milliseconds) without blocking the loop, then
+        waits for the lock on the writer thread, so a long wait never stalls the service.
+        """
         executor = self.ctx.executor
         if executor is None:
             return work(True)
-        try:
-            return work(False)
-        except WriterBusy:
-            return await IOLoop.current().run_in_executor(executor, work, True)
+        loop = IOLoop.current()
+        give_up, pause = loop.time() + _INLINE_RETRY_SECONDS, 0.0005
+        while True:
+            try:
+                return work(False)
+            except WriterBusy:
+                if loop.time() >= give_up:
+                    break
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.004)
+        return await loop.run_in_executor(executor, work, True)
 
     async def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
         """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work."""

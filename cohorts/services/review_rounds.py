@@ -55,6 +55,19 @@ class NewSubmission:
     kind: str = "peer"
     known_scores: dict[str, float] | None = None
 
+    def row(self, round_id: int) -> ReviewSubmission:
+        """The store row of this submission in round ``round_id``."""
+        return ReviewSubmission(
+            round_id=round_id,
+            author_id=self.author_id,
+            kind=self.kind,
+            snapshot=self.snapshot,
+            sha256=self.sha256,
+            submitted_at=self.submitted_at,
+            problems=list(self.problems),
+            known_scores=self.known_scores,
+        )
+
 
 def find_round(session: Session, actor: Actor, cohort: Cohort, assignment: str) -> ReviewRound:
     require(actor, "review.take", cohort.id)
@@ -122,20 +135,7 @@ def create_round(
             session.flush()
     except IntegrityError:
         raise _already(assignment, "open") from None
-    rows = []
-    for sub in submissions:
-        rows.append(
-            ReviewSubmission(
-                round_id=rnd.id,
-                author_id=sub.author_id,
-                kind=sub.kind,
-                snapshot=sub.snapshot,
-                sha256=sub.sha256,
-                submitted_at=sub.submitted_at,
-                problems=list(sub.problems),
-                known_scores=sub.known_scores,
-            )
-        )
+    rows = [sub.row(rnd.id) for sub in submissions]
     session.add_all(rows)
     session.flush()
     session.add_all(
@@ -185,18 +185,7 @@ def add_allocations(
     submission id (int) or ``"new:<index>"`` into ``submissions``."""
     require(actor, "review.run", rnd.cohort_id)
     _must_be_open(rnd)
-    new = [
-        ReviewSubmission(
-            round_id=rnd.id,
-            author_id=s.author_id,
-            kind=s.kind,
-            snapshot=s.snapshot,
-            sha256=s.sha256,
-            submitted_at=s.submitted_at,
-            problems=list(s.problems),
-        )
-        for s in submissions
-    ]
+    new = [s.row(rnd.id) for s in submissions]
     session.add_all(new)
     session.flush()
     out = []

@@ -223,25 +223,42 @@ class RssSampler:
         self.cpu: list[tuple[float, float]] = []
         self._peak = 0
         self._window_peak = 0
+        self.pss_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="rss-sampler", daemon=True)
 
-    def _rss(self) -> int:
+    def _tree(self) -> list[psutil.Process]:
         try:
-            total = self.proc.memory_info().rss
-            for child in self.proc.children(recursive=True):
-                with contextlib.suppress(psutil.Error):
-                    total += child.memory_info().rss
-            return total
+            return [self.proc, *self.proc.children(recursive=True)]
         except psutil.Error:
-            return 0
+            return []
+
+    def _rss(self) -> int:
+        """RSS of the process and its children (shared pages of forked workers count in each:
+        an upper bound; pss_peak_mb tells the real sum)."""
+        total = 0
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def _pss(self) -> int:
+        total = 0
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error, AttributeError):
+                total += proc.memory_full_info().pss
+        return total
 
     def _cpu(self) -> float:
-        try:
-            t = self.proc.cpu_times()
-            return t.user + t.system
-        except psutil.Error:
-            return self.cpu[-1][1] if self.cpu else 0.0
+        """CPU seconds of the process and its live children (all workers of a service)."""
+        total = 0.0
+        for proc in self._tree():
+            with contextlib.suppress(psutil.Error):
+                t = proc.cpu_times()
+                total += t.user + t.system
+        if self.cpu and total < self.cpu[-1][1]:  # a worker died: never count backwards
+            return self.cpu[-1][1]
+        return total
 
     def cpu_between(self, start: float, end: float) -> float | None:
         """CPU seconds the process used between two ``time.time()`` instants (interpolated
@@ -263,6 +280,8 @@ class RssSampler:
             rss = self._rss()
             self.cpu.append((time.time(), self._cpu()))
             self.samples += 1
+            if self.samples % 5 == 1:  # PSS reads smaps: every 0.5 s is enough
+                self.pss_peak = max(self.pss_peak, self._pss())
             self._peak = max(self._peak, rss)
             self._window_peak = max(self._window_peak, rss)
             self._stop.wait(self.interval)

@@ -48,6 +48,8 @@ def suffix(name: str, opts: argparse.Namespace) -> str:
     parts = ["quick"] if opts.quick else []
     if name == service_load.NAME and (opts.members != 200 or opts.think_mean != 1.0):
         parts.append(f"m{opts.members}-think{opts.think_mean:g}")
+    if name == service_load.NAME and opts.processes != [1, 2]:
+        parts.append("p" + "-".join(map(str, opts.processes)))
     if opts.profile:
         parts.append("profile")
     return "".join("-" + p for p in parts)
@@ -82,6 +84,12 @@ def main(argv: list[str] | None = None) -> int:
         type=float,
         default=1.0,
         help="service_load: mean think time in the mixed phase, s (default 1)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[1, 2],
+        help="service_load: service process counts to compare, run by run (default 1,2)",
     )
     opts = parser.parse_args(argv)
     if opts.runs is None:

@@ -66,6 +66,8 @@ def parameters(opts: Any) -> dict[str, Any]:
         "runs": opts.runs,
         "backends": bl.backends(),
         "profile": bool(opts.profile),
+        "processes": opts.processes,
+        "processes_note": "ServiceSettings.processes; the counts run interleaved, run by run",
     }
 
 
@@ -130,13 +132,14 @@ def seed(url: str, members_n: int) -> dict[str, Any]:
 
 # -- the service process --------------------------------------------------------------------------
 class Service:
-    def __init__(self, tmp: Path, url: str) -> None:
+    def __init__(self, tmp: Path, url: str, processes: int = 1) -> None:
         self.port = bl.free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = tmp / f"service-{self.port}.log"
         self.env = bl.isolated_env(tmp)
         self.args = bl.cli(
             "serve", f"--db-url={url}", f"--port={self.port}", f"--data-dir={tmp / 'data'}",
+            f"--ServiceSettings.processes={processes}",
             *os.environ.get("NBCOHORT_BENCH_SERVE_ARGS", "").split(),
         )  # fmt: skip
         self.proc: subprocess.Popen[bytes] | None = None
@@ -358,12 +361,18 @@ def verify(url: str, seeded: int, results: list[dict[str, Any]]) -> dict[str, An
 
 
 def one_run(
-    backend: str, template: str, seeded: dict[str, Any], opts: Any, params: dict[str, Any], n: int
+    backend: str,
+    template: str,
+    seeded: dict[str, Any],
+    opts: Any,
+    params: dict[str, Any],
+    n: int,
+    processes: int = 1,
 ) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="nbc-bench-") as tmp_name:
         tmp = Path(tmp_name)
         with bl.clone_database(backend, template, tmp) as url:
-            svc = Service(tmp, url).start()
+            svc = Service(tmp, url, processes).start()
             sampler = bl.RssSampler(svc.pid, interval=0.1).start()
             base = {
                 "host": "127.0.0.1",
@@ -428,8 +437,13 @@ def one_run(
                         run[phase]["profile"] = summary
             finally:
                 run["service_peak_rss_mb_sampled"] = sampler.stop()
+                run["service_peak_pss_mb_sampled"] = round(sampler.pss_peak / bl.MB, 1)
                 svc.stop()
-                run["service_peak_rss_mb"] = svc.maxrss_mb
+                # One process: wait4's exact peak. Workers: the sampled sum of their RSS (it
+                # counts pages they share with the supervisor in each; PSS is the real sum).
+                run["service_peak_rss_mb"] = (
+                    svc.maxrss_mb if processes == 1 else run["service_peak_rss_mb_sampled"]
+                )
                 run["service_exit_code"] = svc.proc.returncode if svc.proc else None
                 log_tail = svc.log.read_text(errors="replace")[-2000:] if svc.log.exists() else ""
                 if any(w in log_tail for w in ("Traceback", "ERROR")):
@@ -519,9 +533,8 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
     params = parameters(opts)
     payload: dict[str, Any] = {"parameters": params, "targets": TARGETS, "backends": {}}
     ok = True
-    rows = []
+    rows: list[list[Any]] = []
     for backend in params["backends"]:
-        runs = []
         with (
             tempfile.TemporaryDirectory(prefix="nbc-seed-") as seed_tmp,
             bl.fresh_database(backend, Path(seed_tmp)) as template,
@@ -529,56 +542,79 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
             # Seeded once per backend through the services layer; every run gets a fresh copy.
             seeded = seed(template, params["members"])
             print(f"[bench] {NAME} {backend}: seeded in {seeded['seed_s']} s", flush=True)
+            # Interleaved, so both process counts see the same machine noise.
+            by_count: dict[int, list[dict[str, Any]]] = {p: [] for p in params["processes"]}
             for n in range(1, opts.runs + 1):
-                print(f"[bench] {NAME} {backend} run {n}/{opts.runs}", flush=True)
-                r = one_run(backend, template, seeded, opts, params, n)
-                ok = report_run(r) and ok
-                runs.append(r)
-        med = bl.medians(runs)
-        lost = sum(r["integrity"]["lost"] for r in runs)
-        dup = sum(r["integrity"]["duplicated"] for r in runs)
-        payload["backends"][backend] = {
-            "seed_s": seeded["seed_s"],
-            "median": med,
-            "targets_met": targets_met(backend, med),
-            "integrity_ok_all_runs": all(r["integrity"]["ok"] for r in runs),
-            "runs": runs,
-        }
-        rows.append(
-            [
-                backend,
-                _get(med, "mixed", "read", "p50_ms"),
-                _get(med, "mixed", "read", "p95_ms"),
-                _get(med, "mixed", "read", "p99_ms"),
-                _get(med, "mixed", "post", "p99_ms"),
-                _get(med, "mixed", "react", "p99_ms"),
-                _get(med, "mixed", "throughput_rps"),
-                _get(med, "saturation", "writes_per_s"),
-                _get(med, "saturation", "post", "p50_ms"),
-                _get(med, "saturation", "post", "p99_ms"),
-                f"{lost}/{dup}",
-                med.get("service_peak_rss_mb"),
-            ]
-        )
-    text = bl.table(
+                for procs in params["processes"]:
+                    print(f"[bench] {NAME} {backend} x{procs} run {n}/{opts.runs}", flush=True)
+                    r = one_run(backend, template, seeded, opts, params, n, procs)
+                    ok = report_run(r) and ok
+                    by_count[procs].append(r)
+        for procs, runs in by_count.items():
+            ok = _summarize(payload, rows, backend, procs, seeded, runs) and ok
+    text = _table(rows)
+    return payload, text, ok
+
+
+def _summarize(
+    payload: dict[str, Any],
+    rows: list[list[Any]],
+    backend: str,
+    procs: int,
+    seeded: dict[str, Any],
+    runs: list[dict[str, Any]],
+) -> bool:
+    """Medians of one backend and process count, into the JSON and a table row."""
+    med = bl.medians(runs)
+    lost = sum(r["integrity"]["lost"] for r in runs)
+    dup = sum(r["integrity"]["duplicated"] for r in runs)
+    payload["backends"][backend if procs == 1 else f"{backend}-{procs}proc"] = {
+        "processes": procs,
+        "seed_s": seeded["seed_s"],
+        "median": med,
+        "targets_met": targets_met(backend, med),
+        "integrity_ok_all_runs": all(r["integrity"]["ok"] for r in runs),
+        "runs": runs,
+    }
+    rows.append(
         [
-            "db",
-            "read p50",
-            "read p95",
-            "read p99",
-            "post p99",
-            "react p99",
-            "mixed req/s",
-            "sat writes/s",
-            "sat p50",
-            "sat p99",
-            "lost/dup",
-            "RSS MB",
-        ],
-        rows,
+            backend,
+            procs,
+            _get(med, "mixed", "read", "p50_ms"),
+            _get(med, "mixed", "read", "p95_ms"),
+            _get(med, "mixed", "read", "p99_ms"),
+            _get(med, "mixed", "post", "p99_ms"),
+            _get(med, "mixed", "react", "p99_ms"),
+            _get(med, "mixed", "throughput_rps"),
+            _get(med, "saturation", "writes_per_s"),
+            _get(med, "saturation", "post", "p50_ms"),
+            _get(med, "saturation", "post", "p99_ms"),
+            f"{lost}/{dup}",
+            med.get("service_peak_rss_mb"),
+            med.get("service_peak_pss_mb_sampled"),
+        ]
     )
-    text += (
+    return all(r["integrity"]["ok"] for r in runs)
+
+
+def _table(rows: list[list[Any]]) -> str:
+    head = [
+        "db",
+        "processes",
+        "read p50",
+        "read p95",
+        "read p99",
+        "post p99",
+        "react p99",
+        "mixed req/s",
+        "sat writes/s",
+        "sat p50",
+        "sat p99",
+        "lost/dup",
+        "RSS MB",
+        "PSS MB",
+    ]
+    return bl.table(head, rows) + (
         "\n(ms; medians of runs; targets: read p99 < 50 ms, SQLite >= 500 writes/s with "
         "0 lost/dup, service RSS < 250 MB)"
     )
-    return payload, text, ok

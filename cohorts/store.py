@@ -94,17 +94,19 @@ def make_engine(url: str, settings: StoreSettings | None = None) -> Engine:
     def _on_begin(conn: Any) -> None:
         # A writer takes the write lock up front, so it waits (busy_timeout) instead of
         # failing with "database is locked" when it upgrades from a read lock later.
+        # Statements that cannot fail go straight to the driver (cheaper on every request).
         options = conn.get_execution_options()
+        raw = conn.connection.driver_connection
         if not options.get(_WRITE, False):
-            conn.exec_driver_sql("BEGIN")
+            raw.execute("BEGIN")
         elif not options.get(_NOWAIT, False):
             conn.exec_driver_sql("BEGIN IMMEDIATE")
         else:  # try once, without SQLite's busy handler
-            conn.exec_driver_sql("PRAGMA busy_timeout = 0")
+            raw.execute("PRAGMA busy_timeout = 0")
             try:
                 conn.exec_driver_sql("BEGIN IMMEDIATE")
             finally:
-                conn.exec_driver_sql(f"PRAGMA busy_timeout = {busy_ms}")
+                raw.execute(f"PRAGMA busy_timeout = {busy_ms}")
 
     return engine
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from typing import Any
 
 from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
@@ -60,9 +61,9 @@ def get_post(session: Session, actor: Actor, post_id: int) -> Post:
     return row[0]
 
 
-_THREAD_AT = select(Thread).where(
-    Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")
-)
+_AT_ANCHOR = (Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor"))
+_THREAD_AT = select(Thread).where(*_AT_ANCHOR)
+_THREAD_ROW_AT = select(Thread.id, Thread.locked).where(*_AT_ANCHOR)
 _POST_WITH_COHORT = (
     select(Post, Thread.cohort_id)
     .join(Thread, Post.thread_id == Thread.id)
@@ -98,7 +99,12 @@ def create_post(
     def find() -> Thread | None:
         return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
 
-    thread = find()
+    # The common case, an existing thread, needs only its id and lock: a row, not an object.
+    thread: Any = (
+        session.connection()
+        .execute(_THREAD_ROW_AT, {"cohort_id": cohort.id, "anchor": anchor})
+        .first()
+    )
     parent = None
     if parent_id is not None:
         parent = get_post(session, actor, parent_id)

@@ -21,6 +21,7 @@ from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.service import community, handlers, reviews
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
+from nbcohort.cohorts.service.batching import WriteBatcher
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
 
@@ -38,6 +39,7 @@ class ServiceContext:
     rules: CommunitySettings
     auth: Authenticator
     executor: ThreadPoolExecutor | None
+    batcher: WriteBatcher | None = None
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -67,7 +69,9 @@ def make_app(
         else None
     )
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
-    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor)
+    # Group commit needs a database that says at once whether a write would wait (SQLite).
+    batcher = WriteBatcher(store) if store.is_sqlite and executor is not None else None
+    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor, batcher)
     return Application(
         handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
     )

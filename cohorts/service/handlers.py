@@ -16,6 +16,7 @@ from tornado.web import RequestHandler
 
 from nbcohort import cohorts as _pkg
 from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.service.batching import ALONE
 from nbcohort.cohorts.services import members, posts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import cohort_summary
@@ -89,21 +90,34 @@ class ApiHandler(RequestHandler):
             pause = min(pause * 2, 0.004)
         return await loop.run_in_executor(executor, work, True)
 
-    async def run(self, fn: Any, *, write: bool, status: int = 200) -> None:
-        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work."""
+    async def run(self, fn: Any, *, write: bool, status: int = 200, batch: bool = False) -> None:
+        """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.
+
+        ``batch`` lets a write whose work is all in the database share a transaction with
+        others that arrive at the same moment (``batching.py``).
+        """
         ctx, header = self.ctx, self.request.headers.get("Authorization")
 
+        def body(session: Session) -> str:
+            actor = ctx.auth.authenticate(session, header)
+            cohort = ctx.cohort(session, actor.cohort_id)
+            result = fn(session, actor, cohort)
+            # Serialise inside the scope: a failure here must roll the write back too.
+            return json.dumps(result, ensure_ascii=False)
+
         def unit(wait: bool = True) -> str:
-            scope = ctx.store.write(wait=wait) if write else ctx.store.read()
-            with scope as session:
-                actor = ctx.auth.authenticate(session, header)
-                cohort = ctx.cohort(session, actor.cohort_id)
-                result = fn(session, actor, cohort)
-                # Serialise inside the scope: a failure here must roll the write back too.
-                return json.dumps(result, ensure_ascii=False)
+            with ctx.store.write(wait=wait) if write else ctx.store.read() as session:
+                return body(session)
+
+        async def write_unit() -> str:
+            if batch and ctx.batcher is not None:
+                grouped = await ctx.batcher.submit(body)
+                if grouped is not ALONE:
+                    return str(grouped)
+            return await self.in_write_unit(unit)
 
         try:
-            payload = await (self.in_write_unit(unit) if write else self.in_unit(unit))
+            payload = await (write_unit() if write else self.in_unit(unit))
         except ServiceError as exc:
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
@@ -203,7 +217,7 @@ class ThreadReadHandler(ApiHandler):
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return {"last_post_id": threads.mark_read(s, actor, cohort, data.get("anchor", ""))}
 
-        return self.run(fn, write=True)
+        return self.run(fn, write=True, batch=True)
 
 
 def _parent(data: dict[str, Any]) -> int | None:
@@ -225,7 +239,7 @@ class PostsHandler(ApiHandler):
             # A new post has no reactions, and its author is the caller: no more queries.
             return threads.post_dict(post, actor, author=actor.public())
 
-        return self.run(fn, write=True, status=201)
+        return self.run(fn, write=True, status=201, batch=True)
 
 
 class PostHandler(ApiHandler):
@@ -247,12 +261,16 @@ class ReactionHandler(ApiHandler):
     def put(self, post_id: str, kind: str) -> Awaitable[None]:
         rules = self.ctx.rules
         return self.run(
-            lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)}, write=True
+            lambda s, a, c: {"added": posts.react(s, a, int(post_id), kind, rules)},
+            write=True,
+            batch=True,
         )
 
     def delete(self, post_id: str, kind: str) -> Awaitable[None]:
         return self.run(
-            lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)}, write=True
+            lambda s, a, c: {"removed": posts.unreact(s, a, int(post_id), kind)},
+            write=True,
+            batch=True,
         )
 
 

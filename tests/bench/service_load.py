@@ -20,20 +20,19 @@ from __future__ import annotations
 import json
 import os
 import random
-import re
 import shutil
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
 import benchlib as bl
+from pyspy import start_profile, summarize_profile
+from service_figures import dig, phase_figures, verify
 
 NAME = "service_load"
 ANCHORS = [
@@ -44,7 +43,6 @@ ANCHORS = [
 MIX = {"read": 0.80, "post": 0.12, "react": 0.08}
 SERIAL = {"read": 50, "post": 25, "react": 25}
 TARGETS = {"read_p99_ms": 50.0, "sqlite_writes_per_s": 500.0, "service_rss_mb": 250.0}
-_NONCE = re.compile(r"nonce:([0-9a-f]{32})")
 
 
 def parameters(opts: Any) -> dict[str, Any]:
@@ -199,167 +197,6 @@ def run_generator(tmp: Path, cfg: dict[str, Any]) -> dict[str, Any]:
     return json.loads(out_path.read_text())
 
 
-def py_spy() -> str | None:
-    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
-    return found if Path(found).exists() else None
-
-
-def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen[bytes] | None:
-    exe = py_spy()
-    if exe is None:
-        print("  (--profile: py-spy not found; pip install py-spy)", flush=True)
-        return None
-    return subprocess.Popen(
-        [
-            exe,
-            "record",
-            "--pid",
-            str(pid),
-            "--duration",
-            str(int(seconds)),
-            "--rate",
-            "200",
-            "--idle",
-            "--format",
-            "raw",
-            "--nonblocking",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-# Where a request's time goes, by the innermost frame that matches (checked in this order).
-_BUCKETS = [
-    ("idle: event loop waiting for requests", ("select (selectors.py)", "poll (selectors.py)")),
-    ("markdown render + sanitize", ("sanitize.py", "markdown_it", "nh3")),
-    (
-        "DB driver (execute/fetch/commit)",
-        (
-            "do_execute",
-            "do_commit",
-            "do_rollback",
-            "sqlite3",
-            "psycopg",
-            "fetchall",
-            "_fetchall_impl",
-            "do_executemany",
-            "_exec_single_context",
-        ),
-    ),
-    ("json encode/decode", ("json/encoder.py", "json/decoder.py", "json/__init__.py")),
-    ("gzip", ("gzip.py", "zlib")),
-    ("tornado HTTP / IOLoop", ("tornado/",)),
-    ("asyncio event loop", ("asyncio/",)),
-    ("SQLAlchemy ORM + Core", ("sqlalchemy/",)),
-    ("nbcohort code", ("nbcohort", "cohorts/")),
-]
-
-
-def summarize_profile(path: Path, top: int = 25) -> dict[str, Any] | None:
-    """Self and inclusive time from py-spy's raw (collapsed stacks) output."""
-    if not path.exists():
-        return None
-    selfs: Counter[str] = Counter()
-    incl: Counter[str] = Counter()
-    buckets: Counter[str] = Counter()
-    total = 0
-    for line in path.read_text(errors="replace").splitlines():
-        stack, _, count = line.rpartition(" ")
-        if not stack or not count.isdigit():
-            continue
-        n = int(count)
-        total += n
-        frames = [re.sub(r":\d+\)$", ")", f) for f in stack.split(";")]
-        frames = [f for f in frames if not f.startswith(("process ", "thread "))]
-        if not frames:
-            continue
-        selfs[frames[-1]] += n
-        for f in set(frames):
-            incl[f] += n
-        for f in reversed(frames):
-            name = next((b for b, keys in _BUCKETS if any(k in f for k in keys)), None)
-            if name:
-                buckets[name] += n
-                break
-        else:
-            buckets["other"] += n
-    if not total:
-        return None
-
-    def pct(c: Counter[str], k: int) -> list[list[Any]]:
-        return [[name, round(100 * v / total, 1)] for name, v in c.most_common(k)]
-
-    return {
-        "samples": total,
-        "self_pct": pct(selfs, top),
-        "inclusive_pct": pct(incl, top * 2),
-        "by_area_pct": pct(buckets, len(_BUCKETS) + 1),
-    }
-
-
-# -- figures --------------------------------------------------------------------------------------
-def lat_stats(values: list[float]) -> dict[str, Any]:
-    if not values:
-        return {"count": 0}
-    return {
-        "count": len(values),
-        "p50_ms": round(bl.percentile(values, 50) or 0, 2),
-        "p95_ms": round(bl.percentile(values, 95) or 0, 2),
-        "p99_ms": round(bl.percentile(values, 99) or 0, 2),
-        "max_ms": round(max(values), 2),
-        "mean_ms": round(statistics.fmean(values), 2),
-    }
-
-
-def verify(url: str, seeded: int, results: list[dict[str, Any]]) -> dict[str, Any]:
-    """Every acknowledged post is in the database once, with its body; nothing else appeared."""
-    from sqlalchemy import select
-
-    from nbcohort.cohorts.models import Post
-    from nbcohort.cohorts.store import Store
-
-    acked = [(int(i), n) for r in results for i, n in r["acked"]]
-    unacked = {n for r in results for n in r["unacked_nonces"]}
-    store = Store(url)
-    try:
-        with store.read() as s:
-            rows = s.execute(select(Post.id, Post.body_md)).all()
-    finally:
-        store.close()
-    ids_by_nonce: dict[str, list[int]] = {}
-    for post_id, body in rows:
-        for nonce in _NONCE.findall(body):
-            ids_by_nonce.setdefault(nonce, []).append(post_id)
-    acked_nonces = {n for _, n in acked}
-    lost = sum(1 for _, n in acked if n not in ids_by_nonce)
-    duplicated = sum(1 for n, ids in ids_by_nonce.items() if len(ids) > 1)
-    wrong_id = sum(1 for i, n in acked if n in ids_by_nonce and i not in ids_by_nonce[n])
-    ack_twice = len(acked) - len({i for i, _ in acked})  # one id acknowledged for two posts
-    committed_unacked = sum(1 for n in unacked if n in ids_by_nonce)
-    strangers = sum(1 for n in ids_by_nonce if n not in acked_nonces and n not in unacked)
-    expected = seeded + len(acked) + committed_unacked
-    out = {
-        "acknowledged": len(acked),
-        "db_posts": len(rows),
-        "expected_db_posts": expected,
-        "count_matches": len(rows) == expected,
-        "lost": lost,
-        "duplicated": duplicated,
-        "wrong_id": wrong_id,
-        "acknowledged_twice": ack_twice,
-        "unexpected_posts": strangers,
-        "unacknowledged_sent": len(unacked),
-        "unacknowledged_but_committed": committed_unacked,
-    }
-    out["ok"] = bool(out["count_matches"]) and not (
-        lost or duplicated or wrong_id or ack_twice or strangers
-    )
-    return out
-
-
 def one_run(
     backend: str,
     template: str,
@@ -462,51 +299,13 @@ def capacity(serial: dict[str, Any]) -> float | None:
     return round(1000 / per, 1) if per else None
 
 
-def phase_figures(res: dict[str, Any], phase: str) -> dict[str, Any]:
-    lat = res["latency_ms"]
-    elapsed = res["elapsed_s"]
-    out: dict[str, Any] = {
-        "elapsed_s": elapsed,
-        "drain_s": res["drain_s"],
-        "generator_cpu_s": res["generator_cpu_s"],
-    }
-    total = sum(len(v) for v in lat.values())
-    out["throughput_rps"] = round(total / elapsed, 1)
-    for kind in ("read", "post", "react"):
-        if kind in lat or phase in ("mixed", "serial"):
-            out[kind] = lat_stats(lat.get(kind, []))
-            out[kind]["rps"] = round(len(lat.get(kind, [])) / elapsed, 1)
-            if lat.get(kind):
-                sent = res.get("response_bytes", {}).get(kind, 0)
-                out[kind]["mean_response_bytes"] = round(sent / len(lat[kind]))
-    if phase == "saturation":
-        out["writes_per_s"] = round(len(res["acked"]) / elapsed, 1)
-    out["errors"] = sum(
-        n
-        for kind in res["status"].values()
-        for code, n in kind.items()
-        if not code.startswith(("2", "3"))
-    )
-    out["error_kinds"] = res["errors"]
-    out["status"] = res["status"]
-    return out
-
-
-def _get(d: dict[str, Any], *path: str) -> Any:
-    for p in path:
-        if not isinstance(d, dict):
-            return None
-        d = d.get(p)  # type: ignore[assignment]
-    return d
-
-
 def targets_met(backend: str, med: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    p99 = _get(med, "mixed", "read", "p99_ms")
+    p99 = dig(med, "mixed", "read", "p99_ms")
     if p99 is not None:
         out["read_p99_under_50ms"] = p99 < TARGETS["read_p99_ms"]
     if backend == "sqlite":
-        wps = _get(med, "saturation", "writes_per_s")
+        wps = dig(med, "saturation", "writes_per_s")
         if wps is not None:
             out["sqlite_500_writes_per_s"] = wps >= TARGETS["sqlite_writes_per_s"]
     rss = med.get("service_peak_rss_mb")
@@ -518,10 +317,10 @@ def targets_met(backend: str, med: dict[str, Any]) -> dict[str, Any]:
 def report_run(r: dict[str, Any]) -> bool:
     integ = r["integrity"]
     print(
-        f"  serial read {_get(r, 'serial', 'read', 'mean_ms')} ms; mixed read p99 "
-        f"{_get(r, 'mixed', 'read', 'p99_ms')} ms, {_get(r, 'mixed', 'throughput_rps')} req/s; "
-        f"saturation {_get(r, 'saturation', 'writes_per_s')} writes/s, p99 "
-        f"{_get(r, 'saturation', 'post', 'p99_ms')} ms; integrity "
+        f"  serial read {dig(r, 'serial', 'read', 'mean_ms')} ms; mixed read p99 "
+        f"{dig(r, 'mixed', 'read', 'p99_ms')} ms, {dig(r, 'mixed', 'throughput_rps')} req/s; "
+        f"saturation {dig(r, 'saturation', 'writes_per_s')} writes/s, p99 "
+        f"{dig(r, 'saturation', 'post', 'p99_ms')} ms; integrity "
         f"{'ok' if integ['ok'] else 'FAILED ' + json.dumps(integ)}; "
         f"RSS {r['service_peak_rss_mb']} MB",
         flush=True,
@@ -580,15 +379,15 @@ def _summarize(
         [
             backend,
             procs,
-            _get(med, "mixed", "read", "p50_ms"),
-            _get(med, "mixed", "read", "p95_ms"),
-            _get(med, "mixed", "read", "p99_ms"),
-            _get(med, "mixed", "post", "p99_ms"),
-            _get(med, "mixed", "react", "p99_ms"),
-            _get(med, "mixed", "throughput_rps"),
-            _get(med, "saturation", "writes_per_s"),
-            _get(med, "saturation", "post", "p50_ms"),
-            _get(med, "saturation", "post", "p99_ms"),
+            dig(med, "mixed", "read", "p50_ms"),
+            dig(med, "mixed", "read", "p95_ms"),
+            dig(med, "mixed", "read", "p99_ms"),
+            dig(med, "mixed", "post", "p99_ms"),
+            dig(med, "mixed", "react", "p99_ms"),
+            dig(med, "mixed", "throughput_rps"),
+            dig(med, "saturation", "writes_per_s"),
+            dig(med, "saturation", "post", "p50_ms"),
+            dig(med, "saturation", "post", "p99_ms"),
             f"{lost}/{dup}",
             med.get("service_peak_rss_mb"),
             med.get("service_peak_pss_mb_sampled"),

@@ -25,6 +25,7 @@ from tests.test_faults import (
     post_rows,
     seed,
 )
+from tests.test_write_lock import writing_elsewhere
 
 
 def poster(cohort: Cohort, member: Member, text: str) -> Any:
@@ -77,22 +78,11 @@ def test_a_batch_never_waits_for_another_writer(sqlite_store: Store) -> None:
     cohort, (ana,) = seed(sqlite_store)
     other = Store.open(sqlite_store.url)
     batcher = WriteBatcher(sqlite_store)
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with other.write():
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
     try:
-        assert holding.wait(10)
-        bodies = [poster(cohort, ana, "a"), poster(cohort, ana, "b")]
-        assert asyncio.run(submit_together(batcher, bodies)) == [ALONE, ALONE]
+        with writing_elsewhere(other):
+            bodies = [poster(cohort, ana, "a"), poster(cohort, ana, "b")]
+            assert asyncio.run(submit_together(batcher, bodies)) == [ALONE, ALONE]
     finally:
-        release.set()
-        holder.join(10)
         other.close()
     assert post_rows(sqlite_store) == []
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import StoreSettings
 from nbcohort.cohorts.models import Activity, Post
@@ -20,14 +23,17 @@ from nbcohort.cohorts.store import Store, WriterBusy
 from tests.test_faults import ANCHOR, LockHolder, db_file, integrity, post_rows, seed
 
 
-def test_a_write_that_must_not_wait_is_refused_before_it_starts(sqlite_store: Store) -> None:
-    cohort, (ana,) = seed(sqlite_store)
-    other = Store.open(sqlite_store.url)  # another process's store on the same file
+@contextmanager
+def writing_elsewhere(
+    store: Store, work: Callable[[Session], object] | None = None
+) -> Iterator[None]:
+    """``store`` holds a write (after ``work``) on another thread until the block ends."""
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with other.write() as s:
-            posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "held")
+        with store.write() as s:
+            if work is not None:
+                work(s)
             holding.set()
             release.wait(10)
 
@@ -35,13 +41,24 @@ def test_a_write_that_must_not_wait_is_refused_before_it_starts(sqlite_store: St
     holder.start()
     try:
         assert holding.wait(10)
-        started = time.monotonic()
-        with pytest.raises(WriterBusy), sqlite_store.write(wait=False) as s:
-            posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "never written")
-        assert time.monotonic() - started < 0.5  # refused at once, not after a wait
+        yield
     finally:
         release.set()
         holder.join(10)
+
+
+def test_a_write_that_must_not_wait_is_refused_before_it_starts(sqlite_store: Store) -> None:
+    cohort, (ana,) = seed(sqlite_store)
+    other = Store.open(sqlite_store.url)  # another process's store on the same file
+    try:
+        with writing_elsewhere(
+            other, lambda s: posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "held")
+        ):
+            started = time.monotonic()
+            with pytest.raises(WriterBusy), sqlite_store.write(wait=False) as s:
+                posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "never written")
+            assert time.monotonic() - started < 0.5  # refused at once, not after a wait
+    finally:
         other.close()
     with sqlite_store.write(wait=False) as s:  # free again: it writes
         posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "written")
@@ -75,24 +92,11 @@ def test_a_writer_gives_up_on_another_process_long_write_and_writes_nothing(
 ) -> None:
     cohort, (ana,) = seed(sqlite_store)
     impatient = Store.open(sqlite_store.url, StoreSettings(sqlite_busy_timeout=0.3))
-    holding, release = threading.Event(), threading.Event()
-
-    def hold() -> None:
-        with sqlite_store.write():
-            holding.set()
-            release.wait(10)
-
-    holder = threading.Thread(target=hold)
-    holder.start()
-    try:
-        assert holding.wait(10)
+    with writing_elsewhere(sqlite_store):
         started = time.monotonic()
         with pytest.raises(OperationalError, match="database is locked"), impatient.write() as s:
             posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "too impatient")
         assert 0.25 <= time.monotonic() - started < 2.0
-    finally:
-        release.set()
-        holder.join(10)
     with impatient.write() as s:
         posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "second try")
     impatient.close()

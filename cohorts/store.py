@@ -45,7 +45,13 @@ _NOWAIT = "nbcohort_nowait"
 
 class WriterBusy(Exception):
     """Another writer holds the database; raised by ``Store.write(wait=False)`` before any
-    work, so the caller can run the write later or elsewhere."""
+    work, so the caller can run the write later or elsewhere. ``queued``: the holder is an
+    nbcohort writer (this process or another on the writer lock), whose writes take
+    milliseconds; otherwise it is a connection outside nbcohort, or a server database."""
+
+    def __init__(self, message: str, *, queued: bool = False) -> None:
+        super().__init__(message)
+        self.queued = queued
 
 
 def _is_busy(exc: OperationalError) -> bool:
@@ -255,7 +261,7 @@ class Store:
         with ExitStack() as stack:
             if self._write_lock is not None:
                 if not self._write_lock.acquire(blocking=wait):
-                    raise WriterBusy("another thread of this process is writing")
+                    raise WriterBusy("another thread of this process is writing", queued=True)
                 stack.callback(self._write_lock.release)
             if self._file_lock is not None:
                 stack.enter_context(self._file_lock.hold(wait=wait))
@@ -304,7 +310,7 @@ class WriterFileLock:
             return
         if not self._try():
             if not wait:
-                raise WriterBusy("another process is writing")
+                raise WriterBusy("another process is writing", queued=True)
             started, pause = time.monotonic(), 0.00025
             while not self._try():
                 waited = time.monotonic() - started

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from nbcohort.cohorts.store import Store
 from tests.test_faults import (
     ANCHOR,
     SQLITE_ONLY,
+    LockHolder,
     _members_with_tokens,
     db_file,
     integrity,
@@ -74,16 +76,53 @@ def test_one_refused_write_sends_the_whole_batch_back_and_keeps_nothing(
     assert post_rows(sqlite_store) == []  # rolled back whole; each runs again on its own
 
 
-def test_a_batch_never_waits_for_another_writer(sqlite_store: Store) -> None:
+def test_a_batch_waits_on_the_loop_for_another_nbcohort_writer(sqlite_store: Store) -> None:
+    """Another process's write takes milliseconds: the batch waits for it, then commits."""
     cohort, (ana,) = seed(sqlite_store)
     other = Store.open(sqlite_store.url)
-    batcher = WriteBatcher(sqlite_store)
-    try:
+    batcher = WriteBatcher(sqlite_store, patience=5.0)
+
+    async def scenario() -> list[object]:
         with writing_elsewhere(other):
-            bodies = [poster(cohort, ana, "a"), poster(cohort, ana, "b")]
-            assert asyncio.run(submit_together(batcher, bodies)) == [ALONE, ALONE]
+            pending = asyncio.gather(
+                batcher.submit(poster(cohort, ana, "a")), batcher.submit(poster(cohort, ana, "b"))
+            )
+            await asyncio.sleep(0.2)  # the loop keeps serving while the batch waits
+            assert not pending.done()
+        return list(await pending)
+
+    try:
+        results = asyncio.run(scenario())
     finally:
         other.close()
+    assert ALONE not in results and (batcher.batches, batcher.batched) == (1, 2)
+    assert sorted(r[2] for r in post_rows(sqlite_store)) == ["a", "b"]
+
+
+def test_a_batch_goes_back_when_the_lock_stays_taken(sqlite_store: Store) -> None:
+    cohort, (ana,) = seed(sqlite_store)
+    other = Store.open(sqlite_store.url)
+    batcher = WriteBatcher(sqlite_store, patience=0.3)
+    try:
+        with writing_elsewhere(other):
+            started = time.monotonic()
+            bodies = [poster(cohort, ana, "a"), poster(cohort, ana, "b")]
+            assert asyncio.run(submit_together(batcher, bodies)) == [ALONE, ALONE]
+            assert 0.25 <= time.monotonic() - started < 3
+    finally:
+        other.close()
+    assert post_rows(sqlite_store) == []
+
+
+def test_a_lock_held_outside_nbcohort_sends_the_batch_back_at_once(sqlite_store: Store) -> None:
+    """A foreign connection may hold SQLite's lock for long: the writer thread waits for it."""
+    cohort, (ana,) = seed(sqlite_store)
+    batcher = WriteBatcher(sqlite_store, patience=5.0)
+    with LockHolder(db_file(sqlite_store), 1.0):
+        started = time.monotonic()
+        bodies = [poster(cohort, ana, "a"), poster(cohort, ana, "b")]
+        assert asyncio.run(submit_together(batcher, bodies)) == [ALONE, ALONE]
+        assert time.monotonic() - started < 0.5
     assert post_rows(sqlite_store) == []
 
 

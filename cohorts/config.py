@@ -111,10 +111,10 @@ class ServiceSettings(Configurable):
     ).tag(config=True)
     processes = Int(
         1,
-        help="Service processes sharing the port. One process uses one core (Python's GIL): "
-        "more processes serve more reads, and more writes on PostgreSQL; SQLite takes one "
-        "writer at a time, so with SQLite 1 gives the most writes per second. Above 1, a "
-        "supervisor replaces a worker that dies and stops them all on SIGTERM.",
+        help="Service processes sharing the port. One process uses one core (Python's GIL), "
+        "so on a machine with more cores more processes answer more requests (on SQLite too: "
+        "their writes queue on one lock and share transactions). Above 1, a supervisor "
+        "replaces a worker that dies and stops them all on SIGTERM.",
     ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,

@@ -174,6 +174,10 @@ class Thread(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     locked: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Kept by database triggers (migration 0004), never by the code: bumped whenever a post,
+    # a reaction or an author's profile on the thread's pages changes. Page caches compare it.
+    # Derived, so archives leave it out.
+    version: Mapped[int] = mapped_column(default=0, server_default="0", info={"derived": True})
 
 
 class Post(Base):

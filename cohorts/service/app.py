@@ -23,6 +23,7 @@ from nbcohort.cohorts.service import community, handlers, reviews
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.service.batching import WriteBatcher
 from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.pages import PageCache
 from nbcohort.cohorts.store import Store
 
 __all__ = ["BackgroundService", "ServiceContext", "make_app", "serve"]
@@ -40,6 +41,7 @@ class ServiceContext:
     auth: Authenticator
     executor: ThreadPoolExecutor | None
     batcher: WriteBatcher | None = None
+    pages: PageCache | None = None
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -71,7 +73,10 @@ def make_app(
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
     # Group commit needs a database that says at once whether a write would wait (SQLite).
     batcher = WriteBatcher(store) if store.is_sqlite and executor is not None else None
-    ctx = ServiceContext(store, settings, rules or CommunitySettings(), auth, executor, batcher)
+    pages = PageCache(settings.page_cache) if settings.page_cache > 0 else None
+    ctx = ServiceContext(
+        store, settings, rules or CommunitySettings(), auth, executor, batcher, pages
+    )
     return Application(
         handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
     )

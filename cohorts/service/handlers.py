@@ -205,7 +205,9 @@ class ThreadHandler(ApiHandler):
         limit = self.int_arg("limit") or self.ctx.rules.page_size
 
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
-            return threads.read_thread(s, actor, cohort, anchor, before=before, limit=limit)
+            return threads.read_thread(
+                s, actor, cohort, anchor, before=before, limit=limit, cache=self.ctx.pages
+            )
 
         return self.run(fn, write=False)
 

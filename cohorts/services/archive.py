@@ -95,7 +95,9 @@ def _kind(table: sa.Table, column: str) -> str:
 
 
 def _columns(table: sa.Table) -> dict[str, str]:
-    return {name: _kind(table, name) for name in sorted(table.c.keys())}
+    """The columns an archive carries: all but those the database derives (thread.version)."""
+    return {name: _kind(table, name) for name in sorted(table.c.keys())
+            if not table.c[name].info.get("derived")}  # fmt: skip
 
 
 def _encode(value: Any, kind: str) -> Any:

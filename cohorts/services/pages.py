@@ -1,0 +1,242 @@
+"""Thread pages: read from the database once per thread version, then shaped per viewer.
+
+A page's content (its posts, their authors and reactions) is the same for every member; what
+differs is what each viewer may see of it: staff see hidden posts' text, authors their own
+Markdown and edit rights, everyone their own reactions. A ``PageCache`` keeps the content of
+recent pages with the view of it an uninvolved member gets. A read then costs one indexed
+row (the thread with its ``version``, which database triggers bump on every change a page
+shows, whoever writes) and rebuilds only the posts the viewer wrote or reacted to.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, bindparam, func, select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import Cohort, Member, Post, Reaction, Thread
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.members import member_dict
+
+__all__ = ["PageCache", "post_view", "thread_page"]
+
+
+def post_view(
+    post: Any,
+    viewer_id: int | None,
+    staff: bool,
+    reactions: dict[str, int] | None = None,
+    mine: Iterable[str] = (),
+    author: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A post as member ``viewer_id`` may see it: hidden and deleted posts keep their place,
+    not their text. ``post`` is a Post or a row with the same column names."""
+    own = viewer_id is not None and post.author_id == viewer_id
+    visible = not post.deleted and (not post.hidden or staff)
+    return {
+        "id": post.id,
+        "thread_id": post.thread_id,
+        "parent_id": post.parent_id,
+        "author": author if author is not None else member_dict(post.author),
+        "html": post.body_html if visible else "",
+        "markdown": post.body_md if visible and (own or staff) else None,
+        "created_at": post.created_at.isoformat(),
+        "edited_at": post.edited_at.isoformat() if post.edited_at else None,
+        "deleted": post.deleted,
+        "hidden": post.hidden,
+        "hidden_reason": post.hidden_reason if (staff or own) else "",
+        "reactions": reactions or {},
+        "my_reactions": sorted(mine),
+        "can_edit": own and not post.deleted,
+        "can_delete": (own or staff) and not post.deleted,
+        "replies": [],
+    }
+
+
+def _author(row: Any) -> dict[str, Any]:
+    """A page row's author as ``members.member_dict`` shows a member to others."""
+    return {"id": row.author_id, "username": row.username, "name": row.name,
+            "role": row.role, "team": row.team, "timezone": row.timezone}  # fmt: skip
+
+
+@dataclass
+class _Content:
+    """What one page shows at one thread version, the same for every viewer."""
+
+    version: int
+    total: int
+    has_more: bool
+    top: list[Any]  # top-level post rows, oldest first
+    replies: dict[int, list[Any]]  # top-level post id -> its reply rows, oldest first
+    reactors: dict[int, dict[str, set[int]]]  # post id -> kind -> member ids
+    involved: dict[int, set[int]] = field(default_factory=dict)  # member -> top ids
+    views: dict[bool, list[dict[str, Any]]] = field(default_factory=dict)  # staff? -> posts
+
+    def __post_init__(self) -> None:
+        for top in self.top:
+            for row in [top, *self.replies.get(top.id, ())]:
+                people = {row.author_id}.union(*self.reactors.get(row.id, {}).values())
+                for member_id in people:
+                    self.involved.setdefault(member_id, set()).add(top.id)
+
+    def posts_for(self, viewer_id: int | None, staff: bool) -> list[dict[str, Any]]:
+        """The page's posts as ``viewer_id`` sees them. Posts the viewer has no part in are
+        shared between viewers: callers must not change them."""
+        base = self.views.get(staff)
+        if base is None:
+            base = self.views[staff] = [self._thread_of(top, None, staff) for top in self.top]
+        mine = self.involved.get(viewer_id) if viewer_id is not None else None
+        if not mine:
+            return list(base)
+        return [
+            self._thread_of(top, viewer_id, staff) if top.id in mine else shared
+            for top, shared in zip(self.top, base, strict=True)
+        ]
+
+    def _thread_of(self, top: Any, viewer_id: int | None, staff: bool) -> dict[str, Any]:
+        view = self._view(top, viewer_id, staff)
+        view["replies"] = [self._view(r, viewer_id, staff) for r in self.replies.get(top.id, ())]
+        return view
+
+    def _view(self, row: Any, viewer_id: int | None, staff: bool) -> dict[str, Any]:
+        kinds = self.reactors.get(row.id, {})
+        counts = {kind: len(who) for kind, who in kinds.items()}
+        mine = [kind for kind, who in kinds.items() if viewer_id in who]
+        return post_view(row, viewer_id, staff, counts, mine, _author(row))
+
+
+class PageCache:
+    """The content of recent thread pages, each tagged with the thread version it was read at.
+
+    Bounded (least recently used pages go first) and safe to share between threads; each
+    service process keeps its own, and the version check makes it right across processes.
+    """
+
+    def __init__(self, max_pages: int = 256) -> None:
+        self.max_pages = max_pages
+        self.hits = self.misses = 0
+        self._pages: OrderedDict[tuple[int, int | None, int], _Content] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[int, int | None, int], version: int) -> _Content | None:
+        with self._lock:
+            content = self._pages.get(key)
+            if content is None or content.version != version:
+                self.misses += 1
+                return None
+            self._pages.move_to_end(key)
+            self.hits += 1
+            return content
+
+    def put(self, key: tuple[int, int | None, int], content: _Content) -> None:
+        if self.max_pages <= 0:
+            return
+        with self._lock:
+            self._pages[key] = content
+            self._pages.move_to_end(key)
+            while len(self._pages) > self.max_pages:
+                self._pages.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._pages)
+
+
+def thread_page(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    anchor: str,
+    *,
+    before: int | None = None,
+    limit: int = 30,
+    cache: PageCache | None = None,
+) -> dict[str, Any]:
+    """A page of a thread (the newest ``limit`` top-level posts before ``before``, with their
+    replies) with no access rule of its own: callers in this layer check first."""
+    if not 1 <= limit <= 200:
+        raise Invalid("limit must be between 1 and 200", field="limit")
+    # Statements are built once (below) and rows read on the connection, not as ORM
+    # objects: a page is read far more often than anything is written.
+    conn = session.connection()
+    thread = conn.execute(_THREAD, {"cohort_id": cohort.id, "anchor": anchor}).first()
+    out: dict[str, Any] = {"anchor": anchor, "exists": thread is not None, "thread_id": None,
+                           "title": "", "locked": False, "posts": [], "has_more": False,
+                           "total": 0}  # fmt: skip
+    if thread is None:
+        return out
+    key = (thread.id, before, limit)
+    content = cache.get(key, thread.version) if cache is not None else None
+    if content is None:
+        # Read after the version: the content is at least as new as its tag, never older.
+        content = _read(conn, thread.id, thread.version, before, limit)
+        if cache is not None:
+            cache.put(key, content)
+    out.update(thread_id=thread.id, title=thread.title, locked=thread.locked,
+               total=content.total, has_more=content.has_more,
+               posts=content.posts_for(actor.member_id, actor.can("post.moderate")))  # fmt: skip
+    return out
+
+
+def _read(
+    conn: Connection, thread_id: int, version: int, before: int | None, limit: int
+) -> _Content:
+    total = conn.execute(_TOTAL, {"thread_id": thread_id}).scalar_one()
+    top = conn.execute(
+        _TOP, {"thread_id": thread_id, "before": before or _NO_LIMIT, "limit": limit + 1}
+    ).all()
+    has_more = len(top) > limit
+    top = list(reversed(top[:limit]))
+    replies: dict[int, list[Any]] = {}
+    reactors: dict[int, dict[str, set[int]]] = {}
+    if top:
+        top_ids = [p.id for p in top]
+        reply_rows = conn.execute(_REPLIES, {"thread_id": thread_id, "ids": top_ids}).all()
+        for reply in reply_rows:
+            replies.setdefault(reply.parent_id, []).append(reply)
+        ids = top_ids + [r.id for r in reply_rows]
+        for post_id, kind, member_id in conn.execute(_REACTORS, {"ids": ids}):
+            reactors.setdefault(post_id, {}).setdefault(kind, set()).add(member_id)
+    return _Content(version, total, has_more, top, replies, reactors)
+
+
+_NO_LIMIT = 2**31 - 1  # above any post id (ids are 32-bit on PostgreSQL)
+_PAGE_COLUMNS = (
+    Post.id, Post.thread_id, Post.parent_id, Post.author_id, Post.body_md, Post.body_html,
+    Post.created_at, Post.edited_at, Post.deleted, Post.hidden, Post.hidden_reason,
+    Member.username, Member.name, Member.role, Member.team, Member.timezone,
+)  # fmt: skip
+_THREAD = select(Thread.id, Thread.title, Thread.locked, Thread.version).where(
+    Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")
+)
+_TOTAL = select(func.count()).select_from(Post).where(Post.thread_id == bindparam("thread_id"))
+_TOP = (
+    select(*_PAGE_COLUMNS)
+    .join(Member, Post.author_id == Member.id)
+    .where(
+        Post.thread_id == bindparam("thread_id"),
+        Post.parent_id.is_(None),
+        Post.id < bindparam("before"),
+    )
+    .order_by(Post.id.desc())
+    .limit(bindparam("limit"))
+)
+_REPLIES = (
+    select(*_PAGE_COLUMNS)
+    .join(Member, Post.author_id == Member.id)
+    .where(
+        Post.thread_id == bindparam("thread_id"),
+        Post.parent_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(Post.id)
+)
+_REACTORS = (
+    select(Reaction.post_id, Reaction.kind, Reaction.member_id)
+    .where(Reaction.post_id.in_(bindparam("ids", expanding=True)))
+    .order_by(Reaction.post_id, Reaction.kind)
+)

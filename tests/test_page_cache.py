@@ -336,3 +336,44 @@ def test_migration_0004_down_and_up_keeps_every_post(store: Store, cohort: Cohor
     assert version(store) == 0  # existing threads start counting from zero
     post(store, people["ben"], cohort)
     assert version(store) == 1
+
+
+# --- through the service ------------------------------------------------------------------
+
+
+def test_the_service_serves_cached_pages_and_sees_other_writers(
+    service, store: Store, tokens, cohort: Cohort, people
+) -> None:
+    """Two readers, a post through the CLI's kind of store (another process's writes), then
+    the service's own count of pages served from its cache when it stops."""
+    from nbcohort.cohorts.client import CohortClient
+
+    ben, chi = (CohortClient(service.url, tokens[u], timeout=10) for u in ("ben", "chi"))
+    try:
+        ana_post = post(store, people["ana"], cohort, "from the CLI")
+        first = ben.thread(ANCHOR)
+        assert chi.thread(ANCHOR)["posts"] == first["posts"]  # served from the cache
+        with store.write() as s:  # not through the service
+            posts.edit_post(s, as_actor(people["ana"]), ana_post.id, "edited elsewhere")
+        assert ben.thread(ANCHOR)["posts"][0]["html"] == "<p>edited elsewhere</p>\n"
+        ben.post(ANCHOR, "through the service")
+        assert [p["html"] for p in chi.thread(ANCHOR)["posts"]][-1] == (
+            "<p>through the service</p>\n"
+        )
+    finally:
+        ben.close(), chi.close()
+    service.stop()
+    assert "4 thread pages served, 1 from the page cache" in service.log.read_text()
+
+
+def test_page_cache_setting(store: Store) -> None:
+    from traitlets import TraitError
+
+    from nbcohort.cohorts.config import ServiceSettings
+    from nbcohort.cohorts.service.app import make_app
+
+    on = make_app(store, ServiceSettings(page_cache=3)).settings["nbcohort"].pages
+    assert on is not None and on.max_pages == 3
+    assert make_app(store, ServiceSettings(page_cache=0)).settings["nbcohort"].pages is None
+    with pytest.raises(TraitError, match="page_cache"):
+        ServiceSettings(page_cache=-1)

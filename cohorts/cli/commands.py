@@ -9,6 +9,7 @@ import socket
 import sys
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from traitlets import Bool, Unicode
 
@@ -19,6 +20,9 @@ from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort, list_cohorts
 from nbcohort.cohorts.services.members import find_member, list_members
 from nbcohort.cohorts.store import Store, check_db_revision, current_revision, head_revision
+
+if TYPE_CHECKING:
+    from tornado.web import Application
 
 SYSTEM = Actor.system()
 
@@ -216,7 +220,7 @@ class ServeCommand(NbCohortCommand):
     aliases = {**common_aliases, "port": "ServiceSettings.port", "ip": "ServiceSettings.ip"}
 
     def run(self) -> None:
-        from nbcohort.cohorts.service.app import make_app, serve
+        from nbcohort.cohorts.service.app import freeze_heap, make_app, serve
 
         settings = ServiceSettings(parent=self)
         if settings.processes < 1:
@@ -230,7 +234,9 @@ class ServeCommand(NbCohortCommand):
             if settings.processes == 1:
                 app = make_app(store, settings, CommunitySettings(parent=self))
                 self._announce(settings, url, 1)
+                freeze_heap()
                 asyncio.run(serve(app, settings))
+                self._farewell(app)
                 return
         finally:
             store.close()  # a worker opens its own store after the fork
@@ -241,8 +247,17 @@ class ServeCommand(NbCohortCommand):
         print(f"nbcohort service on http://{settings.ip}:{settings.port} "
               f"({what}schema {head_revision()}, {url})", flush=True)  # fmt: skip
 
+    @staticmethod
+    def _farewell(app: Application) -> None:
+        """How the process served thread pages (one line per worker process)."""
+        pages = app.settings["nbcohort"].pages
+        if pages is not None:
+            served = pages.hits + pages.misses
+            print(f"nbcohort service stopped (pid {os.getpid()}): {served} thread pages "
+                  f"served, {pages.hits} from the page cache", flush=True)  # fmt: skip
+
     def _serve_workers(self, settings: ServiceSettings) -> None:
-        from nbcohort.cohorts.service.app import make_app, serve
+        from nbcohort.cohorts.service.app import freeze_heap, make_app, serve
         from nbcohort.cohorts.service.processes import Supervisor, bind_worker_sockets
 
         try:
@@ -257,10 +272,12 @@ class ServeCommand(NbCohortCommand):
             try:
                 app = make_app(store, settings, CommunitySettings(parent=self))
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
+                self._farewell(app)
             finally:
                 store.close()
             return 0
 
         self._announce(settings, self.settings().resolved_db_url(), settings.processes)
+        freeze_heap()  # before the fork: the workers share start-up's pages
         if Supervisor(groups, worker).run() != 0:
             raise CommandError("service workers kept exiting; see the messages above")

@@ -6,8 +6,10 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any, TypeVar
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
@@ -28,6 +30,9 @@ __all__ = ["ROUTES"]
 log = logging.getLogger("nbcohort.service")
 T = TypeVar("T")
 _INLINE_RETRY_SECONDS = 0.05
+# Answers are encoded with orjson: a thread page is ~20 kB of JSON, and the standard
+# encoder took a sixth of the service's time under load (orjson: a tenth of that).
+encode = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
 
 
 class ApiHandler(RequestHandler):
@@ -98,22 +103,23 @@ class ApiHandler(RequestHandler):
         """
         ctx, header = self.ctx, self.request.headers.get("Authorization")
 
-        def body(session: Session) -> str:
+        def body(session: Session) -> bytes:
             actor = ctx.auth.authenticate(session, header)
             cohort = ctx.cohort(session, actor.cohort_id)
             result = fn(session, actor, cohort)
             # Serialise inside the scope: a failure here must roll the write back too.
-            return json.dumps(result, ensure_ascii=False)
+            return encode(result)
 
-        def unit(wait: bool = True) -> str:
+        def unit(wait: bool = True) -> bytes:
             with ctx.store.write(wait=wait) if write else ctx.store.read() as session:
                 return body(session)
 
-        async def write_unit() -> str:
+        async def write_unit() -> bytes:
             if batch and ctx.batcher is not None:
                 grouped = await ctx.batcher.submit(body)
                 if grouped is not ALONE:
-                    return str(grouped)
+                    assert isinstance(grouped, bytes)
+                    return grouped
             return await self.in_write_unit(unit)
 
         try:

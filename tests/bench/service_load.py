@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -282,11 +283,23 @@ def one_run(
                     svc.maxrss_mb if processes == 1 else run["service_peak_rss_mb_sampled"]
                 )
                 run["service_exit_code"] = svc.proc.returncode if svc.proc else None
-                log_tail = svc.log.read_text(errors="replace")[-2000:] if svc.log.exists() else ""
+                log_text = svc.log.read_text(errors="replace") if svc.log.exists() else ""
+                run["page_cache"] = page_cache_share(log_text)
+                log_tail = log_text[-2000:]
                 if any(w in log_tail for w in ("Traceback", "ERROR")):
                     run["service_log_tail"] = log_tail
             run["integrity"] = verify(url, seeded["seeded_posts"], generated)
         return run
+
+
+def page_cache_share(log_text: str) -> dict[str, Any] | None:
+    """Thread pages served and served from the page cache, summed over the service's
+    processes (each prints one line when it stops)."""
+    found = re.findall(r"(\d+) thread pages served, (\d+) from the page cache", log_text)
+    if not found:
+        return None
+    served, hits = (sum(int(f[i]) for f in found) for i in (0, 1))
+    return {"served": served, "from_cache": hits, "hit_pct": round(100 * hits / max(served, 1), 1)}
 
 
 def capacity(serial: dict[str, Any]) -> float | None:
@@ -322,7 +335,8 @@ def report_run(r: dict[str, Any]) -> bool:
         f"saturation {dig(r, 'saturation', 'writes_per_s')} writes/s, p99 "
         f"{dig(r, 'saturation', 'post', 'p99_ms')} ms; integrity "
         f"{'ok' if integ['ok'] else 'FAILED ' + json.dumps(integ)}; "
-        f"RSS {r['service_peak_rss_mb']} MB",
+        f"RSS {r['service_peak_rss_mb']} MB; pages from cache "
+        f"{dig(r, 'page_cache', 'hit_pct')} %",
         flush=True,
     )
     return bool(integ["ok"])

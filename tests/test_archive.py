@@ -136,7 +136,7 @@ def populate(store: Store) -> None:
 
 
 def export(store: Store, dest: Path) -> ArchiveManifest:
-    with store.read() as s:
+    with store.read(snapshot=True) as s:  # as `nbcohort export` does
         return export_archive(s, dest)
 
 

@@ -139,7 +139,8 @@ def export_archive(session: Session, dest: Path) -> ArchiveManifest:
     """Write every table of the store to the zip file ``dest`` (replaced atomically).
 
     Rows are ordered by primary key and columns by name, so the same data always gives the
-    same table files. Export from a read-only unit of work (``store.read()``).
+    same table files. Export from a snapshot read (``store.read(snapshot=True)``): every
+    table as of one moment, in the transaction its server-side cursors need.
     """
     dest = Path(dest)
     if not dest.parent.is_dir():

@@ -122,10 +122,11 @@ class ServiceSettings(Configurable):
         help="Largest request body the service accepts, in bytes; larger requests get 413.",
     ).tag(config=True)
     page_cache = Int(
-        256,
+        128,
         min=0,
-        help="Thread pages each service process keeps in memory between reads. A kept page "
-        "is served after one indexed check that its thread has not changed since (the "
+        help="Thread pages each service process keeps in memory between reads (the most "
+        "recently read; a page of 30 short posts with their replies takes ~110 kB). A kept "
+        "page is served after one indexed check that its thread has not changed since (the "
         "database counts every change, whoever makes it), so no one ever sees a stale "
         "page; only the posts a reader wrote or reacted to are rebuilt for them. 0 reads "
         "every page from the database.",

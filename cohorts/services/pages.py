@@ -118,7 +118,7 @@ class PageCache:
     service process keeps its own, and the version check makes it right across processes.
     """
 
-    def __init__(self, max_pages: int = 256) -> None:
+    def __init__(self, max_pages: int = 128) -> None:
         self.max_pages = max_pages
         self.hits = self.misses = 0
         self._pages: OrderedDict[tuple[int, int | None, int], _Content] = OrderedDict()

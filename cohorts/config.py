@@ -103,12 +103,12 @@ class ServiceSettings(Configurable):
     ).tag(config=True)
     workers = Int(
         1,
-        help="Threads for writes that must wait: a write runs on the event loop when it "
-        "need not wait (SQLite: the database is free; posts, reactions and read marks also "
-        "wait there, briefly, for another nbcohort writer. PostgreSQL: no row it needs stays "
-        "locked past a few milliseconds), otherwise on one of these threads, so a write "
-        "waiting for a lock never stalls the service. SQLite takes one writer at a time, so "
-        "more than 1 helps only on PostgreSQL. 0 runs all writes on the event loop.",
+        help="Threads for writes that must wait: a write runs on the event loop when the "
+        "database is free at once (posts, reactions and read marks also wait there, briefly, "
+        "for another nbcohort writer), otherwise on one of these threads, so a write waiting "
+        "for a lock never stalls the service. SQLite takes one writer at a time, so more than "
+        "1 helps only on PostgreSQL (where every write uses them). 0 runs all writes on the "
+        "event loop.",
     ).tag(config=True)
     processes = Int(
         1,

@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -56,16 +56,6 @@ class WriterBusy(Exception):
 
 def _is_busy(exc: OperationalError) -> bool:
     return "locked" in str(exc.orig) or "busy" in str(exc.orig)
-
-
-# A no-wait write on PostgreSQL gives up when a row it needs stays locked this long (another
-# transaction writing the same thread): a wait that long belongs on a thread, not the loop.
-_PG_NOWAIT_LOCK_TIMEOUT = "5ms"
-
-
-def _lock_not_available(exc: BaseException) -> bool:
-    """PostgreSQL's answer when ``lock_timeout`` ran out (SQLSTATE 55P03)."""
-    return isinstance(exc, OperationalError) and getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 class DatabaseError(RuntimeError):
@@ -138,16 +128,13 @@ def session_scope(
     """The one place that commits or rolls back: all of a unit of work, or none of it.
 
     ``snapshot`` reads every table as of one moment on a server database too (SQLite's
-    transactions always do), for exports taken while members keep writing. A writer with
-    ``wait=False`` raises WriterBusy instead of waiting for another connection's lock: on
-    SQLite before it starts, on PostgreSQL at the statement that would wait (the whole unit
-    is rolled back first, so running it again elsewhere repeats nothing).
+    transactions always do), for exports taken while members keep writing. A SQLite writer
+    with ``wait=False`` raises WriterBusy instead of waiting for another connection's lock.
     """
     session = factory()
-    server = factory.kw["bind"].dialect.name != "sqlite"
     try:
         options: dict[str, Any] = {_WRITE: write, _NOWAIT: not wait}
-        if snapshot and server:
+        if snapshot and factory.kw["bind"].dialect.name != "sqlite":
             options["isolation_level"] = "REPEATABLE READ"
         try:
             session.connection(execution_options=options)
@@ -155,18 +142,14 @@ def session_scope(
             if wait or not _is_busy(exc):
                 raise
             raise WriterBusy("another connection holds the database") from None
-        if server and write and not wait:
-            session.execute(text(f"SET LOCAL lock_timeout = '{_PG_NOWAIT_LOCK_TIMEOUT}'"))
         yield session
         if write:
             session.commit()
         else:
             session.expunge_all()  # what was read stays readable after the scope
             session.rollback()
-    except BaseException as exc:
+    except BaseException:
         session.rollback()
-        if not wait and _lock_not_available(exc):
-            raise WriterBusy("another transaction holds a row this write needs") from None
         raise
     finally:
         session.close()
@@ -268,12 +251,14 @@ class Store:
     def write(self, *, wait: bool = True) -> Iterator[Session]:
         """A read-write unit of work (``with store.write() as s:``).
 
-        ``wait=False`` never waits for another writer: on SQLite it starts only when no
-        other writer holds the database, on PostgreSQL it gives up at a row lock held more
-        than a few milliseconds; either way it raises WriterBusy with nothing written (the
-        service writes on its event loop when it can, and hands the other writes to a
-        thread).
+        ``wait=False`` starts only when no other writer holds the database and otherwise
+        raises WriterBusy before anything runs (the service writes on its event loop when it
+        can, and hands the other writes to a thread). A server database may wait on any
+        statement, so there it always raises: tried with a short lock_timeout, a PostgreSQL
+        write on the loop held every read for its round trips (read p99 up by half).
         """
+        if not wait and not self.is_sqlite:
+            raise WriterBusy("a server database may wait on any statement")
         with ExitStack() as stack:
             if self._write_lock is not None:
                 if not self._write_lock.acquire(blocking=wait):

@@ -66,9 +66,11 @@ def make_app(
     auth: Authenticator | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
+    # On PostgreSQL the service keeps its own connections, which wait on the event loop.
+    loop_store = store.for_event_loop()
     executor = (
         ThreadPoolExecutor(settings.workers, thread_name_prefix="nbcohort-unit")
-        if settings.workers > 0
+        if settings.workers > 0 and not loop_store.on_loop
         else None
     )
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
@@ -76,7 +78,7 @@ def make_app(
     batcher = WriteBatcher(store) if store.is_sqlite and executor is not None else None
     pages = PageCache(settings.page_cache) if settings.page_cache > 0 else None
     ctx = ServiceContext(
-        store, settings, rules or CommunitySettings(), auth, executor, batcher, pages
+        loop_store, settings, rules or CommunitySettings(), auth, executor, batcher, pages
     )
     return Application(
         handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
@@ -119,7 +121,7 @@ async def serve(
         orphan_check.stop()
     server.stop()
     await server.close_all_connections()
-    _shutdown(app)
+    await _shutdown(app)
     log.info("nbcohort service stopped")
 
 
@@ -135,10 +137,13 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-def _shutdown(app: Application) -> None:
-    executor = app.settings["nbcohort"].executor
-    if executor is not None:
-        executor.shutdown(wait=True)
+async def _shutdown(app: Application) -> None:
+    """Let writes on the writer thread finish; close the connections the service opened."""
+    ctx = app.settings["nbcohort"]
+    if ctx.executor is not None:
+        ctx.executor.shutdown(wait=True)
+    if ctx.store.on_loop:
+        await ctx.store.aclose()
 
 
 class BackgroundService:
@@ -184,6 +189,6 @@ class BackgroundService:
             return
         server, loop = self._server, self._loop
         loop.call_soon_threadsafe(server.stop)
+        asyncio.run_coroutine_threadsafe(_shutdown(self._app), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
-        _shutdown(self._app)

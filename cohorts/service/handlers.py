@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
@@ -23,7 +23,7 @@ from nbcohort.cohorts.services import members, posts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import cohort_summary
 from nbcohort.cohorts.services.errors import Invalid, ServiceError
-from nbcohort.cohorts.store import WriterBusy
+from nbcohort.cohorts.store import CommitUnknown, WriterBusy
 
 __all__ = ["ROUTES"]
 
@@ -68,19 +68,26 @@ class ApiHandler(RequestHandler):
 
     async def in_unit(self, work: Callable[[], T]) -> T:
         """Run a read on the event loop: reads never wait for a lock here, and a thread hop
-        per read costs more under load than the read itself (GIL hand-offs)."""
-        return work()
+        per read costs more under load than the read itself (GIL hand-offs). On a server
+        database each statement awaits its answer (``Store.run``) while others are served."""
+        store = self.ctx.store
+        return await store.run(work) if store.on_loop else work()
 
     async def in_write_unit(self, work: Callable[[bool], T]) -> T:
-        """Run ``work(wait)`` as a write, on the event loop whenever the database is free.
+        """Run ``work(wait)`` as a write, on the event loop whenever it cannot stall it.
 
-        A writer thread sharing the GIL with a busy event loop waits for it at every SQLite
-        call, so a write runs on the loop when it can start at once (``wait=False``). When
-        another writer holds the database (another worker process, a CLI command), it tries
-        again for a short while (writes take milliseconds) without blocking the loop, then
-        waits for the lock on the writer thread, so a long wait never stalls the service.
+        On a server database the write's statements await on the loop (``Store.run``), so
+        a write waiting on a row lock holds nothing else. A SQLite writer thread sharing the
+        GIL with a busy event loop waits for it at every call, so a SQLite write runs on the
+        loop when it can start at once (``wait=False``). When another writer holds the
+        database (another worker process, a CLI command), it tries again for a short while
+        (writes take milliseconds) without blocking the loop, then waits for the lock on the
+        writer thread, so a long wait never stalls the service.
         """
-        executor = self.ctx.executor
+        ctx = self.ctx
+        if ctx.store.on_loop:
+            return await ctx.store.run(work, True)
+        executor = ctx.executor
         if executor is None:
             return work(True)
         loop = IOLoop.current()
@@ -128,14 +135,25 @@ class ApiHandler(RequestHandler):
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
             return
-        except OperationalError as exc:
-            if "locked" not in str(exc.orig):
+        except CommitUnknown as exc:
+            log.warning("lost the database connection during a commit: %s", exc.__cause__)
+            self.set_status(503)
+            self.finish(json.dumps({"error": "unknown", "message": "the connection to the "
+                                    "database closed while saving: look whether your change "
+                                    "is there before you try again"}))  # fmt: skip
+            return
+        except DBAPIError as exc:
+            if exc.connection_invalidated:  # the server went away (the unit ran twice)
+                log.warning("lost the database connection: %s", exc.orig)
+                message = "the community service lost its database; nothing was saved, try again"
+            elif isinstance(exc, OperationalError) and "locked" in str(exc.orig):
+                log.warning("database busy past the busy timeout: %s", exc.orig)
+                message = "the community is busy; nothing was saved, try again in a moment"
+            else:
                 raise
-            log.warning("database busy past the busy timeout: %s", exc.orig)
             self.set_status(503)
             self.set_header("Retry-After", "2")
-            self.finish(json.dumps({"error": "busy", "message": "the community is busy; "
-                                    "nothing was saved, try again in a moment"}))  # fmt: skip
+            self.finish(json.dumps({"error": "busy", "message": message}))
             return
         self.set_status(status)
         self.finish(payload)

@@ -1,0 +1,88 @@
+"""A PostgreSQL server that closes the service's connections (a restart, a failover, an
+administrator): the next requests still work, nothing is written twice, and a commit cut off
+in flight is reported as unknown rather than run again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.models import Cohort, Post
+from nbcohort.cohorts.store import CommitUnknown, Store
+from tests.conftest import _pg_admin_url
+
+ANCHOR = "module-1/loading-data"
+
+
+@pytest.fixture
+def admin(db_url: str) -> Iterator[Engine]:
+    if not db_url.startswith("postgresql"):
+        pytest.skip("only a server database has connections to lose")
+    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
+
+
+def _terminate(admin: Engine, db_url: str, pid: int | None = None) -> int:
+    """Close every connection to the test database (or one backend), as a restart would."""
+    name = make_url(db_url).database
+    query = "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = :db"
+    params: dict[str, object] = {"db": name}
+    if pid is not None:
+        query += " AND pid = :pid"
+        params["pid"] = pid
+    with admin.connect() as conn:
+        return int(conn.execute(text(query), params).scalar_one())
+
+
+def _count(store: Store, body: str) -> int:
+    with store.read() as s:
+        return s.scalar(select(func.count()).select_from(Post).where(Post.body_md == body)) or 0
+
+
+def test_service_reads_and_writes_go_on_after_the_server_closed_its_connections(
+    admin: Engine, db_url: str, store: Store, service, tokens: dict[str, str]
+) -> None:
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    ben = CohortClient(service.url, tokens["ben"], timeout=10)
+    try:
+        first = ana.post(ANCHOR, "before the restart")
+        assert ben.thread(ANCHOR)["total"] == 1  # the service now holds pooled connections
+        assert _terminate(admin, db_url) >= 1
+
+        page = ben.thread(ANCHOR)  # ran again on a fresh connection
+        assert [p["id"] for p in page["posts"]] == [first["id"]]
+
+        ben.thread(ANCHOR)
+        assert _terminate(admin, db_url) >= 1
+        reply = ben.post(ANCHOR, "after the restart", parent_id=first["id"])
+        assert reply["parent_id"] == first["id"]
+        assert _count(store, "after the restart") == 1  # run again, written once
+        assert ana.thread(ANCHOR)["total"] == 2
+    finally:
+        ana.close()
+        ben.close()
+
+
+def test_a_commit_cut_off_in_flight_is_unknown_and_not_saved(
+    admin: Engine, db_url: str, store: Store
+) -> None:
+    def cut_off() -> None:
+        with store.write() as s:
+            s.add(Cohort(slug="cut-off", title="Cut off", settings={}))
+            s.flush()
+            pid = s.connection().connection.driver_connection.info.backend_pid
+            assert _terminate(admin, db_url, pid) == 1  # the commit's connection is gone
+
+    with pytest.raises(CommitUnknown):
+        cut_off()
+    with store.read() as s:
+        assert s.scalar(select(Cohort).where(Cohort.slug == "cut-off")) is None
+    with store.write() as s:  # the store goes on with a fresh connection
+        s.add(Cohort(slug="next", title="Next", settings={}))
+    with store.read() as s:
+        assert s.scalar(select(Cohort.title).where(Cohort.slug == "next")) == "Next"

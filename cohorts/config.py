@@ -79,9 +79,7 @@ class StoreSettings(Configurable):
 
     pool_size = Int(
         10,
-        help="Connections kept open to a server database (PostgreSQL), per process. The "
-        "service runs up to this many units of work at once (10 more if needed); further "
-        "requests wait for a connection.",
+        help="Connections kept open to a server database (PostgreSQL).",
     ).tag(config=True)
 
     echo = Bool(False, help="Log every SQL statement (for debugging).").tag(config=True)
@@ -105,13 +103,12 @@ class ServiceSettings(Configurable):
     ).tag(config=True)
     workers = Int(
         1,
-        help="Threads for SQLite writes that must wait: a write runs on the event loop when "
-        "the database is free at once (posts, reactions and read marks also wait there, "
-        "briefly, for another nbcohort writer), otherwise on one of these threads, so a write "
-        "waiting for a lock never stalls the service. SQLite takes one writer at a time, so 1 "
-        "is enough; 0 runs all writes on the event loop. On PostgreSQL with psycopg 3 every "
-        "unit of work awaits the server on the event loop and no thread is used; with another "
-        "driver, writes use these threads.",
+        help="Threads for writes that must wait: a write runs on the event loop when the "
+        "database is free at once (posts, reactions and read marks also wait there, briefly, "
+        "for another nbcohort writer), otherwise on one of these threads, so a write waiting "
+        "for a lock never stalls the service. SQLite takes one writer at a time, so more than "
+        "1 helps only on PostgreSQL (where every write uses them). 0 runs all writes on the "
+        "event loop.",
     ).tag(config=True)
     processes = Int(
         1,

@@ -23,9 +23,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.util import greenlet_spawn
 
 from nbcohort.cohorts.config import StoreSettings
 
@@ -71,31 +69,20 @@ class DatabaseError(RuntimeError):
     """The database cannot be used as it is; the message says what to do."""
 
 
-_LOOP_DRIVERS = {"psycopg": "psycopg_async", "psycopg_async": "psycopg_async", "asyncpg": "asyncpg"}
-
-
-def make_engine(
-    url: str, settings: StoreSettings | None = None, *, event_loop: bool = False
-) -> Engine:
+def make_engine(url: str, settings: StoreSettings | None = None, *, ping: bool = True) -> Engine:
     """Create an engine with the per-database set-up the store relies on.
 
-    ``event_loop``: on a server database with an asyncio driver (psycopg 3, asyncpg), the
-    engine's connections await the running event loop (SQLAlchemy's asyncio adaptation):
-    units of work run there with ``Store.run``, and a unit waiting on the server lets the
-    loop serve others. Such an engine does not ping a connection before each unit (a round
-    trip, a third of a cached thread read): a unit whose connection the server had closed
-    runs again on a fresh one (``Store.run``). Ignored for SQLite,
-    whose calls never wait on a network.
+    ``ping=False`` (a server database) skips checking that a pooled connection is alive
+    before each unit of work, a round trip that is a third of a cached thread read; units
+    then go through ``Store.run``, which runs a unit again whose connection the server had
+    closed.
     """
     settings = settings or StoreSettings()
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        options: dict[str, Any] = dict(echo=settings.echo, pool_size=settings.pool_size)
-        driver = _LOOP_DRIVERS.get(parsed.get_driver_name()) if event_loop else None
-        if driver is None:
-            return create_engine(url, pool_pre_ping=True, **options)
-        async_url = parsed.set(drivername=f"{parsed.get_backend_name()}+{driver}")
-        return create_async_engine(async_url, **options).sync_engine
+        return create_engine(
+            url, echo=settings.echo, pool_size=settings.pool_size, pool_pre_ping=ping
+        )
     path = sqlite_path(url)
     if path:
         folder = Path(path).parent
@@ -252,10 +239,10 @@ class Store:
     """An engine plus its session factory: what services and the HTTP service share."""
 
     def __init__(
-        self, url: str, settings: StoreSettings | None = None, *, event_loop: bool = False
+        self, url: str, settings: StoreSettings | None = None, *, ping: bool = True
     ) -> None:
         self.url, self.settings = url, settings
-        self.engine = make_engine(url, settings, event_loop=event_loop)
+        self.engine = make_engine(url, settings, ping=ping)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         # SQLite takes one writer at a time: threads of this process queue here, in order,
         # and processes on one database file (service workers, the CLI) queue on a file
@@ -305,43 +292,28 @@ class Store:
         """A read-only unit of work: never commits, never takes the write lock."""
         return session_scope(self.factory, write=False, snapshot=snapshot)
 
-    @property
-    def on_loop(self) -> bool:
-        """Whether units of work must run on the event loop, through ``run``."""
-        return self.engine.dialect.is_async
+    def for_service(self) -> Store:
+        """The store a long-running service uses: on a server database its own connections,
+        not pinged before each unit (``make_engine``), so its units go through ``run``.
+        SQLite has no connection to lose: this store itself."""
+        return self if self.is_sqlite else Store(self.url, self.settings, ping=False)
 
-    def for_event_loop(self) -> Store:
-        """A store on the same database whose units wait on the event loop (``make_engine``);
-        this store itself when its database has no asyncio driver."""
-        twin = Store(self.url, self.settings, event_loop=True)
-        if not twin.on_loop:
-            twin.close()
-            return self
-        return twin
-
-    async def run(self, work: Callable[..., T], *args: Any) -> T:
-        """Run ``work`` (plain code over ``read``/``write`` units) on the running loop: each
-        statement awaits the server, so other requests go on meanwhile.
-
-        When the server had closed the connection a unit got (a restarted server), the unit
-        was rolled back whole and runs once more; the pool then drops every older connection.
-        A commit the connection closed under raises CommitUnknown and is not run again.
-        """
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """Call ``work`` (code over ``read``/``write`` units); when the server had closed the
+        connection it got (a restart), the unit was rolled back whole and runs once more on
+        a fresh one, and the pool drops every older connection. A commit the connection
+        closed under raises CommitUnknown and is not run again."""
         try:
-            return await greenlet_spawn(work, *args)
+            return work(*args)
         except DBAPIError as exc:
             if not exc.connection_invalidated:
                 raise
-        return await greenlet_spawn(work, *args)
+        return work(*args)
 
     def close(self) -> None:
         self.engine.dispose()
         if self._file_lock is not None:
             self._file_lock.close()
-
-    async def aclose(self) -> None:
-        """Close from the event loop (needed by a store ``on_loop``)."""
-        await self.run(self.close) if self.on_loop else self.close()
 
     @property
     def is_sqlite(self) -> bool:

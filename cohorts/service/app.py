@@ -43,6 +43,7 @@ class ServiceContext:
     executor: ThreadPoolExecutor | None
     batcher: WriteBatcher | None = None
     pages: PageCache | None = None
+    owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -66,11 +67,10 @@ def make_app(
     auth: Authenticator | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
-    # On PostgreSQL the service keeps its own connections, which wait on the event loop.
-    loop_store = store.for_event_loop()
+    service_store = store.for_service()
     executor = (
         ThreadPoolExecutor(settings.workers, thread_name_prefix="nbcohort-unit")
-        if settings.workers > 0 and not loop_store.on_loop
+        if settings.workers > 0
         else None
     )
     auth = auth or LocalTokenAuth(settings.auth_cache_seconds)
@@ -78,8 +78,9 @@ def make_app(
     batcher = WriteBatcher(store) if store.is_sqlite and executor is not None else None
     pages = PageCache(settings.page_cache) if settings.page_cache > 0 else None
     ctx = ServiceContext(
-        loop_store, settings, rules or CommunitySettings(), auth, executor, batcher, pages
-    )
+        service_store, settings, rules or CommunitySettings(), auth, executor, batcher, pages,
+        owns_store=service_store is not store,
+    )  # fmt: skip
     return Application(
         handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
     )
@@ -121,7 +122,7 @@ async def serve(
         orphan_check.stop()
     server.stop()
     await server.close_all_connections()
-    await _shutdown(app)
+    _shutdown(app)
     log.info("nbcohort service stopped")
 
 
@@ -137,13 +138,13 @@ def freeze_heap() -> None:
     gc.freeze()
 
 
-async def _shutdown(app: Application) -> None:
+def _shutdown(app: Application) -> None:
     """Let writes on the writer thread finish; close the connections the service opened."""
     ctx = app.settings["nbcohort"]
     if ctx.executor is not None:
         ctx.executor.shutdown(wait=True)
-    if ctx.store.on_loop:
-        await ctx.store.aclose()
+    if ctx.owns_store:
+        ctx.store.close()
 
 
 class BackgroundService:
@@ -189,6 +190,6 @@ class BackgroundService:
             return
         server, loop = self._server, self._loop
         loop.call_soon_threadsafe(server.stop)
-        asyncio.run_coroutine_threadsafe(_shutdown(self._app), loop).result(10)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)
+        _shutdown(self._app)

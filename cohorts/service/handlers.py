@@ -68,39 +68,32 @@ class ApiHandler(RequestHandler):
 
     async def in_unit(self, work: Callable[[], T]) -> T:
         """Run a read on the event loop: reads never wait for a lock here, and a thread hop
-        per read costs more under load than the read itself (GIL hand-offs). On a server
-        database each statement awaits its answer (``Store.run``) while others are served."""
-        store = self.ctx.store
-        return await store.run(work) if store.on_loop else work()
+        per read costs more under load than the read itself (GIL hand-offs)."""
+        return self.ctx.store.run(work)
 
     async def in_write_unit(self, work: Callable[[bool], T]) -> T:
-        """Run ``work(wait)`` as a write, on the event loop whenever it cannot stall it.
+        """Run ``work(wait)`` as a write, on the event loop whenever the database is free.
 
-        On a server database the write's statements await on the loop (``Store.run``), so
-        a write waiting on a row lock holds nothing else. A SQLite writer thread sharing the
-        GIL with a busy event loop waits for it at every call, so a SQLite write runs on the
-        loop when it can start at once (``wait=False``). When another writer holds the
-        database (another worker process, a CLI command), it tries again for a short while
-        (writes take milliseconds) without blocking the loop, then waits for the lock on the
-        writer thread, so a long wait never stalls the service.
+        A writer thread sharing the GIL with a busy event loop waits for it at every SQLite
+        call, so a write runs on the loop when it can start at once (``wait=False``). When
+        another writer holds the database (another worker process, a CLI command), it tries
+        again for a short while (writes take milliseconds) without blocking the loop, then
+        waits for the lock on the writer thread, so a long wait never stalls the service.
         """
-        ctx = self.ctx
-        if ctx.store.on_loop:
-            return await ctx.store.run(work, True)
-        executor = ctx.executor
+        store, executor = self.ctx.store, self.ctx.executor
         if executor is None:
-            return work(True)
+            return store.run(work, True)
         loop = IOLoop.current()
         give_up, pause = loop.time() + _INLINE_RETRY_SECONDS, 0.0005
         while True:
             try:
-                return work(False)
+                return store.run(work, False)
             except WriterBusy:
                 if loop.time() >= give_up:
                     break
             await asyncio.sleep(pause)
             pause = min(pause * 2, 0.004)
-        return await loop.run_in_executor(executor, work, True)
+        return await loop.run_in_executor(executor, store.run, work, True)
 
     async def run(self, fn: Any, *, write: bool, status: int = 200, batch: bool = False) -> None:
         """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.

@@ -6,11 +6,8 @@ writes so concurrent writers queue instead of failing); PostgreSQL is chosen by 
 
 from __future__ import annotations
 
-import fcntl
 import os
-import sqlite3
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
@@ -20,12 +17,13 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, inspect
+from sqlalchemy import Connection, Engine, create_engine, event, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nbcohort.cohorts.config import StoreSettings
+from nbcohort.cohorts.write_lock import WriterBusy, WriterFileLock
 
 __all__ = [
     "CommitUnknown",
@@ -34,8 +32,10 @@ __all__ = [
     "WriterBusy",
     "alembic_config",
     "check_db_revision",
+    "downgrade_db",
     "head_revision",
     "make_engine",
+    "migration_connection",
     "session_scope",
     "upgrade_db",
 ]
@@ -43,17 +43,6 @@ __all__ = [
 T = TypeVar("T")
 _WRITE = "nbcohort_write"
 _NOWAIT = "nbcohort_nowait"
-
-
-class WriterBusy(Exception):
-    """Another writer holds the database; raised by ``Store.write(wait=False)`` before any
-    work, so the caller can run the write later or elsewhere. ``queued``: the holder is an
-    nbcohort writer (this process or another on the writer lock), whose writes take
-    milliseconds; otherwise it is a connection outside nbcohort, or a server database."""
-
-    def __init__(self, message: str, *, queued: bool = False) -> None:
-        super().__init__(message)
-        self.queued = queued
 
 
 def _is_busy(exc: OperationalError) -> bool:
@@ -191,9 +180,51 @@ def head_revision() -> str:
 def upgrade_db(engine: Engine, revision: str = "head") -> None:
     """Bring the database schema up to ``revision`` (creates it when empty)."""
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as conn:
+    with migration_connection(engine) as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
+
+
+def downgrade_db(engine: Engine, revision: str) -> None:
+    """Take the database schema back to ``revision`` (for tests and recovery by hand)."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with migration_connection(engine) as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
+@contextmanager
+def migration_connection(engine: Engine) -> Iterator[Connection]:
+    """One transaction for a schema change: all of it or none of it.
+
+    On SQLite, foreign keys are off while it runs and checked before it commits: Alembic's
+    batch mode rebuilds a table by copying it and dropping the old one, and with foreign
+    keys on, that drop would delete every row referencing the table (posts, with their
+    thread table rebuilt). The renaming of the copy leaves triggers alone (legacy ALTER
+    TABLE): they name the table, which keeps its name, and modern RENAME would refuse while
+    the old table is gone. A change that leaves a dangling reference is rolled back whole.
+    """
+    with engine.connect() as conn:
+        raw = conn.connection.driver_connection if engine.dialect.name == "sqlite" else None
+        if raw is not None:
+            raw.execute("PRAGMA foreign_keys = OFF")  # only outside a transaction
+            raw.execute("PRAGMA legacy_alter_table = ON")
+        try:
+            with conn.begin():
+                yield conn
+                if raw is not None:
+                    dangling = conn.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if dangling:
+                        table, rowid, parent, _ = dangling[0]
+                        raise DatabaseError(
+                            f"the schema change left {len(dangling)} rows pointing at rows "
+                            f"that do not exist (first: {table} row {rowid} -> {parent}); "
+                            "nothing was changed"
+                        )
+        finally:
+            if raw is not None:
+                raw.execute("PRAGMA legacy_alter_table = OFF")
+                raw.execute("PRAGMA foreign_keys = ON")
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -318,63 +349,6 @@ class Store:
     @property
     def is_sqlite(self) -> bool:
         return self.engine.dialect.name == "sqlite"
-
-
-class WriterFileLock:
-    """An exclusive ``flock`` on ``<database>-writer.lock``, held around each write.
-
-    Processes on one database file (service workers, CLI commands) queue here instead of in
-    SQLite's busy handler, whose sleeps grow to 100 ms; a holder that dies (even by SIGKILL)
-    releases it. A waiter polls with short sleeps (0.25 ms, doubling to 4 ms) and gives up
-    after ``timeout`` with SQLite's own "database is locked" error, before writing anything.
-    The lock only orders writers: SQLite's own lock still guards the data, so a writer that
-    cannot create the lock file (a read-only folder) simply goes on without it.
-    """
-
-    def __init__(self, db_path: str, timeout: float) -> None:
-        self.path, self.timeout = db_path + "-writer.lock", timeout
-        self._fd: int | None = None
-        self._unusable = False
-
-    @contextmanager
-    def hold(self, *, wait: bool = True) -> Iterator[None]:
-        """Hold the lock for one write; ``wait=False`` raises WriterBusy if it is taken."""
-        if self._fd is None and not self._unusable:
-            try:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o666)
-            except OSError:
-                self._unusable = True
-        if self._fd is None:
-            yield
-            return
-        if not self._try():
-            if not wait:
-                raise WriterBusy("another process is writing", queued=True)
-            started, pause = time.monotonic(), 0.00025
-            while not self._try():
-                waited = time.monotonic() - started
-                if waited > self.timeout:
-                    orig = sqlite3.OperationalError(f"database is locked (waited {waited:.1f} s)")
-                    raise OperationalError("BEGIN IMMEDIATE", None, orig)
-                time.sleep(pause)
-                pause = min(pause * 2, 0.004)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._fd, fcntl.LOCK_UN)
-
-    def _try(self) -> bool:
-        assert self._fd is not None
-        try:
-            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return False
-        return True
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 def sqlite_path(url: str) -> str | None:

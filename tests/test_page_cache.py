@@ -8,7 +8,6 @@ import sqlite3
 from typing import Any
 
 import pytest
-from alembic import command
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
@@ -19,7 +18,7 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.pages import PageCache
 from nbcohort.cohorts.services.roster import import_roster
-from nbcohort.cohorts.store import Store, alembic_config, sqlite_path, upgrade_db
+from nbcohort.cohorts.store import Store, downgrade_db, sqlite_path, upgrade_db
 
 SYSTEM = Actor.system()
 ANCHOR = "module-1/loading-data"
@@ -323,10 +322,7 @@ def test_migration_0004_down_and_up_keeps_every_post(store: Store, cohort: Cohor
     with store.write() as s:
         posts.react(s, as_actor(people["ben"]), first.id, "+1")
     assert len(_triggers(store)) == (7 if store.is_sqlite else 3)
-    with store.engine.begin() as conn:
-        cfg = alembic_config(store.engine.url.render_as_string(hide_password=False))
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0003")
+    downgrade_db(store.engine, "0003")
     with store.engine.connect() as conn:
         assert "version" not in list(conn.execute(text("SELECT * FROM thread")).keys())
         assert conn.execute(text("SELECT count(*) FROM post")).scalar() == 1

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
+from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, inspect, select, text, update
 from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
@@ -24,6 +25,7 @@ from nbcohort.cohorts.models import (
     Member,
     Post,
     Reaction,
+    Thread,
 )
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -36,6 +38,7 @@ from nbcohort.cohorts.store import (
     check_db_revision,
     head_revision,
     make_engine,
+    migration_connection,
     upgrade_db,
 )
 
@@ -196,6 +199,55 @@ def test_sqlite_foreign_keys_are_enforced(sqlite_store: Store) -> None:
     with pytest.raises(IntegrityError, match="FOREIGN KEY"), sqlite_store.write() as s:
         s.add(Member(cohort_id=4242, username="x", name="X", email="x@example.org"))
     assert count(sqlite_store, Member) == 0
+
+
+def _posted(store: Store) -> None:
+    """A cohort with a member and a post in a thread (rows that reference other tables)."""
+    with store.write() as s:
+        cohort = create_cohort(s, SYSTEM, "fk", "Foreign keys")
+        ana = add_member(s, SYSTEM, cohort, name="Ana", email="ana@example.org", username="ana")
+        posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "kept")
+
+
+def _rebuild_thread_table(conn: Any) -> None:
+    """Rebuild ``thread`` the way Alembic's batch mode changes a SQLite table."""
+    ops = Operations(MigrationContext.configure(conn, opts={"render_as_batch": True}))
+    with ops.batch_alter_table("thread", recreate="always"):
+        pass
+
+
+def test_a_schema_change_that_rebuilds_a_table_keeps_the_rows_referencing_it(
+    sqlite_store: Store,
+) -> None:
+    _posted(sqlite_store)
+    with migration_connection(sqlite_store.engine) as conn:
+        _rebuild_thread_table(conn)
+    assert count(sqlite_store, Post) == 1
+    with sqlite_store.read() as s:  # foreign keys are back on for the store's connections
+        assert s.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+    # Why: in a plain transaction, SQLite's RENAME refuses while triggers name the table...
+    refused = pytest.raises(OperationalError, match="error in trigger")
+    with refused, sqlite_store.engine.begin() as conn:
+        _rebuild_thread_table(conn)
+    assert count(sqlite_store, Post) == 1
+    # ... and past that, with foreign keys on, dropping the old table deletes every post.
+    with sqlite_store.engine.connect() as conn:
+        raw = conn.connection.driver_connection
+        raw.execute("PRAGMA legacy_alter_table = ON")
+        with conn.begin():
+            _rebuild_thread_table(conn)
+        raw.execute("PRAGMA legacy_alter_table = OFF")
+    assert count(sqlite_store, Post) == 0
+
+
+def test_a_schema_change_leaving_dangling_rows_is_refused_whole(sqlite_store: Store) -> None:
+    _posted(sqlite_store)
+    refused = pytest.raises(DatabaseError, match=r"1 rows pointing at rows that do not exist")
+    with refused, migration_connection(sqlite_store.engine) as conn:
+        conn.exec_driver_sql("DELETE FROM thread")
+    assert count(sqlite_store, Post) == 1
+    with sqlite_store.read() as s:
+        assert s.scalar(select(func.count()).select_from(Thread)) == 1
 
 
 def _try_write_lock(path: str) -> str:

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
 
-from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import Cohort, Post
 from nbcohort.cohorts.store import CommitUnknown, Store
 from tests.conftest import _pg_admin_url
@@ -86,3 +86,31 @@ def test_a_commit_cut_off_in_flight_is_unknown_and_not_saved(
         s.add(Cohort(slug="next", title="Next", settings={}))
     with store.read() as s:
         assert s.scalar(select(Cohort.title).where(Cohort.slug == "next")) == "Next"
+
+
+def test_a_database_refusing_connections_answers_503_then_recovers(
+    admin: Engine, db_url: str, service, tokens: dict[str, str]
+) -> None:
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    name = make_url(db_url).database
+    try:
+        ana.post(ANCHOR, "before the outage")
+        with admin.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS false"))
+        _terminate(admin, db_url)
+        for call in (lambda: ana.thread(ANCHOR), lambda: ana.post(ANCHOR, "during")):
+            with pytest.raises(ClientError) as refused:
+                call()
+            assert refused.value.status == 503
+            assert "database" in refused.value.message and "nothing was saved" in (
+                refused.value.message
+            )
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true"))
+    try:
+        assert [p["html"] for p in ana.thread(ANCHOR)["posts"]] == ["<p>before the outage</p>\n"]
+        ana.post(ANCHOR, "after")
+        assert ana.thread(ANCHOR)["total"] == 2
+    finally:
+        ana.close()

@@ -32,7 +32,25 @@ T = TypeVar("T")
 _INLINE_RETRY_SECONDS = 0.05
 # Answers are encoded with orjson: a thread page is ~20 kB of JSON, and the standard
 # encoder took a sixth of the service's time under load (orjson: a tenth of that).
-encode = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+_encode = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
+
+
+def _database_refusal(exc: BaseException) -> tuple[str, str] | None:
+    """The error and message for a request the database failed, not the member (503)."""
+    if isinstance(exc, CommitUnknown):
+        log.warning("lost the database connection during a commit: %s", exc.__cause__)
+        return "unknown", ("the connection to the database closed while saving: look "
+                           "whether your change is there before you try again")  # fmt: skip
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:  # lost twice (Store.run)
+        log.warning("lost the database connection: %s", exc.orig)
+        return "unavailable", "the community lost its database; nothing was saved, try again"
+    if not isinstance(exc, OperationalError):
+        return None
+    if "locked" in str(exc.orig):
+        log.warning("database busy past the busy timeout: %s", exc.orig)
+        return "busy", "the community is busy; nothing was saved, try again in a moment"
+    log.error("the database cannot be used: %s", exc.orig)
+    return "unavailable", "the community's database cannot be reached; nothing was saved"
 
 
 class ApiHandler(RequestHandler):
@@ -108,7 +126,7 @@ class ApiHandler(RequestHandler):
             cohort = ctx.cohort(session, actor.cohort_id)
             result = fn(session, actor, cohort)
             # Serialise inside the scope: a failure here must roll the write back too.
-            return encode(result)
+            return _encode(result)
 
         def unit(wait: bool = True) -> bytes:
             with ctx.store.write(wait=wait) if write else ctx.store.read() as session:
@@ -128,25 +146,13 @@ class ApiHandler(RequestHandler):
             self.set_status(exc.status)
             self.finish(json.dumps(exc.as_dict(), ensure_ascii=False))
             return
-        except CommitUnknown as exc:
-            log.warning("lost the database connection during a commit: %s", exc.__cause__)
-            self.set_status(503)
-            self.finish(json.dumps({"error": "unknown", "message": "the connection to the "
-                                    "database closed while saving: look whether your change "
-                                    "is there before you try again"}))  # fmt: skip
-            return
-        except DBAPIError as exc:
-            if exc.connection_invalidated:  # the server went away (the unit ran twice)
-                log.warning("lost the database connection: %s", exc.orig)
-                message = "the community service lost its database; nothing was saved, try again"
-            elif isinstance(exc, OperationalError) and "locked" in str(exc.orig):
-                log.warning("database busy past the busy timeout: %s", exc.orig)
-                message = "the community is busy; nothing was saved, try again in a moment"
-            else:
+        except (CommitUnknown, DBAPIError) as exc:
+            refusal = _database_refusal(exc)
+            if refusal is None:
                 raise
             self.set_status(503)
             self.set_header("Retry-After", "2")
-            self.finish(json.dumps({"error": "busy", "message": message}))
+            self.finish(json.dumps({"error": refusal[0], "message": refusal[1]}))
             return
         self.set_status(status)
         self.finish(payload)

@@ -79,7 +79,8 @@ class StoreSettings(Configurable):
 
     pool_size = Int(
         10,
-        help="Connections kept open to a server database (PostgreSQL).",
+        help="Connections kept open to a server database (PostgreSQL), per pool. The "
+        "service has two pools in each process, one for reads and one for writes.",
     ).tag(config=True)
 
     echo = Bool(False, help="Log every SQL statement (for debugging).").tag(config=True)

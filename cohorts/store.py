@@ -119,6 +119,22 @@ def make_engine(url: str, settings: StoreSettings | None = None, *, ping: bool =
     return engine
 
 
+def make_read_engine(url: str, settings: StoreSettings | None = None) -> Engine | None:
+    """Connections to a PostgreSQL server (libpq drivers) that read in autocommit, where the
+    server refuses every write (``default_transaction_read_only``); None elsewhere."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql" or parsed.get_driver_name() not in (
+        "psycopg",
+        "psycopg2",
+    ):
+        return None
+    settings = settings or StoreSettings()
+    return create_engine(
+        url, echo=settings.echo, pool_size=settings.pool_size, isolation_level="AUTOCOMMIT",
+        connect_args={"options": "-c default_transaction_read_only=on"},
+    )  # fmt: skip
+
+
 @contextmanager
 def session_scope(
     factory: sessionmaker[Session],
@@ -275,6 +291,16 @@ class Store:
         self.url, self.settings = url, settings
         self.engine = make_engine(url, settings, ping=ping)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
+        # A service on PostgreSQL reads on connections of their own in autocommit, where the
+        # server refuses any write: a read is then its statements alone (no BEGIN, no
+        # ROLLBACK), and each statement sees the latest commits, as in a READ COMMITTED
+        # transaction. Snapshot reads keep a transaction (``read``).
+        self._read_engine = None if ping else make_read_engine(url, settings)
+        self._read_factory = (
+            sessionmaker(self._read_engine, expire_on_commit=False)
+            if self._read_engine is not None
+            else self.factory
+        )
         # SQLite takes one writer at a time: threads of this process queue here, in order,
         # and processes on one database file (service workers, the CLI) queue on a file
         # lock, rather than in SQLite's busy handler, which sleeps and retries.
@@ -321,7 +347,8 @@ class Store:
 
     def read(self, *, snapshot: bool = False) -> AbstractContextManager[Session]:
         """A read-only unit of work: never commits, never takes the write lock."""
-        return session_scope(self.factory, write=False, snapshot=snapshot)
+        factory = self.factory if snapshot else self._read_factory
+        return session_scope(factory, write=False, snapshot=snapshot)
 
     def for_service(self) -> Store:
         """The store a long-running service uses: on a server database its own connections,
@@ -343,6 +370,8 @@ class Store:
 
     def close(self) -> None:
         self.engine.dispose()
+        if self._read_engine is not None:
+            self._read_engine.dispose()
         if self._file_lock is not None:
             self._file_lock.close()
 

@@ -12,7 +12,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.operations import Operations
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import delete, func, inspect, select, text, update
-from sqlalchemy.exc import IntegrityError, OperationalError, StatementError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, StatementError
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import StoreSettings
@@ -394,6 +394,32 @@ def test_read_scope_never_commits(store: Store) -> None:
         assert s.scalar(select(func.count()).select_from(Cohort)) == 1
     assert count(store, Cohort) == 0
     assert count(store, Activity) == 0
+
+
+def test_a_service_read_cannot_write_on_a_server_database(store: Store) -> None:
+    """The service's reads on PostgreSQL run in autocommit: the server itself refuses a
+    write there, so nothing a read scope does can ever be committed."""
+    service = store.for_service()
+    try:
+        if store.is_sqlite:
+            assert service is store  # reads roll back (test_read_scope_never_commits)
+            return
+        refused = pytest.raises(DBAPIError, match="read-only transaction")
+        with refused, service.read() as s:
+            create_cohort(s, SYSTEM, "never", "Never saved")
+            s.flush()
+        assert count(store, Cohort) == 0
+        with service.write() as s:  # writes go on the service's other connections
+            create_cohort(s, SYSTEM, "saved", "Saved")
+        with service.read() as s:
+            assert s.scalar(select(Cohort.slug)) == "saved"
+        with service.read(snapshot=True) as s:  # a snapshot keeps its transaction
+            assert s.connection().exec_driver_sql("SHOW transaction_isolation").scalar() == (
+                "repeatable read"
+            )
+    finally:
+        if service is not store:
+            service.close()
 
 
 def test_objects_read_stay_readable_after_the_read_scope(store: Store) -> None:

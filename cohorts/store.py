@@ -129,9 +129,12 @@ def make_read_engine(url: str, settings: StoreSettings | None = None) -> Engine 
     ):
         return None
     settings = settings or StoreSettings()
+    given = parsed.query.get("options")  # the URL's own server options are kept
+    options = " ".join([*([given] if isinstance(given, str) else given or []),
+                        "-c default_transaction_read_only=on"])  # fmt: skip
     return create_engine(
         url, echo=settings.echo, pool_size=settings.pool_size, isolation_level="AUTOCOMMIT",
-        connect_args={"options": "-c default_transaction_read_only=on"},
+        connect_args={"options": options},
     )  # fmt: skip
 
 
@@ -286,16 +289,16 @@ class Store:
     """An engine plus its session factory: what services and the HTTP service share."""
 
     def __init__(
-        self, url: str, settings: StoreSettings | None = None, *, ping: bool = True
+        self, url: str, settings: StoreSettings | None = None, *, service: bool = False
     ) -> None:
         self.url, self.settings = url, settings
-        self.engine = make_engine(url, settings, ping=ping)
+        self.engine = make_engine(url, settings, ping=not service)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
         # A service on PostgreSQL reads on connections of their own in autocommit, where the
         # server refuses any write: a read is then its statements alone (no BEGIN, no
         # ROLLBACK), and each statement sees the latest commits, as in a READ COMMITTED
         # transaction. Snapshot reads keep a transaction (``read``).
-        self._read_engine = None if ping else make_read_engine(url, settings)
+        self._read_engine = make_read_engine(url, settings) if service else None
         self._read_factory = (
             sessionmaker(self._read_engine, expire_on_commit=False)
             if self._read_engine is not None
@@ -346,15 +349,16 @@ class Store:
             yield stack.enter_context(session_scope(self.factory, write=True, wait=wait))
 
     def read(self, *, snapshot: bool = False) -> AbstractContextManager[Session]:
-        """A read-only unit of work: never commits, never takes the write lock."""
+        """A read-only unit of work: never commits, never takes the write lock (a service's
+        store on PostgreSQL: the server refuses any write in it)."""
         factory = self.factory if snapshot else self._read_factory
         return session_scope(factory, write=False, snapshot=snapshot)
 
     def for_service(self) -> Store:
         """The store a long-running service uses: on a server database its own connections,
-        not pinged before each unit (``make_engine``), so its units go through ``run``.
-        SQLite has no connection to lose: this store itself."""
-        return self if self.is_sqlite else Store(self.url, self.settings, ping=False)
+        not pinged before each unit (``make_engine``), so its units go through ``run``, and
+        reading in autocommit (``make_read_engine``). SQLite: this store itself."""
+        return self if self.is_sqlite else Store(self.url, self.settings, service=True)
 
     def run(self, work: Callable[..., T], *args: Any) -> T:
         """Call ``work`` (code over ``read``/``write`` units); when the server had closed the

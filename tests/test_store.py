@@ -422,6 +422,21 @@ def test_a_service_read_cannot_write_on_a_server_database(store: Store) -> None:
             service.close()
 
 
+def test_a_service_store_keeps_the_server_options_of_its_url(store: Store) -> None:
+    if store.is_sqlite:
+        pytest.skip("server options are a PostgreSQL URL's")
+    service = Store(store.url + "?options=-c%20statement_timeout%3D4321", service=True)
+    try:
+        for scope in (service.read, service.write):
+            with scope() as s:
+                shown = s.connection().exec_driver_sql("SHOW statement_timeout").scalar()
+                assert shown == "4321ms"
+        with service.read() as s:
+            assert s.connection().exec_driver_sql("SHOW transaction_read_only").scalar() == "on"
+    finally:
+        service.close()
+
+
 def test_objects_read_stay_readable_after_the_read_scope(store: Store) -> None:
     with store.write() as s:
         create_cohort(s, SYSTEM, "kept", "Kept")

@@ -1,6 +1,6 @@
 """A PostgreSQL server that closes the service's connections (a restart, a failover, an
 administrator): the next requests still work, nothing is written twice, and a commit cut off
-in flight is reported as unknown rather than run again."""
+in flight is reported as unknown rather than run again; and what a member is told."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Engine, create_engine, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import Cohort, Post
@@ -114,3 +115,26 @@ def test_a_database_refusing_connections_answers_503_then_recovers(
         assert ana.thread(ANCHOR)["total"] == 2
     finally:
         ana.close()
+
+
+def test_what_a_member_is_told_when_the_database_fails() -> None:
+    """Each failure of the database (not of the request) maps to one 503 answer; the rest
+    (a conflict, a bug) is left to the service's own error handling."""
+    from nbcohort.cohorts.service.handlers import _database_refusal
+
+    lost = OperationalError("SELECT 1", None, Exception("server closed the connection"),
+                            connection_invalidated=True)  # fmt: skip
+    locked = OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked"))
+    refused = OperationalError("connect", None, Exception("Connection refused"))
+    cases = [
+        (CommitUnknown("closed during a commit"), "unknown", "look whether your change is there"),
+        (lost, "unavailable", "nothing was saved"),
+        (locked, "busy", "nothing was saved"),
+        (refused, "unavailable", "cannot be reached; nothing was saved"),
+    ]
+    for exc, error, words in cases:
+        answer = _database_refusal(exc)
+        assert answer is not None and answer[0] == error and words in answer[1], exc
+    duplicate = IntegrityError("INSERT", None, Exception("UNIQUE constraint failed"))
+    assert _database_refusal(duplicate) is None
+    assert _database_refusal(ValueError("a bug")) is None

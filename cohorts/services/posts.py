@@ -148,8 +148,9 @@ def _insert_post(session: Session, values: dict[str, Any]) -> Post:
     itself. The object is built from exactly the values written (every column), so it is
     persistent with nothing to read back or flush; its author and thread load as usual.
     """
-    new_id = session.connection().execute(_INSERT_POST, values).inserted_primary_key[0]
-    post = Post(id=new_id, **values)
+    key = session.connection().execute(_INSERT_POST, values).inserted_primary_key
+    assert key is not None  # a one-row INSERT always reports its key
+    post = Post(id=key[0], **values)
     make_transient_to_detached(post)
     session.add(post)
     return post

@@ -146,7 +146,7 @@ def _insert_post(session: Session, values: dict[str, Any]) -> Post:
 
     Posting is the hot write, and the ORM's flush of a new object cost twice the INSERT
     itself. The object is built from exactly the values written (every column), so it is
-    persistent with nothing to read back or flush; its author and thread load as usual.
+    persistent with nothing to read back or flush; its author loads as usual.
     """
     key = session.connection().execute(_INSERT_POST, values).inserted_primary_key
     assert key is not None  # a one-row INSERT always reports its key

@@ -382,9 +382,15 @@ def test_paging_through_a_long_thread(store: Store, cohort: Cohort, people: dict
             posts.create_post(s, actor(authors[i % 3]), cohort, ANCHOR, f"post number {i}").id
             for i in range(75)
         ]
-        # a few replies: they travel with their top-level post, not as page items
-        for parent in (made[0], made[40], made[74]):
-            posts.create_post(s, actor(people["fay"]), cohort, ANCHOR, "reply", parent_id=parent)
+        # a few replies: they travel with their top-level post, not as page items (made[44]
+        # is the post a 30-post first page reads one beyond, to know that there is more)
+        reply_ids = {
+            parent: posts.create_post(s, actor(people["fay"]), cohort, ANCHOR, "reply",
+                                      parent_id=parent).id
+            for parent in (made[0], made[40], made[44], made[74])
+        }  # fmt: skip
+        for who, kind in (("ana", "+1"), ("ben", "+1"), ("ben", "helpful")):
+            posts.react(s, actor(people[who]), reply_ids[made[44]], kind)
     seen: list[int] = []
     pages = []
     before = None
@@ -393,7 +399,7 @@ def test_paging_through_a_long_thread(store: Store, cohort: Cohort, people: dict
         pages.append(page)
         ids = [p["id"] for p in page["posts"]]
         assert ids == sorted(ids)  # oldest first within a page
-        assert page["total"] == 78
+        assert page["total"] == 79
         seen = ids + seen
         if not page["has_more"]:
             break
@@ -402,8 +408,11 @@ def test_paging_through_a_long_thread(store: Store, cohort: Cohort, people: dict
     assert [p["has_more"] for p in pages] == [True, True, False]
     assert seen == made  # every top-level post exactly once, in order: no gaps, no duplicates
     assert pages[0]["posts"][-1]["replies"][0]["parent_id"] == made[74]
-    replies = sum(len(p["replies"]) for pg in pages for p in pg["posts"])
-    assert replies == 3
+    replies = [r for pg in pages for p in pg["posts"] for r in p["replies"]]
+    assert sorted(r["parent_id"] for r in replies) == [made[0], made[40], made[44], made[74]]
+    reply = next(r for r in replies if r["parent_id"] == made[44])
+    assert reply["reactions"] == {"+1": 2, "helpful": 1}
+    assert reply["my_reactions"] == ["+1", "helpful"]  # ben reads
 
 
 def test_last_page_exactly_full_has_no_more(store: Store, cohort: Cohort, people: dict) -> None:

@@ -16,8 +16,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import JSON, Connection, Select, bindparam, func, select, union_all
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.orm import Session, aliased
+from sqlalchemy.sql.functions import FunctionElement
 
 from nbcohort.cohorts.models import Cohort, Member, Post, Reaction, Thread
 from nbcohort.cohorts.services.auth import Actor
@@ -186,23 +188,28 @@ def thread_page(
 def _read(
     conn: Connection, thread_id: int, version: int, before: int | None, limit: int
 ) -> _Content:
-    total = conn.execute(_TOTAL, {"thread_id": thread_id}).scalar_one()
-    top = conn.execute(
-        _TOP, {"thread_id": thread_id, "before": before or _NO_LIMIT, "limit": limit + 1}
-    ).all()
+    params = {"thread_id": thread_id, "before": before or _NO_LIMIT, "limit": limit + 1}
+    rows = conn.execute(_PAGE, params).all()
+    if not rows:  # nothing on this page: the total still counts the thread's posts
+        total = conn.execute(_TOTAL, {"thread_id": thread_id}).scalar_one()
+        return _Content(version, total, False, [], {}, {})
+    top = [row for row in rows if row.parent_id is None]  # oldest first: rows are by id
     has_more = len(top) > limit
-    top = list(reversed(top[:limit]))
+    if has_more:  # one more than the page: it only says that earlier posts exist
+        top = top[1:]
+    shown = {row.id for row in top}
     replies: dict[int, list[Any]] = {}
     reactors: dict[int, dict[str, set[int]]] = {}
-    if top:
-        top_ids = [p.id for p in top]
-        reply_rows = conn.execute(_REPLIES, {"thread_id": thread_id, "ids": top_ids}).all()
-        for reply in reply_rows:
-            replies.setdefault(reply.parent_id, []).append(reply)
-        ids = top_ids + [r.id for r in reply_rows]
-        for post_id, kind, member_id in conn.execute(_REACTORS, {"ids": ids}):
-            reactors.setdefault(post_id, {}).setdefault(kind, set()).add(member_id)
-    return _Content(version, total, has_more, top, replies, reactors)
+    for row in rows:
+        if (row.id if row.parent_id is None else row.parent_id) not in shown:
+            continue  # a reply to the post left off
+        if row.parent_id is not None:
+            replies.setdefault(row.parent_id, []).append(row)
+        if row.reactions:
+            kinds = reactors[row.id] = {}
+            for kind, member_id in sorted(row.reactions):
+                kinds.setdefault(kind, set()).add(member_id)
+    return _Content(version, rows[0].total, has_more, top, replies, reactors)
 
 
 _NO_LIMIT = 2**31 - 1  # above any post id (ids are 32-bit on PostgreSQL)
@@ -215,28 +222,62 @@ _THREAD = select(Thread.id, Thread.title, Thread.locked, Thread.version).where(
     Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")
 )
 _TOTAL = select(func.count()).select_from(Post).where(Post.thread_id == bindparam("thread_id"))
-_TOP = (
-    select(*_PAGE_COLUMNS)
-    .join(Member, Post.author_id == Member.id)
-    .where(
-        Post.thread_id == bindparam("thread_id"),
-        Post.parent_id.is_(None),
-        Post.id < bindparam("before"),
+
+
+class _reaction_pairs(FunctionElement[Any]):
+    """A post's reactions as one JSON list of ``[kind, member_id]`` pairs (aggregate)."""
+
+    type = JSON()
+    inherit_cache = True
+
+
+@compiles(_reaction_pairs, "postgresql")
+def _pairs_pg(element: _reaction_pairs, compiler: Any, **kw: Any) -> str:
+    return f"json_agg(json_build_array({compiler.process(element.clauses, **kw)}))"
+
+
+@compiles(_reaction_pairs, "sqlite")
+def _pairs_sqlite(element: _reaction_pairs, compiler: Any, **kw: Any) -> str:
+    return f"json_group_array(json_array({compiler.process(element.clauses, **kw)}))"
+
+
+def _page_statement() -> Select[*tuple[Any, ...]]:
+    """A page in one statement: the newest ``limit`` top-level posts before ``before`` with
+    their replies, each with its author, its reactions and the thread's post count. A page
+    is rebuilt whenever its thread changes, so round trips matter: this was five."""
+    top = (
+        select(Post.id)
+        .where(Post.thread_id == bindparam("thread_id"), Post.parent_id.is_(None),
+               Post.id < bindparam("before"))
+        # In the index's order (thread, parent, id): PostgreSQL does not take "IS NULL" as an
+        # equality, so ordering by id alone made it walk the whole table's ids backwards.
+        .order_by(Post.parent_id.desc().nulls_first(), Post.id.desc())
+        .limit(bindparam("limit"))
+        .cte("page_top")
+    )  # fmt: skip
+    shown = union_all(
+        select(top.c.id),
+        select(Post.id).where(Post.thread_id == bindparam("thread_id"),
+                              Post.parent_id.in_(select(top.c.id))),
+    ).cte("page_posts")  # fmt: skip
+    reactions = (
+        select(_reaction_pairs(Reaction.kind, Reaction.member_id))
+        .where(Reaction.post_id == Post.id)
+        .scalar_subquery()
     )
-    .order_by(Post.id.desc())
-    .limit(bindparam("limit"))
-)
-_REPLIES = (
-    select(*_PAGE_COLUMNS)
-    .join(Member, Post.author_id == Member.id)
-    .where(
-        Post.thread_id == bindparam("thread_id"),
-        Post.parent_id.in_(bindparam("ids", expanding=True)),
+    counted = aliased(Post)
+    total = (
+        select(func.count())
+        .select_from(counted)
+        .where(counted.thread_id == bindparam("thread_id"))
+        .scalar_subquery()
     )
-    .order_by(Post.id)
-)
-_REACTORS = (
-    select(Reaction.post_id, Reaction.kind, Reaction.member_id)
-    .where(Reaction.post_id.in_(bindparam("ids", expanding=True)))
-    .order_by(Reaction.post_id, Reaction.kind)
-)
+    return (
+        select(*_PAGE_COLUMNS, reactions.label("reactions"), total.label("total"))
+        .join(Member, Post.author_id == Member.id)
+        .where(Post.id.in_(select(shown.c.id)))
+        .order_by(Post.id)
+    )
+
+
+_PAGE = _page_statement()

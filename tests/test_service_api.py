@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
+import json
+
 import pytest
 import requests
 
@@ -89,3 +92,19 @@ def test_unreachable_service_fails_fast():
     client = CohortClient("http://127.0.0.1:9", "tok", timeout=1)
     with pytest.raises(ServiceUnavailable):
         client.me()
+
+
+def test_responses_are_gzipped_for_clients_that_accept_it(clients, service, tokens):
+    for i in range(8):  # a page well above the size worth compressing
+        clients["ana"].post(ANCHOR, f"Post {i}: how do I merge on two keys? " * 4)
+    url, auth = f"{service.url}/api/v1/thread", {"Authorization": f"token {tokens['ben']}"}
+    plain = requests.get(url, params={"anchor": ANCHOR}, timeout=10,
+                         headers={**auth, "Accept-Encoding": "identity"})  # fmt: skip
+    packed = requests.get(url, params={"anchor": ANCHOR}, timeout=10, stream=True,
+                          headers={**auth, "Accept-Encoding": "gzip"})  # fmt: skip
+    raw = packed.raw.read(decode_content=False)
+    assert "Content-Encoding" not in plain.headers
+    assert packed.headers["Content-Encoding"] == "gzip"
+    assert len(raw) < len(plain.content) / 3
+    assert json.loads(gzip.decompress(raw)) == plain.json()
+    assert len(plain.json()["posts"]) == 8

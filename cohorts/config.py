@@ -128,9 +128,19 @@ class ServiceSettings(Configurable):
         help="Thread pages each service process keeps in memory between reads (the most "
         "recently read; a page of 30 short posts with their replies takes ~110 kB). A kept "
         "page is served after one indexed check that its thread has not changed since (the "
-        "database counts every change, whoever makes it), so no one ever sees a stale "
-        "page; only the posts a reader wrote or reacted to are rebuilt for them. 0 reads "
-        "every page from the database.",
+        "database counts every change, whoever makes it), so no one sees a stale page; on "
+        "PostgreSQL, while the service hears every change (listen_for_changes), with no "
+        "check at all. Only the posts a reader wrote or reacted to are rebuilt for them. 0 "
+        "reads every page from the database.",
+    ).tag(config=True)
+    listen_for_changes = Bool(
+        True,
+        help="On PostgreSQL, each service process holds one more connection that LISTENs "
+        "for thread changes (the database NOTIFYs them), and serves a kept page with no "
+        "query at all until its thread changes. A member always reads their own change; "
+        "another process's changes show a few milliseconds after they commit. Turn off "
+        "behind a pooler that does not pass LISTEN through (PgBouncer in transaction mode): "
+        "each read then checks the thread's version. No effect on SQLite.",
     ).tag(config=True)
 
 

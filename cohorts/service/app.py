@@ -23,6 +23,7 @@ from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.service import community, handlers, reviews
 from nbcohort.cohorts.service.auth import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.service.batching import WriteBatcher
+from nbcohort.cohorts.service.page_watch import PageWatch
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.services.pages import PageCache
 from nbcohort.cohorts.store import Store
@@ -43,6 +44,7 @@ class ServiceContext:
     executor: ThreadPoolExecutor | None
     batcher: WriteBatcher | None = None
     pages: PageCache | None = None
+    watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
@@ -77,9 +79,14 @@ def make_app(
     # Group commit needs a database that says at once whether a write would wait (SQLite).
     batcher = WriteBatcher(store) if store.is_sqlite and executor is not None else None
     pages = PageCache(settings.page_cache) if settings.page_cache > 0 else None
+    watch = (
+        PageWatch.for_engine(service_store.engine, pages)
+        if pages is not None and settings.listen_for_changes
+        else None
+    )
     ctx = ServiceContext(
         service_store, settings, rules or CommunitySettings(), auth, executor, batcher, pages,
-        owns_store=service_store is not store,
+        watch, owns_store=service_store is not store,
     )  # fmt: skip
     return Application(
         handlers.ROUTES + community.ROUTES + reviews.ROUTES, nbcohort=ctx, transforms=[_FastGzip]
@@ -123,6 +130,9 @@ async def serve(
             lambda: stop.set() if os.getppid() != supervisor else None, 500
         )
         orphan_check.start()
+    watch = app.settings["nbcohort"].watch
+    if watch is not None:
+        watch.start()
     if ready is not None:
         ready.set()
     await stop.wait()
@@ -130,6 +140,8 @@ async def serve(
         orphan_check.stop()
     server.stop()
     await server.close_all_connections()
+    if watch is not None:
+        await watch.stop()
     _shutdown(app)
     log.info("nbcohort service stopped")
 
@@ -182,8 +194,13 @@ class BackgroundService:
             self._error = exc
             self._ready.set()
             return
+        watch = self._app.settings["nbcohort"].watch
+        if watch is not None:
+            self._loop.call_soon(watch.start)
         self._ready.set()
         self._loop.run_forever()
+        if watch is not None:
+            self._loop.run_until_complete(watch.stop())
         self._loop.close()
 
     def start(self) -> BackgroundService:

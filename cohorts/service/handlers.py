@@ -120,13 +120,18 @@ class ApiHandler(RequestHandler):
         others that arrive at the same moment (``batching.py``).
         """
         ctx, header = self.ctx, self.request.headers.get("Authorization")
+        watch = ctx.watch if write else None
+        marker = watch.marker() if watch is not None else 0
 
         def body(session: Session) -> bytes:
             actor = ctx.auth.authenticate(session, header)
             cohort = ctx.cohort(session, actor.cohort_id)
             result = fn(session, actor, cohort)
             # Serialise inside the scope: a failure here must roll the write back too.
-            return _encode(result)
+            payload = _encode(result)
+            if watch is not None:  # heard back with this commit (page_watch.py)
+                watch.mark(session, marker)
+            return payload
 
         def unit(wait: bool = True) -> bytes:
             with ctx.store.write(wait=wait) if write else ctx.store.read() as session:
@@ -154,6 +159,8 @@ class ApiHandler(RequestHandler):
             self.set_header("Retry-After", "2")
             self.finish(json.dumps({"error": refusal[0], "message": refusal[1]}))
             return
+        if watch is not None:
+            watch.answered(marker)
         self.set_status(status)
         self.finish(payload)
 

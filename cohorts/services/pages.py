@@ -5,7 +5,8 @@ differs is what each viewer may see of it: staff see hidden posts' text, authors
 Markdown and edit rights, everyone their own reactions. A ``PageCache`` keeps the content of
 recent pages with the view of it an uninvolved member gets. A read then costs one indexed
 row (the thread with its ``version``, which database triggers bump on every change a page
-shows, whoever writes) and rebuilds only the posts the viewer wrote or reacted to.
+shows, whoever writes), or none while the service hears of every change (PostgreSQL), and
+rebuilds only the posts the viewer wrote or reacted to.
 """
 
 from __future__ import annotations
@@ -118,12 +119,22 @@ class PageCache:
 
     Bounded (least recently used pages go first) and safe to share between threads; each
     service process keeps its own, and the version check makes it right across processes.
+
+    It can also keep the thread rows themselves (id, title, lock, version) for whoever can
+    vouch that they are current: while ``trusted`` is set, a read takes the row from here
+    and a cached page costs no statement at all. The service sets it only while it hears
+    every change from the database (``service/page_watch.py``) and forgets a thread's row
+    when told it changed.
     """
 
     def __init__(self, max_pages: int = 128) -> None:
         self.max_pages = max_pages
         self.hits = self.misses = 0
+        self.trusted = False
         self._pages: OrderedDict[tuple[int, int | None, int], _Content] = OrderedDict()
+        self._threads: dict[tuple[int, str], Any] = {}  # (cohort id, anchor) -> thread row
+        self._anchors: dict[int, tuple[int, str]] = {}  # thread id -> its key above
+        self._generation = 0  # bumped by every forget: a row read before it is not kept
         self._lock = threading.Lock()
 
     def get(self, key: tuple[int, int | None, int], version: int) -> _Content | None:
@@ -144,6 +155,36 @@ class PageCache:
             self._pages.move_to_end(key)
             while len(self._pages) > self.max_pages:
                 self._pages.popitem(last=False)
+
+    def thread(self, cohort_id: int, anchor: str) -> Any | None:
+        """The thread row kept for this anchor while ``trusted``, else None."""
+        return self._threads.get((cohort_id, anchor)) if self.trusted else None
+
+    @property
+    def generation(self) -> int:
+        return self._generation
+
+    def keep_thread(self, cohort_id: int, anchor: str, row: Any, generation: int) -> None:
+        """Keep a thread row read when ``generation`` was current, unless a thread changed
+        since: the row may be older than that change. Bounded like the pages."""
+        with self._lock:
+            if generation != self._generation:
+                return
+            if len(self._threads) >= max(self.max_pages, 1) * 4:
+                self._threads.clear()
+                self._anchors.clear()
+            self._threads[(cohort_id, anchor)] = row
+            self._anchors[row.id] = (cohort_id, anchor)
+
+    def forget_thread(self, thread_id: int | None = None) -> None:
+        """Drop the kept row of a thread that changed; every row when ``thread_id`` is None."""
+        with self._lock:
+            self._generation += 1
+            if thread_id is None:
+                self._threads.clear()
+                self._anchors.clear()
+            elif (key := self._anchors.pop(thread_id, None)) is not None:
+                self._threads.pop(key, None)
 
     def __len__(self) -> int:
         return len(self._pages)
@@ -166,7 +207,12 @@ def thread_page(
     # Statements are built once (below) and rows read on the connection, not as ORM
     # objects: a page is read far more often than anything is written.
     conn = session.connection()
-    thread = conn.execute(_THREAD, {"cohort_id": cohort.id, "anchor": anchor}).first()
+    thread = cache.thread(cohort.id, anchor) if cache is not None else None
+    if thread is None:
+        generation = cache.generation if cache is not None else 0
+        thread = conn.execute(_THREAD, {"cohort_id": cohort.id, "anchor": anchor}).first()
+        if thread is not None and cache is not None:
+            cache.keep_thread(cohort.id, anchor, thread, generation)
     out: dict[str, Any] = {"anchor": anchor, "exists": thread is not None, "thread_id": None,
                            "title": "", "locked": False, "posts": [], "has_more": False,
                            "total": 0}  # fmt: skip

@@ -254,7 +254,8 @@ class ServeCommand(NbCohortCommand):
         if pages is not None:
             served = pages.hits + pages.misses
             print(f"nbcohort service stopped (pid {os.getpid()}): {served} thread pages "
-                  f"served, {pages.hits} from the page cache", flush=True)  # fmt: skip
+                  f"served, {pages.hits} from the page cache, {pages.unchecked} with no "
+                  "query", flush=True)  # fmt: skip
 
     def _serve_workers(self, settings: ServiceSettings) -> None:
         from nbcohort.cohorts.service.app import freeze_heap, make_app, serve

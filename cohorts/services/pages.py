@@ -130,7 +130,9 @@ class PageCache:
     def __init__(self, max_pages: int = 128) -> None:
         self.max_pages = max_pages
         self.hits = self.misses = 0
+        self.unchecked = 0  # reads that took a kept thread row (no query)
         self.trusted = False
+        self.keeps_threads = False  # set by whoever may set ``trusted``
         self._pages: OrderedDict[tuple[int, int | None, int], _Content] = OrderedDict()
         self._threads: dict[tuple[int, str], Any] = {}  # (cohort id, anchor) -> thread row
         self._anchors: dict[int, tuple[int, str]] = {}  # thread id -> its key above
@@ -158,7 +160,10 @@ class PageCache:
 
     def thread(self, cohort_id: int, anchor: str) -> Any | None:
         """The thread row kept for this anchor while ``trusted``, else None."""
-        return self._threads.get((cohort_id, anchor)) if self.trusted else None
+        row = self._threads.get((cohort_id, anchor)) if self.trusted else None
+        if row is not None:
+            self.unchecked += 1
+        return row
 
     @property
     def generation(self) -> int:
@@ -167,6 +172,8 @@ class PageCache:
     def keep_thread(self, cohort_id: int, anchor: str, row: Any, generation: int) -> None:
         """Keep a thread row read when ``generation`` was current, unless a thread changed
         since: the row may be older than that change. Bounded like the pages."""
+        if not self.keeps_threads:
+            return
         with self._lock:
             if generation != self._generation:
                 return

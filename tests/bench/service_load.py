@@ -295,11 +295,15 @@ def one_run(
 def page_cache_share(log_text: str) -> dict[str, Any] | None:
     """Thread pages served and served from the page cache, summed over the service's
     processes (each prints one line when it stops)."""
-    found = re.findall(r"(\d+) thread pages served, (\d+) from the page cache", log_text)
+    found = re.findall(
+        r"(\d+) thread pages served, (\d+) from the page cache, (\d+) with no query", log_text
+    )
     if not found:
         return None
-    served, hits = (sum(int(f[i]) for f in found) for i in (0, 1))
-    return {"served": served, "from_cache": hits, "hit_pct": round(100 * hits / max(served, 1), 1)}
+    served, hits, unchecked = (sum(int(f[i]) for f in found) for i in (0, 1, 2))
+    return {"served": served, "from_cache": hits, "hit_pct": round(100 * hits / max(served, 1), 1),
+            "with_no_query": unchecked,
+            "no_query_pct": round(100 * unchecked / max(served, 1), 1)}  # fmt: skip
 
 
 def capacity(serial: dict[str, Any]) -> float | None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import fcntl
 import os
 import sqlite3
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy.exc import OperationalError
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 __all__ = ["WriterBusy", "WriterFileLock"]
 
@@ -30,8 +30,9 @@ class WriterFileLock:
 
     Processes on one database file (service workers, CLI commands) queue here instead of in
     SQLite's busy handler, whose sleeps grow to 100 ms; a holder that dies (even by SIGKILL)
-    releases it. A waiter polls with short sleeps (0.25 ms, doubling to 4 ms) and gives up
-    after ``timeout`` with SQLite's own "database is locked" error, before writing anything.
+    releases it. A waiter tries again after short sleeps (0.25 ms, doubling to 4 ms) and
+    gives up after ``timeout`` with SQLite's own "database is locked" error, before writing
+    anything.
     The lock only orders writers: SQLite's own lock still guards the data, so a writer that
     cannot create the lock file (a read-only folder) simply goes on without it.
     """
@@ -55,14 +56,16 @@ class WriterFileLock:
         if not self._try():
             if not wait:
                 raise WriterBusy("another process is writing", queued=True)
-            started, pause = time.monotonic(), 0.00025
-            while not self._try():
-                waited = time.monotonic() - started
-                if waited > self.timeout:
-                    orig = sqlite3.OperationalError(f"database is locked (waited {waited:.1f} s)")
-                    raise OperationalError("BEGIN IMMEDIATE", None, orig)
-                time.sleep(pause)
-                pause = min(pause * 2, 0.004)
+            waiting = Retrying(
+                stop=stop_after_delay(self.timeout),
+                wait=wait_exponential(multiplier=0.00025, max=0.004),
+                retry=retry_if_result(lambda got: not got),
+            )
+            try:
+                waiting(self._try)
+            except RetryError:
+                orig = sqlite3.OperationalError(f"database is locked (waited {self.timeout} s)")
+                raise OperationalError("BEGIN IMMEDIATE", None, orig) from None
         try:
             yield
         finally:

@@ -233,6 +233,12 @@ def test_the_watch_trusts_kept_rows_only_while_it_has_heard_every_answered_write
             assert not cache.trusted
             await until(lambda: cache.trusted, 3)
             assert cache.thread(cohort.id, ANCHOR) is None
+            # Someone else's notice on the channel: kept rows are dropped, listening goes on.
+            cache.keep_thread(cohort.id, ANCHOR, row, cache.generation)
+            with store.write() as s:
+                s.execute(text("NOTIFY nbcohort_thread, 'tea time'"))
+            await until(lambda: cache.thread(cohort.id, ANCHOR) is None)
+            assert watch.live and cache.trusted
         finally:
             await watch.stop()
         assert not watch.live and not cache.trusted

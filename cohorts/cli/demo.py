@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import requests
+from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 from traitlets import Bool, Int
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
@@ -103,18 +104,26 @@ class DemoCommand(NbCohortCommand):
         log = open(home.parent / "jupyterlab.log", "ab")  # noqa: SIM115 - lives with the process
         proc = subprocess.Popen(args, env=env, stdout=log, stderr=subprocess.STDOUT)
         url = f"http://127.0.0.1:{self.lab_port}"
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def answers() -> bool:
             if proc.poll() is not None:
                 raise CommandError(f"JupyterLab exited; see {log.name}")
             try:
-                if requests.get(f"{url}/api/status?token={lab_token}", timeout=2).ok:
-                    return proc, lab_token
+                return requests.get(f"{url}/api/status?token={lab_token}", timeout=2).ok
             except requests.RequestException:
-                pass
-            time.sleep(0.3)
-        proc.terminate()
-        raise CommandError(f"JupyterLab did not start on {url}; see {log.name}")
+                return False
+
+        waiting = Retrying(
+            stop=stop_after_delay(60),
+            wait=wait_fixed(0.3),
+            retry=retry_if_result(lambda ok: not ok),
+        )
+        try:
+            waiting(answers)
+        except RetryError:
+            proc.terminate()
+            raise CommandError(f"JupyterLab did not start on {url}; see {log.name}") from None
+        return proc, lab_token
 
     def run(self) -> None:
         try:
@@ -153,8 +162,10 @@ class DemoCommand(NbCohortCommand):
             print(f"instructor token  : {instructor_token}")
             print("stop with Ctrl-C", flush=True)
             try:
-                while lab is None or lab.poll() is None:
-                    time.sleep(0.5)
+                if lab is not None:
+                    lab.wait()
+                else:
+                    signal.pause()  # until Ctrl-C
             except KeyboardInterrupt:
                 print("\nstopping the demo")
         finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -13,6 +12,13 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session
+from tenacity import (
+    AsyncRetrying,
+    RetryError,
+    retry_if_exception_type,
+    stop_after_delay,
+    wait_exponential,
+)
 from tornado.ioloop import IOLoop
 from tornado.web import RequestHandler
 
@@ -101,17 +107,21 @@ class ApiHandler(RequestHandler):
         store, executor = self.ctx.store, self.ctx.executor
         if executor is None:
             return store.run(work, True)
-        loop = IOLoop.current()
-        give_up, pause = loop.time() + _INLINE_RETRY_SECONDS, 0.0005
-        while True:
-            try:
-                return store.run(work, False)
-            except WriterBusy:
-                if loop.time() >= give_up:
-                    break
-            await asyncio.sleep(pause)
-            pause = min(pause * 2, 0.004)
-        return await loop.run_in_executor(executor, store.run, work, True)
+        try:
+            return store.run(work, False)
+        except WriterBusy:
+            pass
+        try:
+            async for attempt in AsyncRetrying(
+                stop=stop_after_delay(_INLINE_RETRY_SECONDS),
+                wait=wait_exponential(multiplier=0.0005, max=0.004),
+                retry=retry_if_exception_type(WriterBusy),
+            ):
+                with attempt:
+                    return store.run(work, False)
+        except RetryError:
+            pass
+        return await IOLoop.current().run_in_executor(executor, store.run, work, True)
 
     async def run(self, fn: Any, *, write: bool, status: int = 200, batch: bool = False) -> None:
         """Authenticate and call ``fn(session, actor, cohort)`` in one unit of work.

@@ -29,6 +29,7 @@ from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
+from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
 
 from nbcohort.cohorts.services.pages import PageCache
 
@@ -98,7 +99,9 @@ class PageWatch:
     def answered(self, marker: int) -> None:
         """The write carrying ``marker`` committed: trust no row until it is heard back."""
         if marker < self._listening_from:
-            return  # issued before this LISTEN: every row kept since was read after it
+            # Issued before this LISTEN: its notice may never come (it committed before we
+            # listened, and every row kept since was read after that), or comes as any other.
+            return
         if marker in self._early:
             self._early.discard(marker)
         else:
@@ -111,8 +114,7 @@ class PageWatch:
 
     # -- the listening task ---------------------------------------------------------------------
     async def _run(self) -> None:
-        import psycopg  # the postgres extra's, as is tenacity
-        from tenacity import AsyncRetrying, retry_if_exception_type, wait_exponential
+        import psycopg  # the postgres extra's
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((psycopg.Error, OSError, TimeoutError)),
@@ -149,17 +151,24 @@ class PageWatch:
             await conn.close()
 
     def _heard(self, payload: str) -> None:
-        if payload.startswith("t"):
+        ours = payload.startswith(self._prefix)  # other processes' markers are theirs
+        if not (payload.startswith("t") or ours):
+            return
+        try:
+            number = int(payload[len(self._prefix) if ours else 1 :])
+        except ValueError:  # not ours to read: to be safe, trust no kept row
+            log.warning("page watch: unexpected notice %r on %s", payload, CHANNEL)
+            self.cache.forget_thread()
+            return
+        if not ours:
             self.notices += 1
-            self.cache.forget_thread(int(payload[1:]))
-        elif payload.startswith(self._prefix):  # other processes' markers are theirs
-            marker = int(payload[len(self._prefix) :])
-            if self._unheard.pop(marker, None) is not None:
-                self._update()
-            elif marker >= self._listening_from:
-                if len(self._early) >= _MAX_EARLY:  # writes that failed after committing
-                    self._early.discard(min(self._early))
-                self._early.add(marker)
+            self.cache.forget_thread(number)
+        elif self._unheard.pop(number, None) is not None:
+            self._update()
+        elif number >= self._listening_from:
+            if len(self._early) >= _MAX_EARLY:  # writes that failed after committing
+                self._early.discard(min(self._early))
+            self._early.add(number)
 
     def _give_up_on_lost_markers(self) -> None:
         """A marker not heard back long after its commit (it should take milliseconds):

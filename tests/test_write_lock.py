@@ -153,3 +153,36 @@ def test_when_the_lock_file_cannot_be_opened_writes_go_on_under_sqlite_lock(
     finally:
         other.close()
     assert [r[2] for r in post_rows(sqlite_store)] == ["no lock file"]
+
+
+def test_the_service_sends_a_write_that_cannot_say_how_long_it_waits_to_its_thread_at_once(
+    store: Store, cohort, people, tokens
+) -> None:
+    """PostgreSQL (any statement may wait), or SQLite locked by a connection outside
+    nbcohort: one try on the event loop, then the writer thread, no retries on the loop
+    (those are for another nbcohort writer, whose writes take milliseconds)."""
+    from nbcohort.cohorts.client import CohortClient
+    from nbcohort.cohorts.config import ServiceSettings
+    from nbcohort.cohorts.service.app import BackgroundService, make_app
+    from tests.conftest import free_port
+
+    settings = ServiceSettings(ip="127.0.0.1", port=free_port())
+    app = make_app(store, settings)
+    service_store = app.settings["nbcohort"].store
+    tries: list[bool] = []
+    write = service_store.write
+    service_store.write = lambda *, wait=True: tries.append(wait) or write(wait=wait)
+    service = BackgroundService(app, settings).start()
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    try:
+        if store.is_sqlite:
+            with LockHolder(db_file(store), 0.5) as lock:
+                made = ana.post(ANCHOR, "after the foreign lock")
+            assert lock.released_at > 0
+        else:
+            made = ana.post(ANCHOR, "on a server database")
+        assert tries == [False, True]  # on the loop once, then on the writer thread
+        assert ana.thread(ANCHOR)["posts"][-1]["id"] == made["id"]
+    finally:
+        ana.close()
+        service.stop()

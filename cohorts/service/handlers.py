@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from tenacity import (
     AsyncRetrying,
     RetryError,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_delay,
     wait_exponential,
 )
@@ -100,26 +100,29 @@ class ApiHandler(RequestHandler):
 
         A writer thread sharing the GIL with a busy event loop waits for it at every SQLite
         call, so a write runs on the loop when it can start at once (``wait=False``). When
-        another writer holds the database (another worker process, a CLI command), it tries
-        again for a short while (writes take milliseconds) without blocking the loop, then
-        waits for the lock on the writer thread, so a long wait never stalls the service.
+        another nbcohort writer holds the database (another worker process, a CLI command),
+        it tries again for a short while (writes take milliseconds) without blocking the
+        loop, then waits for the lock on the writer thread, so a long wait never stalls the
+        service. A server database, or a connection outside nbcohort, cannot say how long it
+        would wait: such a write goes to the writer thread at once.
         """
         store, executor = self.ctx.store, self.ctx.executor
         if executor is None:
             return store.run(work, True)
         try:
             return store.run(work, False)
-        except WriterBusy:
-            pass
+        except WriterBusy as busy:
+            if not busy.queued:
+                return await IOLoop.current().run_in_executor(executor, store.run, work, True)
         try:
             async for attempt in AsyncRetrying(
                 stop=stop_after_delay(_INLINE_RETRY_SECONDS),
                 wait=wait_exponential(multiplier=0.0005, max=0.004),
-                retry=retry_if_exception_type(WriterBusy),
+                retry=retry_if_exception(lambda exc: isinstance(exc, WriterBusy) and exc.queued),
             ):
                 with attempt:
                     return store.run(work, False)
-        except RetryError:
+        except (RetryError, WriterBusy):
             pass
         return await IOLoop.current().run_in_executor(executor, store.run, work, True)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from nbcohort.cohorts.models import Cohort, Member
@@ -70,6 +70,17 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     with admin.connect() as conn:
         conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     admin.dispose()
+
+
+@pytest.fixture
+def admin(db_url: str) -> Iterator[Engine]:
+    """The PostgreSQL server's admin database (autocommit), for what only a server has:
+    connections to close, LISTEN/NOTIFY, databases to lock out. Skips on SQLite."""
+    if not db_url.startswith("postgresql"):
+        pytest.skip("a PostgreSQL server's own behaviour")
+    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    yield engine
+    engine.dispose()
 
 
 @pytest.fixture

@@ -4,28 +4,16 @@ in flight is reported as unknown rather than run again; and what a member is tol
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
-from sqlalchemy import Engine, create_engine, func, select, text
+from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import Cohort, Post
 from nbcohort.cohorts.store import CommitUnknown, Store
-from tests.conftest import _pg_admin_url
 
 ANCHOR = "module-1/loading-data"
-
-
-@pytest.fixture
-def admin(db_url: str) -> Iterator[Engine]:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("only a server database has connections to lose")
-    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
 
 
 def _terminate(admin: Engine, db_url: str, pid: int | None = None) -> int:

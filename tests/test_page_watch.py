@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
 from nbcohort.cohorts.client import CohortClient
@@ -21,18 +21,9 @@ from nbcohort.cohorts.service.app import BackgroundService, make_app
 from nbcohort.cohorts.service.page_watch import PageWatch
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.store import Store
-from tests.conftest import _pg_admin_url, actor, free_port
+from tests.conftest import actor, free_port
 
 ANCHOR = "module-1/loading-data"
-
-
-@pytest.fixture
-def admin(db_url: str) -> Iterator[Engine]:
-    if not db_url.startswith("postgresql"):
-        pytest.skip("SQLite has no NOTIFY: its service checks the version (test_page_cache)")
-    engine = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-    yield engine
-    engine.dispose()
 
 
 class InProcessService:

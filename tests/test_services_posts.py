@@ -892,3 +892,19 @@ def test_simultaneous_double_reaction_is_one_reaction(
     )
     assert errors == []
     assert count(store, Reaction) == 1
+
+
+def test_simultaneous_read_marks_are_one_mark(store: Store, cohort: Cohort, people: dict) -> None:
+    newest = post(store, people["ana"], cohort)
+    ben = actor(people["ben"])
+    errors = _race(
+        store,
+        lambda s: threads.mark_read(s, ben, cohort, ANCHOR),
+        lambda s: threads.mark_read(s, ben, cohort, ANCHOR),
+    )
+    assert errors == []
+    with store.read() as s:
+        assert [(m.member_id, m.last_post_id) for m in s.scalars(select(ReadMark))] == [
+            (people["ben"].id, newest.id)
+        ]
+        assert s.scalar(select(func.count()).where(Activity.verb == "thread.read")) == 1

@@ -17,7 +17,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
-from nbcohort.cohorts.services.unique import add_unique
+from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
 
 __all__ = [
     "clean_body",
@@ -139,6 +139,7 @@ def create_post(
 
 
 _INSERT_POST = insert(cast(Table, Post.__table__))
+_REACTION = cast(Table, Reaction.__table__)
 
 
 def _insert_post(session: Session, values: dict[str, Any]) -> Post:
@@ -209,15 +210,8 @@ def react(
     if kind not in rules.reactions:
         raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
     post = _live_post(session, actor, post_id)
-    _reaction, created = add_unique(
-        session,
-        Reaction(post_id=post.id, member_id=actor.member_id, kind=kind),
-        lambda: session.scalar(
-            select(Reaction).where(Reaction.post_id == post.id,
-                                   Reaction.member_id == actor.member_id, Reaction.kind == kind)
-        ),
-    )  # fmt: skip
-    if not created:
+    row = {"post_id": post.id, "member_id": actor.member_id, "kind": kind}
+    if not insert_if_absent(session, _REACTION, row):
         return False
     record(session, actor.cohort_id or 0, actor.member_id, "post.react", post, kind=kind,
            author=post.author_id)  # fmt: skip

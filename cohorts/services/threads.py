@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import Table, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Post, Reaction, ReadMark, Thread, utcnow
@@ -13,7 +13,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.pages import PageCache, post_view, thread_page
-from nbcohort.cohorts.services.unique import add_unique
+from nbcohort.cohorts.services.unique import insert_or_advance
 
 __all__ = [
     "clean_anchor",
@@ -81,6 +81,7 @@ def read_thread(
     return thread_page(session, actor, cohort, anchor, before=before, limit=limit, cache=cache)
 
 
+_READ_MARK = cast(Table, ReadMark.__table__)
 _REACTIONS = (
     select(Reaction.post_id, Reaction.kind, func.count(),
            func.max(case((Reaction.member_id == bindparam("me"), 1), else_=0)))
@@ -117,18 +118,9 @@ def mark_read(session: Session, actor: Actor, cohort: Cohort, anchor: str) -> in
     if thread is None or actor.member_id is None:
         return 0
     newest = session.scalar(select(func.max(Post.id)).where(Post.thread_id == thread.id)) or 0
-    mark, created = add_unique(
-        session,
-        ReadMark(thread_id=thread.id, member_id=actor.member_id, last_post_id=newest),
-        lambda: session.scalar(
-            select(ReadMark).where(
-                ReadMark.thread_id == thread.id, ReadMark.member_id == actor.member_id
-            )
-        ),
-    )
-    if not created:
-        if mark.last_post_id >= newest:
-            return newest
-        mark.last_post_id, mark.read_at = newest, utcnow()
+    mark = {"thread_id": thread.id, "member_id": actor.member_id, "last_post_id": newest,
+            "read_at": utcnow()}  # fmt: skip
+    if not insert_or_advance(session, _READ_MARK, mark, ["thread_id", "member_id"], "last_post_id"):
+        return newest  # read up to here already: nothing to write
     record(session, cohort.id, actor.member_id, "thread.read", thread, upto=newest)
     return newest

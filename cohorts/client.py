@@ -110,8 +110,12 @@ class CohortClient:
     def mark_read(self, anchor: str) -> int:
         return self.request("POST", "/api/v1/thread/read", json={"anchor": anchor})["last_post_id"]
 
-    def post(self, anchor: str, body: str, *, parent_id: int | None = None) -> dict[str, Any]:
-        payload = {"anchor": anchor, "body": body, "parent_id": parent_id}
+    def post(
+        self, anchor: str, body: str, *, parent_id: int | None = None, key: str | None = None
+    ) -> dict[str, Any]:
+        """Post, or reply to ``parent_id``. Sending again with the same ``key`` (any unique
+        string, e.g. ``uuid4().hex``) after an error returns the post if it was written."""
+        payload = {"anchor": anchor, "body": body, "parent_id": parent_id, "request_key": key}
         return self.request("POST", "/api/v1/posts", json=payload)
 
     def get_post(self, post_id: int) -> dict[str, Any]:

@@ -182,7 +182,11 @@ class Thread(Base):
 
 class Post(Base):
     __tablename__ = "post"
-    __table_args__ = (Index("ix_post_thread_parent_id", "thread_id", "parent_id", "id"),)
+    __table_args__ = (
+        Index("ix_post_thread_parent_id", "thread_id", "parent_id", "id"),
+        # An index, not a constraint: SQLite adds it without rebuilding the table.
+        Index("uq_post_author_id_request_key", "author_id", "request_key", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"))
     author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"), index=True)
@@ -194,6 +198,9 @@ class Post(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_reason: Mapped[str] = mapped_column(String(500), default="")
+    # The author's client names each new post once (HTTP Idempotency-Key): sending it again
+    # after a lost answer finds this post instead of writing a second one.
+    request_key: Mapped[str | None] = mapped_column(String(64))
     author: Mapped[Member] = relationship()
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -30,6 +28,7 @@ from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
+from tests.conftest import race
 
 SYSTEM = Actor.system()
 ANCHOR = "module-1/loading-data"
@@ -833,44 +832,11 @@ def test_mark_read_records_a_private_read_mark(store: Store, cohort: Cohort, peo
 # --- concurrency: two members post the first post at the same moment ------------------------
 
 
-def _race(store: Store, first: Callable[[Session], Any], second: Callable[[Session], Any]):
-    """Run ``first`` and hold its transaction open while ``second`` starts; return errors."""
-    other_store = Store.open(store.url)
-    inside, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def run_first() -> None:
-        with store.write() as s:
-            first(s)
-            s.flush()
-            inside.set()
-            release.wait(10)
-
-    def run_second() -> None:
-        try:
-            with other_store.write() as s:
-                second(s)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t1 = threading.Thread(target=run_first)
-    t1.start()
-    assert inside.wait(10)
-    t2 = threading.Thread(target=run_second)
-    t2.start()
-    time.sleep(0.5)  # the second writer is now waiting on the first
-    release.set()
-    t1.join(10)
-    t2.join(20)
-    other_store.close()
-    return errors
-
-
 def test_simultaneous_first_posts_share_one_thread(
     store: Store, cohort: Cohort, people: dict
 ) -> None:
     ana, ben = actor(people["ana"]), actor(people["ben"])
-    errors = _race(
+    errors = race(
         store,
         lambda s: posts.create_post(s, ana, cohort, "topic/race", "first"),
         lambda s: posts.create_post(s, ben, cohort, "topic/race", "second"),
@@ -885,7 +851,7 @@ def test_simultaneous_double_reaction_is_one_reaction(
 ) -> None:
     saved = post(store, people["ana"], cohort)
     ben = actor(people["ben"])
-    errors = _race(
+    errors = race(
         store,
         lambda s: posts.react(s, ben, saved.id, "helpful"),
         lambda s: posts.react(s, ben, saved.id, "helpful"),
@@ -897,7 +863,7 @@ def test_simultaneous_double_reaction_is_one_reaction(
 def test_simultaneous_read_marks_are_one_mark(store: Store, cohort: Cohort, people: dict) -> None:
     newest = post(store, people["ana"], cohort)
     ben = actor(people["ben"])
-    errors = _race(
+    errors = race(
         store,
         lambda s: threads.mark_read(s, ben, cohort, ANCHOR),
         lambda s: threads.mark_read(s, ben, cohort, ANCHOR),

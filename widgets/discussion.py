@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -26,6 +27,7 @@ class Composer(w.VBox):
         placeholder: str = "Write in Markdown; @username mentions a member",
     ) -> None:
         self.conn, self._send = conn, send
+        self._draft: tuple[str, str] | None = None  # (text, its key): see draft_key
         self.text = w.Textarea(
             placeholder=placeholder, layout=w.Layout(width="100%", height="80px")
         )
@@ -46,6 +48,15 @@ class Composer(w.VBox):
         except ClientError as exc:
             self.status.value = status(exc.message)
 
+    @property
+    def draft_key(self) -> str:
+        """A name for the text in the box, the same until the service accepts it or the
+        text changes: a post sent again after an error (a timeout, a lost answer) is then
+        written once (``Client.post(key=...)``)."""
+        if self._draft is None or self._draft[0] != self.text.value:
+            self._draft = (self.text.value, uuid.uuid4().hex)
+        return self._draft[1]
+
     def submit(self) -> Any:
         try:
             result = self._send(self.text.value)
@@ -53,6 +64,7 @@ class Composer(w.VBox):
             self.status.value = status(exc.message or "community offline: try again")
             return None
         self.text.value, self.preview.value, self.status.value = "", "", ""
+        self._draft = None
         return result
 
 
@@ -182,7 +194,10 @@ class PostCard(w.VBox):
             self.render()
 
     def send_reply(self, text: str) -> dict[str, Any]:
-        post = self.client.post(self.thread.anchor, text, parent_id=self.post["id"])
+        assert self.reply_box is not None  # send_reply is the reply box's action
+        post = self.client.post(
+            self.thread.anchor, text, parent_id=self.post["id"], key=self.reply_box.draft_key
+        )
         card = PostCard(self.thread, post, reply=True)
         if self.replies is None:
             self.replies = w.VBox([card])
@@ -306,7 +321,7 @@ class Discussion(w.VBox):
         self._show(page, prepend=True)
 
     def send(self, text: str) -> dict[str, Any]:
-        post = self.conn.client.post(self.anchor, text)
+        post = self.conn.client.post(self.anchor, text, key=self.composer.draft_key)
         self.posts.children += (PostCard(self, post),)
         self.count(+1)
         return post

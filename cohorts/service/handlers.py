@@ -276,11 +276,18 @@ class PostsHandler(ApiHandler):
     def post(self) -> Awaitable[None]:
         data, rules = self.body_json(), self.ctx.rules
 
+        key = data.get("request_key")
+        if key is not None and not isinstance(key, str):
+            raise Invalid("request_key must be a string", field="request_key")
+
         def fn(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             post = posts.create_post(
                 s, actor, cohort, str(data.get("anchor", "")), data.get("body"),
                 parent_id=_parent(data), title=str(data.get("title", "")), rules=rules,
+                request_key=key,
             )  # fmt: skip
+            if key is not None:  # perhaps sent before: the post as it is now
+                return threads.full_post(s, actor, post)
             # A new post has no reactions, and its author is the caller: no more queries.
             return threads.post_dict(post, actor, author=actor.public())
 

@@ -17,7 +17,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
-from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
+from nbcohort.cohorts.services.unique import add_unique, insert_if_absent, insert_new
 
 __all__ = [
     "clean_body",
@@ -82,10 +82,13 @@ def create_post(
     title: str = "",
     rules: CommunitySettings | None = None,
     kind: str | None = None,
+    request_key: str | None = None,
 ) -> Post:
     """Post to the thread at ``anchor``, creating the thread with its first post.
 
-    A reply to a reply joins its top-level post: threads keep one level of replies.
+    A reply to a reply joins its top-level post: threads keep one level of replies. With a
+    ``request_key`` (the client's name for this post), sending the same post again returns
+    the one already written, so a member who resends after a lost answer posts once.
     """
     rules = rules or CommunitySettings()
     require(actor, "post.create", cohort.id)
@@ -95,6 +98,10 @@ def create_post(
     if anchor.startswith("prompt/") and kind != "prompt":
         raise Invalid("prompt/... threads are answered through the prompt", field="anchor")
     text = clean_body(body, rules)
+    if request_key is not None:
+        sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
+        if sent is not None:
+            return sent
 
     def find() -> Thread | None:
         return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
@@ -130,7 +137,13 @@ def create_post(
         "parent_id": parent.id if parent is not None else None,
         "body_md": text, "body_html": render_markdown(text, mentioned), "created_at": utcnow(),
         "edited_at": None, "deleted": False, "hidden": False, "hidden_reason": "",
+        "request_key": request_key,
     })  # fmt: skip
+    if post is None:  # the same key, sent at the same moment, was written first
+        assert request_key is not None
+        sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
+        assert sent is not None  # the conflicting row is committed: it is seen now
+        return sent
     notify_post(session, post, mentioned, parent)
     record(session, cohort.id, actor.member_id, "post.create", post, thread=thread.id,
            anchor=anchor, reply=parent is not None, chars=len(text),
@@ -138,18 +151,61 @@ def create_post(
     return post
 
 
-_INSERT_POST = insert(cast(Table, Post.__table__))
+_POST = cast(Table, Post.__table__)
+_INSERT_POST = insert(_POST)
+_POST_BY_KEY = (
+    select(Post, Thread.anchor)
+    .join(Thread, Post.thread_id == Thread.id)
+    .where(Post.author_id == bindparam("author_id"), Post.request_key == bindparam("key"))
+)
 _REACTION = cast(Table, Reaction.__table__)
 
 
-def _insert_post(session: Session, values: dict[str, Any]) -> Post:
-    """Insert a post with one plain INSERT and hand it back as a Post in the session.
+def _sent_before(
+    session: Session, actor: Actor, key: str, anchor: str, text: str, parent_id: int | None
+) -> Post | None:
+    """The actor's post already written under ``key``, when this is the same post again.
+
+    A key names one post: reusing it for other text or another place is refused rather than
+    answered with a post the member did not mean (a client bug, not a resend).
+    """
+    if not 1 <= len(key) <= 64 or not key.isascii() or not key.isprintable():
+        raise Invalid("a request key is 1 to 64 printable ASCII characters", field="request_key")
+    row = session.execute(_POST_BY_KEY, {"author_id": actor.member_id, "key": key}).first()
+    if row is None:
+        return None
+    post, post_anchor = row
+    if post.body_md != text or post_anchor != anchor or not _same_parent(session, post, parent_id):
+        raise Invalid(
+            f"request key {key!r} already names your post {post.id}, with other text or in "
+            "another place; send a new post with a new key",
+            field="request_key",
+        )
+    return post
+
+
+def _same_parent(session: Session, post: Post, parent_id: int | None) -> bool:
+    """Whether ``parent_id`` is where ``post`` went: its parent, or a reply it joined."""
+    if parent_id is None or post.parent_id is None or parent_id == post.parent_id:
+        return parent_id == post.parent_id
+    asked = session.get(Post, parent_id)
+    return asked is not None and asked.parent_id == post.parent_id
+
+
+def _insert_post(session: Session, values: dict[str, Any]) -> Post | None:
+    """Insert a post with one plain INSERT and hand it back as a Post in the session; None
+    when its request key was taken meanwhile (a keyed insert does nothing then).
 
     Posting is the hot write, and the ORM's flush of a new object cost twice the INSERT
     itself. The object is built from exactly the values written (every column), so it is
     persistent with nothing to read back or flush; its author loads as usual.
     """
-    key = session.connection().execute(_INSERT_POST, values).inserted_primary_key
+    if values["request_key"] is None:
+        key = session.connection().execute(_INSERT_POST, values).inserted_primary_key
+    else:
+        key = insert_new(session, _POST, values)
+        if key is None:
+            return None
     assert key is not None  # a one-row INSERT always reports its key
     post = Post(id=key[0], **values)
     make_transient_to_detached(post)

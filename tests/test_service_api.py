@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 
@@ -9,6 +10,8 @@ import pytest
 import requests
 
 from nbcohort.cohorts.client import ClientError, CohortClient, ServiceUnavailable
+from nbcohort.cohorts.config import ServiceSettings
+from nbcohort.cohorts.service.app import freeze_heap
 
 ANCHOR = "module-1/loading-data"
 
@@ -92,6 +95,30 @@ def test_unreachable_service_fails_fast():
     client = CohortClient("http://127.0.0.1:9", "tok", timeout=1)
     with pytest.raises(ServiceUnavailable):
         client.me()
+
+
+def _young_collections_while(live: int) -> int:
+    """Collections of the youngest generation while ``live`` objects are alive at once, as
+    the objects of the requests in flight are."""
+    before = gc.get_stats()[0]["collections"]
+    held = [{"request": i} for i in range(live)]
+    after = gc.get_stats()[0]["collections"]
+    del held
+    return after - before
+
+
+def test_a_serving_process_collects_young_objects_less_often():
+    saved = gc.get_threshold()
+    try:
+        freeze_heap()  # 0: Python's own threshold
+        assert gc.get_threshold() == saved
+        assert _young_collections_while(5_000) >= 5
+        freeze_heap(ServiceSettings().gc_young_threshold)
+        assert gc.get_threshold() == (20_000, *saved[1:])
+        assert _young_collections_while(5_000) == 0
+    finally:
+        gc.set_threshold(*saved)
+        gc.unfreeze()
 
 
 def test_responses_are_gzipped_for_clients_that_accept_it(clients, service, tokens):

@@ -234,7 +234,7 @@ class ServeCommand(NbCohortCommand):
             if settings.processes == 1:
                 app = make_app(store, settings, CommunitySettings(parent=self))
                 self._announce(settings, url, 1)
-                freeze_heap()
+                freeze_heap(settings.gc_young_threshold)
                 asyncio.run(serve(app, settings))
                 self._farewell(app)
                 return
@@ -279,6 +279,6 @@ class ServeCommand(NbCohortCommand):
             return 0
 
         self._announce(settings, self.settings().resolved_db_url(), settings.processes)
-        freeze_heap()  # before the fork: the workers share start-up's pages
+        freeze_heap(settings.gc_young_threshold)  # before the fork: workers share its pages
         if Supervisor(groups, worker).run() != 0:
             raise CommandError("service workers kept exiting; see the messages above")

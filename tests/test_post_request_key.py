@@ -71,14 +71,21 @@ def test_posts_without_a_key_are_never_matched(store, cohort, people) -> None:
 
 
 @pytest.mark.parametrize(
-    ("change", "value"),
-    [("body", "other words"), ("anchor", "module-2/elsewhere"), ("parent", None)],
+    "change",
+    [
+        {"body": "other words"},
+        {"anchor": "module-2/elsewhere", "parent_id": None},  # another thread, at its top
+        {"parent_id": None},  # the same thread, at its top
+        {"parent_id": "other"},  # a reply to another post of the thread
+    ],
 )
-def test_a_key_reused_for_another_post_is_refused(store, cohort, people, change, value) -> None:
+def test_a_key_reused_for_another_post_is_refused(store, cohort, people, change) -> None:
     top = send(store, people["ben"], cohort, "question")
+    other = send(store, people["ben"], cohort, "another question")
     send(store, people["ana"], cohort, "words", request_key="once", parent_id=top.id)
-    args: dict[str, Any] = {"body": "words", "anchor": ANCHOR, "parent_id": top.id}
-    args["parent_id" if change == "parent" else change] = value
+    args: dict[str, Any] = {"body": "words", "anchor": ANCHOR, "parent_id": top.id, **change}
+    if args["parent_id"] == "other":
+        args["parent_id"] = other.id
     before = counts(store)
     with pytest.raises(Invalid) as info:
         send(store, people["ana"], cohort, args.pop("body"), request_key="once", **args)
@@ -120,15 +127,15 @@ def test_the_same_key_at_the_same_moment_is_one_post(store, cohort, people) -> N
 # --- over HTTP ------------------------------------------------------------------------------
 
 
-def test_api_answers_a_resend_with_the_post_as_it_is_now(service, tokens, people) -> None:
+def test_api_answers_a_resend_as_it_answered_the_first(service, tokens, people) -> None:
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     ben = CohortClient(service.url, tokens["ben"], timeout=10)
     first = ana.post(ANCHOR, "hello", key="api-1")
-    ben.react(first["id"], "helpful")
+    ben.react(first["id"], "helpful")  # the thread moves on; the answer stays the first one
     again = ana.post(ANCHOR, "hello", key="api-1")
-    assert again["id"] == first["id"]
-    assert again["reactions"] == {"helpful": 1}
+    assert again == first
     assert [p["id"] for p in ben.thread(ANCHOR)["posts"]] == [first["id"]]
+    assert ben.thread(ANCHOR)["posts"][0]["reactions"] == {"helpful": 1}
 
 
 @pytest.mark.parametrize(("key", "message"), [(7, "must be a string"), ("", "1 to 64")])

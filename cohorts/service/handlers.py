@@ -286,9 +286,8 @@ class PostsHandler(ApiHandler):
                 parent_id=_parent(data), title=str(data.get("title", "")), rules=rules,
                 request_key=key,
             )  # fmt: skip
-            if key is not None:  # perhaps sent before: the post as it is now
-                return threads.full_post(s, actor, post)
-            # A new post has no reactions, and its author is the caller: no more queries.
+            # A new post has no reactions, and its author is the caller: no more queries. A
+            # post sent again under its request key gets the answer it got the first time.
             return threads.post_dict(post, actor, author=actor.public())
 
         return self.run(fn, write=True, status=201, batch=True)

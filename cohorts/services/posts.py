@@ -7,6 +7,7 @@ import unicodedata
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, make_transient_to_detached
 
 from nbcohort.cohorts.config import CommunitySettings
@@ -17,7 +18,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
-from nbcohort.cohorts.services.unique import add_unique, insert_if_absent, insert_new
+from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
 
 __all__ = [
     "clean_body",
@@ -99,9 +100,7 @@ def create_post(
         raise Invalid("prompt/... threads are answered through the prompt", field="anchor")
     text = clean_body(body, rules)
     if request_key is not None:
-        sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
-        if sent is not None:
-            return sent
+        _check_key(request_key)
 
     def find() -> Thread | None:
         return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
@@ -130,6 +129,10 @@ def create_post(
             record(session, cohort.id, actor.member_id, "thread.create", made, anchor=anchor)
         thread = made
     if thread.locked:
+        if request_key is not None:  # written before the lock, the member hearing back?
+            sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
+            if sent is not None:
+                return sent
         raise Forbidden(f"thread {anchor!r} is locked")
     mentioned = resolve_mentions(session, cohort.id, text)
     post = _insert_post(session, {
@@ -139,7 +142,7 @@ def create_post(
         "edited_at": None, "deleted": False, "hidden": False, "hidden_reason": "",
         "request_key": request_key,
     })  # fmt: skip
-    if post is None:  # the same key, sent at the same moment, was written first
+    if post is None:  # written before under this key (perhaps a moment ago, concurrently)
         assert request_key is not None
         sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
         assert sent is not None  # the conflicting row is committed: it is seen now
@@ -153,6 +156,10 @@ def create_post(
 
 _POST = cast(Table, Post.__table__)
 _INSERT_POST = insert(_POST)
+_INSERT_KEYED_POST = {  # both databases: ON CONFLICT (the author's key) DO NOTHING
+    name: dialect.insert(_POST).on_conflict_do_nothing().returning(_POST.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 _POST_BY_KEY = (
     select(Post, Thread.anchor)
     .join(Thread, Post.thread_id == Thread.id)
@@ -169,8 +176,6 @@ def _sent_before(
     A key names one post: reusing it for other text or another place is refused rather than
     answered with a post the member did not mean (a client bug, not a resend).
     """
-    if not 1 <= len(key) <= 64 or not key.isascii() or not key.isprintable():
-        raise Invalid("a request key is 1 to 64 printable ASCII characters", field="request_key")
     row = session.execute(_POST_BY_KEY, {"author_id": actor.member_id, "key": key}).first()
     if row is None:
         return None
@@ -184,6 +189,11 @@ def _sent_before(
     return post
 
 
+def _check_key(key: str) -> None:
+    if not 1 <= len(key) <= 64 or not key.isascii() or not key.isprintable():
+        raise Invalid("a request key is 1 to 64 printable ASCII characters", field="request_key")
+
+
 def _same_parent(session: Session, post: Post, parent_id: int | None) -> bool:
     """Whether ``parent_id`` is where ``post`` went: its parent, or a reply it joined."""
     if parent_id is None or post.parent_id is None or parent_id == post.parent_id:
@@ -194,16 +204,18 @@ def _same_parent(session: Session, post: Post, parent_id: int | None) -> bool:
 
 def _insert_post(session: Session, values: dict[str, Any]) -> Post | None:
     """Insert a post with one plain INSERT and hand it back as a Post in the session; None
-    when its request key was taken meanwhile (a keyed insert does nothing then).
+    when the author's request key already names a post (the keyed INSERT does nothing then,
+    so a resend costs no more than a new post: one statement).
 
     Posting is the hot write, and the ORM's flush of a new object cost twice the INSERT
     itself. The object is built from exactly the values written (every column), so it is
     persistent with nothing to read back or flush; its author loads as usual.
     """
+    conn = session.connection()
     if values["request_key"] is None:
-        key = session.connection().execute(_INSERT_POST, values).inserted_primary_key
+        key = conn.execute(_INSERT_POST, values).inserted_primary_key
     else:
-        key = insert_new(session, _POST, values)
+        key = conn.execute(_INSERT_KEYED_POST[conn.dialect.name], values).first()
         if key is None:
             return None
     assert key is not None  # a one-row INSERT always reports its key

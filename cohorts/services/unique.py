@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-__all__ = ["add_unique", "insert_if_absent", "insert_new", "insert_or_advance"]
+__all__ = ["add_unique", "insert_if_absent", "insert_or_advance"]
 
 T = TypeVar("T")
 
@@ -47,16 +47,11 @@ def insert_if_absent(session: Session, table: Table, values: Mapping[str, object
     of the same key waits for the first and then inserts nothing. For rows whose object the
     caller does not need.
     """
-    return insert_new(session, table, values) is not None
-
-
-def insert_new(session: Session, table: Table, values: Mapping[str, object]) -> Any | None:
-    """Like ``insert_if_absent``, returning the new row's primary key (None: it existed)."""
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = dialect.insert(table).values(values).on_conflict_do_nothing()
     # Asked by RETURNING: rowcount is not reliable once SQLAlchemy returns the key itself.
     key = statement.returning(*table.primary_key.columns)
-    return session.connection().execute(key).first()
+    return session.connection().execute(key).first() is not None
 
 
 def insert_or_advance(

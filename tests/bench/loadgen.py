@@ -15,8 +15,9 @@ Phases (``config["phase"]``):
   (``PUT /api/v1/posts/ID/reactions/KIND``), with the weights in ``mix``.
 - ``saturation``: every member posts back-to-back with no think time.
 
-Every post body carries a unique nonce; the result lists each acknowledged post
-(201 with an id) with its nonce so the caller can check the database.
+Every post body carries a unique nonce, also sent as the post's request key (as the
+widgets send one); the result lists each acknowledged post (201 with an id) with its nonce
+so the caller can check the database.
 """
 
 from __future__ import annotations
@@ -177,7 +178,8 @@ class Generator:
     async def post(self, conn: Conn, *, reply_share: float) -> None:
         anchor = self.rng.choice(self.anchors)
         nonce = uuid.uuid4().hex
-        payload: dict[str, Any] = {"anchor": anchor, "body": self.body(nonce)}
+        # The nonce is also the post's request key, as the widgets send one with every post.
+        payload: dict[str, Any] = {"anchor": anchor, "body": self.body(nonce), "request_key": nonce}
         known = self.posts_by_anchor.setdefault(anchor, [])
         if known and self.rng.random() < reply_share:
             payload["parent_id"] = self.rng.choice(known)

@@ -34,6 +34,7 @@ __all__ = [
     "check_db_revision",
     "downgrade_db",
     "head_revision",
+    "is_busy",
     "make_engine",
     "migration_connection",
     "session_scope",
@@ -45,8 +46,20 @@ _WRITE = "nbcohort_write"
 _NOWAIT = "nbcohort_nowait"
 
 
-def _is_busy(exc: OperationalError) -> bool:
-    return "locked" in str(exc.orig) or "busy" in str(exc.orig)
+_SQLITE_BUSY = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED (primary codes of the extended ones)
+# lock_not_available (lock_timeout), deadlock_detected, serialization_failure
+_POSTGRES_BUSY = {"55P03", "40P01", "40001"}
+
+
+def is_busy(exc: DBAPIError) -> bool:
+    """Whether the database refused because others held what this needed, by the driver's
+    error code: nothing was written, and the same work can simply be tried again later."""
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in _SQLITE_BUSY
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)  # psycopg 3, 2
+    return state in _POSTGRES_BUSY
 
 
 class CommitUnknown(Exception):
@@ -160,7 +173,7 @@ def session_scope(
         try:
             session.connection(execution_options=options)
         except OperationalError as exc:
-            if wait or not _is_busy(exc):
+            if wait or not is_busy(exc):
                 raise
             raise WriterBusy("another connection holds the database") from None
         yield session

@@ -65,6 +65,7 @@ class WriterFileLock:
                 waiting(self._try)
             except RetryError:
                 orig = sqlite3.OperationalError(f"database is locked (waited {self.timeout} s)")
+                orig.sqlite_errorcode, orig.sqlite_errorname = 5, "SQLITE_BUSY"  # as SQLite's
                 raise OperationalError("BEGIN IMMEDIATE", None, orig) from None
         try:
             yield

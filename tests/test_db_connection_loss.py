@@ -4,6 +4,9 @@ in flight is reported as unknown rather than run again; and what a member is tol
 
 from __future__ import annotations
 
+import sqlite3
+from pathlib import Path
+
 import pytest
 from sqlalchemy import Engine, func, select, text
 from sqlalchemy.engine import make_url
@@ -105,21 +108,47 @@ def test_a_database_refusing_connections_answers_503_then_recovers(
         ana.close()
 
 
-def test_what_a_member_is_told_when_the_database_fails() -> None:
-    """Each failure of the database (not of the request) maps to one 503 answer; the rest
-    (a conflict, a bug) is left to the service's own error handling."""
+def _sqlite_busy(tmp_path: Path) -> sqlite3.OperationalError:
+    """The error SQLite itself raises at a write lock another connection holds."""
+    path = str(tmp_path / "busy.db")
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        sqlite3.connect(path, isolation_level=None, timeout=0).execute("BEGIN IMMEDIATE")
+    except sqlite3.OperationalError as exc:
+        return exc
+    finally:
+        holder.execute("ROLLBACK")
+    raise AssertionError("the second writer was not refused")
+
+
+def test_what_a_member_is_told_when_the_database_fails(tmp_path: Path) -> None:
+    """Each failure of the database (not of the request) maps to one 503 answer, told apart
+    by the driver's error code, not its words; the rest (a conflict, a bug) is left to the
+    service's own error handling."""
     from nbcohort.cohorts.service.handlers import _database_refusal
 
     lost = OperationalError("SELECT 1", None, Exception("server closed the connection"),
                             connection_invalidated=True)  # fmt: skip
-    locked = OperationalError("BEGIN IMMEDIATE", None, Exception("database is locked"))
+    locked = OperationalError("BEGIN IMMEDIATE", None, _sqlite_busy(tmp_path))
     refused = OperationalError("connect", None, Exception("Connection refused"))
+    # Words alone say nothing: a message that mentions a lock is not a lock.
+    worded = OperationalError("SELECT 1", None, Exception("table 'locked_threads' is missing"))
     cases = [
         (CommitUnknown("closed during a commit"), "unknown", "look whether your change is there"),
         (lost, "unavailable", "nothing was saved"),
         (locked, "busy", "nothing was saved"),
         (refused, "unavailable", "cannot be reached; nothing was saved"),
+        (worded, "unavailable", "cannot be reached; nothing was saved"),
     ]
+    try:
+        from psycopg import errors as pg_errors
+    except ImportError:  # without the postgres extra
+        pg_errors = None
+    if pg_errors is not None:  # what PostgreSQL answers when others hold what a write needs
+        for cls in (pg_errors.LockNotAvailable, pg_errors.DeadlockDetected,
+                    pg_errors.SerializationFailure):  # fmt: skip
+            cases.append((OperationalError("UPDATE", None, cls("held")), "busy", "try again"))
     for exc, error, words in cases:
         answer = _database_refusal(exc)
         assert answer is not None and answer[0] == error and words in answer[1], exc

@@ -19,7 +19,7 @@ from nbcohort.cohorts.config import StoreSettings
 from nbcohort.cohorts.models import Activity, Post
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.store import Store, WriterBusy
+from nbcohort.cohorts.store import Store, WriterBusy, is_busy
 from tests.test_faults import ANCHOR, LockHolder, db_file, integrity, post_rows, seed
 
 
@@ -94,9 +94,13 @@ def test_a_writer_gives_up_on_another_process_long_write_and_writes_nothing(
     impatient = Store.open(sqlite_store.url, StoreSettings(sqlite_busy_timeout=0.3))
     with writing_elsewhere(sqlite_store):
         started = time.monotonic()
-        with pytest.raises(OperationalError, match="database is locked"), impatient.write() as s:
+        with (
+            pytest.raises(OperationalError, match="database is locked") as refused,
+            impatient.write() as s,
+        ):
             posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "too impatient")
         assert 0.25 <= time.monotonic() - started < 2.0
+        assert is_busy(refused.value)  # told apart by its code, as SQLite's own error is
     with impatient.write() as s:
         posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "second try")
     impatient.close()

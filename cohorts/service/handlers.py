@@ -29,7 +29,7 @@ from nbcohort.cohorts.services import members, posts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import cohort_summary
 from nbcohort.cohorts.services.errors import Invalid, ServiceError
-from nbcohort.cohorts.store import CommitUnknown, WriterBusy
+from nbcohort.cohorts.store import CommitUnknown, WriterBusy, is_busy
 
 __all__ = ["ROUTES"]
 
@@ -52,7 +52,7 @@ def _database_refusal(exc: BaseException) -> tuple[str, str] | None:
         return "unavailable", "the community lost its database; nothing was saved, try again"
     if not isinstance(exc, OperationalError):
         return None
-    if "locked" in str(exc.orig):
+    if is_busy(exc):
         log.warning("database busy past the busy timeout: %s", exc.orig)
         return "busy", "the community is busy; nothing was saved, try again in a moment"
     log.error("the database cannot be used: %s", exc.orig)

@@ -198,7 +198,7 @@ class Post(Base):
     deleted: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
     hidden_reason: Mapped[str] = mapped_column(String(500), default="")
-    # The author's client names each new post once (HTTP Idempotency-Key): sending it again
+    # The author's client names each new post once (an idempotency key): sending it again
     # after a lost answer finds this post instead of writing a second one.
     request_key: Mapped[str | None] = mapped_column(String(64))
     author: Mapped[Member] = relationship()

@@ -1,10 +1,11 @@
 """post.request_key: the author's client names each new post, so sending it twice writes it once.
 
 A member whose answer was lost (a timeout, a connection closed during the commit) sends the
-same post again with the same ``Idempotency-Key``; the service then returns the post it
-already wrote. Unique per author; posts written without a key (the CLI, older clients) keep
-NULL, which never collides. A nullable column and a unique index: SQLite adds both in
-place, with no copy of the post table (whose 0004 triggers a copy would drop).
+same post again with the same key (``request_key`` in the post's JSON; the widgets send one
+per draft); the service then returns the post it already wrote. Unique per author; posts
+written without a key (the CLI, older clients) keep NULL, which never collides. A nullable
+column and a unique index: SQLite adds both in place, with no copy of the post table (whose
+0004 triggers a copy would drop).
 
 Revision ID: 0006
 Revises: 0005

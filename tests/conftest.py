@@ -3,31 +3,24 @@
 from __future__ import annotations
 
 import os
-import signal
-import socket
-import subprocess
-import sys
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-import requests
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.members import add_member
-from nbcohort.cohorts.store import Store, make_engine, sqlite_path, upgrade_db
+from nbcohort.cohorts.store import Store, make_engine, upgrade_db
+from tests.helpers.community import SYSTEM
+from tests.helpers.processes import ServiceProcess
 
-REPO = Path(__file__).resolve().parent.parent
+pytest_plugins = ["tests.helpers.review_service"]
+
 PG_URL = os.environ.get("NBCOHORT_TEST_DB_URL", "")
 _TEMPLATE = f"nbcohort_test_template_{os.getpid()}"
 
@@ -102,9 +95,6 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
     s.close()
 
 
-SYSTEM = Actor.system()
-
-
 @pytest.fixture
 def cohort(store: Store) -> Cohort:
     with store.write() as s:
@@ -132,64 +122,6 @@ def people(store: Store, cohort: Cohort) -> dict[str, Member]:
     return out
 
 
-def actor(member: Member) -> Actor:
-    return Actor.of(member)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def isolated_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    """Environment for a child process: no user or repo Jupyter config leaks in."""
-    conf = tmp_path / "jupyter-config"
-    conf.mkdir(exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBCOHORT_"))}
-    env.update(JUPYTER_CONFIG_DIR=str(conf), JUPYTER_CONFIG_PATH=str(conf),
-               JUPYTER_DATA_DIR=str(tmp_path / "jupyter-data"))  # fmt: skip
-    env.update(extra)
-    return env
-
-
-class ServiceProcess:
-    """``nbcohort serve`` started as a user starts it, in its own process."""
-
-    def __init__(self, tmp_path: Path, db_url: str, port: int | None = None) -> None:
-        self.db_url, self.port = db_url, port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / f"service-{self.port}.log"
-        self.env = isolated_env(tmp_path)
-        self.args = [sys.executable, "-m", "nbcohort.cohorts.cli", "serve",
-                     f"--db-url={db_url}", f"--port={self.port}",
-                     f"--data-dir={tmp_path / 'data'}"]  # fmt: skip
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    def start(self, timeout: float = 30) -> ServiceProcess:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited: {self.log.read_text()}")
-            try:
-                if requests.get(self.url + "/api/v1/health", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"service did not start: {self.log.read_text()}")
-
-    def kill(self, sig: int = signal.SIGKILL) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            self.proc.wait(20)
-
-    def stop(self) -> None:
-        self.kill(signal.SIGTERM)
-
-
 @pytest.fixture
 def service(tmp_path: Path, db_url: str, store: Store) -> Iterator[ServiceProcess]:
     """The community service over the test database (``store`` sees the same data)."""
@@ -208,58 +140,9 @@ def tokens(store: Store, people: dict[str, Member]) -> dict[str, str]:
     return out
 
 
-def race(store: Store, first: Callable[[Session], Any], second: Callable[[Session], Any]):
-    """Run ``first`` and hold its transaction open while ``second`` starts; return errors."""
-    other_store = Store.open(store.url)
-    inside, release = threading.Event(), threading.Event()
-    errors: list[BaseException] = []
-
-    def run_first() -> None:
-        with store.write() as s:
-            first(s)
-            s.flush()
-            inside.set()
-            release.wait(10)
-
-    def run_second() -> None:
-        try:
-            with other_store.write() as s:
-                second(s)
-        except BaseException as exc:
-            errors.append(exc)
-
-    t1 = threading.Thread(target=run_first)
-    t1.start()
-    assert inside.wait(10)
-    t2 = threading.Thread(target=run_second)
-    t2.start()
-    time.sleep(0.5)  # the second writer is now waiting on the first
-    release.set()
-    t1.join(10)
-    t2.join(20)
-    other_store.close()
-    return errors
-
-
-@contextmanager
-def posts_held(store: Store) -> Iterator[None]:
-    """Hold new posts back from outside nbcohort, as a long transaction by another program
-    would: SQLite's write lock, or on PostgreSQL a lock on the post table (reads go on)."""
-    path = sqlite_path(store.url)
-    if path is not None:
-        import sqlite3
-
-        raw = sqlite3.connect(path, isolation_level=None)
-        raw.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        finally:
-            raw.execute("ROLLBACK")
-            raw.close()
-        return
-    with store.engine.connect() as conn, conn.begin() as tx:
-        conn.exec_driver_sql("LOCK TABLE post IN EXCLUSIVE MODE")
-        try:
-            yield
-        finally:
-            tx.rollback()
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test on the PostgreSQL leg ``postgres``, so ``-m "not postgres"`` skips it."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+            item.add_marker(pytest.mark.postgres)

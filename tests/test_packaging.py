@@ -11,7 +11,7 @@ import zipfile
 import pytest
 
 from nbcohort.cohorts.store import head_revision
-from tests.conftest import REPO
+from tests.helpers.processes import REPO
 
 AREAS = {"cohorts": "nbcohort.cohorts", "exchange": "nbcohort.exchange",
          "widgets": "nbcohort.widgets"}  # fmt: skip

@@ -14,13 +14,13 @@ import requests
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 from traitlets import Bool, Int
 
+from nbcohort.cohorts.api.app import BackgroundService, make_app
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.service.app import BackgroundService, make_app
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import NotFound

@@ -27,6 +27,8 @@ from typing import Any
 
 import psutil
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.helpers
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 RESULTS = HERE / "results"
@@ -187,27 +189,6 @@ def redact(url: str) -> str:
 
 
 # -- child processes ----------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def isolated_env(tmp: Path, **extra: str) -> dict[str, str]:
-    """A clean environment for a child: no user or repo Jupyter config, no NBCOHORT_* leaks in."""
-    conf = tmp / "jupyter-config"
-    conf.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBCOHORT_"))}
-    env.update(
-        JUPYTER_CONFIG_DIR=str(conf),
-        JUPYTER_CONFIG_PATH=str(conf),
-        JUPYTER_DATA_DIR=str(tmp / "jupyter-data"),
-        PYTHONUNBUFFERED="1",
-        **extra,
-    )
-    return env
-
-
 def cli(*args: str) -> list[str]:
     """The nbcohort command as a user runs it (without relying on the console script's PATH)."""
     return [sys.executable, "-m", "nbcohort.cohorts.cli", *args]

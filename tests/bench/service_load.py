@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -147,18 +146,8 @@ class Service:
     def start(self, timeout: float = 60) -> Service:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"service exited: {self.log.read_text()}")
-            try:
-                with urllib.request.urlopen(self.base + "/api/v1/health", timeout=1) as resp:
-                    if resp.status == 200:
-                        return self
-            except OSError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"service did not start: {self.log.read_text()}")
+        bl.wait_until_serving(self.base + "/api/v1/health", self.proc, self.log, timeout)
+        return self
 
     @property
     def pid(self) -> int:

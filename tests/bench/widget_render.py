@@ -104,7 +104,7 @@ def one_run(opts: Any, renders: int) -> dict[str, Any]:
         )
         service = f"http://127.0.0.1:{port}"
         try:
-            _wait(service)
+            bl.wait_until_serving(service + "/api/v1/health", proc)
             sampler = bl.RssSampler(proc.pid).start()
             result: dict[str, Any] = {}
             for anchor, size in THREADS.items():
@@ -127,19 +127,6 @@ def one_run(opts: Any, renders: int) -> dict[str, Any]:
             proc.terminate()
             proc.wait(10)
     return result
-
-
-def _wait(url: str) -> None:
-    import requests
-
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url + "/api/v1/health", timeout=1).ok:
-                return
-        except requests.RequestException:
-            time.sleep(0.1)
-    raise RuntimeError("service did not start")
 
 
 def run(opts: Any) -> tuple[dict[str, Any], str, bool]:

@@ -120,7 +120,21 @@ class ServiceSettings(Configurable):
     ).tag(config=True)
     max_body_bytes = Int(
         8 * 1024 * 1024,
-        help="Largest request body the service accepts, in bytes; larger requests get 413.",
+        help="Largest request body the service accepts, in bytes; larger requests get 413. "
+        "A body is read only after its token is accepted.",
+    ).tag(config=True)
+    failed_auth_limit = Int(
+        20,
+        min=0,
+        help="Failed token attempts one client address may make within "
+        "failed_auth_window seconds; past that, the address gets 429 with Retry-After for any "
+        "token not valid recently, and the token is not looked up. Members whose tokens were "
+        "valid in the last day still get in from that address (behind a proxy, such as "
+        "JupyterHub's, every request comes from one address). 0 turns the limit off.",
+    ).tag(config=True)
+    failed_auth_window = Float(
+        60.0,
+        help="Seconds over which failed token attempts are counted (failed_auth_limit).",
     ).tag(config=True)
     page_cache = Int(
         128,

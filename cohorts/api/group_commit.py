@@ -23,7 +23,7 @@ from nbcohort.cohorts.store import Store, WriterBusy
 
 __all__ = ["ALONE", "WriteBatcher"]
 
-Body = Callable[[Session], str]
+Body = Callable[[Session], object]
 
 ALONE: Final = object()  # the batch did not commit: run this write on its own
 
@@ -62,7 +62,7 @@ class WriteBatcher:
         self._scheduled = False
         batch = self._pending[: self.max_batch]
         if len(batch) == 1 and self._waiting_since is None:
-            results: list[str] | None = None  # nothing to share: the usual path, run once
+            results: list[object] | None = None  # nothing to share: the usual path, run once
         else:
             try:
                 with self.store.write(wait=False) as session:

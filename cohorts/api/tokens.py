@@ -1,14 +1,19 @@
-"""How the service learns who is calling. Pluggable: local tokens now, JupyterHub later."""
+"""How the service learns who is calling. Pluggable: local tokens now, JupyterHub later.
+
+A request is authenticated before its body is read, in a unit of its own (only when the
+token is not already trusted), so nothing a caller sends is parsed before we know who they are.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from typing import Protocol
 
-from sqlalchemy.orm import Session
-
 from nbcohort.cohorts.services.auth import Actor, authenticate_token, token_digest
+from nbcohort.cohorts.services.errors import Unauthorized
+from nbcohort.cohorts.store import Store
 
 __all__ = ["Authenticator", "LocalTokenAuth", "token_from_header"]
 
@@ -24,33 +29,63 @@ def token_from_header(value: str | None) -> str | None:
 
 
 class Authenticator(Protocol):
-    def authenticate(self, session: Session, authorization: str | None) -> Actor:
+    async def authenticate(self, authorization: str | None) -> Actor:
         """The actor behind a request's Authorization header; raise Unauthorized otherwise."""
+
+    def recognizes(self, authorization: str | None) -> bool:
+        """Whether this credential was valid recently: an address refused for its failed
+        attempts still lets it through to be checked (``throttle.py``)."""
 
 
 class LocalTokenAuth:
     """Per-member tokens minted by ``nbcohort token MEMBER`` and stored as SHA-256 digests.
 
     A token that was valid is trusted for ``cache_seconds`` without asking the store again:
-    revoking a token or deactivating a member takes effect within that time.
+    revoking a token or deactivating a member takes effect within that time. Digests that
+    were valid within ``remember_seconds`` are recognised (never trusted) after that.
     """
 
-    def __init__(self, cache_seconds: float = 10.0, max_entries: int = 10_000) -> None:
-        self.cache_seconds, self.max_entries = cache_seconds, max_entries
+    def __init__(
+        self,
+        store: Store,
+        cache_seconds: float = 10.0,
+        *,
+        max_entries: int = 10_000,
+        remember_seconds: float = 86_400.0,
+    ) -> None:
+        self.store, self.cache_seconds, self.max_entries = store, cache_seconds, max_entries
+        self.remember_seconds = remember_seconds
         self._cache: dict[str, tuple[float, Actor]] = {}
+        self._known: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
 
-    def authenticate(self, session: Session, authorization: str | None) -> Actor:
+    async def authenticate(self, authorization: str | None) -> Actor:
         token = token_from_header(authorization)
-        key = token_digest(token) if token else ""
-        now = time.monotonic()
-        hit = self._cache.get(key) if key else None
+        if token is None:
+            raise Unauthorized("a token is required (Authorization: token <token>)")
+        key, now = token_digest(token), time.monotonic()
+        hit = self._cache.get(key)
         if hit is not None and hit[0] > now:
             return hit[1]
-        actor = authenticate_token(session, token)
-        if self.cache_seconds > 0:
-            with self._lock:
+        actor = self.store.run(self._lookup, token)
+        with self._lock:
+            if self.cache_seconds > 0:
                 if len(self._cache) >= self.max_entries:
                     self._cache.clear()
                 self._cache[key] = (now + self.cache_seconds, actor)
+            self._known.pop(key, None)
+            self._known[key] = now + self.remember_seconds
+            while len(self._known) > self.max_entries:
+                self._known.popitem(last=False)
         return actor
+
+    def recognizes(self, authorization: str | None) -> bool:
+        token = token_from_header(authorization)
+        if token is None:
+            return False
+        until = self._known.get(token_digest(token))
+        return until is not None and until > time.monotonic()
+
+    def _lookup(self, token: str) -> Actor:
+        with self.store.read() as session:
+            return authenticate_token(session, token)

@@ -220,7 +220,8 @@ class ServeCommand(NbCohortCommand):
     aliases = {**common_aliases, "port": "ServiceSettings.port", "ip": "ServiceSettings.ip"}
 
     def run(self) -> None:
-        from nbcohort.cohorts.api.app import freeze_heap, make_app, serve
+        from nbcohort.cohorts.api.app import make_app
+        from nbcohort.cohorts.api.server import freeze_heap, serve
 
         settings = ServiceSettings(parent=self)
         if settings.processes < 1:
@@ -258,8 +259,9 @@ class ServeCommand(NbCohortCommand):
                   "query", flush=True)  # fmt: skip
 
     def _serve_workers(self, settings: ServiceSettings) -> None:
-        from nbcohort.cohorts.api.app import freeze_heap, make_app, serve
+        from nbcohort.cohorts.api.app import make_app
         from nbcohort.cohorts.api.processes import Supervisor, bind_worker_sockets
+        from nbcohort.cohorts.api.server import freeze_heap, serve
 
         try:
             groups = bind_worker_sockets(settings.processes, settings.port, settings.ip)

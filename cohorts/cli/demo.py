@@ -14,7 +14,8 @@ import requests
 from tenacity import RetryError, Retrying, retry_if_result, stop_after_delay, wait_fixed
 from traitlets import Bool, Int
 
-from nbcohort.cohorts.api.app import BackgroundService, make_app
+from nbcohort.cohorts.api.app import make_app
+from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings

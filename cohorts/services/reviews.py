@@ -226,14 +226,20 @@ def save_review(
     comments: Any = None,
     overall_comment: Any = "",
     submit: bool = False,
+    assignment: str | None = None,
 ) -> dict[str, Any]:
-    """Save a draft, or submit; a submitted review stays editable until the due date."""
+    """Save a draft, or submit; a submitted review stays editable until the due date.
+    ``assignment``: the round the caller named (the URL does); another round's is not found."""
     require(actor, "review.take", cohort.id)
     alloc = session.get(Allocation, allocation_id)
     if alloc is None or alloc.reviewer_id != actor.member_id:
         raise NotFound(f"no review {allocation_id} assigned to you", field="allocation_id")
     rnd = session.get_one(ReviewRound, alloc.round_id)
-    if rnd.cohort_id != cohort.id or alloc.status not in _LIVE:
+    if (
+        rnd.cohort_id != cohort.id
+        or alloc.status not in _LIVE
+        or (assignment is not None and rnd.assignment != assignment)
+    ):
         raise NotFound(f"no review {allocation_id} assigned to you", field="allocation_id")
     due = effective_due(rnd, alloc)
     if rnd.status != "open":
@@ -285,7 +291,13 @@ def save_review(
 
 
 def rate_review(
-    session: Session, actor: Actor, cohort: Cohort, review_id: int, helpfulness: Any
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    review_id: int,
+    helpfulness: Any,
+    *,
+    assignment: str | None = None,
 ) -> dict[str, Any]:
     """The author's "feedback on feedback" (1-5): it builds the reviewer's reputation."""
     require(actor, "review.take", cohort.id)
@@ -294,9 +306,17 @@ def rate_review(
     review = session.get(Review, review_id)
     alloc = session.get(Allocation, review.allocation_id) if review else None
     sub = session.get(ReviewSubmission, alloc.submission_id) if alloc else None
-    if review is None or sub is None or sub.author_id != actor.member_id or review.draft:
+    rnd = session.get(ReviewRound, sub.round_id) if sub else None
+    if (
+        review is None
+        or sub is None
+        or rnd is None
+        or sub.author_id != actor.member_id
+        or review.draft
+        or rnd.cohort_id != cohort.id
+        or (assignment is not None and rnd.assignment != assignment)
+    ):
         raise NotFound(f"no review {review_id} of your work", field="review_id")
-    rnd = session.get_one(ReviewRound, sub.round_id)
     if not _own_result(session, rnd, sub, actor)["visible"]:
         raise Forbidden("you can rate reviews once you can read them")
     review.helpfulness = int(helpfulness)
@@ -305,7 +325,12 @@ def rate_review(
 
 
 def packet_files(
-    session: Session, actor: Actor, cohort: Cohort, allocation_id: int
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    allocation_id: int,
+    *,
+    assignment: str | None = None,
 ) -> dict[str, bytes]:
     """The files of the packet assigned to this reviewer (only theirs, only while live)."""
     require(actor, "review.take", cohort.id)
@@ -317,6 +342,7 @@ def packet_files(
         or rnd.cohort_id != cohort.id
         or alloc.reviewer_id != actor.member_id
         or alloc.status not in _LIVE
+        or (assignment is not None and rnd.assignment != assignment)
     ):
         raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
     root = Path(rnd.folder) / alloc.packet

@@ -126,7 +126,7 @@ def test_what_a_member_is_told_when_the_database_fails(tmp_path: Path) -> None:
     """Each failure of the database (not of the request) maps to one 503 answer, told apart
     by the driver's error code, not its words; the rest (a conflict, a bug) is left to the
     service's own error handling."""
-    from nbcohort.cohorts.api.handlers import _database_refusal
+    from nbcohort.cohorts.api.answers import database_refusal
 
     lost = OperationalError("SELECT 1", None, Exception("server closed the connection"),
                             connection_invalidated=True)  # fmt: skip
@@ -150,8 +150,9 @@ def test_what_a_member_is_told_when_the_database_fails(tmp_path: Path) -> None:
                     pg_errors.SerializationFailure):  # fmt: skip
             cases.append((OperationalError("UPDATE", None, cls("held")), "busy", "try again"))
     for exc, error, words in cases:
-        answer = _database_refusal(exc)
-        assert answer is not None and answer[0] == error and words in answer[1], exc
+        answer = database_refusal(exc)
+        assert answer is not None and answer.status == 503, exc
+        assert answer.code == error and words in answer.message, exc
     duplicate = IntegrityError("INSERT", None, Exception("UNIQUE constraint failed"))
-    assert _database_refusal(duplicate) is None
-    assert _database_refusal(ValueError("a bug")) is None
+    assert database_refusal(duplicate) is None
+    assert database_refusal(ValueError("a bug")) is None

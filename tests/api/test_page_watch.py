@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import Engine, event, text
 from sqlalchemy.engine import make_url
 
-from nbcohort.cohorts.api.app import BackgroundService, make_app
+from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.page_watch import PageWatch
+from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import ServiceSettings
 from nbcohort.cohorts.models import Cohort

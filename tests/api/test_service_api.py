@@ -9,7 +9,7 @@ import json
 import pytest
 import requests
 
-from nbcohort.cohorts.api.app import freeze_heap
+from nbcohort.cohorts.api.server import freeze_heap
 from nbcohort.cohorts.client import ClientError, CohortClient, ServiceUnavailable
 from nbcohort.cohorts.config import ServiceSettings
 

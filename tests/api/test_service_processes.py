@@ -145,8 +145,10 @@ def test_sigterm_stops_every_worker_and_frees_the_port(multi: Any) -> None:
     assert not any(
         psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie" for pid in pids
     )
-    with socket.socket() as sock:  # nobody listens any more
+    with socket.socket() as sock:  # nobody listens any more (closed connections may linger)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(("127.0.0.1", multi.port))
+        sock.listen()
 
 
 def test_workers_stop_when_the_supervisor_is_killed(multi: Any) -> None:

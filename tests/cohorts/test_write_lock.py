@@ -145,7 +145,8 @@ def test_the_service_sends_a_write_that_cannot_say_how_long_it_waits_to_its_thre
     """PostgreSQL (any statement may wait), or SQLite locked by a connection outside
     nbcohort: one try on the event loop, then the writer thread, no retries on the loop
     (those are for another nbcohort writer, whose writes take milliseconds)."""
-    from nbcohort.cohorts.api.app import BackgroundService, make_app
+    from nbcohort.cohorts.api.app import make_app
+    from nbcohort.cohorts.api.server import BackgroundService
     from nbcohort.cohorts.client import CohortClient
     from nbcohort.cohorts.config import ServiceSettings
     from tests.helpers.processes import free_port

@@ -1,0 +1,187 @@
+"""The request path every route shares: authenticate -> check the input -> one unit of work
+over the services layer -> encode -> answer.
+
+The token is checked as soon as the headers arrive and before the body is read, so a caller
+without a valid token never has a body parsed (``stream_request_body``). Route handlers
+(``routes/``) only say what to parse and which service function to call; where the unit runs
+is ``units.py``'s business, and every refusal leaves in the shape ``answers.py`` gives it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from pydantic import BaseModel
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
+
+from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
+from nbcohort.cohorts.api.inputs import parse_body, parse_query
+from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.errors import NotFound, ServiceError, Unauthorized
+from nbcohort.cohorts.store import CommitUnknown
+
+if TYPE_CHECKING:
+    from nbcohort.cohorts.api.app import ServiceContext
+
+__all__ = ["ApiHandler", "NotFoundHandler", "Work"]
+
+log = logging.getLogger("nbcohort.service")
+M = TypeVar("M", bound=BaseModel)
+# What a route does in its unit of work: (session, actor, the actor's cohort) -> JSON-able.
+Work = Callable[[Session, Actor, Cohort], Any]
+
+
+@stream_request_body
+class ApiHandler(RequestHandler):
+    """One API request: JSON in, JSON out, the caller known before anything else is done."""
+
+    public = False  # True: answers without a token (health)
+
+    def initialize(self) -> None:
+        self.actor: Actor | None = None
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    @property
+    def ctx(self) -> ServiceContext:
+        return self.application.settings["nbcohort"]
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "application/json; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.clear_header("Server")  # no software or version to look up exploits for
+
+    # -- before the body --------------------------------------------------------------------
+    async def prepare(self) -> None:
+        try:
+            self._check_length()
+            if not self.public:
+                self.actor = await self._authenticate()
+        except ServiceError as exc:
+            self.refuse(exc)
+
+    def _check_length(self) -> None:
+        limit = self.ctx.settings.max_body_bytes
+        length = self.request.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > limit:
+            # Let the connection read what it must without its own (non-JSON) refusal.
+            self.request.connection.set_max_body_size(int(length))  # type: ignore[union-attr]
+            raise _too_large(limit)
+
+    async def _authenticate(self) -> Actor:
+        ctx, header = self.ctx, self.request.headers.get("Authorization")
+        address = self.request.remote_ip or ""
+        if header and not ctx.auth.recognizes(header):
+            wait = ctx.failed_attempts.retry_after(address)
+            if wait is not None:
+                raise Refusal(
+                    429, "too_many_attempts",
+                    f"too many failed token attempts from your address; try again in {wait} s",
+                    retry_after=wait,
+                )  # fmt: skip
+        try:
+            return await ctx.auth.authenticate(header)
+        except Unauthorized:
+            if header:
+                ctx.failed_attempts.failed(address)
+            raise
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished:
+            return
+        self._size += len(chunk)
+        limit = self.ctx.settings.max_body_bytes
+        if self._size > limit:
+            self._chunks.clear()
+            self.refuse(_too_large(limit))
+            return
+        self._chunks.append(chunk)
+
+    # -- what routes call -------------------------------------------------------------------
+    def body(self, model: type[M]) -> M:
+        """The request body as ``model``, or a 422 naming the field."""
+        if self._finished:  # refused while the body arrived (413)
+            raise Finish()
+        return parse_body(model, b"".join(self._chunks))
+
+    def query(self, model: type[M]) -> M:
+        """The query string as ``model``, or a 422 naming the field."""
+        return parse_query(model, self.request.query_arguments)
+
+    async def run(
+        self, work: Work, *, write: bool = False, batch: bool = False, status: int = 200
+    ) -> None:
+        """Answer with ``work(session, actor, cohort)`` run in one unit of work.
+
+        ``batch``: a write whose work is all in the database may share a transaction with
+        others that arrive at the same moment (``units.py``).
+        """
+        if self._finished:
+            return
+        actor, ctx = self.actor, self.ctx
+        assert actor is not None  # authenticated in prepare(); public routes don't run work
+
+        def unit(session: Session) -> bytes:
+            result = work(session, actor, ctx.cohort(session, actor.cohort_id))
+            return encode(result)  # inside the unit: a failure here rolls the write back too
+
+        try:
+            if write:
+                payload = await ctx.units.write(unit, batch=batch)
+            else:
+                payload = await ctx.units.read(unit)
+        except ServiceError as exc:
+            self.refuse(exc)
+            return
+        except (CommitUnknown, DBAPIError) as exc:
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            self.refuse(refusal)
+            return
+        self.set_status(status)
+        self.finish(payload)
+
+    # -- answers ----------------------------------------------------------------------------
+    def refuse(self, exc: ServiceError) -> None:
+        """Answer with ``exc``'s status and the API's error shape."""
+        if self._finished:
+            return
+        self.set_status(exc.status)
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            self.set_header("Retry-After", str(retry_after))
+        self.finish(encode(exc.as_dict()))
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info", (None, None, None))[1]
+        if isinstance(exc, ServiceError):  # raised by a route before its unit of work
+            self.refuse(exc)
+            return
+        if isinstance(exc, HTTPError) and exc.log_message and status_code < 500:
+            reason = exc.log_message
+        else:
+            reason = self._reason
+        self.refuse(refusal_of(status_code, reason))
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if not isinstance(value, ServiceError):
+            super().log_exception(typ, value, tb)
+
+
+class NotFoundHandler(ApiHandler):
+    """Any path the API does not have: a JSON 404, read no further than the headers."""
+
+    public = True
+
+    async def prepare(self) -> None:
+        self.refuse(NotFound(f"no such route: {self.request.path[:200]}"))
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, "too_large", f"request body over {limit} bytes")

@@ -1,0 +1,201 @@
+"""What each route accepts: request bodies and query strings declared as pydantic models, and
+checked before any work is done. A wrong type, a missing field or a number out of range is a
+422 that names the field; the services layer then applies the community's rules (lengths set
+in config, anchors, rubric levels) to values of the right shape.
+
+Bodies are strict JSON (``"5"`` is not a number, ``true`` is not an id); query strings are
+text, so there numbers are parsed. Unknown fields are ignored, so older clients keep working.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from nbcohort.cohorts.services.errors import Invalid, NotFound
+
+__all__ = [
+    "ID_MAX",
+    "AnchorRead",
+    "Answer",
+    "Helpfulness",
+    "Moderation",
+    "NewArtifact",
+    "NewPost",
+    "NotificationsQuery",
+    "PostEdit",
+    "PracticeNote",
+    "PromptQuery",
+    "Publish",
+    "Reason",
+    "ReviewDraft",
+    "TagQuery",
+    "ThreadQuery",
+    "parse_body",
+    "parse_query",
+    "path_id",
+]
+
+# Ids are INTEGER columns: PostgreSQL's is 32 bits, so no id beyond this exists anywhere.
+ID_MAX = 2**31 - 1
+Id = Annotated[int, Field(ge=1, le=ID_MAX)]
+# Generous ceilings on shape only; the community's own limits (max_post_chars...) are rules.
+_TEXT = 1_000_000
+Text = Annotated[str, Field(max_length=_TEXT)]
+Short = Annotated[str, Field(max_length=1000)]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+class _Query(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class AnchorRead(_Body):
+    anchor: Short
+
+
+class NewPost(_Body):
+    anchor: Short
+    body: Text
+    parent_id: Id | None = None
+    title: Short = ""
+    request_key: Short | None = None
+
+
+class PostEdit(_Body):
+    body: Text
+
+
+class Reason(_Body):
+    reason: Short = ""
+
+
+class Moderation(_Body):
+    action: Literal["hide", "restore"]
+    reason: Short
+
+
+class Answer(_Body):
+    body: Text
+
+
+class PracticeNote(_Body):
+    note: Text = ""
+
+
+class NewArtifact(_Body):
+    filename: Short
+    content_b64: str  # as long as the body allows (ServiceSettings.max_body_bytes)
+    title: Short
+    description: Text = ""
+    tags: list[Short] | Short | None = None
+    license: Short | None = None  # None: the cohort's first license
+
+
+class ReviewDraft(_Body):
+    scores: dict[Short, int | float | None] = Field(default_factory=dict)
+    comments: dict[Short, Text] | None = None
+    overall_comment: Text = ""
+    submit: bool = False
+
+
+class Helpfulness(_Body):
+    helpfulness: int
+
+
+class Publish(_Body):
+    consent: bool = False
+    title: Short
+    description: Text = ""
+    tags: list[Short] | Short | None = None
+    license: Short | None = None
+
+
+class ThreadQuery(_Query):
+    anchor: Short
+    before: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] | None = None
+
+
+class PromptQuery(_Query):
+    before: Id | None = None
+
+
+class TagQuery(_Query):
+    tag: Short | None = None
+
+
+class NotificationsQuery(_Query):
+    all: Literal["", "0", "1", "false", "true"] = ""
+
+
+# pydantic's error types, as a member reads them; others keep pydantic's own words.
+_SAYS = {
+    "missing": "is required",
+    "string_type": "must be a string",
+    "int_type": "must be a whole number",
+    "int_parsing": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_type": "must be a number",
+    "bool_type": "must be true or false",
+    "dict_type": "must be an object",
+    "list_type": "must be a list",
+    "model_type": "must be an object",
+    "string_too_long": "must be at most {max_length} characters",
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "literal_error": "must be {expected}",
+}
+
+
+def _refusal(error: ValidationError) -> Invalid:
+    """The first problem pydantic found, as the 422 the API answers, naming the field."""
+    first = error.errors(include_url=False, include_input=False)[0]
+    # A union's branch names itself after the field (``parent_id.int``): name the field.
+    loc = [str(part) for part in first["loc"] if not isinstance(part, int)]
+    kind = first["type"]
+    if kind == "json_invalid":
+        return Invalid(f"request body is not valid JSON: {first['msg']}", field="body")
+    if not loc:
+        return Invalid("request body must be a JSON object", field="body")
+    says = _SAYS.get(kind)
+    text = says.format(**first.get("ctx", {})) if says else first["msg"].lower()
+    return Invalid(f"{loc[0]} {text}", field=loc[0])
+
+
+def parse_body(model: type[M], raw: bytes) -> M:
+    """``raw`` as ``model``; an empty body is an empty object. Raises Invalid (422)."""
+    try:
+        return model.model_validate_json(raw or b"{}")
+    except ValidationError as exc:
+        raise _refusal(exc) from None
+
+
+def parse_query(model: type[M], arguments: Mapping[str, list[bytes]]) -> M:
+    """The query string as ``model`` (a repeated name: its last value). Raises Invalid."""
+    values: dict[str, Any] = {}
+    for name, given in arguments.items():
+        try:
+            values[name] = given[-1].decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid(f"{name}: not UTF-8 text", field=name) from None
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise _refusal(exc) from None
+
+
+def path_id(raw: str, what: str, field: str) -> int:
+    """An id from the URL: the route's pattern keeps it to digits; one larger than any id
+    the database can hold names nothing, so it is not found, like any absent id."""
+    value = int(raw)
+    if not 1 <= value <= ID_MAX:
+        raise NotFound(f"no {what} {raw}", field=field)
+    return value

@@ -1,0 +1,27 @@
+"""The API's routes, one module per part of the community. Each handler parses its input
+(``inputs.py``), calls one function of the services layer in one unit of work and answers;
+the request path itself is ``handler.py``."""
+
+from __future__ import annotations
+
+from tornado.web import RequestHandler
+
+from nbcohort.cohorts.api.routes import (
+    discussion,
+    library,
+    members,
+    notifications,
+    peer_review,
+    prompts,
+)
+
+__all__ = ["ROUTES"]
+
+ROUTES: list[tuple[str, type[RequestHandler]]] = [
+    *members.ROUTES,
+    *discussion.ROUTES,
+    *prompts.ROUTES,
+    *library.ROUTES,
+    *notifications.ROUTES,
+    *peer_review.ROUTES,
+]

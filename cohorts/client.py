@@ -172,7 +172,7 @@ class CohortClient:
 
     def share(
         self, filename: str, content: bytes, title: str, description: str = "",
-        tags: list[str] | None = None, license: str = "CC-BY-4.0",
+        tags: list[str] | None = None, license: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         payload = {"filename": filename, "content_b64": base64.b64encode(content).decode("ascii"),
                    "title": title, "description": description, "tags": tags or [],
@@ -212,7 +212,7 @@ class CohortClient:
 
     def publish_reviewed(
         self, assignment: str, *, consent: bool, title: str, description: str = "",
-        tags: list[str] | None = None, license: str = "CC-BY-4.0",
+        tags: list[str] | None = None, license: str | None = None,
     ) -> dict[str, Any]:  # fmt: skip
         """Publish your reviewed notebook to the library once the round has closed."""
         payload = {"consent": consent, "title": title, "description": description,

@@ -17,6 +17,7 @@ from nbcohort.cohorts.models import Cohort, Member, Post, Thread, clock_at, utcn
 from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.roster import import_roster
 
@@ -138,7 +139,7 @@ def seed_demo(
             charter=CHARTER, starts_on=start.date(), ends_on=(start + timedelta(weeks=4)).date(),
         )  # fmt: skip
         import_roster(session, system, cohort, demo_roster_csv(seed=seed).encode(), filename="demo")
-        prompts.sync_prompts(session, system, cohort, course.prompts)
+        sync_course(session, system, cohort, course)
     members = list(
         session.scalars(select(Member).where(Member.cohort_id == cohort.id).order_by(Member.id))
     )
@@ -224,5 +225,5 @@ def _share_some(session: Session, cohort: Cohort, members: list[Member], start: 
             artifacts.share_artifact(
                 session, Actor.of(author), cohort, filename=filename, content=code.encode(),
                 title=title, description="Works on the course data; adapt the column names.",
-                tags=["pandas", "snippet"], license="CC-BY-4.0",
+                tags=["pandas", "snippet"],
             )  # fmt: skip

@@ -248,7 +248,7 @@ class Artifact(Base):
     title: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     tags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    license: Mapped[str] = mapped_column(String(64), default="CC-BY-4.0")
+    license: Mapped[str] = mapped_column(String(64))
     filename: Mapped[str] = mapped_column(String(255))
     content: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
@@ -259,7 +259,13 @@ class Artifact(Base):
 
 
 class ArtifactReuse(Base):
+    """Someone other than the author took a copy: one row per member and artifact, however
+    many copies they take (the reuse rate must not be a number a member can inflate)."""
+
     __tablename__ = "artifact_reuse"
+    __table_args__ = (
+        Index("uq_artifact_reuse_artifact_id_member_id", "artifact_id", "member_id", unique=True),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     artifact_id: Mapped[int] = mapped_column(ForeignKey("artifact.id", ondelete="CASCADE"))
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
@@ -394,6 +400,18 @@ class Notification(Base):
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column()
+
+
+class Practice(Base):
+    """A practice the course asks members to apply at work (course.toml's [practices]):
+    "I applied this" is accepted for these keys only."""
+
+    __tablename__ = "practice"
+    __table_args__ = (UniqueConstraint("cohort_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str] = mapped_column(String(200), default="")
 
 
 class AppliedPractice(Base):

@@ -133,7 +133,7 @@ class PublishForm(w.VBox):
 
     def __init__(self, conn: Connection, assignment: str) -> None:
         self.conn, self.assignment = conn, assignment
-        licenses = conn.me.get("rules", {}).get("licenses", ["CC-BY-4.0"])
+        licenses = conn.me.get("rules", {}).get("licenses") or []
         self.consent = w.Checkbox(
             value=False,
             description="I agree to publish my reviewed notebook, with the reviews' scores, "
@@ -145,7 +145,9 @@ class PublishForm(w.VBox):
         self.description = w.Textarea(
             description="What is it?", layout=w.Layout(width="100%", height="56px")
         )
-        self.license = w.Dropdown(description="License", options=licenses, value=licenses[0])
+        self.license = w.Dropdown(
+            description="License", options=licenses, value=licenses[0] if licenses else None
+        )
         self.go = button("Publish to the library", button_style="primary")
         self.go.on_click(lambda _b: self.publish())
         self.status = w.HTML()

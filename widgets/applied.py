@@ -55,5 +55,5 @@ def applied(practice: str) -> w.Widget:
         return Applied(practice, connect())
     except Offline as exc:
         return offline(str(exc))
-    except ClientError as exc:
-        return offline(f"community offline: {exc.message}")
+    except ClientError as exc:  # the service answered: say what it said (a practice unknown)
+        return offline(exc.message if exc.status else f"community offline: {exc.message}")

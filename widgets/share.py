@@ -29,13 +29,15 @@ def free_name(folder: Path, filename: str) -> Path:
 class Share(w.VBox):
     def __init__(self, path: str, conn: Connection) -> None:
         self.path, self.conn = Path(path), conn
-        licenses = conn.me.get("rules", {}).get("licenses", ["CC-BY-4.0"])
+        licenses = conn.me.get("rules", {}).get("licenses") or []
         self.title = w.Text(description="Title", value=self.path.stem.replace("-", " "))
         self.description = w.Textarea(
             description="What is it?", layout=w.Layout(width="100%", height="60px")
         )
         self.tags = w.Text(description="Tags", placeholder="pandas, groupby")
-        self.license = w.Dropdown(description="License", options=licenses, value=licenses[0])
+        self.license = w.Dropdown(
+            description="License", options=licenses, value=licenses[0] if licenses else None
+        )
         self.go = button(f"Share {self.path.name} with the cohort", button_style="primary")
         self.go.on_click(lambda _b: self.submit())
         self.status = w.HTML()

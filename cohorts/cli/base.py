@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from jupyter_core.application import JupyterApp
 from traitlets import Unicode
 
 from nbcohort.cohorts import __version__
-from nbcohort.cohorts.config import (
-    ClientSettings,
-    CommunitySettings,
-    NbCohort,
-    ServiceSettings,
-    StoreSettings,
-)
+from nbcohort.cohorts.config import NbCohort, StoreSettings, all_settings_classes
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import ServiceError
@@ -41,7 +38,7 @@ class NbCohortCommand(JupyterApp):
 
     version = __version__
     raise_config_file_errors = True  # a broken jupyter_config.py is an error, not a warning
-    classes = [NbCohort, StoreSettings, ServiceSettings, CommunitySettings, ClientSettings]
+    classes = all_settings_classes()
     aliases = common_aliases
     config_file_name = Unicode("nbcohort_config")
 
@@ -49,8 +46,25 @@ class NbCohortCommand(JupyterApp):
         return NbCohort(parent=self)
 
     def open_store(self, *, upgrade: bool = False) -> Store:
+        """The configured store (the caller closes it); refuses a database older than this
+        nbcohort unless ``upgrade``."""
         url = self.settings().resolved_db_url()
         return Store.open(url, StoreSettings(parent=self), upgrade=upgrade)
+
+    @contextmanager
+    def store(self, *, upgrade: bool = False) -> Iterator[Store]:
+        """``with self.store() as store:`` the configured store, closed at the end."""
+        store = self.open_store(upgrade=upgrade)
+        try:
+            yield store
+        finally:
+            store.close()
+
+    def course_root(self) -> Path:
+        """nbgrader's course directory (``c.CourseDirectory.root``), where course.toml is."""
+        from nbgrader.coursedir import CourseDirectory  # nbgrader is slow to import
+
+        return Path(CourseDirectory(config=self.config).root)
 
     def cohort_slug(self) -> str:
         slug = self.settings().default_cohort

@@ -7,6 +7,7 @@ import csv
 import os
 import socket
 import sys
+from contextlib import closing
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,12 +15,14 @@ from typing import TYPE_CHECKING
 from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort, list_cohorts
+from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.members import find_member, list_members
-from nbcohort.cohorts.store import Store, check_db_revision, current_revision, head_revision
+from nbcohort.cohorts.store import Store, current_revision, head_revision
 
 if TYPE_CHECKING:
     from tornado.web import Application
@@ -42,14 +45,10 @@ class UpgradeDb(NbCohortCommand):
 
     def run(self) -> None:
         url = self.settings().resolved_db_url()
-        store = Store(url)
-        try:
-            before = current_revision(store.engine)
-            store.close()
-            store = Store.open(url, upgrade=True)
+        with closing(Store(url)) as bare:
+            before = current_revision(bare.engine)
+        with self.store(upgrade=True) as store:
             after = current_revision(store.engine)
-        finally:
-            store.close()
         if before == after:
             print(f"database already at revision {after}: {url}")
         else:
@@ -68,16 +67,15 @@ class CohortCreate(NbCohortCommand):
 
     def run(self) -> None:
         slug = self.arg(0, "the cohort's slug")
-        store = self.open_store(upgrade=True)
-        try:
-            with store.write() as s:
-                cohort = create_cohort(
-                    s, SYSTEM, slug, self.title or slug, course=self.course,
-                    starts_on=_date(self.starts, "starts"), ends_on=_date(self.ends, "ends"),
-                )  # fmt: skip
-                print(f"created cohort {cohort.slug!r} ({cohort.title})")
-        finally:
-            store.close()
+        root = self.course_root()
+        course = read_course(root) if (root / "course.toml").is_file() else None
+        with self.store(upgrade=True) as store, store.write() as s:
+            cohort = create_cohort(
+                s, SYSTEM, slug, self.title or slug, course=self.course,
+                starts_on=_date(self.starts, "starts"), ends_on=_date(self.ends, "ends"),
+            )  # fmt: skip
+            said = sync_course(s, SYSTEM, cohort, course) if course else "no course.toml"
+        print(f"created cohort {cohort.slug!r} ({cohort.title}): {said}")
 
 
 class CohortList(NbCohortCommand):
@@ -85,13 +83,9 @@ class CohortList(NbCohortCommand):
     description = "List the cohorts in the store."
 
     def run(self) -> None:
-        store = self.open_store()
-        try:
-            with store.read() as s:
-                for c in list_cohorts(s):
-                    print(f"{c.slug}\t{c.title}")
-        finally:
-            store.close()
+        with self.store() as store, store.read() as s:
+            for c in list_cohorts(s):
+                print(f"{c.slug}\t{c.title}")
 
 
 class CohortApp(NbCohortCommand):
@@ -123,16 +117,13 @@ class RosterImport(NbCohortCommand):
         path = Path(self.arg(0, "the roster CSV file"))
         if not path.is_file():
             raise CommandError(f"{path}: no such file")
-        store = self.open_store()
-        try:
+        with self.store() as store:
             with store.write() as s:
                 report = roster.import_roster(
                     s, SYSTEM, self.cohort(s), path, filename=str(path),
                     deactivate_missing=self.deactivate_missing,
                 )  # fmt: skip
             print(report.summary())
-        finally:
-            store.close()
 
 
 class RosterList(NbCohortCommand):
@@ -140,15 +131,11 @@ class RosterList(NbCohortCommand):
     description = "Write the cohort's active members as CSV (the import format) to stdout."
 
     def run(self) -> None:
-        store = self.open_store()
-        try:
-            with store.read() as s:
-                out = csv.writer(sys.stdout)
-                out.writerow(["name", "email", "team", "role", "timezone", "username"])
-                for m in list_members(s, SYSTEM, self.cohort(s)):
-                    out.writerow([m.name, m.email, m.team, m.role, m.timezone, m.username])
-        finally:
-            store.close()
+        with self.store() as store, store.read() as s:
+            out = csv.writer(sys.stdout)
+            out.writerow(["name", "email", "team", "role", "timezone", "username"])
+            for m in list_members(s, SYSTEM, self.cohort(s)):
+                out.writerow([m.name, m.email, m.team, m.role, m.timezone, m.username])
 
 
 class RosterApp(NbCohortCommand):
@@ -171,13 +158,10 @@ class TokenCommand(NbCohortCommand):
 
     def run(self) -> None:
         who = self.arg(0, "the member (username or email)")
-        store = self.open_store()
-        try:
+        with self.store() as store:
             with store.write() as s:
                 token = mint_token(s, SYSTEM, find_member(s, self.cohort(s), who), self.note)
             print(token)
-        finally:
-            store.close()
 
 
 class ExportCommand(NbCohortCommand):
@@ -188,13 +172,10 @@ class ExportCommand(NbCohortCommand):
         dest = Path(self.arg(0, "the archive file to write"))
         if dest.exists():
             raise CommandError(f"{dest} exists; choose a new file name")
-        store = self.open_store()
-        try:
+        with self.store() as store:
             with store.read(snapshot=True) as s:
                 manifest = archive.export_archive(s, dest)
             print(f"exported {manifest.summary()} to {dest}")
-        finally:
-            store.close()
 
 
 class ImportCommand(NbCohortCommand):
@@ -205,13 +186,10 @@ class ImportCommand(NbCohortCommand):
         src = Path(self.arg(0, "the archive file to read"))
         if not src.is_file():
             raise CommandError(f"{src}: no such file")
-        store = self.open_store(upgrade=True)
-        try:
+        with self.store(upgrade=True) as store:
             with store.write() as s:
                 manifest = archive.import_archive(s, src)
             print(f"imported {manifest.summary()} from {src}")
-        finally:
-            store.close()
 
 
 class ServeCommand(NbCohortCommand):
@@ -228,9 +206,7 @@ class ServeCommand(NbCohortCommand):
             raise CommandError(
                 f"ServiceSettings.processes must be 1 or more, not {settings.processes}"
             )
-        store = self.open_store()
-        try:
-            check_db_revision(store.engine)
+        with self.store() as store:  # refuses a database older than this nbcohort
             url = store.url
             if settings.processes == 1:
                 app = make_app(store, settings, CommunitySettings(parent=self))
@@ -239,8 +215,6 @@ class ServeCommand(NbCohortCommand):
                 asyncio.run(serve(app, settings))
                 self._farewell(app)
                 return
-        finally:
-            store.close()  # a worker opens its own store after the fork
         self._serve_workers(settings)
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
@@ -271,13 +245,10 @@ class ServeCommand(NbCohortCommand):
         supervisor = os.getpid()
 
         def worker(sockets: list[socket.socket], _slot: int) -> int:
-            store = self.open_store()
-            try:
+            with self.store() as store:
                 app = make_app(store, settings, CommunitySettings(parent=self))
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)
-            finally:
-                store.close()
             return 0
 
         self._announce(settings, self.settings().resolved_db_url(), settings.processes)

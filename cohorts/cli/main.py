@@ -14,6 +14,10 @@ class NbCohortApp(NbCohortCommand):
     subcommands = {
         "init": ("nbcohort.cohorts.cli.scaffold.InitCommand", "Scaffold a new course and cohort."),
         "cohort": (commands.CohortApp, commands.CohortApp.description),
+        "course": (
+            "nbcohort.cohorts.cli.course.CourseApp",
+            "Keep the cohort in step with course.toml.",
+        ),
         "roster": (commands.RosterApp, commands.RosterApp.description),
         "token": (commands.TokenCommand, commands.TokenCommand.description),
         "serve": (commands.ServeCommand, commands.ServeCommand.description),

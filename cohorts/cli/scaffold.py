@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from contextlib import closing
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -11,8 +12,10 @@ import nbformat
 from traitlets import Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.store import Store
 
 __all__ = ["InitCommand"]
@@ -84,12 +87,10 @@ class InitCommand(NbCohortCommand):
         (target / ".gitignore").write_text(GITIGNORE, "utf-8")
         (target / "roster.csv").write_text(ROSTER, "utf-8")
         db_url = self.settings().db_url or f"sqlite:///{target / '.nbcohort' / 'nbcohort.sqlite'}"
-        store = Store.open(db_url, upgrade=True)
-        try:
-            with store.write() as s:
-                create_cohort(s, Actor.system(), cohort, title, course=course_id)
-        finally:
-            store.close()
+        course = read_course(target / "course")
+        with closing(Store.open(db_url, upgrade=True)) as store, store.write() as s:
+            made = create_cohort(s, Actor.system(), cohort, title, course=course_id)
+            sync_course(s, Actor.system(), made, course)
         print(f"created {target} with cohort {cohort!r} (course {course_id!r}). Next:\n"
               f"  cd {target} && export JUPYTER_CONFIG_PATH=$PWD\n"
               f"  nbcohort roster import roster.csv\n  nbcohort serve")  # fmt: skip

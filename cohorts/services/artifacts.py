@@ -5,18 +5,19 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Artifact, ArtifactReuse, Cohort
+from nbcohort.cohorts.models import Artifact, ArtifactReuse, Cohort, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid, NotFound
 from nbcohort.cohorts.services.members import member_dict
+from nbcohort.cohorts.services.unique import insert_if_absent
 
 __all__ = [
     "artifact_dict",
@@ -72,7 +73,7 @@ def share_artifact(
     title: object,
     description: object = "",
     tags: object = None,
-    license: object = "CC-BY-4.0",
+    license: object = None,
     rules: CommunitySettings | None = None,
     source: str = "share",
 ) -> Artifact:
@@ -84,6 +85,8 @@ def share_artifact(
         raise Invalid("an artifact needs a title of at most 200 characters", field="title")
     if not isinstance(description, str) or len(description) > 5000:
         raise Invalid("description: text of at most 5000 characters", field="description")
+    if license is None:  # the cohort's first license is its default
+        license = rules.licenses[0]
     if license not in rules.licenses:
         raise Invalid(
             f"license {license!r} is not one of {', '.join(rules.licenses)}", field="license"
@@ -163,11 +166,13 @@ def list_artifacts(
 
 
 def copy_artifact(session: Session, actor: Actor, artifact_id: int) -> Artifact:
-    """Hand out a copy; a copy by anyone but the author counts as a reuse."""
+    """Hand out a copy; the first copy by anyone but the author counts as a reuse (one per
+    member: taking five copies is not five reuses)."""
     artifact = get_artifact(session, actor, artifact_id)
-    if actor.member_id is not None and actor.member_id != artifact.author_id:
-        reuse = ArtifactReuse(artifact_id=artifact.id, member_id=actor.member_id)
-        session.add(reuse)
+    if actor.member_id is None or actor.member_id == artifact.author_id:
+        return artifact
+    reuse = {"artifact_id": artifact.id, "member_id": actor.member_id, "created_at": utcnow()}
+    if insert_if_absent(session, _REUSE, reuse):
         record(
             session,
             artifact.cohort_id,
@@ -177,3 +182,6 @@ def copy_artifact(session: Session, actor: Actor, artifact_id: int) -> Artifact:
             author=artifact.author_id,
         )
     return artifact
+
+
+_REUSE = cast(Table, ArtifactReuse.__table__)

@@ -15,10 +15,11 @@ from nbcohort.cohorts.models import Cohort, Flag, Post, Reaction, Thread, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
-from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.errors import Forbidden, Invalid, ServiceError
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.threads import clean_anchor
 from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
+from nbcohort.cohorts.services.visibility import reach_post
 
 __all__ = [
     "clean_body",
@@ -54,22 +55,17 @@ def clean_body(body: object, rules: CommunitySettings) -> str:
     return body
 
 
-def get_post(session: Session, actor: Actor, post_id: int) -> Post:
-    """A post in the actor's cohort (another cohort's posts are not found, not forbidden)."""
-    row = session.execute(_POST_WITH_COHORT, {"post_id": post_id}).first()
-    if row is None or (not actor.is_system and row[1] != actor.cohort_id):
-        raise NotFound(f"no post {post_id}", field="post_id")
-    return row[0]
+def get_post(
+    session: Session, actor: Actor, post_id: int, rules: CommunitySettings | None = None
+) -> Post:
+    """A post the actor may read (``visibility.reach_post``: another cohort's posts are not
+    found, unopened prompts' answers neither, others' answers only once one has answered)."""
+    return reach_post(session, actor, post_id, "read", rules)
 
 
 _AT_ANCHOR = (Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor"))
 _THREAD_AT = select(Thread).where(*_AT_ANCHOR)
 _THREAD_ROW_AT = select(Thread.id, Thread.locked).where(*_AT_ANCHOR)
-_POST_WITH_COHORT = (
-    select(Post, Thread.cohort_id)
-    .join(Thread, Post.thread_id == Thread.id)
-    .where(Post.id == bindparam("post_id"))
-)
 
 
 def create_post(
@@ -113,11 +109,9 @@ def create_post(
     )
     parent = None
     if parent_id is not None:
-        parent = get_post(session, actor, parent_id)
+        parent = _reply_to(session, actor, parent_id, rules)
         if thread is None or parent.thread_id != thread.id:
             raise Invalid(f"post {parent_id} is not in thread {anchor!r}", field="parent_id")
-        if parent.deleted:
-            raise Invalid(f"post {parent_id} was deleted", field="parent_id")
         if parent.parent_id is not None:
             parent = session.get(Post, parent.parent_id)
     if thread is None:
@@ -152,6 +146,15 @@ def create_post(
            anchor=anchor, reply=parent is not None, chars=len(text),
            mentions=sorted(mentioned.values()))  # fmt: skip
     return post
+
+
+def _reply_to(session: Session, actor: Actor, parent_id: int, rules: CommunitySettings) -> Post:
+    """The post a reply answers; refusals name ``parent_id``, the field the member sent."""
+    try:
+        return reach_post(session, actor, parent_id, "reply", rules)
+    except ServiceError as exc:
+        exc.field = "parent_id"
+        raise
 
 
 _POST = cast(Table, Post.__table__)
@@ -230,12 +233,11 @@ def edit_post(
     rules: CommunitySettings | None = None,
 ) -> Post:  # fmt: skip
     """Edit one's own post. Nobody edits someone else's words, staff included."""
-    post = get_post(session, actor, post_id)
+    rules = rules or CommunitySettings()
+    post = reach_post(session, actor, post_id, "edit", rules)
     if post.author_id != actor.member_id:
         raise Forbidden("you can only edit your own posts")
-    if post.deleted:
-        raise Invalid(f"post {post_id} was deleted", field="post_id")
-    text = clean_body(body, rules or CommunitySettings())
+    text = clean_body(body, rules)
     cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id)) or 0
     mentioned = resolve_mentions(session, cohort_id, text)
     post.body_md, post.body_html = text, render_markdown(text, mentioned)
@@ -245,9 +247,12 @@ def edit_post(
     return post
 
 
-def delete_post(session: Session, actor: Actor, post_id: int, reason: str = "") -> Post:
+def delete_post(
+    session: Session, actor: Actor, post_id: int, reason: str = "",
+    rules: CommunitySettings | None = None,
+) -> Post:  # fmt: skip
     """Delete one's own post, or any post as staff; replies keep their place."""
-    post = get_post(session, actor, post_id)
+    post = reach_post(session, actor, post_id, "delete", rules)
     own = post.author_id == actor.member_id
     if not own:
         require(actor, "post.moderate")
@@ -261,13 +266,6 @@ def delete_post(session: Session, actor: Actor, post_id: int, reason: str = "") 
     return post
 
 
-def _live_post(session: Session, actor: Actor, post_id: int) -> Post:
-    post = get_post(session, actor, post_id)
-    if post.deleted:
-        raise Invalid(f"post {post_id} was deleted", field="post_id")
-    return post
-
-
 def react(
     session: Session, actor: Actor, post_id: int, kind: str,
     rules: CommunitySettings | None = None,
@@ -277,7 +275,7 @@ def react(
     require(actor, "post.react", actor.cohort_id)
     if kind not in rules.reactions:
         raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
-    post = _live_post(session, actor, post_id)
+    post = reach_post(session, actor, post_id, "react", rules)
     row = {"post_id": post.id, "member_id": actor.member_id, "kind": kind}
     if not insert_if_absent(session, _REACTION, row):
         return False
@@ -286,9 +284,13 @@ def react(
     return True
 
 
-def unreact(session: Session, actor: Actor, post_id: int, kind: str) -> bool:
+def unreact(
+    session: Session, actor: Actor, post_id: int, kind: str,
+    rules: CommunitySettings | None = None,
+) -> bool:  # fmt: skip
+    """Take one's reaction back (allowed on any post one can reach, hidden ones included)."""
     require(actor, "post.react", actor.cohort_id)
-    post = get_post(session, actor, post_id)
+    post = reach_post(session, actor, post_id, "unreact", rules)
     row = session.scalar(
         select(Reaction).where(Reaction.post_id == post.id,
                                Reaction.member_id == actor.member_id, Reaction.kind == kind)
@@ -307,7 +309,7 @@ def flag_post(
     """Flag a post for review; enough distinct flags hide it until a facilitator looks."""
     rules = rules or CommunitySettings()
     require(actor, "post.flag", actor.cohort_id)
-    post = _live_post(session, actor, post_id)
+    post = reach_post(session, actor, post_id, "flag", rules)
     if post.author_id == actor.member_id:
         raise Invalid("you cannot flag your own post (edit or delete it instead)", field="post_id")
     if len(reason) > 500:
@@ -345,7 +347,7 @@ def moderate_post(session: Session, actor: Actor, post_id: int, action: str, rea
         raise Invalid("action must be 'hide' or 'restore'", field="action")
     if not reason.strip():
         raise Invalid("a moderation action needs a reason", field="reason")
-    post = get_post(session, actor, post_id)
+    post = reach_post(session, actor, post_id, "moderate")
     post.hidden = action == "hide"
     post.hidden_reason = reason.strip() if post.hidden else ""
     if action == "restore":

@@ -1,4 +1,5 @@
-"""'I applied this at work': the event behind the time-to-apply metric."""
+"""'I applied this at work': the event behind the time-to-apply metric, for the practices the
+course defines (course.toml's [practices], synced into the cohort)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import AppliedPractice, Cohort, utcnow
+from nbcohort.cohorts.models import AppliedPractice, Cohort, Practice, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
-from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.errors import Invalid, NotFound
 from nbcohort.cohorts.services.unique import add_unique
 
-__all__ = ["MAX_NOTE", "applied_status", "clean_practice", "mark_applied"]
+__all__ = ["MAX_NOTE", "applied_status", "clean_practice", "mark_applied", "sync_practices"]
 
 MAX_NOTE = 1000
 _PRACTICE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,99}$")
@@ -31,10 +32,50 @@ def clean_practice(practice: str) -> str:
     return practice
 
 
+def _known(session: Session, cohort: Cohort, practice: str) -> Practice:
+    """The cohort's practice ``practice``; any other key is noise in the metrics: 404."""
+    row = session.scalar(
+        select(Practice).where(Practice.cohort_id == cohort.id, Practice.key == practice)
+    )
+    if row is None:
+        raise NotFound(f"no practice {practice!r} in this course", field="practice")
+    return row
+
+
+def sync_practices(
+    session: Session, actor: Actor, cohort: Cohort, practices: dict[str, str]
+) -> int:
+    """Create or retitle the cohort's practices from ``{key: title}`` (course.toml's
+    [practices]); returns how many changed. Practices no longer listed stay, with what
+    members recorded against them."""
+    require(actor, "prompt.manage", cohort.id)
+    existing = {
+        p.key: p for p in session.scalars(select(Practice).where(Practice.cohort_id == cohort.id))
+    }
+    changed = 0
+    for key, title in practices.items():
+        key = clean_practice(key)
+        if not isinstance(title, str) or len(title.strip()) > 200:
+            raise Invalid(f"practice {key!r}: a title of at most 200 characters", field=key)
+        row = existing.get(key)
+        if row is None:
+            row = Practice(cohort_id=cohort.id, key=key, title=title.strip())
+            session.add(row)
+            session.flush()
+        elif row.title != title.strip():
+            row.title = title.strip()
+        else:
+            continue
+        changed += 1
+        record(session, cohort.id, actor.member_id, "practice.sync", row, key=key)
+    return changed
+
+
 def applied_status(session: Session, actor: Actor, cohort: Cohort, practice: str) -> dict[str, Any]:
     """Whether the actor applied ``practice``, and how many members of the cohort did."""
     require(actor, "thread.read", cohort.id)
-    practice = clean_practice(practice)
+    known = _known(session, cohort, clean_practice(practice))
+    practice = known.key
     mine = session.scalar(
         select(AppliedPractice).where(
             AppliedPractice.cohort_id == cohort.id,
@@ -49,6 +90,7 @@ def applied_status(session: Session, actor: Actor, cohort: Cohort, practice: str
     )
     return {
         "practice": practice,
+        "title": known.title,
         "applied": mine is not None,
         "note": mine.note if mine is not None else "",
         "applied_at": mine.created_at.isoformat() if mine is not None else None,
@@ -61,7 +103,7 @@ def mark_applied(
 ) -> dict[str, Any]:
     """Record that the actor applied ``practice`` at work; again updates the note only."""
     require(actor, "practice.apply", cohort.id)
-    practice = clean_practice(practice)
+    practice = _known(session, cohort, clean_practice(practice)).key
     if not isinstance(note, str):
         raise Invalid("note must be text", field="note")
     note = note.strip()

@@ -15,7 +15,12 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid, NotFound
 from nbcohort.cohorts.services.posts import create_post, edit_post
-from nbcohort.cohorts.services.threads import find_thread, post_dict, thread_page
+from nbcohort.cohorts.services.threads import post_dict, thread_page
+from nbcohort.cohorts.services.visibility import (
+    answered_prompt,
+    prompt_answers_visible,
+    prompt_opened,
+)
 
 __all__ = ["answer_prompt", "current_prompt_key", "get_prompt", "sync_prompts"]
 
@@ -71,35 +76,20 @@ def current_prompt_key(session: Session, cohort: Cohort) -> str | None:
     )
 
 
-def _prompt(session: Session, cohort: Cohort, key: str | None) -> Prompt:
+def _prompt(session: Session, actor: Actor, cohort: Cohort, key: str | None) -> Prompt:
+    """The prompt ``key`` (today's when None), if it has opened for ``actor``."""
     key = key or current_prompt_key(session, cohort)
     row = (
         None
         if key is None
         else session.scalar(select(Prompt).where(Prompt.cohort_id == cohort.id, Prompt.key == key))
     )
-    if row is None:
+    if row is None or not prompt_opened(row, actor):
         raise NotFound(
             f"no micro-prompt {key!r} in this cohort" if key else "no micro-prompt has opened yet",
             field="key",
         )
     return row
-
-
-def _my_answer(session: Session, actor: Actor, cohort: Cohort, prompt: Prompt) -> Post | None:
-    thread = find_thread(session, cohort, f"prompt/{prompt.key}")
-    if thread is None or actor.member_id is None:
-        return None
-    return session.scalar(
-        select(Post)
-        .where(
-            Post.thread_id == thread.id,
-            Post.author_id == actor.member_id,
-            Post.parent_id.is_(None),
-            Post.deleted.is_(False),
-        )
-        .limit(1)
-    )
 
 
 def get_prompt(
@@ -113,14 +103,9 @@ def get_prompt(
     """The prompt, the actor's answer, and the others' answers once the actor may see them."""
     rules = rules or CommunitySettings()
     require(actor, "thread.read", cohort.id)
-    prompt = _prompt(session, cohort, key)
-    mine = _my_answer(session, actor, cohort, prompt)
-    see_all = (
-        mine is not None
-        or not rules.prompt_answers_first
-        or prompt.show_answers_before_answering
-        or actor.can("post.moderate")
-    )
+    prompt = _prompt(session, actor, cohort, key)
+    mine = answered_prompt(session, actor, prompt)
+    see_all = prompt_answers_visible(session, actor, prompt, rules, mine)
     page = thread_page(
         session, actor, cohort, f"prompt/{prompt.key}", before=before, limit=rules.page_size
     )
@@ -146,8 +131,8 @@ def answer_prompt(
 ) -> Post:
     """Answer a prompt; answering again edits the earlier answer (one answer per member)."""
     require(actor, "prompt.answer", cohort.id)
-    prompt = _prompt(session, cohort, key)
-    mine = _my_answer(session, actor, cohort, prompt)
+    prompt = _prompt(session, actor, cohort, key)
+    mine = answered_prompt(session, actor, prompt)
     if mine is not None:
         return edit_post(session, actor, mine.id, body, rules)
     return create_post(

@@ -364,7 +364,7 @@ def publish_reviewed(
     title: Any,
     description: Any = "",
     tags: Any = None,
-    license: Any = "CC-BY-4.0",
+    license: Any = None,
     rules: CommunitySettings | None = None,
 ) -> dict[str, Any]:
     """After the round, the author publishes their reviewed notebook to the artifact library

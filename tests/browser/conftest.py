@@ -88,5 +88,6 @@ def browser():
 @pytest.fixture(autouse=True)
 def _one_database_leg(request):
     """The browser checks the front end; the PostgreSQL leg adds nothing there but minutes."""
-    if request.node.callspec.params.get("db_url") == "postgresql":
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("db_url") == "postgresql":
         pytest.skip("browser tests run on the SQLite leg")

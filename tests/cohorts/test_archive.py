@@ -106,7 +106,7 @@ def populate(store: Store) -> None:
         s.add_all([
             Artifact(
                 cohort_id=cohort.id, author_id=people["ana"].id, title="My notebook",
-                tags=["pandas", "שלום"], filename="nb.ipynb", content=BLOB,
+                tags=["pandas", "שלום"], license="CC0-1.0", filename="nb.ipynb", content=BLOB,
                 sha256=hashlib.sha256(BLOB).hexdigest(), size=len(BLOB),
             ),
             Event(cohort_id=cohort.id, title="Clinic", starts_at=datetime(2026, 3, 5, 17, 30,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import ArtifactReuse, Notification, Post, ReadMark
+from nbcohort.cohorts.services.practices import sync_practices
 from nbcohort.cohorts.services.prompts import sync_prompts
 from nbcohort.widgets import _connection, applied, discussion, library, prompt, share
 from nbcohort.widgets.discussion import Discussion
@@ -163,8 +164,13 @@ def test_prompt_shows_answers_only_after_answering(as_member, store, cohort):
     assert "no micro-prompt &#x27;day-9&#x27;" in prompt("day-9").value
 
 
-def test_applied_records_once_and_updates_the_note(as_member, store):
+def test_applied_records_once_and_updates_the_note(as_member, store, cohort):
+    with store.write() as s:
+        sync_practices(s, SYSTEM, s.merge(cohort), {"read-csv-encoding": "Read a CSV's encoding"})
     as_member("ana")
+    unknown = applied("made-up-practice")  # not the course's: nothing to count, said plainly
+    assert "no practice &#x27;made-up-practice&#x27; in this course" in unknown.value
+    assert "community offline" not in unknown.value
     a = applied("read-csv-encoding")
     assert "0 members" in a.summary.value
     a.note.value = "Fixed our supplier import"

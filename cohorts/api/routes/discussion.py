@@ -75,8 +75,10 @@ class PostsHandler(ApiHandler):
 
 class PostHandler(ApiHandler):
     async def get(self, raw_id: str) -> None:
-        post_id = _post_id(raw_id)
-        await self.run(_answering_with_the_post(lambda s, a, c: posts.get_post(s, a, post_id)))
+        post_id, rules = _post_id(raw_id), self.ctx.rules
+        await self.run(
+            _answering_with_the_post(lambda s, a, c: posts.get_post(s, a, post_id, rules))
+        )
 
     async def patch(self, raw_id: str) -> None:
         post_id, data, rules = _post_id(raw_id), self.body(PostEdit), self.ctx.rules
@@ -105,9 +107,9 @@ class ReactionHandler(ApiHandler):
         )
 
     async def delete(self, raw_id: str, kind: str) -> None:
-        post_id = _post_id(raw_id)
+        post_id, rules = _post_id(raw_id), self.ctx.rules
         await self.run(
-            lambda s, a, c: {"removed": posts.unreact(s, a, post_id, kind)},
+            lambda s, a, c: {"removed": posts.unreact(s, a, post_id, kind, rules)},
             write=True,
             batch=True,
         )

@@ -63,7 +63,7 @@ class ApiHandler(RequestHandler):
             if not self.public:
                 self.actor = await self._authenticate()
         except ServiceError as exc:
-            self.refuse(exc)
+            self.refuse_unread(exc)
 
     def _check_length(self) -> None:
         limit = self.ctx.settings.max_body_bytes
@@ -98,7 +98,7 @@ class ApiHandler(RequestHandler):
         limit = self.ctx.settings.max_body_bytes
         if self._size > limit:
             self._chunks.clear()
-            self.refuse(_too_large(limit))
+            self.refuse_unread(_too_large(limit))
             return
         self._chunks.append(chunk)
 
@@ -158,6 +158,12 @@ class ApiHandler(RequestHandler):
             self.set_header("Retry-After", str(retry_after))
         self.finish(encode(exc.as_dict()))
 
+    def refuse_unread(self, exc: ServiceError) -> None:
+        """Refuse before the body is read: the server then closes the connection rather than
+        read the rest, and says so, so a client does not send its next request on it."""
+        self.set_header("Connection", "close")
+        self.refuse(exc)
+
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
         if isinstance(exc, ServiceError):  # raised by a route before its unit of work
@@ -180,7 +186,7 @@ class NotFoundHandler(ApiHandler):
     public = True
 
     async def prepare(self) -> None:
-        self.refuse(NotFound(f"no such route: {self.request.path[:200]}"))
+        self.refuse_unread(NotFound(f"no such route: {self.request.path[:200]}"))
 
 
 def _too_large(limit: int) -> Refusal:

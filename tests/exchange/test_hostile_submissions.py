@@ -6,6 +6,7 @@ course, the data folder or the packets, and the healthy submissions are publishe
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -126,6 +127,7 @@ HEALTHY = ["dara", "hana", "ivan", "jo"]
 # never matches (a hidden name), so it must simply leave no trace
 USERNAMES = {"*": "*", "eve\x1b]0;pwned\x07": "eve\\x1b]0;pwned\\x07"}
 UNREADABLE = f"zed+{ASSIGNMENT}+yesterday+x"  # a timestamp nbgrader cannot parse
+NOT_A_FOLDER = "kim"  # an inbound entry that is a file, not a submission folder
 
 
 # -- what is on disk afterwards -----------------------------------------------------------------
@@ -184,6 +186,8 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         _plant_username(course, username)
     shutil.copytree(_inbound(course, "hana"), _inbound(course, "hana").with_name(UNREADABLE))
     _plant_escape_beside_the_name(course, "jo")
+    (_inbound(course, "hana").with_name(f"{NOT_A_FOLDER}+{ASSIGNMENT}+2026-01-01 00:00:00 UTC+x")
+     .write_text("{}"))  # fmt: skip
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "jupyter_config.py").write_text(
@@ -209,7 +213,8 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         for line in opened.stdout.splitlines()
         if line.startswith("  left out ")
     }
-    assert set(left_out) == {*PLANTS, *USERNAMES.values(), UNREADABLE}, opened.stdout
+    assert set(left_out) == {*PLANTS, *USERNAMES.values(), UNREADABLE, NOT_A_FOLDER}
+    assert "the submission is not a folder" in left_out[NOT_A_FOLDER]
     for username, (_plant, says) in PLANTS.items():
         assert all(s in left_out[username] for s in says), (username, left_out[username])
     for key in USERNAMES.values():
@@ -335,6 +340,28 @@ def test_a_file_swapped_for_a_link_after_the_check_is_refused_not_followed(tmp_p
     with pytest.raises(learner_files.Refused, match="became a link while it was copied"):
         learner_files.copy_tree(src, tmp_path / "copy")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["secret.txt", "submission"]
+
+
+def test_copy_tree_keeps_nbgraders_rules_and_a_copy_is_whole_or_absent(tmp_path):
+    from nbcohort.exchange.learner_files import CopyRules, Refused, copy_tree
+
+    src = tmp_path / "submission"
+    (src / ".ipynb_checkpoints").mkdir(parents=True)
+    (src / ".ipynb_checkpoints" / "old.ipynb").write_text("{}")
+    (src / f"{ASSIGNMENT}.ipynb").write_text("{}")
+    (src / "big.csv").write_bytes(b"x" * 3000)
+    (src / "notes.txt").write_text("mine")
+    rules = CopyRules(ignore=(".ipynb_checkpoints",), include=("*.ipynb", "*.csv"))
+    copy_tree(src, tmp_path / "small", dataclasses.replace(rules, max_file_size=2))  # kB
+    assert sorted(p.name for p in (tmp_path / "small").rglob("*")) == [f"{ASSIGNMENT}.ipynb"]
+    copy_tree(src, tmp_path / "included", rules)
+    assert sorted(p.name for p in (tmp_path / "included").iterdir()) == [
+        "big.csv",
+        f"{ASSIGNMENT}.ipynb",
+    ]
+    with pytest.raises(Refused, match=r"over the 2000 bytes of CourseDirectory\.max_dir_size"):
+        copy_tree(src, tmp_path / "too-big", CopyRules(max_dir_size=2))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["included", "small", "submission"]
 
 
 # -- the packet builder, a second line of defence -----------------------------------------------

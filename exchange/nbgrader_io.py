@@ -1,13 +1,14 @@
 """What a review round asks of nbgrader, in-process through its API: collect the latest
-submissions, make sure they are autograded, write peer scores and comments into the
-gradebook, and generate and release feedback."""
+submissions (through ``VettedCollect``, which never follows a learner's link), make sure they
+are autograded, write peer scores and comments into the gradebook, and generate and release
+feedback."""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
 
 from nbgrader.api import MissingEntry
@@ -15,11 +16,20 @@ from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
+from nbcohort.exchange.learner_files import shown
 from nbcohort.exchange.release import _alembic_on_path
+from nbcohort.exchange.vetted_collect import (
+    Collected,
+    Collection,
+    VettedCollect,
+    recover,
+    username_problem,
+)
 
 __all__ = [
     "CellGrade",
     "Collected",
+    "Collection",
     "NbGraderError",
     "autograde",
     "collect",
@@ -31,13 +41,6 @@ __all__ = [
 
 class NbGraderError(RuntimeError):
     """nbgrader refused a step; the message carries the end of nbgrader's own log."""
-
-
-@dataclass(frozen=True)
-class Collected:
-    student: str
-    folder: Path
-    timestamp: datetime | None
 
 
 @dataclass(frozen=True)
@@ -56,26 +59,45 @@ def nbgrader_api(config: Config) -> NbGraderAPI:
     return api
 
 
-def _checked(result: dict[str, object], step: str) -> None:
-    if not result.get("success"):
-        detail = str(result.get("error") or result.get("log") or "").strip()[-2000:]
-        raise NbGraderError(f"nbgrader {step} failed:\n{detail}")
-
-
-def collect(api: NbGraderAPI, assignment: str) -> dict[str, Collected]:
-    """``nbgrader collect --update``, then every student's collected submission folder."""
-    _checked(api.collect(assignment, update=True), f"collect {assignment}")
+def collect(api: NbGraderAPI, assignment: str) -> Collection:
+    """``nbgrader collect --update`` in-process, through ``VettedCollect``; then every
+    student's collected submission folder, except those refused this time (their reasons
+    are in ``refused``). If collect fails or is interrupted, ``course/submitted/`` is put
+    back as it was found; what a killed run left there is recovered first."""
     coursedir = api.coursedir
-    out = {}
     root = Path(coursedir.root) / coursedir.submitted_directory
+    recover(root, assignment)
+    run = Collection(assignment)
+    app = VettedCollect(coursedir=coursedir, authenticator=api.authenticator, parent=api)
+    app.update = True
+    app.collection = run
+    before, coursedir.assignment_id = coursedir.assignment_id, assignment
+    try:
+        app.start()
+    except Exception as exc:
+        run.undo()
+        raise NbGraderError(f"nbgrader collect {assignment} failed: {exc}") from exc
+    except BaseException:
+        run.undo()
+        raise
+    finally:
+        coursedir.assignment_id = before
     for folder in sorted(root.glob(f"*/{assignment}")):
-        if not folder.is_dir():
-            continue
         student = folder.parent.name
-        stamp = coursedir.get_existing_timestamp(str(folder))
+        if student in run.refused or not folder.is_dir() or folder.is_symlink():
+            continue
+        if username_problem(student):
+            run.refused[shown(student)] = "collected earlier under a name nbcohort does not use"
+            continue
+        try:
+            stamp = coursedir.get_existing_timestamp(str(folder))
+        except Exception:  # the learner wrote timestamp.txt too
+            run.refused[student] = "timestamp.txt in the submission is not a timestamp"
+            run.drop(student)
+            continue
         when = stamp.replace(tzinfo=stamp.tzinfo or UTC).astimezone(UTC) if stamp else None
-        out[student] = Collected(student, folder, when)
-    return out
+        run.submissions[student] = Collected(student, folder, when)
+    return run
 
 
 def autograde(api: NbGraderAPI, assignment: str, students: Iterable[str]) -> dict[str, str]:

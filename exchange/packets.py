@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import shutil
+import stat
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +32,7 @@ from nbcohort.exchange._identity import matcher as _matcher
 from nbcohort.exchange._identity import mentions as _mentions
 from nbcohort.exchange._identity import scrub_output as _scrub_output
 from nbcohort.exchange._identity import scrub_value as _scrub_value
+from nbcohort.exchange.learner_files import Refused, read_file, shown
 
 __all__ = [
     "Identity",
@@ -201,8 +203,9 @@ def _cell_id(old: str, index: int, keep: set[str], used: set[str]) -> str:
 
 # -- submissions --------------------------------------------------------------------------------
 def _walk(folder: Path, notes: list[str]) -> list[PurePosixPath]:
-    """The submission's files, sorted, without checkpoints, caches, nbgrader's timestamp and
-    secret, and symbolic links (which may point anywhere on the author's disk)."""
+    """The submission's regular files, sorted, without checkpoints, caches, nbgrader's
+    timestamp and secret. Behind the snapshot's own checks, links (which may point anywhere)
+    and FIFOs, devices or sockets (a FIFO blocks its reader) are noted and never opened."""
     found = []
     for top, dirs, files in os.walk(folder):
         here = Path(top)
@@ -211,14 +214,16 @@ def _walk(folder: Path, notes: list[str]) -> list[PurePosixPath]:
             if d in _SKIP_DIRS or (here / d).is_symlink():
                 dirs.remove(d)
                 if d not in _SKIP_DIRS:
-                    notes.append(f"{rel_top / d}: symbolic link left out")
+                    notes.append(f"{shown(str(rel_top / d))}: symbolic link left out")
         dirs.sort()
         for name in sorted(files):
             rel = rel_top / name
             if name.endswith(".pyc") or (rel_top == PurePosixPath(".") and name in _SKIP_TOP_FILES):
                 continue
-            if (here / name).is_symlink():
-                notes.append(f"{rel}: symbolic link left out")
+            mode = (here / name).lstat().st_mode
+            if not stat.S_ISREG(mode):
+                what = "symbolic link" if stat.S_ISLNK(mode) else "not a regular file"
+                notes.append(f"{shown(str(rel))}: {what} left out")
                 continue
             found.append(rel)
     return found
@@ -280,7 +285,10 @@ def pack_submission(
     m = _matcher(identity)
     packed = PackedSubmission(files={})
     for rel in _walk(folder, packed.notes):
-        raw = (folder / rel).read_bytes()
+        try:
+            raw = read_file(folder / rel)
+        except Refused as exc:  # swapped since _walk looked
+            raise PacketError(str(exc)) from None
         target = _packet_path(rel, m)
         if target in packed.files:  # two names that differed only by the identity
             stem, dot, ext = target.rpartition(".") if "." in rel.name else (target, "", "")

@@ -2,7 +2,8 @@
 allocation's rules, and missed reviews move to a backup pool of reviewers.
 
 Like opening, new files go into a fresh batch folder before the one transaction that records
-them; if anything fails, that batch (and any new snapshots) is removed.
+them; if anything fails, that batch (and any new snapshots) is removed and collect's writes
+into the course are undone. A late submission that is left out leaves nothing behind.
 """
 
 from __future__ import annotations
@@ -37,7 +38,15 @@ from nbcohort.exchange.allocation import AllocationError
 from nbcohort.exchange.nbgrader_io import collect
 from nbcohort.exchange.packets import PackedSubmission, write_packets
 from nbcohort.exchange.reallocation import add_late, reassign
-from nbcohort.exchange.rounds import OpenReport, RoundContext, RoundError, _members, _pack
+from nbcohort.exchange.rounds import (
+    OpenReport,
+    RoundContext,
+    RoundError,
+    _members,
+    _opening,
+    _pack,
+)
+from nbcohort.exchange.rubric import ReviewSpec
 
 __all__ = ["UpdateReport", "update_round"]
 
@@ -63,6 +72,13 @@ def update_round(
     spec = ctx.spec(assignment)
     if due <= utcnow():
         raise RoundError(f"the new due date {due:%Y-%m-%d %H:%M %Z} has passed")
+    with _opening(ctx, assignment):
+        return _update_locked(ctx, assignment, spec, due, pool)
+
+
+def _update_locked(
+    ctx: RoundContext, assignment: str, spec: ReviewSpec, due: datetime, pool: Sequence[str]
+) -> UpdateReport:
     with ctx.store.read() as s:
         rnd = find_round(s, ctx.actor, get_cohort(s, ctx.cohort), assignment)
         if rnd.status != "open":
@@ -73,9 +89,14 @@ def update_round(
     batch = f"packets-{secrets.token_hex(3)}"
     collected = collect(ctx.api, assignment)
     opened = OpenReport(assignment)
-    new_files = [folder / "submissions" / st for st in collected if st not in state.authors]
+    for student, why in collected.refused.items():
+        kept = " (the round keeps the submission it has)" if student in state.authors else ""
+        opened.excluded[student] = f"newer submission not collected{kept}: {why}"
+    new = [st for st in collected.submissions if st not in state.authors]
     try:
-        packed, subs, members = _pack(ctx, assignment, collected, folder, opened, state.authors)
+        packed, subs, members = _pack(
+            ctx, assignment, collected.submissions, folder, opened, state.authors
+        )
         report.excluded = opened.excluded
         members.update(_members(ctx, state.usernames()))
         teams = {u: m.team for u, m in members.items()}
@@ -100,6 +121,10 @@ def update_round(
             except AllocationError as exc:
                 report.excluded[late] = f"late submission not added: {exc}"
                 subs.pop(late)
+                shutil.rmtree(folder / "submissions" / late, ignore_errors=True)
+        for student in report.excluded:
+            if student not in state.authors:
+                collected.drop(student)
         late_added = [p for p in pairs if p not in set(state.pairs)]
         late_dropped = [p for p in state.pairs if p not in set(pairs)]
         backup = sorted({r for r, done in state.finished.items() if done} | set(pool))
@@ -154,10 +179,12 @@ def update_round(
                 due_at=due,
             )
     except BaseException:
-        for path in new_files:
-            shutil.rmtree(path, ignore_errors=True)
+        for student in new:
+            shutil.rmtree(folder / "submissions" / student, ignore_errors=True)
         shutil.rmtree(folder / batch, ignore_errors=True)
+        collected.undo()
         raise
+    collected.keep()
     return report
 
 

@@ -3,7 +3,10 @@ publish. Bringing an open round up to date (late submissions, missed reviews) is
 ``round_update``.
 
 Files are written into a fresh round folder before the one transaction that enters the
-round; if anything fails, the folder is removed, so a round is either whole or absent.
+round; if anything fails, the folder is removed and collect's writes into the course are
+undone, so a round is either whole or absent. A learner's files are only ever copied by
+``learner_files``, which never follows a link: one bad submission is left out with its
+reason, and the round goes on.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.review_rounds import NewSubmission, create_round
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.allocation import AllocationError, allocate, check
+from nbcohort.exchange.learner_files import CopyRules, Refused, copy_tree, shown
 from nbcohort.exchange.nbgrader_io import Collected, collect, nbgrader_api
 from nbcohort.exchange.packets import (
     Identity,
@@ -42,7 +46,7 @@ from nbcohort.exchange.rubric import ReviewSpec, load_review_spec
 
 __all__ = ["OpenReport", "RoundContext", "RoundError", "open_round"]
 
-_SKIP = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
+_SNAPSHOT = CopyRules(ignore=(".ipynb_checkpoints", "__pycache__"))
 
 
 class RoundError(RuntimeError):
@@ -126,32 +130,42 @@ def _pack(
             report.excluded[student] = f"{state}; their submission is not reviewed"
             continue
         snapshot = folder / "submissions" / student
-        shutil.copytree(item.folder, snapshot, ignore=_SKIP)
         identity = Identity(member.username, member.name, member.email, aliases=(student,))
         try:
+            snapshot.parent.mkdir(exist_ok=True)
+            copy_tree(item.folder, snapshot, _SNAPSHOT)
             packed[student] = pack_submission(
                 snapshot, identity, release=release if release.is_dir() else None
             )
-        except PacketError as exc:
-            report.excluded[student] = str(exc)
+            digest = _digest(snapshot)
+        except Exception as exc:  # one bad submission is that learner's reason, not the round's
+            shutil.rmtree(snapshot, ignore_errors=True)
+            packed.pop(student, None)
+            report.excluded[student] = _reason(exc)
             continue
-        problems = [
-            f"mentions the author ({m.kind}) in {m.file} cell {m.cell}: {m.snippet}"
+        problems = [  # learner text, shown to the instructor: escaped, never raw
+            shown(f"mentions the author ({m.kind}) in {m.file} cell {m.cell}: {m.snippet}", 400)
             for m in packed[student].mentions
         ]
         if problems:
             report.mentions[student] = problems
-        notes = [n for n in packed[student].notes if "same as the release" not in n]
+        notes = [shown(n, 400) for n in packed[student].notes if "same as the release" not in n]
         if notes:
             report.notes[student] = notes
         subs[student] = NewSubmission(
             author_id=member.id,
             snapshot=str(snapshot),
-            sha256=_digest(snapshot),
+            sha256=digest,
             submitted_at=item.timestamp,
             problems=problems + notes,
         )
     return packed, subs, members
+
+
+def _reason(exc: Exception) -> str:
+    if isinstance(exc, Refused | PacketError):
+        return str(exc)
+    return f"could not be snapshotted: {type(exc).__name__}: {shown(str(exc), 200)}"
 
 
 def _calibration(spec: ReviewSpec, folder: Path) -> tuple[list[NewSubmission], list[str]]:
@@ -206,8 +220,9 @@ def open_round(
 
 @contextmanager
 def _opening(ctx: RoundContext, assignment: str) -> Iterator[None]:
-    """One open at a time per assignment on this data folder: nbgrader's collect is not safe
-    to run twice at once, and the second instructor should hear why, not see a traceback."""
+    """One open or update at a time per assignment on this data folder: nbgrader's collect
+    is not safe to run twice at once, and the second instructor should hear why, not see a
+    traceback."""
     lock_dir = ctx.data_dir / "reviews" / ctx.cohort
     lock_dir.mkdir(parents=True, exist_ok=True)
     with open(lock_dir / f".{assignment}.lock", "w") as handle:
@@ -215,7 +230,8 @@ def _opening(ctx: RoundContext, assignment: str) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Conflict(
-                f"another instructor is opening the review round for {assignment!r} right now"
+                f"another instructor is opening or updating the review round for {assignment!r} "
+                "right now"
             ) from None
         yield
 
@@ -236,13 +252,19 @@ def _open_locked(
             f"see `nbcohort review status {assignment}`"
         )
     report = OpenReport(assignment)
-    collected = collect(ctx.api, assignment)
-    if not collected:
-        raise RoundError(f"nbgrader collected no submissions of {assignment!r}; nothing to review")
+    batch = collect(ctx.api, assignment)
+    report.excluded.update(batch.refused)
     folder = ctx.data_dir / "reviews" / ctx.cohort / f"{assignment}-{secrets.token_hex(4)}"
-    folder.mkdir(parents=True)
     try:
-        packed, subs, members = _pack(ctx, assignment, collected, folder, report)
+        if not batch.submissions:
+            raise RoundError(
+                f"nbgrader collected no submissions of {assignment!r}; nothing to review"
+                + "".join(f"\n  left out {who}: {why}" for who, why in batch.refused.items())
+            )
+        folder.mkdir(parents=True)
+        packed, subs, members = _pack(ctx, assignment, batch.submissions, folder, report)
+        for student in report.excluded:  # collect's copy for a left-out learner goes too
+            batch.drop(student)
         authors = sorted(subs)
         teams = {u: members[u].team for u in authors}
         try:
@@ -283,6 +305,8 @@ def _open_locked(
             report.round_id = rnd.id
     except BaseException:
         shutil.rmtree(folder, ignore_errors=True)
+        batch.undo()
         raise
+    batch.keep()
     report.submissions, report.allocations = len(authors), len(entries)
     return report

@@ -12,6 +12,7 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._files import folder_fd, write_new
 from nbcohort.widgets._review_author import AuthorView, PublishForm
 from nbcohort.widgets._review_form import ReviewForm
 from nbcohort.widgets._style import button, status, style, when
@@ -24,20 +25,20 @@ _STATES = {None: "not started", True: "draft", False: "submitted"}
 def place_file(folder: Path, relpath: str, content: bytes) -> Path:
     """Write ``content`` at ``folder/relpath`` and return where it went. Never overwrites: a
     file already there with other content (the reviewer's edits) stays, and the packet's copy
-    goes beside it as ``name (2).ext``; a file with the same content is reused as it is."""
+    goes beside it as ``name (2).ext``; a file with the same content is reused as it is. The
+    path comes from the service: it never leaves ``folder`` and no link on it is followed."""
     rel = PurePosixPath(relpath)
-    if rel.is_absolute() or not rel.parts or any(p in ("", ".", "..") for p in rel.parts):
+    if (
+        rel.is_absolute()
+        or not rel.parts
+        or any(p in ("", ".", "..") for p in rel.parts)
+        or "\\" in relpath
+        or "\0" in relpath
+    ):
         raise ValueError(f"unsafe path in packet: {relpath!r}")
-    target = folder.joinpath(*rel.parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    candidate, n = target, 2
-    while candidate.exists():
-        if candidate.is_file() and candidate.read_bytes() == content:
-            return candidate
-        candidate = target.with_name(f"{target.stem} ({n}){target.suffix}")
-        n += 1
-    candidate.write_bytes(content)
-    return candidate
+    with folder_fd(folder, rel.parts[:-1]) as fd:
+        name = write_new(fd, rel.name, content, reuse_same=True)
+    return folder.joinpath(*rel.parts[:-1], name)
 
 
 def _shown(path: Path) -> str:
@@ -108,6 +109,9 @@ class PacketRow(w.VBox):
     def open_packet(self) -> list[Path]:
         """Copy the packet into ``peer-review/<assignment>/<packet>/`` and show where."""
         folder = self.parent.folder / "peer-review" / self.parent.assignment / self.code
+        if self.code in ("", ".", ".."):
+            self.link.value = status(f"packet {self.code!r}: not a packet name")
+            return []
         try:
             files = self.parent.conn.client.review_packet(
                 self.parent.assignment, self.item["allocation_id"]

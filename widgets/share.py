@@ -1,29 +1,31 @@
 """``share(path)`` puts a learner's file into the cohort's artifact library; ``library()``
-lists the library and fetches copies (each copy by someone else counts as a reuse)."""
+lists the library and fetches copies (each copy by someone else counts as a reuse). Neither
+follows a link: only a regular file is shared, and a copy is always a new file."""
 
 from __future__ import annotations
 
 import html
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._files import NotAFile, folder_fd, read_regular, write_new
 from nbcohort.widgets._style import button, status, style
 
 __all__ = ["Library", "Share", "library", "share"]
 
 
-def free_name(folder: Path, filename: str) -> Path:
-    """``folder/filename``, or ``name (2).ext`` … when that file exists: never overwrite."""
-    target = folder / filename
-    stem, suffix, n = target.stem, target.suffix, 2
-    while target.exists():
-        target = folder / f"{stem} ({n}){suffix}"
-        n += 1
-    return target
+def save_copy(folder: Path, filename: str, content: bytes) -> Path:
+    """Save ``content`` in ``folder`` as ``filename`` (its last part only), or ``name (2).ext``
+    … when taken: never over an existing file, never through a link, never elsewhere."""
+    name = PurePosixPath(filename.replace("\\", "/")).name
+    if name in ("", ".", "..") or "\0" in name:
+        name = "artifact"
+    with folder_fd(folder) as fd:
+        return folder / write_new(fd, name, content)
 
 
 class Share(w.VBox):
@@ -56,7 +58,10 @@ class Share(w.VBox):
 
     def submit(self) -> dict[str, Any] | None:
         try:
-            content = self.path.read_bytes()
+            content = read_regular(self.path)
+        except NotAFile as exc:
+            self.status.value = status(str(exc))
+            return None
         except OSError as exc:
             self.status.value = status(f"cannot read {self.path}: {exc.strerror}")
             return None
@@ -108,8 +113,11 @@ class Library(w.VBox):
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")
             return None
-        target = free_name(self.folder, Path(filename).name)
-        target.write_bytes(content)
+        try:
+            target = save_copy(self.folder, filename, content)
+        except OSError as exc:
+            self.status.value = status(f"cannot save a copy in {self.folder}: {exc.strerror}")
+            return None
         self.status.value = status(f"saved a copy as {target.name}", ok=True)
         return target
 

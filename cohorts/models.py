@@ -28,7 +28,14 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Session,
+    mapped_column,
+    relationship,
+    sessionmaker,
+)
 
 __all__ = [
     "Activity",
@@ -45,6 +52,7 @@ __all__ = [
     "Member",
     "Notification",
     "Post",
+    "Practice",
     "Prompt",
     "Reaction",
     "ReadMark",
@@ -54,6 +62,7 @@ __all__ = [
     "Rubric",
     "Thread",
     "clock_at",
+    "guard_activity_log",
     "utcnow",
 ]
 
@@ -454,7 +463,6 @@ class Activity(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-@event.listens_for(Session, "do_orm_execute")
 def _no_bulk_rewrite_of_activity(state: Any) -> None:
     """The same rule for bulk ``update(Activity)`` / ``delete(Activity)`` statements."""
     if (state.is_update or state.is_delete) and any(
@@ -463,9 +471,15 @@ def _no_bulk_rewrite_of_activity(state: Any) -> None:
         raise ValueError("the activity log is append-only")
 
 
-@event.listens_for(Session, "before_flush")
 def _activity_is_append_only(session: Session, _ctx: Any, _instances: Any) -> None:
     """Refuse any change to a logged activity: metrics must be reproducible from the log."""
     for obj in list(session.dirty) + list(session.deleted):
         if isinstance(obj, Activity) and (obj in session.deleted or session.is_modified(obj)):
             raise ValueError("the activity log is append-only")
+
+
+def guard_activity_log(factory: sessionmaker[Session]) -> None:
+    """Make the activity log append-only in the sessions ``factory`` makes (the store's own,
+    not every Session in the process: nbgrader's gradebook has its sessions too)."""
+    event.listen(factory, "do_orm_execute", _no_bulk_rewrite_of_activity)
+    event.listen(factory, "before_flush", _activity_is_append_only)

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from nbcohort.cohorts.config import StoreSettings
+from nbcohort.cohorts.models import guard_activity_log
 from nbcohort.cohorts.write_lock import WriterBusy, WriterFileLock
 
 __all__ = [
@@ -307,16 +308,16 @@ class Store:
         self.url, self.settings = url, settings
         self.engine = make_engine(url, settings, ping=not service)
         self.factory = sessionmaker(self.engine, expire_on_commit=False)
+        guard_activity_log(self.factory)
         # A service on PostgreSQL reads on connections of their own in autocommit, where the
         # server refuses any write: a read is then its statements alone (no BEGIN, no
         # ROLLBACK), and each statement sees the latest commits, as in a READ COMMITTED
         # transaction. Snapshot reads keep a transaction (``read``).
         self._read_engine = make_read_engine(url, settings) if service else None
-        self._read_factory = (
-            sessionmaker(self._read_engine, expire_on_commit=False)
-            if self._read_engine is not None
-            else self.factory
-        )
+        self._read_factory = self.factory
+        if self._read_engine is not None:
+            self._read_factory = sessionmaker(self._read_engine, expire_on_commit=False)
+            guard_activity_log(self._read_factory)
         # SQLite takes one writer at a time: threads of this process queue here, in order,
         # and processes on one database file (service workers, the CLI) queue on a file
         # lock, rather than in SQLite's busy handler, which sleeps and retries.

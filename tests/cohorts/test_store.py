@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import sys
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -510,6 +512,35 @@ def test_activity_bulk_statements_are_refused(store: Store, statement: str) -> N
         s.execute(stmt)
     with store.read() as s:
         assert list(s.scalars(select(Activity.verb))) == ["cohort.create"]
+
+
+def test_the_log_guard_is_the_stores_not_every_session_in_the_process(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """nbgrader's gradebook runs its own sessions in the same process (review rounds write
+    grades there): the store's rules are the store's, attached to its sessionmaker only."""
+    from nbgrader.api import Gradebook
+    from sqlalchemy import event
+
+    from nbcohort.cohorts.models import _activity_is_append_only, _no_bulk_rewrite_of_activity
+
+    assert event.contains(store.factory, "before_flush", _activity_is_append_only)
+    assert event.contains(store.factory, "do_orm_execute", _no_bulk_rewrite_of_activity)
+    assert not event.contains(Session, "before_flush", _activity_is_append_only)
+    assert not event.contains(Session, "do_orm_execute", _no_bulk_rewrite_of_activity)
+    # nbgrader creates its gradebook by running the alembic command beside its Python.
+    monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}") as gb:
+        gb.add_student("ana", first_name="Ana")
+        gb.update_or_create_student("ana", last_name="Souza")
+        assert gb.find_student("ana").last_name == "Souza"
+    with store.write() as s:
+        create_cohort(s, SYSTEM, "log", "Log")
+    with Session(store.engine) as outside:  # not the store's: the guard is not global
+        outside.scalars(select(Activity)).one().verb = "cohort.renamed"
+        outside.commit()
+    with store.read() as s:
+        assert list(s.scalars(select(Activity.verb))) == ["cohort.renamed"]
 
 
 @pytest.fixture

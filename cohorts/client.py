@@ -61,9 +61,14 @@ class CohortClient:
         self._http = requests.Session()
         retries = settings.retries if retries is None else retries
         retry = Retry(
-            total=retries, connect=retries, read=0, status=0,
-            allowed_methods=frozenset({"GET"}), backoff_factor=0.05, raise_on_status=False,
-        )  # fmt: skip
+            total=retries,
+            connect=retries,
+            read=0,
+            status=0,
+            allowed_methods=frozenset({"GET"}),
+            backoff_factor=0.05,
+            raise_on_status=False,
+        )
         self._http.mount("http://", HTTPAdapter(max_retries=retry))
         self._http.mount("https://", HTTPAdapter(max_retries=retry))
 
@@ -171,12 +176,22 @@ class CohortClient:
         return self.request("GET", "/api/v1/artifacts", params=params)["artifacts"]
 
     def share(
-        self, filename: str, content: bytes, title: str, description: str = "",
-        tags: list[str] | None = None, license: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
-        payload = {"filename": filename, "content_b64": base64.b64encode(content).decode("ascii"),
-                   "title": title, "description": description, "tags": tags or [],
-                   "license": license}  # fmt: skip
+        self,
+        filename: str,
+        content: bytes,
+        title: str,
+        description: str = "",
+        tags: list[str] | None = None,
+        license: str | None = None,
+    ) -> dict[str, Any]:
+        payload = {
+            "filename": filename,
+            "content_b64": base64.b64encode(content).decode("ascii"),
+            "title": title,
+            "description": description,
+            "tags": tags or [],
+            "license": license,
+        }
         return self.request("POST", "/api/v1/artifacts", json=payload)
 
     def copy_artifact(self, artifact_id: int) -> tuple[str, bytes]:
@@ -190,13 +205,23 @@ class CohortClient:
         return self.request("GET", f"/api/v1/reviews/{quote(assignment, safe='')}")
 
     def save_review(
-        self, assignment: str, allocation_id: int, scores: dict[str, float],
-        comments: dict[str, str] | None = None, overall_comment: str = "", *, submit: bool = False,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        assignment: str,
+        allocation_id: int,
+        scores: dict[str, float],
+        comments: dict[str, str] | None = None,
+        overall_comment: str = "",
+        *,
+        submit: bool = False,
+    ) -> dict[str, Any]:
         """Save a draft review, or submit it (a submitted review stays editable until due)."""
         path = f"/api/v1/reviews/{quote(assignment, safe='')}/allocations/{allocation_id}"
-        payload = {"scores": scores, "comments": comments or {},
-                   "overall_comment": overall_comment, "submit": submit}  # fmt: skip
+        payload = {
+            "scores": scores,
+            "comments": comments or {},
+            "overall_comment": overall_comment,
+            "submit": submit,
+        }
         return self.request("PUT", path, json=payload)
 
     def review_packet(self, assignment: str, allocation_id: int) -> dict[str, bytes]:
@@ -211,11 +236,23 @@ class CohortClient:
         return self.request("PUT", path, json={"helpfulness": helpfulness})
 
     def publish_reviewed(
-        self, assignment: str, *, consent: bool, title: str, description: str = "",
-        tags: list[str] | None = None, license: str | None = None,
-    ) -> dict[str, Any]:  # fmt: skip
+        self,
+        assignment: str,
+        *,
+        consent: bool,
+        title: str,
+        description: str = "",
+        tags: list[str] | None = None,
+        license: str | None = None,
+    ) -> dict[str, Any]:
         """Publish your reviewed notebook to the library once the round has closed."""
-        payload = {"consent": consent, "title": title, "description": description,
-                   "tags": tags or [], "license": license}  # fmt: skip
-        return self.request("POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish",
-                            json=payload)  # fmt: skip
+        payload = {
+            "consent": consent,
+            "title": title,
+            "description": description,
+            "tags": tags or [],
+            "license": license,
+        }
+        return self.request(
+            "POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish", json=payload
+        )

@@ -140,7 +140,7 @@ class ServiceSettings(Configurable):
         128,
         min=0,
         help="Thread pages each service process keeps in memory between reads (the most "
-        "recently read; a page of 30 short posts with their replies takes ~110 kB). A kept "
+        "recently read; tests/bench/README.md gives what a page weighs). A kept "
         "page is served after one indexed check that its thread has not changed since (the "
         "database counts every change, whoever makes it), so no one sees a stale page; on "
         "PostgreSQL, while the service hears every change (listen_for_changes), with no "
@@ -160,11 +160,12 @@ class ServiceSettings(Configurable):
         20_000,
         min=0,
         help="Objects a service process allocates (net) before Python collects its youngest "
-        "generation (gc.set_threshold's first value; Python's default is 700). The objects "
-        "of the requests in flight alone pass 700 many times a second under load, so each "
-        "collection found them alive and moved them on, and the older generations' "
-        "collections then paused every request for 10-35 ms. At 20,000 a process under "
-        "load collects about once in 20 s, with the same memory. 0 keeps Python's default.",
+        "generation (gc.set_threshold's first value; Python's default is 700). Under load "
+        "the objects of the requests in flight alone pass 700 many times a second, so each "
+        "collection finds them alive and moves them on, and the older generations' "
+        "collections then pause every waiting request. A higher threshold collects rarely, "
+        "with the same memory (tests/bench/README.md has the measurements). 0 keeps "
+        "Python's default.",
     ).tag(config=True)
 
 

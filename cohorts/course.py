@@ -71,8 +71,9 @@ def load_course(path: Path) -> CourseSpec:
         for anchor in anchors:
             if not isinstance(anchor, str) or not anchor.startswith(f"{mid}/"):
                 raise CourseError(f"{where}: anchor {anchor!r} must start with '{mid}/'")
-        modules.append(Module(mid, str(raw.get("title", mid)),
-                              tuple(raw.get("notebooks", [])), tuple(anchors)))  # fmt: skip
+        modules.append(
+            Module(mid, str(raw.get("title", mid)), tuple(raw.get("notebooks", [])), tuple(anchors))
+        )
     prompts = {k: _text(v, f"{path} [prompts].{k}") for k, v in doc.get("prompts", {}).items()}
     practices = {
         k: _text(v, f"{path} [practices].{k}") for k, v in doc.get("practices", {}).items()
@@ -81,7 +82,10 @@ def load_course(path: Path) -> CourseSpec:
         if not _ID.match(key):
             raise CourseError(f"{path}: key {key!r} must be lowercase letters, digits and '-'")
     return CourseSpec(
-        id=str(course["id"]), title=str(course.get("title", course["id"])),
-        modules=tuple(modules), prompts=prompts, practices=practices,
+        id=str(course["id"]),
+        title=str(course.get("title", course["id"])),
+        modules=tuple(modules),
+        prompts=prompts,
+        practices=practices,
         assignments=dict(doc.get("assignments", {})),
-    )  # fmt: skip
+    )

@@ -10,7 +10,7 @@ import zipfile
 
 import pytest
 
-from nbcohort.cohorts.store import head_revision
+from nbcohort.cohorts.schema import head_revision
 from tests.helpers.processes import REPO
 
 AREAS = {"cohorts": "nbcohort.cohorts", "exchange": "nbcohort.exchange",

@@ -21,7 +21,7 @@ __all__ = ["Refusal", "database_refusal", "encode", "refusal_of"]
 
 log = logging.getLogger("nbcohort.service")
 
-# orjson: a thread page is ~20 kB of JSON, encoded on the service's one event loop.
+# orjson: thread pages are tens of kB of JSON, encoded on the service's one event loop.
 encode = partial(orjson.dumps, option=orjson.OPT_NON_STR_KEYS)
 
 

@@ -95,7 +95,7 @@ def make_app(
 
 
 class _FastGzip(GZipContentEncoding):
-    """gzip at level 1 for clients that accept it: most of level 6's saving on JSON for a
-    third of its time, on the service's one event loop (tests/bench/README.md)."""
+    """gzip at level 1 for clients that accept it: most of level 6's saving on JSON for much
+    less of the service's one event loop (tests/bench/README.md)."""
 
     GZIP_LEVEL = 1

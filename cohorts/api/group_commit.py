@@ -3,7 +3,7 @@ one SQLite transaction.
 
 Under load, dozens of posts and reactions are parsed in the same turn of the loop. Each
 would pay for its own session, ``BEGIN IMMEDIATE``, commit and locks; together they pay
-once, which is about a quarter of the CPU of a small write. Nothing changes for a member:
+once, a good part of the CPU of a small write. Nothing changes for a member:
 every write in a batch is acknowledged only after the batch commits, and a batch that fails
 in any way (a refusal, a conflict, a lock held outside nbcohort or for too long) is rolled
 back whole and each of its writes runs again on its own, so one member's error is never

@@ -80,10 +80,11 @@ class ApiHandler(RequestHandler):
             wait = ctx.failed_attempts.retry_after(address)
             if wait is not None:
                 raise Refusal(
-                    429, "too_many_attempts",
+                    429,
+                    "too_many_attempts",
                     f"too many failed token attempts from your address; try again in {wait} s",
                     retry_after=wait,
-                )  # fmt: skip
+                )
         try:
             return await ctx.auth.authenticate(header)
         except Unauthorized:

@@ -92,8 +92,8 @@ class PageWatch:
     def mark(self, session: Session, marker: int) -> None:
         """Notify the marker in the write's transaction: heard with its commit, after the
         thread notices of that same transaction."""
-        # A literal NOTIFY (the payload is ours: letters, digits, '.' and ':'): a third of
-        # what SELECT pg_notify(...) through the ORM costs a write (0.2 against 0.5 ms CPU).
+        # A literal NOTIFY (the payload is ours: letters, digits, '.' and ':'): cheaper for a
+        # write than SELECT pg_notify(...) through the ORM (tests/bench/README.md).
         session.connection().exec_driver_sql(f"NOTIFY {CHANNEL}, '{self._prefix}{marker}'")
 
     def answered(self, marker: int) -> None:

@@ -84,8 +84,9 @@ class Supervisor:
                     status = 1
                     self._stop(signal.SIGTERM, None)
                     continue
-                log.warning("service worker %d (pid %d) exited with %s; starting another",
-                            slot, pid, code)  # fmt: skip
+                log.warning(
+                    "service worker %d (pid %d) exited with %s; starting another", slot, pid, code
+                )
                 self._spawn(slot)
         finally:
             for sig, handler in previous.items():

@@ -78,7 +78,7 @@ def freeze_heap(young_threshold: int = 0) -> None:
     default; ``ServiceSettings.gc_young_threshold`` says why).
 
     For a process that only serves (``nbcohort serve``): its heap starts large (traitlets,
-    SQLAlchemy, tornado), and a full collection walked all of it, a ~100 ms stop here that
+    SQLAlchemy, tornado), and a full collection walked all of it, a long stop that
     every waiting request shares. Frozen before a fork, those objects also stay shared with
     the workers: a collection in a worker no longer writes to their pages.
     """

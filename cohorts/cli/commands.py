@@ -17,12 +17,13 @@ from traitlets import Bool, Unicode
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort, list_cohorts
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.members import find_member, list_members
-from nbcohort.cohorts.store import Store, current_revision, head_revision
+from nbcohort.cohorts.store import Store
 
 if TYPE_CHECKING:
     from tornado.web import Application
@@ -62,8 +63,13 @@ class CohortCreate(NbCohortCommand):
     course = Unicode("", help="The course the cohort takes.").tag(config=True)
     starts = Unicode("", help="First day (YYYY-MM-DD).").tag(config=True)
     ends = Unicode("", help="Last day (YYYY-MM-DD).").tag(config=True)
-    aliases = {**common_aliases, "title": "CohortCreate.title", "course": "CohortCreate.course",
-               "starts": "CohortCreate.starts", "ends": "CohortCreate.ends"}  # fmt: skip
+    aliases = {
+        **common_aliases,
+        "title": "CohortCreate.title",
+        "course": "CohortCreate.course",
+        "starts": "CohortCreate.starts",
+        "ends": "CohortCreate.ends",
+    }
 
     def run(self) -> None:
         slug = self.arg(0, "the cohort's slug")
@@ -71,9 +77,14 @@ class CohortCreate(NbCohortCommand):
         course = read_course(root) if (root / "course.toml").is_file() else None
         with self.store(upgrade=True) as store, store.write() as s:
             cohort = create_cohort(
-                s, SYSTEM, slug, self.title or slug, course=self.course,
-                starts_on=_date(self.starts, "starts"), ends_on=_date(self.ends, "ends"),
-            )  # fmt: skip
+                s,
+                SYSTEM,
+                slug,
+                self.title or slug,
+                course=self.course,
+                starts_on=_date(self.starts, "starts"),
+                ends_on=_date(self.ends, "ends"),
+            )
             said = sync_course(s, SYSTEM, cohort, course) if course else "no course.toml"
         print(f"created cohort {cohort.slug!r} ({cohort.title}): {said}")
 
@@ -110,8 +121,12 @@ class RosterImport(NbCohortCommand):
     deactivate_missing = Bool(False, help="Deactivate learners who are not in the file.").tag(
         config=True
     )
-    flags = {"deactivate-missing": ({"RosterImport": {"deactivate_missing": True}},
-                                    "Deactivate learners who are not in the file.")}  # fmt: skip
+    flags = {
+        "deactivate-missing": (
+            {"RosterImport": {"deactivate_missing": True}},
+            "Deactivate learners who are not in the file.",
+        )
+    }
 
     def run(self) -> None:
         path = Path(self.arg(0, "the roster CSV file"))
@@ -120,9 +135,13 @@ class RosterImport(NbCohortCommand):
         with self.store() as store:
             with store.write() as s:
                 report = roster.import_roster(
-                    s, SYSTEM, self.cohort(s), path, filename=str(path),
+                    s,
+                    SYSTEM,
+                    self.cohort(s),
+                    path,
+                    filename=str(path),
                     deactivate_missing=self.deactivate_missing,
-                )  # fmt: skip
+                )
             print(report.summary())
 
 
@@ -219,8 +238,11 @@ class ServeCommand(NbCohortCommand):
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
         what = f"{processes} processes, " if processes > 1 else ""
-        print(f"nbcohort service on http://{settings.ip}:{settings.port} "
-              f"({what}schema {head_revision()}, {url})", flush=True)  # fmt: skip
+        print(
+            f"nbcohort service on http://{settings.ip}:{settings.port} "
+            f"({what}schema {head_revision()}, {url})",
+            flush=True,
+        )
 
     @staticmethod
     def _farewell(app: Application) -> None:
@@ -228,9 +250,12 @@ class ServeCommand(NbCohortCommand):
         pages = app.settings["nbcohort"].pages
         if pages is not None:
             served = pages.hits + pages.misses
-            print(f"nbcohort service stopped (pid {os.getpid()}): {served} thread pages "
-                  f"served, {pages.hits} from the page cache, {pages.unchecked} with no "
-                  "query", flush=True)  # fmt: skip
+            print(
+                f"nbcohort service stopped (pid {os.getpid()}): {served} thread pages "
+                f"served, {pages.hits} from the page cache, {pages.unchecked} with no "
+                "query",
+                flush=True,
+            )
 
     def _serve_workers(self, settings: ServiceSettings) -> None:
         from nbcohort.cohorts.api.app import make_app

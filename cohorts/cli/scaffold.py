@@ -41,12 +41,17 @@ def _template(name: str, **values: str) -> str:
 def _welcome_notebook(title: str) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_markdown_cell(f"# Welcome to {title}\n\nIntroduce yourself to the "
-                                      "cohort: who you are and what you want to apply."),
+        nbformat.v4.new_markdown_cell(
+            f"# Welcome to {title}\n\nIntroduce yourself to the "
+            "cohort: who you are and what you want to apply."
+        ),
         nbformat.v4.new_code_cell("import pandas as pd\npd.__version__"),
-    ]  # fmt: skip
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
-                                 "language": "python"}  # fmt: skip
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     return nb
 
 
@@ -60,8 +65,7 @@ class InitCommand(NbCohortCommand):
     course_id = Unicode("", help="nbgrader course id (defaults to the folder name).").tag(
         config=True
     )
-    aliases = {**common_aliases, "title": "InitCommand.title",
-               "course-id": "InitCommand.course_id"}  # fmt: skip
+    aliases = {**common_aliases, "title": "InitCommand.title", "course-id": "InitCommand.course_id"}
 
     def run(self) -> None:
         target = Path(self.arg(0, "the folder to create")).resolve()
@@ -91,6 +95,8 @@ class InitCommand(NbCohortCommand):
         with closing(Store.open(db_url, upgrade=True)) as store, store.write() as s:
             made = create_cohort(s, Actor.system(), cohort, title, course=course_id)
             sync_course(s, Actor.system(), made, course)
-        print(f"created {target} with cohort {cohort!r} (course {course_id!r}). Next:\n"
-              f"  cd {target} && export JUPYTER_CONFIG_PATH=$PWD\n"
-              f"  nbcohort roster import roster.csv\n  nbcohort serve")  # fmt: skip
+        print(
+            f"created {target} with cohort {cohort!r} (course {course_id!r}). Next:\n"
+            f"  cd {target} && export JUPYTER_CONFIG_PATH=$PWD\n"
+            f"  nbcohort roster import roster.csv\n  nbcohort serve"
+        )

@@ -25,11 +25,18 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Base, utcnow
+from nbcohort.cohorts.schema import alembic_config, head_revision
 from nbcohort.cohorts.services.errors import ServiceError
-from nbcohort.cohorts.store import alembic_config, head_revision
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "ArchiveError", "ArchiveManifest", "TableEntry",
-           "export_archive", "import_archive"]  # fmt: skip
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ArchiveError",
+    "ArchiveManifest",
+    "TableEntry",
+    "export_archive",
+    "import_archive",
+]
 
 FORMAT = "nbcohort-archive"
 FORMAT_VERSION = 1
@@ -71,9 +78,16 @@ class ArchiveManifest:
     def summary(self) -> str:
         """'31 members, 40 posts, … (schema 0002)' for the CLI."""
         c = self.counts()
-        parts = [f"{c.get(t, 0)} {label}" for t, label in
-                 (("cohort", "cohorts"), ("member", "members"), ("post", "posts"),
-                  ("artifact", "artifacts"), ("activity", "activity entries"))]  # fmt: skip
+        parts = [
+            f"{c.get(t, 0)} {label}"
+            for t, label in (
+                ("cohort", "cohorts"),
+                ("member", "members"),
+                ("post", "posts"),
+                ("artifact", "artifacts"),
+                ("activity", "activity entries"),
+            )
+        ]
         return f"{', '.join(parts)} (schema {self.schema_revision})"
 
     def to_json(self) -> str:
@@ -86,9 +100,15 @@ def _kind(table: sa.Table, column: str) -> str:
     ctype = table.c[column].type
     if isinstance(ctype, sa.TypeDecorator):
         ctype = ctype.impl_instance
-    for cls, kind in ((sa.Boolean, "boolean"), (sa.Integer, "integer"),
-                      (sa.DateTime, "datetime"), (sa.Date, "date"), (sa.LargeBinary, "bytes"),
-                      (sa.JSON, "json"), (sa.String, "string")):  # fmt: skip
+    for cls, kind in (
+        (sa.Boolean, "boolean"),
+        (sa.Integer, "integer"),
+        (sa.DateTime, "datetime"),
+        (sa.Date, "date"),
+        (sa.LargeBinary, "bytes"),
+        (sa.JSON, "json"),
+        (sa.String, "string"),
+    ):
         if isinstance(ctype, cls):
             return kind
     raise TypeError(f"archive: no encoding for {table.name}.{column} ({ctype!r})")
@@ -96,8 +116,11 @@ def _kind(table: sa.Table, column: str) -> str:
 
 def _columns(table: sa.Table) -> dict[str, str]:
     """The columns an archive carries: all but those the database derives (thread.version)."""
-    return {name: _kind(table, name) for name in sorted(table.c.keys())
-            if not table.c[name].info.get("derived")}  # fmt: skip
+    return {
+        name: _kind(table, name)
+        for name in sorted(table.c.keys())
+        if not table.c[name].info.get("derived")
+    }
 
 
 def _encode(value: Any, kind: str) -> Any:
@@ -182,8 +205,10 @@ def _open(src: Path) -> zipfile.ZipFile:
 
 
 def _revision_advice(found: object, head: str) -> str:
-    known = [s.revision for s in ScriptDirectory.from_config(alembic_config("sqlite://"))
-             .walk_revisions()]  # fmt: skip
+    known = [
+        s.revision
+        for s in ScriptDirectory.from_config(alembic_config("sqlite://")).walk_revisions()
+    ]
     if found in known:
         return (
             f"the archive was made at schema revision {found}, older than this nbcohort's "
@@ -215,9 +240,12 @@ def _read_manifest(zf: zipfile.ZipFile, src: Path) -> ArchiveManifest:
     if doc.get("schema_revision") != head:
         raise ArchiveError(f"{src}: {_revision_advice(doc.get('schema_revision'), head)}")
     try:
-        tables = tuple(TableEntry(str(t["name"]), str(t["file"]), int(t["rows"]),
-                                  str(t["sha256"]), dict(t["columns"]))
-                       for t in doc["tables"])  # fmt: skip
+        tables = tuple(
+            TableEntry(
+                str(t["name"]), str(t["file"]), int(t["rows"]), str(t["sha256"]), dict(t["columns"])
+            )
+            for t in doc["tables"]
+        )
     except (KeyError, TypeError, ValueError) as exc:
         raise ArchiveError(f"{src}: {MANIFEST} has a malformed table list ({exc})") from None
     listed = {t.name: t for t in tables}
@@ -322,8 +350,11 @@ def import_archive(session: Session, src: Path) -> ArchiveManifest:
     with _open(src) as zf:
         manifest = _read_manifest(zf, src)
         _check_files(zf, src, manifest)
-        probe = (t.name for t in Base.metadata.sorted_tables
-                 if session.execute(sa.select(1).select_from(t).limit(1)).first())  # fmt: skip
+        probe = (
+            t.name
+            for t in Base.metadata.sorted_tables
+            if session.execute(sa.select(1).select_from(t).limit(1)).first()
+        )
         occupied = next(probe, None)
         if occupied is not None:
             raise ArchiveError(

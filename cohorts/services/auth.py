@@ -71,13 +71,26 @@ class Actor:
 
     @classmethod
     def of(cls, member: Member) -> Actor:
-        return cls(member.id, member.cohort_id, member.role, member.name, member.username,
-                   member.team, member.timezone)  # fmt: skip
+        return cls(
+            member.id,
+            member.cohort_id,
+            member.role,
+            member.name,
+            member.username,
+            member.team,
+            member.timezone,
+        )
 
     def public(self) -> dict[str, object]:
         """The actor as other members see them (the same fields as ``member_dict``)."""
-        return {"id": self.member_id, "username": self.username, "name": self.name,
-                "role": self.role, "team": self.team, "timezone": self.timezone}  # fmt: skip
+        return {
+            "id": self.member_id,
+            "username": self.username,
+            "name": self.name,
+            "role": self.role,
+            "team": self.team,
+            "timezone": self.timezone,
+        }
 
     @property
     def is_system(self) -> bool:
@@ -127,9 +140,12 @@ def mint_token(
         raise Forbidden(f"member {member.username!r} is not active")
     token = "nbc_" + secrets.token_urlsafe(30)
     row = ApiToken(
-        member_id=member.id, digest=token_digest(token), prefix=token[:8], note=note,
+        member_id=member.id,
+        digest=token_digest(token),
+        prefix=token[:8],
+        note=note,
         expires_at=expires_at,
-    )  # fmt: skip
+    )
     session.add(row)
     record(session, member.cohort_id, actor.member_id, "token.mint", row, member=member.id)
     return token

@@ -50,9 +50,15 @@ def create_cohort(
     if session.scalar(select(Cohort.id).where(Cohort.slug == slug)) is not None:
         raise Conflict(f"cohort {slug!r} already exists", field="slug")
     cohort = Cohort(
-        slug=slug, title=title.strip(), course=course, charter=charter,
-        starts_on=starts_on, ends_on=ends_on, timezone=timezone, settings={},
-    )  # fmt: skip
+        slug=slug,
+        title=title.strip(),
+        course=course,
+        charter=charter,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        timezone=timezone,
+        settings={},
+    )
     session.add(cohort)
     session.flush()
     record(session, cohort.id, None, "cohort.create", cohort, slug=slug)

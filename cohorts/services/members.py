@@ -64,8 +64,14 @@ def clean_member_fields(raw: dict[str, Any]) -> dict[str, str]:
         raise Invalid(
             f"username {username!r} may hold letters, digits and . _ + - only", field="username"
         )
-    return {"name": name, "email": email, "role": role, "team": team, "timezone": tz,
-            "username": username}  # fmt: skip
+    return {
+        "name": name,
+        "email": email,
+        "role": role,
+        "team": team,
+        "timezone": tz,
+        "username": username,
+    }
 
 
 def add_member(session: Session, actor: Actor, cohort: Cohort, **fields: Any) -> Member:

@@ -64,8 +64,14 @@ def post_view(
 
 def _author(row: Any) -> dict[str, Any]:
     """A page row's author as ``members.member_dict`` shows a member to others."""
-    return {"id": row.author_id, "username": row.username, "name": row.name,
-            "role": row.role, "team": row.team, "timezone": row.timezone}  # fmt: skip
+    return {
+        "id": row.author_id,
+        "username": row.username,
+        "name": row.name,
+        "role": row.role,
+        "team": row.team,
+        "timezone": row.timezone,
+    }
 
 
 @dataclass
@@ -220,9 +226,16 @@ def thread_page(
         thread = conn.execute(_THREAD, {"cohort_id": cohort.id, "anchor": anchor}).first()
         if thread is not None and cache is not None:
             cache.keep_thread(cohort.id, anchor, thread, generation)
-    out: dict[str, Any] = {"anchor": anchor, "exists": thread is not None, "thread_id": None,
-                           "title": "", "locked": False, "posts": [], "has_more": False,
-                           "total": 0}  # fmt: skip
+    out: dict[str, Any] = {
+        "anchor": anchor,
+        "exists": thread is not None,
+        "thread_id": None,
+        "title": "",
+        "locked": False,
+        "posts": [],
+        "has_more": False,
+        "total": 0,
+    }
     if thread is None:
         return out
     key = (thread.id, before, limit)
@@ -232,9 +245,14 @@ def thread_page(
         content = _read(conn, thread.id, thread.version, before, limit)
         if cache is not None:
             cache.put(key, content)
-    out.update(thread_id=thread.id, title=thread.title, locked=thread.locked,
-               total=content.total, has_more=content.has_more,
-               posts=content.posts_for(actor.member_id, actor.can("post.moderate")))  # fmt: skip
+    out.update(
+        thread_id=thread.id,
+        title=thread.title,
+        locked=thread.locked,
+        total=content.total,
+        has_more=content.has_more,
+        posts=content.posts_for(actor.member_id, actor.can("post.moderate")),
+    )
     return out
 
 
@@ -267,10 +285,23 @@ def _read(
 
 _NO_LIMIT = 2**31 - 1  # above any post id (ids are 32-bit on PostgreSQL)
 _PAGE_COLUMNS = (
-    Post.id, Post.thread_id, Post.parent_id, Post.author_id, Post.body_md, Post.body_html,
-    Post.created_at, Post.edited_at, Post.deleted, Post.hidden, Post.hidden_reason,
-    Member.username, Member.name, Member.role, Member.team, Member.timezone,
-)  # fmt: skip
+    Post.id,
+    Post.thread_id,
+    Post.parent_id,
+    Post.author_id,
+    Post.body_md,
+    Post.body_html,
+    Post.created_at,
+    Post.edited_at,
+    Post.deleted,
+    Post.hidden,
+    Post.hidden_reason,
+    Member.username,
+    Member.name,
+    Member.role,
+    Member.team,
+    Member.timezone,
+)
 _THREAD = select(Thread.id, Thread.title, Thread.locked, Thread.version).where(
     Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")
 )
@@ -300,19 +331,23 @@ def _page_statement() -> Select[*tuple[Any, ...]]:
     is rebuilt whenever its thread changes, so round trips matter: this was five."""
     top = (
         select(Post.id)
-        .where(Post.thread_id == bindparam("thread_id"), Post.parent_id.is_(None),
-               Post.id < bindparam("before"))
+        .where(
+            Post.thread_id == bindparam("thread_id"),
+            Post.parent_id.is_(None),
+            Post.id < bindparam("before"),
+        )
         # In the index's order (thread, parent, id): PostgreSQL does not take "IS NULL" as an
         # equality, so ordering by id alone made it walk the whole table's ids backwards.
         .order_by(Post.parent_id.desc().nulls_first(), Post.id.desc())
         .limit(bindparam("limit"))
         .cte("page_top")
-    )  # fmt: skip
+    )
     shown = union_all(
         select(top.c.id),
-        select(Post.id).where(Post.thread_id == bindparam("thread_id"),
-                              Post.parent_id.in_(select(top.c.id))),
-    ).cte("page_posts")  # fmt: skip
+        select(Post.id).where(
+            Post.thread_id == bindparam("thread_id"), Post.parent_id.in_(select(top.c.id))
+        ),
+    ).cte("page_posts")
     reactions = (
         select(_reaction_pairs(Reaction.kind, Reaction.member_id))
         .where(Reaction.post_id == Post.id)

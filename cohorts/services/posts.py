@@ -6,9 +6,8 @@ import re
 import unicodedata
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import Cohort, Flag, Post, Reaction, Thread, utcnow
@@ -17,6 +16,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, ServiceError
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
+from nbcohort.cohorts.services.post_insert import check_key, insert_post, sent_before
 from nbcohort.cohorts.services.threads import clean_anchor
 from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
 from nbcohort.cohorts.services.visibility import reach_post
@@ -96,7 +96,7 @@ def create_post(
         raise Invalid("prompt/... threads are answered through the prompt", field="anchor")
     text = clean_body(body, rules)
     if request_key is not None:
-        _check_key(request_key)
+        check_key(request_key)
 
     def find() -> Thread | None:
         return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
@@ -116,35 +116,58 @@ def create_post(
             parent = session.get(Post, parent.parent_id)
     if thread is None:
         kind = kind or ("topic" if anchor.startswith("topic/") else "section")
-        new = Thread(cohort_id=cohort.id, anchor=anchor, kind=kind,
-                     title=title.strip()[:200], created_by=actor.member_id)  # fmt: skip
+        new = Thread(
+            cohort_id=cohort.id,
+            anchor=anchor,
+            kind=kind,
+            title=title.strip()[:200],
+            created_by=actor.member_id,
+        )
         made, created = add_unique(session, new, find)
         if created:
             record(session, cohort.id, actor.member_id, "thread.create", made, anchor=anchor)
         thread = made
     if thread.locked:
         if request_key is not None:  # written before the lock, the member hearing back?
-            sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
+            sent = sent_before(session, actor, request_key, anchor, text, parent_id)
             if sent is not None:
                 return sent
         raise Forbidden(f"thread {anchor!r} is locked")
     mentioned = resolve_mentions(session, cohort.id, text)
-    post = _insert_post(session, {
-        "thread_id": thread.id, "author_id": actor.member_id,
-        "parent_id": parent.id if parent is not None else None,
-        "body_md": text, "body_html": render_markdown(text, mentioned), "created_at": utcnow(),
-        "edited_at": None, "deleted": False, "hidden": False, "hidden_reason": "",
-        "request_key": request_key,
-    })  # fmt: skip
+    post = insert_post(
+        session,
+        {
+            "thread_id": thread.id,
+            "author_id": actor.member_id,
+            "parent_id": parent.id if parent is not None else None,
+            "body_md": text,
+            "body_html": render_markdown(text, mentioned),
+            "created_at": utcnow(),
+            "edited_at": None,
+            "deleted": False,
+            "hidden": False,
+            "hidden_reason": "",
+            "request_key": request_key,
+        },
+    )
     if post is None:  # written before under this key (perhaps a moment ago, concurrently)
         assert request_key is not None
-        sent = _sent_before(session, actor, request_key, anchor, text, parent_id)
+        sent = sent_before(session, actor, request_key, anchor, text, parent_id)
         assert sent is not None  # the conflicting row is committed: it is seen now
         return sent
     notify_post(session, post, mentioned, parent)
-    record(session, cohort.id, actor.member_id, "post.create", post, thread=thread.id,
-           anchor=anchor, reply=parent is not None, chars=len(text),
-           mentions=sorted(mentioned.values()))  # fmt: skip
+    record(
+        session,
+        cohort.id,
+        actor.member_id,
+        "post.create",
+        post,
+        thread=thread.id,
+        anchor=anchor,
+        reply=parent is not None,
+        chars=len(text),
+        mentions=sorted(mentioned.values()),
+    )
     return post
 
 
@@ -157,81 +180,16 @@ def _reply_to(session: Session, actor: Actor, parent_id: int, rules: CommunitySe
         raise
 
 
-_POST = cast(Table, Post.__table__)
-_INSERT_POST = insert(_POST)
-_INSERT_KEYED_POST = {  # both databases: ON CONFLICT (the author's key) DO NOTHING
-    name: dialect.insert(_POST).on_conflict_do_nothing().returning(_POST.c.id)
-    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
-}
-_POST_BY_KEY = (
-    select(Post, Thread.anchor)
-    .join(Thread, Post.thread_id == Thread.id)
-    .where(Post.author_id == bindparam("author_id"), Post.request_key == bindparam("key"))
-)
 _REACTION = cast(Table, Reaction.__table__)
 
 
-def _sent_before(
-    session: Session, actor: Actor, key: str, anchor: str, text: str, parent_id: int | None
-) -> Post | None:
-    """The actor's post already written under ``key``, when this is the same post again.
-
-    A key names one post: reusing it for other text or another place is refused rather than
-    answered with a post the member did not mean (a client bug, not a resend).
-    """
-    row = session.execute(_POST_BY_KEY, {"author_id": actor.member_id, "key": key}).first()
-    if row is None:
-        return None
-    post, post_anchor = row
-    if post.body_md != text or post_anchor != anchor or not _same_parent(session, post, parent_id):
-        raise Invalid(
-            f"request key {key!r} already names your post {post.id}, with other text or in "
-            "another place; send a new post with a new key",
-            field="request_key",
-        )
-    return post
-
-
-def _check_key(key: str) -> None:
-    if not 1 <= len(key) <= 64 or not key.isascii() or not key.isprintable():
-        raise Invalid("a request key is 1 to 64 printable ASCII characters", field="request_key")
-
-
-def _same_parent(session: Session, post: Post, parent_id: int | None) -> bool:
-    """Whether ``parent_id`` is where ``post`` went: its parent, or a reply it joined."""
-    if parent_id is None or post.parent_id is None or parent_id == post.parent_id:
-        return parent_id == post.parent_id
-    asked = session.get(Post, parent_id)
-    return asked is not None and asked.parent_id == post.parent_id
-
-
-def _insert_post(session: Session, values: dict[str, Any]) -> Post | None:
-    """Insert a post with one plain INSERT and hand it back as a Post in the session; None
-    when the author's request key already names a post (the keyed INSERT does nothing then,
-    so a resend costs no more than a new post: one statement).
-
-    Posting is the hot write, and the ORM's flush of a new object cost twice the INSERT
-    itself. The object is built from exactly the values written (every column), so it is
-    persistent with nothing to read back or flush; its author loads as usual.
-    """
-    conn = session.connection()
-    if values["request_key"] is None:
-        key = conn.execute(_INSERT_POST, values).inserted_primary_key
-    else:
-        key = conn.execute(_INSERT_KEYED_POST[conn.dialect.name], values).first()
-        if key is None:
-            return None
-    assert key is not None  # a one-row INSERT always reports its key
-    post = Post(id=key[0], **values)
-    make_transient_to_detached(post)
-    session.add(post)
-    return post
-
-
 def edit_post(
-    session: Session, actor: Actor, post_id: int, body: object,
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    body: object,
     rules: CommunitySettings | None = None,
-) -> Post:  # fmt: skip
+) -> Post:
     """Edit one's own post. Nobody edits someone else's words, staff included."""
     rules = rules or CommunitySettings()
     post = reach_post(session, actor, post_id, "edit", rules)
@@ -248,9 +206,12 @@ def edit_post(
 
 
 def delete_post(
-    session: Session, actor: Actor, post_id: int, reason: str = "",
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    reason: str = "",
     rules: CommunitySettings | None = None,
-) -> Post:  # fmt: skip
+) -> Post:
     """Delete one's own post, or any post as staff; replies keep their place."""
     post = reach_post(session, actor, post_id, "delete", rules)
     own = post.author_id == actor.member_id
@@ -261,15 +222,25 @@ def delete_post(
     if not post.deleted:
         post.deleted = True
         cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id))
-        record(session, cohort_id or 0, actor.member_id, "post.delete", post,
-               own=own, reason=reason.strip())  # fmt: skip
+        record(
+            session,
+            cohort_id or 0,
+            actor.member_id,
+            "post.delete",
+            post,
+            own=own,
+            reason=reason.strip(),
+        )
     return post
 
 
 def react(
-    session: Session, actor: Actor, post_id: int, kind: str,
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    kind: str,
     rules: CommunitySettings | None = None,
-) -> bool:  # fmt: skip
+) -> bool:
     """Add a reaction; reacting twice is a no-op. Returns whether a reaction was added."""
     rules = rules or CommunitySettings()
     require(actor, "post.react", actor.cohort_id)
@@ -279,22 +250,35 @@ def react(
     row = {"post_id": post.id, "member_id": actor.member_id, "kind": kind}
     if not insert_if_absent(session, _REACTION, row):
         return False
-    record(session, actor.cohort_id or 0, actor.member_id, "post.react", post, kind=kind,
-           author=post.author_id)  # fmt: skip
+    record(
+        session,
+        actor.cohort_id or 0,
+        actor.member_id,
+        "post.react",
+        post,
+        kind=kind,
+        author=post.author_id,
+    )
     return True
 
 
 def unreact(
-    session: Session, actor: Actor, post_id: int, kind: str,
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    kind: str,
     rules: CommunitySettings | None = None,
-) -> bool:  # fmt: skip
+) -> bool:
     """Take one's reaction back (allowed on any post one can reach, hidden ones included)."""
     require(actor, "post.react", actor.cohort_id)
     post = reach_post(session, actor, post_id, "unreact", rules)
     row = session.scalar(
-        select(Reaction).where(Reaction.post_id == post.id,
-                               Reaction.member_id == actor.member_id, Reaction.kind == kind)
-    )  # fmt: skip
+        select(Reaction).where(
+            Reaction.post_id == post.id,
+            Reaction.member_id == actor.member_id,
+            Reaction.kind == kind,
+        )
+    )
     if row is None:
         return False
     session.delete(row)
@@ -303,9 +287,12 @@ def unreact(
 
 
 def flag_post(
-    session: Session, actor: Actor, post_id: int, reason: str = "",
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    reason: str = "",
     rules: CommunitySettings | None = None,
-) -> Post:  # fmt: skip
+) -> Post:
     """Flag a post for review; enough distinct flags hide it until a facilitator looks."""
     rules = rules or CommunitySettings()
     require(actor, "post.flag", actor.cohort_id)
@@ -330,9 +317,10 @@ def flag_post(
     record(session, actor.cohort_id or 0, actor.member_id, "post.flag", post)
     session.flush()
     open_flags = session.scalar(
-        select(func.count()).select_from(Flag)
+        select(func.count())
+        .select_from(Flag)
         .where(Flag.post_id == post.id, Flag.resolved_at.is_(None))
-    )  # fmt: skip
+    )
     if not post.hidden and (open_flags or 0) >= rules.flag_threshold:
         post.hidden = True
         post.hidden_reason = f"hidden after {open_flags} flags, pending a facilitator's review"
@@ -356,6 +344,5 @@ def moderate_post(session: Session, actor: Actor, post_id: int, action: str, rea
         ):
             flag.resolved_at, flag.resolved_by = utcnow(), actor.member_id
     cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id))
-    record(session, cohort_id or 0, actor.member_id, f"post.{action}", post,
-           reason=reason.strip())  # fmt: skip
+    record(session, cohort_id or 0, actor.member_id, f"post.{action}", post, reason=reason.strip())
     return post

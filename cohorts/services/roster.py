@@ -136,8 +136,11 @@ def _read_rows(text: str, problems: _Problems) -> list[_Row]:
     keys = [_column_key(h) for h in header]
     allowed = REQUIRED_COLUMNS + OPTIONAL_COLUMNS
     missing = [c for c in REQUIRED_COLUMNS if c not in keys]
-    unknown = [h.strip() or f"(column {i + 1} has no name)" for i, (h, k) in
-               enumerate(zip(header, keys, strict=True)) if k not in allowed]  # fmt: skip
+    unknown = [
+        h.strip() or f"(column {i + 1} has no name)"
+        for i, (h, k) in enumerate(zip(header, keys, strict=True))
+        if k not in allowed
+    ]
     twice = sorted({k for k in keys if k in allowed and keys.count(k) > 1})
     if missing:
         problems.add(1, f"missing required column(s): {', '.join(missing)}")
@@ -216,9 +219,10 @@ def _clean_rows(
             )
         elif username in username_line:
             problems.add(
-                row.line, f"username {username!r} is also on line {username_line[username]}",
+                row.line,
+                f"username {username!r} is also on line {username_line[username]}",
                 "username",
-            )  # fmt: skip
+            )
         else:
             username_line[username] = row.line
             out.append((row, clean))
@@ -261,8 +265,10 @@ def import_roster(
         )
     ]
     if refused:
-        raise Forbidden(f"{filename}: only an instructor can grant or change the facilitator "
-                        f"and instructor roles (line {', '.join(refused[:20])})")  # fmt: skip
+        raise Forbidden(
+            f"{filename}: only an instructor can grant or change the facilitator "
+            f"and instructor roles (line {', '.join(refused[:20])})"
+        )
 
     report = RosterReport()
     now = utcnow()
@@ -271,8 +277,9 @@ def import_roster(
     for row, clean in cleaned:
         member = existing.get(clean["email"])
         if member is None:
-            new.append(Member(cohort_id=cohort.id, active=True, joined_at=now, updated_at=now,
-                              **clean))  # fmt: skip
+            new.append(
+                Member(cohort_id=cohort.id, active=True, joined_at=now, updated_at=now, **clean)
+            )
             continue
         wanted: dict[str, Any] = {k: clean[k] for k in ("name", "team", "role")}
         wanted.update({k: clean[k] for k in row.given})
@@ -296,8 +303,9 @@ def import_roster(
     report.added = len(new)
     for member, changed, reactivated in changes:
         if changed:
-            record(session, cohort.id, who, "member.update", member, fields=changed,
-                   roster=filename)  # fmt: skip
+            record(
+                session, cohort.id, who, "member.update", member, fields=changed, roster=filename
+            )
         if reactivated:
             record(session, cohort.id, who, "member.reactivate", member, roster=filename)
 

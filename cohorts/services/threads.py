@@ -55,8 +55,9 @@ def post_dict(
 ) -> dict[str, Any]:
     """A post as ``actor`` may see it (``pages.post_view``); ``author`` saves loading the
     author when the caller has it already."""
-    return post_view(post, actor.member_id, actor.can("post.moderate"), reactions, mine or (),
-                     author)  # fmt: skip
+    return post_view(
+        post, actor.member_id, actor.can("post.moderate"), reactions, mine or (), author
+    )
 
 
 def read_thread(
@@ -83,11 +84,15 @@ def read_thread(
 
 _READ_MARK = cast(Table, ReadMark.__table__)
 _REACTIONS = (
-    select(Reaction.post_id, Reaction.kind, func.count(),
-           func.max(case((Reaction.member_id == bindparam("me"), 1), else_=0)))
+    select(
+        Reaction.post_id,
+        Reaction.kind,
+        func.count(),
+        func.max(case((Reaction.member_id == bindparam("me"), 1), else_=0)),
+    )
     .where(Reaction.post_id.in_(bindparam("ids", expanding=True)))
     .group_by(Reaction.post_id, Reaction.kind)
-)  # fmt: skip
+)
 
 
 def _reactions(
@@ -118,8 +123,12 @@ def mark_read(session: Session, actor: Actor, cohort: Cohort, anchor: str) -> in
     if thread is None or actor.member_id is None:
         return 0
     newest = session.scalar(select(func.max(Post.id)).where(Post.thread_id == thread.id)) or 0
-    mark = {"thread_id": thread.id, "member_id": actor.member_id, "last_post_id": newest,
-            "read_at": utcnow()}  # fmt: skip
+    mark = {
+        "thread_id": thread.id,
+        "member_id": actor.member_id,
+        "last_post_id": newest,
+        "read_at": utcnow(),
+    }
     if not insert_or_advance(session, _READ_MARK, mark, ["thread_id", "member_id"], "last_post_id"):
         return newest  # read up to here already: nothing to write
     record(session, cohort.id, actor.member_id, "thread.read", thread, upto=newest)

@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, select, text, update
 
 from nbcohort.cohorts.models import Cohort, Member, Post, ReadMark, Thread
+from nbcohort.cohorts.schema import downgrade_db, upgrade_db
 from nbcohort.cohorts.services import posts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.pages import PageCache
 from nbcohort.cohorts.services.roster import import_roster
-from nbcohort.cohorts.store import Store, downgrade_db, sqlite_path, upgrade_db
+from nbcohort.cohorts.store import Store, sqlite_path
 
 SYSTEM = Actor.system()
 ANCHOR = "module-1/loading-data"

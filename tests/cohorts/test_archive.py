@@ -31,6 +31,7 @@ from nbcohort.cohorts.models import (
     ReviewSubmission,
     Rubric,
 )
+from nbcohort.cohorts.schema import head_revision
 from nbcohort.cohorts.services.archive import (
     FORMAT,
     ArchiveError,
@@ -43,7 +44,7 @@ from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.posts import create_post, flag_post, react
 from nbcohort.cohorts.services.roster import import_roster
-from nbcohort.cohorts.store import Store, head_revision, make_engine
+from nbcohort.cohorts.store import Store, make_engine
 
 SYSTEM = Actor.system()
 BLOB = bytes(range(256)) + b"\x00\xff notebook \xe2\x9c\x93"

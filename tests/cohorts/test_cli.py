@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from nbcohort.cohorts.store import head_revision, make_engine, upgrade_db
+from nbcohort.cohorts.schema import head_revision, upgrade_db
+from nbcohort.cohorts.store import make_engine
 from tests.helpers.processes import free_port, isolated_env
 
 pytestmark = pytest.mark.slow

@@ -8,9 +8,10 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from nbcohort.cohorts.models import ArtifactReuse, Cohort, Member, utcnow
+from nbcohort.cohorts.schema import current_revision, downgrade_db, upgrade_db
 from nbcohort.cohorts.services.artifacts import list_artifacts, share_artifact
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.store import Store, current_revision, downgrade_db, upgrade_db
+from nbcohort.cohorts.store import Store
 
 
 def test_0007_merges_duplicate_reuses_and_the_counts_follow(

@@ -29,20 +29,18 @@ from nbcohort.cohorts.models import (
     Reaction,
     Thread,
 )
+from nbcohort.cohorts.schema import (
+    check_db_revision,
+    head_revision,
+    migration_connection,
+    upgrade_db,
+)
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.members import add_member
-from nbcohort.cohorts.store import (
-    DatabaseError,
-    Store,
-    check_db_revision,
-    head_revision,
-    make_engine,
-    migration_connection,
-    upgrade_db,
-)
+from nbcohort.cohorts.store import DatabaseError, Store, make_engine
 
 SYSTEM = Actor.system()
 ANCHOR = "module-1/loading-data"

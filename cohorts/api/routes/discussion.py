@@ -63,9 +63,16 @@ class PostsHandler(ApiHandler):
 
         def work(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             post = posts.create_post(
-                s, actor, cohort, data.anchor, data.body, parent_id=data.parent_id,
-                title=data.title, rules=rules, request_key=data.request_key,
-            )  # fmt: skip
+                s,
+                actor,
+                cohort,
+                data.anchor,
+                data.body,
+                parent_id=data.parent_id,
+                title=data.title,
+                rules=rules,
+                request_key=data.request_key,
+            )
             # A new post has no reactions, and its author is the caller: no more queries. A
             # post sent again under its request key gets the answer it got the first time.
             return threads.post_dict(post, actor, author=actor.public())

@@ -38,9 +38,17 @@ class ArtifactsHandler(ApiHandler):
 
         def share(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             artifact = artifacts.share_artifact(
-                s, actor, cohort, filename=data.filename, content=content, title=data.title,
-                description=data.description, tags=data.tags, license=data.license, rules=rules,
-            )  # fmt: skip
+                s,
+                actor,
+                cohort,
+                filename=data.filename,
+                content=content,
+                title=data.title,
+                description=data.description,
+                tags=data.tags,
+                license=data.license,
+                rules=rules,
+            )
             return artifacts.artifact_dict(artifact)
 
         await self.run(share, write=True, status=201)

@@ -32,10 +32,16 @@ class ReviewAllocationHandler(ApiHandler):
 
         def save(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return reviews.save_review(
-                s, actor, cohort, allocation_id, assignment=assignment, scores=data.scores,
-                comments=data.comments, overall_comment=data.overall_comment,
+                s,
+                actor,
+                cohort,
+                allocation_id,
+                assignment=assignment,
+                scores=data.scores,
+                comments=data.comments,
+                overall_comment=data.overall_comment,
                 submit=data.submit,
-            )  # fmt: skip
+            )
 
         await self.run(save, write=True)
 
@@ -73,9 +79,17 @@ class ReviewPublishHandler(ApiHandler):
 
         def publish(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             return reviews.publish_reviewed(
-                s, actor, cohort, assignment, consent=data.consent, title=data.title,
-                description=data.description, tags=data.tags, license=data.license, rules=rules,
-            )  # fmt: skip
+                s,
+                actor,
+                cohort,
+                assignment,
+                consent=data.consent,
+                title=data.title,
+                description=data.description,
+                tags=data.tags,
+                license=data.license,
+                rules=rules,
+            )
 
         await self.run(publish, write=True, status=201)
 

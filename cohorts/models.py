@@ -46,11 +46,17 @@ __all__ = [
     "ArtifactReuse",
     "BadgeAward",
     "Base",
+    "CadenceItem",
+    "CharterAck",
+    "CharterVersion",
     "Cohort",
     "Event",
+    "EventSignup",
     "Flag",
     "Member",
     "Notification",
+    "OnboardingStep",
+    "OutboxMessage",
     "Post",
     "Practice",
     "Prompt",
@@ -145,13 +151,16 @@ class Member(Base):
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
     username: Mapped[str] = mapped_column(String(128))
     name: Mapped[str] = mapped_column(String(200))
-    email: Mapped[str] = mapped_column(String(254))
+    email: Mapped[str | None] = mapped_column(String(254))  # None: in the notebook only
     role: Mapped[str] = mapped_column(String(16), default="learner")
     team: Mapped[str] = mapped_column(String(100), default="")
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Email the member wants: all, digest (only the digest of what they missed) or none.
+    email_pref: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
+    last_seen_at: Mapped[datetime | None] = mapped_column()  # their last request to the service
     cohort: Mapped[Cohort] = relationship()
 
 
@@ -370,9 +379,11 @@ class Review(Base):
 
 
 class Event(Base):
-    """A calendar entry: a clinic, a routine, a deadline."""
+    """A calendar entry: a clinic, a routine, a deadline. ``key`` names an event something
+    else made (a cadence item, a review round's due date), so making it again finds it."""
 
     __tablename__ = "event"
+    __table_args__ = (Index("uq_event_cohort_id_key", "cohort_id", "key", unique=True),)
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
     kind: Mapped[str] = mapped_column(String(16), default="clinic")
@@ -382,6 +393,19 @@ class Event(Base):
     ends_at: Mapped[datetime | None] = mapped_column()
     rrule: Mapped[str] = mapped_column(String(200), default="")
     location: Mapped[str] = mapped_column(String(500), default="")
+    key: Mapped[str | None] = mapped_column(String(200))
+    anchor: Mapped[str | None] = mapped_column(String(200))  # the thread it is discussed in
+
+
+class EventSignup(Base):
+    """A member's sign-up for an event (a clinic)."""
+
+    __tablename__ = "event_signup"
+    __table_args__ = (UniqueConstraint("event_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Prompt(Base):
@@ -404,11 +428,104 @@ class Notification(Base):
     __table_args__ = (Index("ix_notification_member_read", "member_id", "read_at"),)
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # mention | reply
+    kind: Mapped[str] = mapped_column(String(16))  # mention | reply | review... | onboarding
     post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column()
+    # What a notification without a post points at (an assignment, a step, a routine).
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+class CharterVersion(Base):
+    """One published version of the cohort's charter (Markdown); members see what changed."""
+
+    __tablename__ = "charter_version"
+    __table_args__ = (UniqueConstraint("cohort_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body_md: Mapped[str] = mapped_column(Text)
+    note: Mapped[str] = mapped_column(String(500), default="")  # what changed, in words
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+
+
+class CharterAck(Base):
+    """A member acknowledged a version of the charter (onboarding asks for it)."""
+
+    __tablename__ = "charter_ack"
+    __table_args__ = (UniqueConstraint("member_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    acked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CadenceItem(Base):
+    """One thing the cohort's rhythm publishes at a time: a day's micro-prompt, a routine, a
+    weekly highlights digest, a clinic. The row is the plan (``key`` names it: what and
+    when); publishing it is one transaction that also marks it published, so ticks that
+    overlap or die halfway never publish it twice."""
+
+    __tablename__ = "cadence_item"
+    __table_args__ = (
+        UniqueConstraint("cohort_id", "key"),
+        Index("ix_cadence_item_state_due_at", "state", "due_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(24))  # prompt | routine | highlights | clinic
+    title: Mapped[str] = mapped_column(String(200), default="")
+    due_at: Mapped[datetime] = mapped_column()
+    state: Mapped[str] = mapped_column(String(16), default="planned")  # planned | published
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    published_at: Mapped[datetime | None] = mapped_column()
+
+
+class OnboardingStep(Base):
+    """Where a member is in the onboarding sequence: a step sent, skipped (already done
+    before it came) or done."""
+
+    __tablename__ = "onboarding_step"
+    __table_args__ = (UniqueConstraint("member_id", "step"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    step: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(16))  # sent | skipped | done
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OutboxMessage(Base):
+    """An email to send. Everything about it, its Message-ID included, is decided before
+    the first attempt; ``dedupe_key`` says which message it is (a member's digest of one
+    week, an onboarding step), so it is queued once and sent at most once."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        UniqueConstraint("message_id"),
+        Index("ix_outbox_state_next_attempt_at", "state", "next_attempt_at"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    dedupe_key: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[str] = mapped_column(String(200))
+    to_addr: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(300))
+    body_text: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued|sending|sent|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column()
 
 
 class Practice(Base):

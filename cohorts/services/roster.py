@@ -252,8 +252,10 @@ def import_roster(
         filename = source.name
     problems = _Problems(filename)
     rows = _read_rows(_decode(source, problems), problems)
-    existing = {
-        m.email: m for m in session.scalars(select(Member).where(Member.cohort_id == cohort.id))
+    existing = {  # the file names members by email; one without an email is not in it
+        m.email: m
+        for m in session.scalars(select(Member).where(Member.cohort_id == cohort.id))
+        if m.email
     }
     cleaned = _clean_rows(rows, existing, problems)
     problems.raise_if_any()

@@ -8,7 +8,7 @@ from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from nbcohort.cohorts.models import ArtifactReuse, Cohort, Member, utcnow
-from nbcohort.cohorts.schema import current_revision, downgrade_db, upgrade_db
+from nbcohort.cohorts.schema import current_revision, downgrade_db, head_revision, upgrade_db
 from nbcohort.cohorts.services.artifacts import list_artifacts, share_artifact
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.store import Store
@@ -37,7 +37,7 @@ def test_0007_merges_duplicate_reuses_and_the_counts_follow(
             {"m": ben, "a": ids[0]},
         ).scalar()
     upgrade_db(store.engine)
-    assert current_revision(store.engine) == "0007"
+    assert current_revision(store.engine) == head_revision()
     with store.read() as s:
         rows = sorted(s.execute(select(ArtifactReuse.artifact_id, ArtifactReuse.member_id)))
         kept_ben = s.scalar(
@@ -59,3 +59,29 @@ def test_0007_merges_duplicate_reuses_and_the_counts_follow(
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM artifact_reuse")).scalar() == 3
     upgrade_db(store.engine)
+
+
+def test_0008_rebuilds_member_keeping_its_rows_and_its_trigger(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    """member.email becomes nullable: on SQLite the table is rebuilt, and 0004's trigger
+    that counts an author's new name in their threads' versions must come back with it."""
+    from nbcohort.cohorts.models import Thread
+    from nbcohort.cohorts.services.posts import create_post
+
+    with store.write() as s:
+        create_post(s, Actor.of(s.merge(people["ana"])), s.merge(cohort), "module-1/a", "hi")
+    downgrade_db(store.engine, "0007")
+    upgrade_db(store.engine)
+    with store.read() as s:
+        assert sorted(s.scalars(select(Member.username))) == sorted(people)
+        before = s.scalar(select(Thread.version))
+    with store.engine.begin() as conn:
+        conn.execute(text("UPDATE member SET name = 'Ana S.' WHERE username = 'ana'"))
+    with store.read() as s:
+        assert s.scalar(select(Thread.version)) == before + 1
+    with store.write() as s:  # a member the hub knows by name only
+        s.add(Member(cohort_id=cohort.id, username="noor", name="Noor", email=None))
+    with pytest.raises(RuntimeError, match="without an email address"):
+        downgrade_db(store.engine, "0007")
+    assert current_revision(store.engine) == head_revision()

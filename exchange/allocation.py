@@ -184,14 +184,19 @@ def _check_teams(A: list[str], R: list[str], k: int, team: _Teams) -> None:
         cap_out = out_a * min(k, nr)
         head = f"team {t!r} ({na} of {n} authors, {nr} of {m} reviewers)"
         if na and out_r < k:
-            problems.append(f"{head}: its authors need {k} reviewers from outside it, "
-                            f"there are {out_r}")  # fmt: skip
+            problems.append(
+                f"{head}: its authors need {k} reviewers from outside it, there are {out_r}"
+            )
         elif k * na > cap_in:
-            problems.append(f"{head}: its authors need {k * na} reviews from outside it, the "
-                            f"{out_r} reviewers outside can give at most {cap_in}")  # fmt: skip
+            problems.append(
+                f"{head}: its authors need {k * na} reviews from outside it, the "
+                f"{out_r} reviewers outside can give at most {cap_in}"
+            )
         elif must_out > cap_out:
-            problems.append(f"{head}: its reviewers must give {must_out} reviews outside it, "
-                            f"the {out_a} authors outside can take at most {cap_out}")  # fmt: skip
+            problems.append(
+                f"{head}: its reviewers must give {must_out} reviews outside it, "
+                f"the {out_a} authors outside can take at most {cap_out}"
+            )
     if problems:
         raise AllocationError("team rule 'require' is impossible: " + "; ".join(problems))
 
@@ -357,8 +362,10 @@ def check(
     got: dict[str, set[str]] = defaultdict(set)
     for r, a in plist:
         got[a].add(r)
-    note(f"authors without exactly {k} distinct reviewers",
-         (f"{a} ({len(got[a])})" for a in sorted(in_a) if len(got[a]) != k))  # fmt: skip
+    note(
+        f"authors without exactly {k} distinct reviewers",
+        (f"{a} ({len(got[a])})" for a in sorted(in_a) if len(got[a]) != k),
+    )
     load = Counter({r: 0 for r in in_r})
     load.update(r for r, _ in plist if r in in_r)
     if load and max(load.values()) - min(load.values()) > 1:

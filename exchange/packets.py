@@ -304,9 +304,12 @@ def pack_submission(
                 st = released.stat()
                 keep = _release_cell_ids(released, st.st_mtime_ns, st.st_size)
             data, mentions, notes = anonymize_notebook(
-                raw, identity, filename=target, max_output_bytes=max_output_bytes,
+                raw,
+                identity,
+                filename=target,
+                max_output_bytes=max_output_bytes,
                 keep_cell_ids=keep,
-            )  # fmt: skip
+            )
             packed.mentions += mentions
             packed.notes += notes
         else:

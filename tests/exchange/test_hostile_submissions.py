@@ -186,8 +186,8 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         _plant_username(course, username)
     shutil.copytree(_inbound(course, "hana"), _inbound(course, "hana").with_name(UNREADABLE))
     _plant_escape_beside_the_name(course, "jo")
-    (_inbound(course, "hana").with_name(f"{NOT_A_FOLDER}+{ASSIGNMENT}+2026-01-01 00:00:00 UTC+x")
-     .write_text("{}"))  # fmt: skip
+    not_a_folder = f"{NOT_A_FOLDER}+{ASSIGNMENT}+2026-01-01 00:00:00 UTC+x"
+    _inbound(course, "hana").with_name(not_a_folder).write_text("{}")
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "jupyter_config.py").write_text(
@@ -199,11 +199,22 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         f"c.Exchange.root = {str(tmp_path / 'exchange')!r}\n"
     )
     opened = subprocess.run(
-        [sys.executable, "-m", "nbcohort.cohorts.cli", "review", "open", ASSIGNMENT,
-         "--due=2099-01-01", "--reviewers=2", "--seed=4"],
+        [
+            sys.executable,
+            "-m",
+            "nbcohort.cohorts.cli",
+            "review",
+            "open",
+            ASSIGNMENT,
+            "--due=2099-01-01",
+            "--reviewers=2",
+            "--seed=4",
+        ],
         env=isolated_env(tmp_path, JUPYTER_CONFIG_PATH=str(conf)),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert opened.returncode == 0, opened.stderr
     assert "4 submissions, 8 packets" in opened.stdout
     assert "\x1b" not in opened.stdout + opened.stderr, "a learner's text reached the terminal"

@@ -33,6 +33,7 @@ from nbcohort.cohorts.services.review_rounds import (
     effective_due,
     find_round,
     move_allocation,
+    withdraw_allocations,
 )
 from nbcohort.exchange.allocation import AllocationError
 from nbcohort.exchange.nbgrader_io import collect
@@ -152,8 +153,7 @@ def _update_locked(
         late_index = {a: i for i, a in enumerate(sorted(subs))}
         with ctx.store.write() as s:
             rnd = s.get_one(ReviewRound, rnd_id)
-            for pair in late_dropped:
-                s.get_one(Allocation, state.live[pair]["id"]).status = "withdrawn"
+            withdraw_allocations(s, ctx.actor, rnd, [state.live[p]["id"] for p in late_dropped])
             for r, a in sorted(missing):
                 alloc = s.get_one(Allocation, state.live[(r, a)]["id"])
                 target = replacements[a].pop()

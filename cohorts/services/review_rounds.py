@@ -40,6 +40,7 @@ __all__ = [
     "observations",
     "reopen_round",
     "set_override",
+    "withdraw_allocations",
 ]
 
 
@@ -251,6 +252,34 @@ def move_allocation(
         previous_reviewer=allocation.reviewer_id,
     )
     return moved
+
+
+def withdraw_allocations(
+    session: Session, actor: Actor, rnd: ReviewRound, allocation_ids: Sequence[int]
+) -> list[Allocation]:
+    """Withdraw allocations of an open round that no reviewer has begun (a late submitter
+    took their place): the rows stay, marked, each one logged. All or none."""
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    wanted = set(allocation_ids)
+    rows = session.scalars(
+        select(Allocation)
+        .where(Allocation.round_id == rnd.id, Allocation.id.in_(wanted))
+        .order_by(Allocation.id)
+    ).all()
+    if len(rows) != len(wanted):
+        raise NotFound(f"not every allocation is in the review round for {rnd.assignment!r}")
+    begun = set(
+        session.scalars(select(Review.allocation_id).where(Review.allocation_id.in_(wanted)))
+    )
+    for alloc in rows:
+        if alloc.status != "assigned" or alloc.id in begun:
+            state = "begun" if alloc.status == "assigned" else alloc.status
+            raise Conflict(f"allocation {alloc.id} is {state}; it cannot be withdrawn")
+    for alloc in rows:
+        alloc.status = "withdrawn"
+        record(session, rnd.cohort_id, actor.member_id, "review.withdraw", alloc)
+    return list(rows)
 
 
 def _must_be_open(rnd: ReviewRound) -> None:

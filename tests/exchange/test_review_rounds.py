@@ -15,11 +15,20 @@ import nbformat
 import pytest
 from sqlalchemy import select
 
-from nbcohort.cohorts.models import Allocation, Cohort, Member, ReviewRound, clock_at, utcnow
+from nbcohort.cohorts.models import (
+    Activity,
+    Allocation,
+    Cohort,
+    Member,
+    ReviewRound,
+    clock_at,
+    utcnow,
+)
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import Conflict, Invalid
+from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import set_active
+from nbcohort.cohorts.services.review_rounds import withdraw_allocations
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange import closing, rounds
 from nbcohort.exchange.round_update import update_round
@@ -279,3 +288,49 @@ def test_a_late_submission_joins_without_breaking_the_allocation(course):
     assert set(load.values()) == {2}, load
     gus = _inbox(course, "gus")["inbox"]
     assert len(gus) == 2 and all(i["packet"] for i in gus)
+    with course.store.read() as s:  # the pairs gus broke were withdrawn through the services
+        withdrawn = s.scalars(select(Allocation.id).where(Allocation.status == "withdrawn")).all()
+        logged = s.scalars(
+            select(Activity.object_id).where(Activity.verb == "review.withdraw")
+        ).all()
+    assert len(withdrawn) == 2 and sorted(logged) == sorted(withdrawn)
+
+
+def test_only_unbegun_allocations_of_an_open_round_are_withdrawn_all_or_none(course):
+    _open(course, k=2)
+    begun = _inbox(course, "ana")["inbox"][0]["allocation_id"]
+    _submit(course, "ana", begun)
+    draft = _inbox(course, "ben")["inbox"][0]["allocation_id"]
+    learner, cohort = _actor(course, "ben")
+    with course.store.write() as s:
+        reviews.save_review(s, learner, cohort, draft, scores={"question": 1}, submit=False)
+    with course.store.read() as s:
+        fresh = s.scalars(
+            select(Allocation.id)
+            .where(Allocation.status == "assigned", Allocation.id != draft)
+            .order_by(Allocation.id)
+        ).all()[:2]
+
+    def withdraw(actor: Actor, ids: list[int]) -> None:
+        with course.store.write() as s:
+            withdraw_allocations(s, actor, s.scalars(select(ReviewRound)).one(), ids)
+
+    with pytest.raises(Forbidden):
+        withdraw(learner, fresh)
+    with pytest.raises(Conflict, match=f"allocation {begun} is submitted"):
+        withdraw(Actor.system(), [*fresh, begun])
+    with pytest.raises(Conflict, match=f"allocation {draft} is begun"):
+        withdraw(Actor.system(), [*fresh, draft])
+    with pytest.raises(NotFound):
+        withdraw(Actor.system(), [*fresh, 10**6])
+    with course.store.read() as s:
+        assert s.scalar(select(Activity).where(Activity.verb == "review.withdraw")) is None
+        assert {s.get_one(Allocation, i).status for i in fresh} == {"assigned"}
+    withdraw(Actor.system(), fresh)
+    with course.store.read() as s:
+        assert {s.get_one(Allocation, i).status for i in fresh} == {"withdrawn"}
+        logged = s.scalars(select(Activity.object_id).where(Activity.verb == "review.withdraw"))
+        assert sorted(logged) == sorted(fresh)
+    closing.close(course.context(), ASSIGNMENT, force=True, complete_short=True)
+    with pytest.raises(Conflict, match="closed"):
+        withdraw(Actor.system(), [begun])

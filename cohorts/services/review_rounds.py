@@ -1,8 +1,11 @@
-"""Review rounds as the instructor runs them: create, reassign, close, reopen, override.
-Where a round stands (``round_status``) is in ``review_status``.
+"""Review rounds as the instructor runs them: every step of a round's life is recorded here,
+checked (who may, in which state) and logged, in the caller's one transaction. Opens:
+``create_round``; changes: ``add_allocations``, ``withdraw_allocations``, ``move_allocation``;
+closes: ``close_round``; afterwards: ``reopen_round``, ``set_override``. Where a round stands
+is ``review_status``; members' part (inbox, reviews) is ``reviews``.
 
-The exchange (nbgrader collection, allocation, packets, aggregation) computes; this module
-decides who may do what and keeps the store consistent, in the caller's one transaction.
+The exchange (``nbcohort.exchange``: nbgrader collection, allocation, packets, aggregation)
+computes and calls these; its package docstring maps a round's life step by step.
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.models import ReviewRound, ReviewSubmission, utcnow
 from nbcohort.cohorts.store import Store
-from nbcohort.exchange import rounds
+from nbcohort.exchange import round_open
 from nbcohort.exchange.packets import Identity, pack_submission
+from nbcohort.exchange.round_context import RoundError
 from nbcohort.exchange.round_update import update_round
 from tests.helpers.peer_course import ASSIGNMENT, COURSE_ID, PeerCourse
 from tests.helpers.processes import isolated_env
@@ -169,8 +170,8 @@ def _round_folder(course: PeerCourse) -> Path:
         return Path(s.scalars(select(ReviewRound.folder)).one())
 
 
-def _open(course: PeerCourse, k: int = 2) -> rounds.OpenReport:
-    return rounds.open_round(
+def _open(course: PeerCourse, k: int = 2) -> round_open.OpenReport:
+    return round_open.open_round(
         course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=7), reviewers=k, seed=1
     )
 
@@ -259,7 +260,7 @@ def test_a_failed_or_killed_open_leaves_the_course_as_found_and_the_next_gives_t
         course.submit(username)
     found = _entries(course.root)
     # a round that cannot be allocated: nothing of the run stays
-    with pytest.raises(rounds.RoundError, match="cannot allocate"):
+    with pytest.raises(RoundError, match="cannot allocate"):
         _open(course, k=9)
     assert _entries(course.root) == found
 

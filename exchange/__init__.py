@@ -1,7 +1,7 @@
 """nbcohort.exchange: peer review on nbgrader. It drives nbgrader in-process, handles learners'
 files and computes (allocation, anonymized packets, aggregation); every change to a review
 round is recorded by ``nbcohort.cohorts.services.review_rounds``, which checks who may make it
-and logs it. The exchange never writes a row itself.
+and logs it. The exchange never writes a row itself (``tests/exchange/test_boundaries.py``).
 
 A review round's life, in order (CLI: ``nbcohort review ...``, in ``cohorts/cli/review.py``):
 

@@ -6,6 +6,9 @@ feedback."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -17,7 +20,6 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from nbcohort.exchange.learner_files import shown
-from nbcohort.exchange.release import _alembic_on_path
 from nbcohort.exchange.vetted_collect import (
     Collected,
     Collection,
@@ -34,6 +36,7 @@ __all__ = [
     "autograde",
     "collect",
     "nbgrader_api",
+    "put_alembic_on_path",
     "release_feedback",
     "write_grades",
 ]
@@ -51,8 +54,17 @@ class CellGrade:
     comment: str
 
 
+def put_alembic_on_path() -> None:
+    """nbgrader creates its gradebook by running the ``alembic`` command: make sure the one
+    installed beside this interpreter is found even when the venv is not activated."""
+    here = os.path.dirname(sys.executable)
+    if shutil.which("alembic") is None and os.path.exists(os.path.join(here, "alembic")):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
 def nbgrader_api(config: Config) -> NbGraderAPI:
-    _alembic_on_path()
+    """nbgrader's API in-process, on this course's config, logging warnings and worse."""
+    put_alembic_on_path()
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)

@@ -299,14 +299,13 @@ def pack_submission(
             packed.notes.append(f"{target}: renamed (its name held the author's identity)")
         released = _released(release, rel)
         if rel.suffix == ".ipynb":
-            keep: frozenset[str] = frozenset()
+            ids: frozenset[str] = frozenset()  # the released notebook's cell ids
             if released is not None:
                 st = released.stat()
-                keep = _release_cell_ids(released, st.st_mtime_ns, st.st_size)
+                ids = _release_cell_ids(released, st.st_mtime_ns, st.st_size)
             data, mentions, notes = anonymize_notebook(
-                raw, identity, filename=target, max_output_bytes=max_output_bytes,
-                keep_cell_ids=keep,
-            )  # fmt: skip
+                raw, identity, filename=target, keep_cell_ids=ids, max_output_bytes=max_output_bytes
+            )
             packed.mentions += mentions
             packed.notes += notes
         else:

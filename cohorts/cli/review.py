@@ -49,7 +49,7 @@ class _ReviewCommand(NbCohortCommand):
     aliases = {**common_aliases, "due": "_ReviewCommand.due"}
 
     def context(self) -> Any:
-        from nbcohort.exchange.rounds import RoundContext
+        from nbcohort.exchange.round_context import RoundContext
 
         settings = self.settings()
         root = Path(CourseDirectory(config=self.config).root)
@@ -65,7 +65,7 @@ class _ReviewCommand(NbCohortCommand):
     def start(self) -> None:
         from nbcohort.exchange.allocation import AllocationError
         from nbcohort.exchange.nbgrader_io import NbGraderError
-        from nbcohort.exchange.rounds import RoundError
+        from nbcohort.exchange.round_context import RoundError
 
         try:
             super().start()
@@ -89,7 +89,7 @@ class ReviewOpen(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.rounds import open_round
+        from nbcohort.exchange.round_open import open_round
 
         assignment = self.arg(0, "the assignment")
         ctx = self.context()
@@ -202,7 +202,7 @@ class ReviewClose(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import close
+        from nbcohort.exchange.round_close import close
 
         assignment = self.arg(0, "the assignment")
         report = close(
@@ -225,7 +225,7 @@ class ReviewReopen(_ReviewCommand):
     description = "Open a closed round again until a new due date."
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import reopen
+        from nbcohort.exchange.round_close import reopen
 
         assignment = self.arg(0, "the assignment")
         ctx = self.context()
@@ -245,7 +245,7 @@ class ReviewOverride(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import push_grades
+        from nbcohort.exchange.round_close import push_grades
 
         assignment, username = self.arg(0, "the assignment"), self.arg(1, "the member")
         scores = {}

@@ -1,8 +1,11 @@
-"""Review rounds as the instructor runs them: create, reassign, close, reopen, override.
-Where a round stands (``round_status``) is in ``review_status``.
+"""Review rounds as the instructor runs them: every step of a round's life is recorded here,
+checked (who may, in which state) and logged, in the caller's one transaction. Opens:
+``create_round``; changes: ``add_allocations``, ``withdraw_allocations``, ``move_allocation``;
+closes: ``close_round``; afterwards: ``reopen_round``, ``set_override``. Where a round stands
+is ``review_status``; members' part (inbox, reviews) is ``reviews``.
 
-The exchange (nbgrader collection, allocation, packets, aggregation) computes; this module
-decides who may do what and keeps the store consistent, in the caller's one transaction.
+The exchange (``nbcohort.exchange``: nbgrader collection, allocation, packets, aggregation)
+computes and calls these; its package docstring maps a round's life step by step.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ __all__ = [
     "observations",
     "reopen_round",
     "set_override",
+    "withdraw_allocations",
 ]
 
 
@@ -251,6 +255,34 @@ def move_allocation(
         previous_reviewer=allocation.reviewer_id,
     )
     return moved
+
+
+def withdraw_allocations(
+    session: Session, actor: Actor, rnd: ReviewRound, allocation_ids: Sequence[int]
+) -> list[Allocation]:
+    """Withdraw allocations of an open round that no reviewer has begun (a late submitter
+    took their place): the rows stay, marked, each one logged. All or none."""
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    wanted = set(allocation_ids)
+    rows = session.scalars(
+        select(Allocation)
+        .where(Allocation.round_id == rnd.id, Allocation.id.in_(wanted))
+        .order_by(Allocation.id)
+    ).all()
+    if len(rows) != len(wanted):
+        raise NotFound(f"not every allocation is in the review round for {rnd.assignment!r}")
+    begun = set(
+        session.scalars(select(Review.allocation_id).where(Review.allocation_id.in_(wanted)))
+    )
+    for alloc in rows:
+        if alloc.status != "assigned" or alloc.id in begun:
+            state = "begun" if alloc.status == "assigned" else alloc.status
+            raise Conflict(f"allocation {alloc.id} is {state}; it cannot be withdrawn")
+    for alloc in rows:
+        alloc.status = "withdrawn"
+        record(session, rnd.cohort_id, actor.member_id, "review.withdraw", alloc)
+    return list(rows)
 
 
 def _must_be_open(rnd: ReviewRound) -> None:

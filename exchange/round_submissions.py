@@ -57,7 +57,7 @@ def take_submissions(
             taken.excluded[student] = f"{state}; their submission is not reviewed"
             continue
         snapshot = folder / "submissions" / student
-        identity = Identity(member.username, member.name, member.email, aliases=(student,))
+        identity = Identity(member.username, member.name, member.email or "", aliases=(student,))
         try:
             snapshot.parent.mkdir(exist_ok=True)
             copy_tree(item.folder, snapshot, _SNAPSHOT)

@@ -187,10 +187,7 @@ class CohortClient:
         payload = {
             "filename": filename,
             "content_b64": base64.b64encode(content).decode("ascii"),
-            "title": title,
-            "description": description,
-            "tags": tags or [],
-            "license": license,
+            **_described(title, description, tags, license),
         }
         return self.request("POST", "/api/v1/artifacts", json=payload)
 
@@ -246,13 +243,14 @@ class CohortClient:
         license: str | None = None,
     ) -> dict[str, Any]:
         """Publish your reviewed notebook to the library once the round has closed."""
-        payload = {
-            "consent": consent,
-            "title": title,
-            "description": description,
-            "tags": tags or [],
-            "license": license,
-        }
+        payload = {"consent": consent, **_described(title, description, tags, license)}
         return self.request(
             "POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish", json=payload
         )
+
+
+def _described(
+    title: str, description: str, tags: list[str] | None, license: str | None
+) -> dict[str, Any]:
+    """What the library shows of an artifact (None: the cohort's first license)."""
+    return {"title": title, "description": description, "tags": tags or [], "license": license}

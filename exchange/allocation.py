@@ -14,7 +14,7 @@ How ``allocate`` decides, fastest first:
   offsets in [T, n-T] never meet a team-mate; with n >= 2T+2k-1 no offset d has n-d in the
   set either: no same-team and no reciprocal pair.
 - otherwise, small cases (authors x reviewers <= FLOW_MAX_EDGES, about n <= 300 when authors
-  review each other; ~1 s at the limit): an exact min-cost flow (networkx network simplex)
+  review each other; the limit keeps it fast): an exact min-cost flow (network simplex)
   with balanced loads, same-team arcs absent ("require") or costly ("prefer", so their number
   is minimal), then a repair pass that swaps arcs to remove reciprocal pairs without adding a
   same-team one. Infeasible flows raise AllocationError naming who cannot be covered.

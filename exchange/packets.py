@@ -184,8 +184,8 @@ def anonymize_notebook(
     except nbformat.ValidationError as exc:  # our edits broke it: never hand that to a reviewer
         raise PacketError(f"{filename}: anonymized notebook is invalid: {exc}") from None
     # Compact JSON with sorted keys: deterministic, and encoded by json's C encoder (an
-    # indented dump, as nbformat.writes does, runs the pure-Python encoder: twice the time of
-    # the whole anonymisation). Jupyter reads it as is and re-indents it on the first save.
+    # indented dump, as nbformat.writes does, runs the pure-Python encoder, slower than the
+    # whole anonymisation). Jupyter reads it as is and re-indents it on the first save.
     text = json.dumps(nb, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return (text + "\n").encode("utf-8"), mentions, notes
 

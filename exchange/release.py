@@ -1,5 +1,5 @@
-"""Release course notebooks through nbgrader, in-process (a CLI call per assignment costs
-5-10 s of start-up), and hand a learner their copy."""
+"""Release course notebooks through nbgrader, in-process (a CLI call per assignment pays
+nbgrader's whole start-up again), and hand a learner their copy."""
 
 from __future__ import annotations
 

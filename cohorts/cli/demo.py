@@ -20,7 +20,7 @@ from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
-from nbcohort.cohorts.demo import DEMO_SLUG, demo_anchor, seed_demo
+from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import get_cohort

@@ -3,6 +3,7 @@ on the course as one of its learners."""
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import signal
@@ -16,7 +17,7 @@ from traitlets import Bool, Int
 
 from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.server import BackgroundService
-from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
+from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
@@ -27,9 +28,36 @@ from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
 
-__all__ = ["DemoCommand"]
+__all__ = ["DemoCommand", "learner_jupyter_config"]
 
 FIRST_NOTEBOOK = "module-1/01-loading-data.ipynb"
+# What a learner's server leaves out; an instructor's keeps all of it. On a hub these settings
+# belong in the learner image's Jupyter config (learner_jupyter_config writes them).
+LEARNER_LABEXTENSIONS_OFF = (
+    "@jupyterlab/apputils-extension:announcements",  # "get notified about official Jupyter news?"
+    "@jupyter/nbgrader:create-assignment",  # the Create Assignment sidebar
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+)
+LEARNER_SERVER_EXTENSIONS_OFF = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+)
+
+
+def learner_jupyter_config(folder: Path) -> Path:
+    """Write a Jupyter config folder for a learner's single-user server into ``folder``: first
+    on JUPYTER_CONFIG_PATH, it turns off what only instructors need (nbgrader's Create
+    Assignment, formgrader and course list) and JupyterLab's question about Jupyter news.
+    nbgrader's learner tools (assignment list, validate) stay."""
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    page_config = {"disabledExtensions": {name: True for name in LEARNER_LABEXTENSIONS_OFF}}
+    server = {
+        "ServerApp": {"jpserver_extensions": {n: False for n in LEARNER_SERVER_EXTENSIONS_OFF}}
+    }
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(page_config, indent=1))
+    (folder / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
+    return folder
 
 
 class DemoCommand(NbCohortCommand):
@@ -42,10 +70,15 @@ class DemoCommand(NbCohortCommand):
     lab = Bool(True, help="Start JupyterLab for the demo learner.").tag(config=True)
     lab_port = Int(8888, help="Port of the demo's JupyterLab.").tag(config=True)
     flags = {
+        **NbCohortCommand.flags,
         "check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit."),
         "no-lab": ({"DemoCommand": {"lab": False}}, "Serve the community only."),
     }
-    aliases = {"lab-port": "DemoCommand.lab_port", "port": "ServiceSettings.port"}
+    aliases = {
+        **common_aliases,
+        "lab-port": "DemoCommand.lab_port",
+        "port": "ServiceSettings.port",
+    }
 
     def course_root(self) -> Path:
         root = self.config.get("CourseDirectory", {}).get("root")
@@ -88,7 +121,16 @@ class DemoCommand(NbCohortCommand):
 
     def start_lab(self, home: Path, service_url: str, token: str) -> tuple[subprocess.Popen, str]:
         lab_token = secrets.token_urlsafe(16)
-        env = {**os.environ, "NBCOHORT_URL": service_url, "NBCOHORT_TOKEN": token}
+        learner_config = learner_jupyter_config(home.parent.parent / "learner-jupyter-config")
+        config_path = os.pathsep.join(
+            p for p in (str(learner_config), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+        )
+        env = {
+            **os.environ,
+            "NBCOHORT_URL": service_url,
+            "NBCOHORT_TOKEN": token,
+            "JUPYTER_CONFIG_PATH": config_path,
+        }
         args = [
             sys.executable,
             "-m",

@@ -3,7 +3,9 @@ on the course as one of its learners."""
 
 from __future__ import annotations
 
+import copy
 import json
+import logging
 import os
 import secrets
 import signal
@@ -70,7 +72,7 @@ class DemoCommand(NbCohortCommand):
     lab = Bool(True, help="Start JupyterLab for the demo learner.").tag(config=True)
     lab_port = Int(8888, help="Port of the demo's JupyterLab.").tag(config=True)
     flags = {
-        **NbCohortCommand.flags,
+        **NbCohortCommand.flags,  # --debug: nbgrader's per-file progress too
         "check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit."),
         "no-lab": ({"DemoCommand": {"lab": False}}, "Serve the community only."),
     }
@@ -109,15 +111,44 @@ class DemoCommand(NbCohortCommand):
         from nbcohort.exchange.release import ReleaseError, copy_release, generate_release
 
         home = Path(self.settings().data_dir) / "demo" / "home" / learner.username
+        self.exchange_root()
         if not (home / FIRST_NOTEBOOK).exists():
             source = self.course_root() / "source"
             assignments = sorted(p.name for p in source.iterdir() if p.is_dir())
             print(f"releasing {', '.join(assignments)} with nbgrader …", flush=True)
+            # nbgrader logs each file it copies and warns that it replaces its last release:
+            # shown with --debug, otherwise only its errors. It sets the level of the log it
+            # shares with this command, so that is put back after.
+            config, level = copy.deepcopy(self.config), self.log.level
+            debug = isinstance(self.log_level, int) and self.log_level <= logging.DEBUG
+            config.NbGraderAPI.log_level = "DEBUG" if debug else "ERROR"
             try:
-                copy_release(generate_release(self.config, assignments), home)
+                copy_release(generate_release(config, assignments), home)
             except ReleaseError as exc:
                 raise CommandError(str(exc)) from None
+            finally:
+                self.log.setLevel(level)
         return home
+
+    def exchange_root(self) -> None:
+        """Create nbgrader's exchange root before nbgrader first looks at it (it reports a
+        missing root as CRITICAL), with the mode ``nbgrader release_assignment`` gives it, so
+        nbgrader never changes it later."""
+        from nbgrader.coursedir import CourseDirectory
+        from nbgrader.exchange.default.exchange import Exchange
+
+        root = Path(Exchange(config=self.config).root)
+        if root.is_dir():
+            return
+        groupshared = CourseDirectory(config=self.config).groupshared
+        try:
+            root.mkdir(parents=True)
+            root.chmod(0o2777 if groupshared else 0o777)  # as nbgrader's ensure_root
+        except OSError as exc:
+            raise CommandError(
+                f"cannot create nbgrader's exchange folder {root}: {exc.strerror} "
+                "(set c.Exchange.root in jupyter_config.py)"
+            ) from None
 
     def start_lab(self, home: Path, service_url: str, token: str) -> tuple[subprocess.Popen, str]:
         lab_token = secrets.token_urlsafe(16)

@@ -1,4 +1,4 @@
-"""Shared look of the widgets: one small stylesheet and a few HTML helpers."""
+"""Shared look of the widgets: one small stylesheet, buttons, and a few HTML helpers."""
 
 from __future__ import annotations
 
@@ -8,20 +8,25 @@ from typing import Any
 
 import ipywidgets as w
 
-__all__ = ["STYLE", "author_line", "button", "status", "style"]
+__all__ = ["FILLS", "STYLE", "author_line", "button", "status", "style", "when"]
+
+# Fills of the buttons that stand out, each with white text at 4.5:1 or more (WCAG AA).
+# JupyterLab's own success, warning and info colours are lighter (white on #388e3c: 4.11:1).
+FILLS = {"primary": "#1565c0", "success": "#2e7d32", "danger": "#c62828", "warning": "#b45309"}
 
 STYLE = """<style>
 .nbc-card{border-left:3px solid #5b8def;padding:2px 10px;margin:6px 0;
   background:rgba(91,141,239,.04)}
 .nbc-reply{margin-left:28px;border-left-color:#a0b8f0}
-.nbc-meta{font-size:12px;color:#666}
+.nbc-meta{font-size:12px;color:#595959}
 .nbc-meta b{color:#222}
-.nbc-hidden{color:#8a6d3b;font-style:italic}
-.nbc-offline{color:#777;font-style:italic;padding:4px 0}
+.nbc-hidden{color:#7a5a24;font-style:italic}
+.nbc-offline{color:#666;font-style:italic;padding:4px 0}
 .nbc-head{font-weight:600;margin:4px 0}
 .nbc-mention{color:#2a5bd7;font-weight:600}
 .nbc-status{font-size:12px;color:#a33}
 .nbc-ok{font-size:12px;color:#2a7a2a}
+.nbc-button:focus-visible{outline:2px solid #1a4fb4!important;outline-offset:1px}
 </style>"""
 
 
@@ -45,13 +50,14 @@ def author_line(post: dict[str, Any]) -> str:
     )
 
 
-def button(label: str, tooltip: str = "", **kw: Any) -> w.Button:
-    return w.Button(
-        description=label,
-        tooltip=tooltip or label,
-        layout=w.Layout(width="auto", height="28px"),
-        **kw,
-    )
+def button(label: str, tooltip: str = "", *, kind: str = "", **kw: Any) -> w.Button:
+    """A real button; ``kind`` (one of FILLS) makes it stand out with a readable fill."""
+    kw.setdefault("layout", w.Layout(width="auto", height="28px"))
+    b = w.Button(description=label, tooltip=tooltip or label, **kw)
+    b.add_class("nbc-button")
+    if kind:
+        b.style.button_color, b.style.text_color = FILLS[kind], "white"
+    return b
 
 
 def status(message: str = "", ok: bool = False) -> str:

@@ -1,19 +1,35 @@
-"""``discussion(anchor)``: the thread anchored to a course location, in place in the notebook."""
+"""``discussion(anchor)``: the thread anchored to a course location, in place in the notebook.
+
+A thread is one line until a member opens it (how many posts, how many unread, who wrote last
+and when), so a long thread at the end of a section never pushes the course away. Opened, it
+shows the newest page of posts, "show earlier" for the rest, and a compose box. Each post has
+one small button beside it that opens its actions (react, reply, edit, delete, flag, hide).
+"""
 
 from __future__ import annotations
 
 import html
+import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
-from nbcohort.widgets._style import author_line, button, status, style
+from nbcohort.widgets._style import author_line, button, status, style, when
 
-__all__ = ["Composer", "Discussion", "discussion"]
+__all__ = ["Composer", "Discussion", "PostCard", "discussion"]
+
+_BLOCK = re.compile(r"</?(?:p|br|div|li|ul|ol|pre|blockquote|h[1-6]|table|tr|td|th)\b[^>]*>")
+_TAG = re.compile(r"<[^>]*>")
+
+
+def _excerpt(markup: str, length: int = 40) -> str:
+    """The start of a post's text, to tell it from the author's other posts by ear."""
+    text = " ".join(html.unescape(_TAG.sub("", _BLOCK.sub(" ", markup))).split())
+    return text if len(text) <= length else text[: length - 1].rstrip() + "…"
 
 
 class Composer(w.VBox):
@@ -29,10 +45,10 @@ class Composer(w.VBox):
         self.conn, self._send = conn, send
         self._draft: tuple[str, str] | None = None  # (text, its key): see draft_key
         self.text = w.Textarea(
-            placeholder=placeholder, layout=w.Layout(width="100%", height="80px")
+            placeholder=placeholder, layout=w.Layout(width="auto", height="80px")
         )
         self.preview_button = button("Preview")
-        self.send_button = button(label, button_style="primary")
+        self.send_button = button(label, kind="primary")
         self.preview = w.HTML()
         self.status = w.HTML()
         self.preview_button.on_click(lambda _b: self.show_preview())
@@ -69,27 +85,35 @@ class Composer(w.VBox):
 
 
 class _Panel(w.VBox):
-    """A post's action controls: reactions and reply, then more actions, then a status note."""
+    """A post's actions, once opened: one row of buttons, then the form one of them opens
+    (an edit box, a confirmation, a reason), then a status note."""
 
-    def __init__(self) -> None:
-        self.actions, self.more, self.note = w.HBox(), w.HBox(), w.HTML()
-        super().__init__([self.actions, self.more, self.note])
+    def __init__(self, reply: bool) -> None:
+        self.actions, self.form, self.note = w.HBox(), w.VBox(), w.HTML()
+        self.actions.add_class("nbc-actions")
+        super().__init__([self.actions, self.form, self.note])
+        self.add_class("nbc-panel")
+        if reply:
+            self.add_class("nbc-reply")
 
 
 class PostCard(w.VBox):
-    """One post: its text in one HTML block and a small button that opens its actions.
-
-    Action controls are made only when a member opens them, so a page of posts costs a few
-    widgets each and a long thread opens as fast as a short one.
-    """
+    """One post: its text in one HTML block, and beside it a small button that opens and
+    closes its actions. The actions are made only when a member opens them, so a page of
+    posts costs a few widgets each and a long thread opens as fast as a short one."""
 
     def __init__(self, thread: Discussion, post: dict[str, Any], reply: bool = False) -> None:
         self.thread, self.post, self.is_reply = thread, post, reply
-        self.body = w.HTML()
-        self.toggle = button("⋯", "react, reply, more")
-        self.toggle.layout.width = "3em"  # a small handle, not a full-width bar
-        self.toggle.on_click(lambda _b: self.expand())
-        self.panel: _Panel | None = None
+        self.body = w.HTML(layout=w.Layout(flex="1 1 auto", width="auto", min_width="0"))
+        # No text on it, so its accessible name is its tooltip, one per post: see render.
+        self.more = button("", layout=w.Layout())
+        self.more.add_class("nbc-more")
+        self.more.on_click(lambda _b: self.toggle_actions())
+        self.row = w.HBox([self.body, self.more])
+        self.row.add_class("nbc-row")
+        self.panel: _Panel | None = None  # made when first opened
+        self.panel_open = False
+        self._reaction_buttons: dict[str, w.Button] = {}
         self.replies: w.VBox | None = None
         self.reply_box: Composer | None = None
         super().__init__()
@@ -100,6 +124,10 @@ class PostCard(w.VBox):
     @property
     def client(self) -> Any:
         return self.thread.conn.client
+
+    @property
+    def own(self) -> bool:
+        return bool(self.post["author"]["id"] == self.thread.conn.member_id)
 
     def render(self) -> None:
         p = self.post
@@ -121,11 +149,15 @@ class PostCard(w.VBox):
         )
         reactions = f'<div class="nbc-meta">{counts}</div>' if counts else ""
         self.body.value = f'<div class="{css}">{author_line(p)}{text}{reactions}</div>'
-        if self.panel is not None:
+        what = "reply" if self.is_reply else "post"
+        verb = "Close actions" if self.panel_open else "More actions"
+        name = f"{verb} for {p['author']['name']}'s {what} of {when(p['created_at'])}"
+        excerpt = _excerpt(p["html"]) if not p["deleted"] else ""
+        self.more.tooltip = f"{name}: “{excerpt}”" if excerpt else name
+        self.more.layout.visibility = "hidden" if p["deleted"] else None
+        parts: list[w.Widget] = [self.row]
+        if self.panel is not None and self.panel_open:
             self._fill_panel(self.panel)
-        self.toggle.layout.display = "none" if p["deleted"] or self.panel is not None else None
-        parts: list[w.Widget] = [self.body, self.toggle]
-        if self.panel is not None:
             parts.append(self.panel)
         if self.replies is not None:
             parts.append(self.replies)
@@ -133,43 +165,81 @@ class PostCard(w.VBox):
             parts.append(self.reply_box)
         self.children = parts
 
-    def expand(self) -> _Panel:
-        """This post's action controls, made on first use."""
-        if self.panel is None:
-            self.panel = _Panel()
+    def toggle_actions(self) -> None:
+        """Open this post's actions beside it, or close them; the focus stays on the button."""
+        if self.panel_open:
+            self.panel_open = False
+            self.more.remove_class("nbc-open")
             self.render()
-        assert self.panel is not None
+        else:
+            self.expand()
+
+    def expand(self) -> _Panel:
+        """This post's actions, opened (made on first use)."""
+        if self.panel is None:
+            self.panel = _Panel(self.is_reply)
+        if not self.panel_open:
+            self.panel_open = True
+            self.more.add_class("nbc-open")
+            self.render()
         return self.panel
 
     def _fill_panel(self, panel: _Panel) -> None:
         p = self.post
+        for old in panel.actions.children:
+            old.close()  # made again for the post as it is now
         buttons: list[w.Button] = []
+        self._reaction_buttons = {}
         if not p["deleted"]:
             for kind in self.thread.reactions:
-                n = p["reactions"].get(kind, 0)
-                b = button(
-                    f"{kind} {n}" if n else kind,
-                    f"react: {kind}",
-                    button_style="info" if kind in p["my_reactions"] else "",
-                )
+                n, mine = p["reactions"].get(kind, 0), kind in p["my_reactions"]
+                label = f"{kind} {n}" if n else kind
+                b = button(f"✓ {label}" if mine else label, f"take back {kind}" if mine else kind)
+                if mine:
+                    b.add_class("nbc-mine")
                 b.on_click(lambda _b, k=kind: self.toggle_reaction(k))
                 buttons.append(b)
+                self._reaction_buttons[kind] = b
             if not self.is_reply:
-                reply = button("Reply")
-                reply.on_click(lambda _b: self.open_reply())
-                buttons.append(reply)
-            dots = button("More", "edit, delete, flag")
-            dots.on_click(lambda _b: self.open_more())
-            buttons.append(dots)
+                buttons.append(self._action("Reply", self.open_reply))
+            if p["can_edit"]:
+                buttons.append(self._action("Edit", self.open_edit))
+            if p["can_delete"]:
+                buttons.append(self._action("Delete", self.confirm_delete, kind="danger"))
+            if not self.own:
+                buttons.append(
+                    self._action("Flag", self.open_flag, "flag for a facilitator's review")
+                )
+            if self.thread.conn.is_staff:
+                action = "restore" if p["hidden"] else "hide"
+                buttons.append(
+                    self._action(
+                        action.capitalize(),
+                        lambda: self.open_reason(action),
+                        f"{action} this post (logged with your reason)",
+                    )
+                )
         panel.actions.children = buttons
-        panel.more.children = ()
+        panel.form.children = ()
 
-    def _do(self, action: Callable[[], Any], done: str = "") -> None:
+    @staticmethod
+    def _action(label: str, act: Callable[[], Any], tooltip: str = "", kind: str = "") -> w.Button:
+        b = button(label, tooltip, kind=kind)
+        b.on_click(lambda _b: act())
+        return b
+
+    def action_labels(self) -> list[str]:
+        """What the opened actions offer, as their buttons say it."""
+        return [b.description for b in self.expand().actions.children]
+
+    def _do(self, action: Callable[[], Any], done: str = "") -> bool:
         try:
             action()
-            self.expand().note.value = status(done, ok=True) if done else ""
         except ClientError as exc:
             self.expand().note.value = status(exc.message)
+            return False
+        self.expand().note.value = status(done, ok=True) if done else ""
+        return True
 
     def refresh(self) -> None:
         fresh = self.client.get_post(self.post["id"])
@@ -185,13 +255,14 @@ class PostCard(w.VBox):
                 self.client.react(self.post["id"], kind)
             self.refresh()
 
-        self._do(act)
+        if self._do(act) and kind in self._reaction_buttons:
+            self._reaction_buttons[kind].focus()  # the same reaction, its count updated
 
     def open_reply(self) -> None:
-        self.expand()
         if self.reply_box is None:
             self.reply_box = Composer(self.thread.conn, self.send_reply, "Reply")
             self.render()
+        self.reply_box.text.focus()
 
     def send_reply(self, text: str) -> dict[str, Any]:
         assert self.reply_box is not None  # send_reply is the reply box's action
@@ -204,55 +275,37 @@ class PostCard(w.VBox):
             self.render()
         else:
             self.replies.children += (card,)
-        self.thread.count(+1)
+        self.thread.added(post)
         return post
-
-    def open_more(self) -> None:
-        p, own = self.post, self.post["author"]["id"] == self.thread.conn.member_id
-        items: list[w.Widget] = []
-        if p["can_edit"]:
-            edit = button("Edit")
-            edit.on_click(lambda _b: self.open_edit())
-            items.append(edit)
-        if p["can_delete"]:
-            delete = button("Delete", button_style="danger")
-            delete.on_click(lambda _b: self.confirm_delete(own))
-            items.append(delete)
-        if not own:
-            flag = button("Flag", "flag for a facilitator's review")
-            flag.on_click(lambda _b: self.open_flag())
-            items.append(flag)
-        if self.thread.conn.is_staff:
-            action = "restore" if p["hidden"] else "hide"
-            mod = button(action.capitalize(), f"{action} this post (logged with your reason)")
-            mod.on_click(lambda _b: self.open_reason(action))
-            items.append(mod)
-        self.expand().more.children = items
 
     def open_edit(self) -> None:
         box = Composer(self.thread.conn, self.send_edit, "Save")
         box.text.value = self.post.get("markdown") or ""
-        self.expand().more.children = (box,)
+        self.expand().form.children = (box,)
+        box.text.focus()
 
     def send_edit(self, text: str) -> dict[str, Any]:
         updated = self.client.edit(self.post["id"], text)
         updated["replies"] = self.post.get("replies", [])
         self.post = updated
         self.render()
+        self.more.focus()  # the edit box is gone: back to the post's own button
         return updated
 
-    def confirm_delete(self, own: bool) -> None:
-        if own:
-            sure = button("Really delete", button_style="danger")
-            sure.on_click(
-                lambda _b: self._do(lambda: self._deleted(self.client.delete(self.post["id"])))
-            )
-            self.expand().more.children = (sure,)
+    def confirm_delete(self) -> None:
+        if self.own:
+            sure = self._action("Really delete", self._delete_own, kind="danger")
+            self.expand().form.children = (sure,)
         else:
             self.open_reason("delete")
 
+    def _delete_own(self) -> None:
+        if self._do(lambda: self._deleted(self.client.delete(self.post["id"]))):
+            self.thread.summary.focus()  # nothing is left to act on here
+
     def _deleted(self, post: dict[str, Any]) -> None:
         self.post = {**post, "replies": self.post.get("replies", [])}
+        self.panel_open = False
         self.render()
 
     def open_flag(self) -> None:
@@ -260,7 +313,7 @@ class PostCard(w.VBox):
 
     def open_reason(self, action: str) -> None:
         reason = w.Text(placeholder=f"why {action}?", layout=w.Layout(width="60%"))
-        go = button(f"Confirm {action}", button_style="warning")
+        go = button(f"Confirm {action}", kind="danger" if action == "delete" else "warning")
 
         def act() -> None:
             pid = self.post["id"]
@@ -272,36 +325,109 @@ class PostCard(w.VBox):
                 self.client.moderate(pid, action, reason.value)
             self.refresh()
 
-        go.on_click(lambda _b: self._do(act, f"{action}: done"))
-        self.expand().more.children = (reason, go)
+        def confirm() -> None:
+            if self._do(act, f"{action}: done"):
+                self.more.focus()
+
+        go.on_click(lambda _b: confirm())
+        self.expand().form.children = (reason, go)
+        reason.focus()
+
+
+def _latest(posts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+    """The newest post or reply that is not deleted (ids grow with time)."""
+    every = [q for p in posts for q in (p, *p.get("replies", ())) if not q["deleted"]]
+    return max(every, key=lambda q: q["id"], default=None)
 
 
 class Discussion(w.VBox):
-    """A thread shown in place: newest page first, 'show earlier' for the rest."""
+    """A thread shown in place, one summary line until opened: then the newest page first,
+    'show earlier' for the rest, and a compose box."""
 
-    def __init__(self, anchor: str, conn: Connection, page_size: int | None = None) -> None:
+    def __init__(
+        self, anchor: str, conn: Connection, page_size: int | None = None, expanded: bool = False
+    ) -> None:
         self.anchor, self.conn, self.page_size = anchor, conn, page_size
         self.reactions: list[str] = conn.me.get("rules", {}).get("reactions", ["helpful"])
-        self.header = w.HTML()
-        self.earlier = button("Show earlier")
+        self.summary = w.Button(layout=w.Layout(width="auto", height="auto"))
+        self.summary.add_class("nbc-summary")
+        self.summary.add_class("nbc-button")
+        self.summary.on_click(lambda _b: self.toggle())
+        self.earlier = button("Show earlier posts")
         self.earlier.on_click(lambda _b: self.load_earlier())
         self.posts = w.VBox()
         self.composer = Composer(conn, self.send, "Post")
-        self.total = 0
+        self.content = w.VBox([self.earlier, self.posts, self.composer])
+        self.content.add_class("nbc-thread")
+        self.opened = False
+        self.total = self.unread = 0
+        self.latest: dict[str, Any] | None = None
         self._oldest: int | None = None
-        super().__init__([style(), self.header, self.earlier, self.posts, self.composer])
-        self._show(conn.client.thread(anchor, limit=page_size), prepend=False)
-        if self.total:
-            conn.client.mark_read(anchor)  # private: reads are never shown per person
+        self._first_page: dict[str, Any] | None = conn.client.thread(anchor, limit=page_size)
+        self._style = style()
+        super().__init__([self._style, self.summary])
+        self.add_class("nbc-discussion")
+        page = self._first_page
+        self.total, self.latest = page["total"], _latest(page["posts"])
+        self.unread = int(page.get("unread") or 0)  # when the service says it
+        if expanded:
+            self.expand()
+        else:
+            self.render_summary()
 
-    def count(self, delta: int) -> None:
-        self.total += delta
+    def render_summary(self) -> None:
+        """The one line: posts, unread, the latest author and time, and open or close."""
         n = self.total
-        what = f"{n} post{'s' if n != 1 else ''}" if n else "no posts yet: start the discussion"
-        self.header.value = (
-            f'<div class="nbc-head">Discussion · <code>'
-            f"{html.escape(self.anchor)}</code> · {what}</div>"
-        )
+        parts = [f"{n} post{'s' if n != 1 else ''}"] if n else ["no posts yet: start one"]
+        if n and self.unread:
+            parts.append(f"{self.unread} unread")
+        if n and self.latest is not None:
+            author = self.latest["author"]
+            who = "you" if author["id"] == self.conn.member_id else author["name"]
+            parts.append(f"latest {who}, {when(self.latest['created_at'])}")
+        parts.append("close" if self.opened else "open")
+        self.summary.description = " · ".join(["Discussion", self.anchor, *parts])
+        verb = "Close" if self.opened else "Open"
+        self.summary.tooltip = f"{verb} the discussion of {self.anchor}"
+
+    def toggle(self) -> None:
+        """Open or close the thread; the focus stays on the summary line."""
+        if self.opened:
+            self.collapse()
+        else:
+            self.expand()
+
+    # Not open/close: those open and close a widget's channel to the front end.
+    def expand(self) -> None:
+        self._make_cards()
+        self.children = [self._style, self.summary, self.content]
+        self.opened = True
+        self.summary.add_class("nbc-open")
+        if self.total:
+            try:
+                self.conn.client.mark_read(self.anchor)  # private: never shown per person
+                self.unread = 0
+            except ClientError:
+                pass  # a read mark can wait for the next time the thread is opened
+        self.render_summary()
+
+    def collapse(self) -> None:
+        self.children = [self._style, self.summary]
+        self.opened = False
+        self.summary.remove_class("nbc-open")
+        self.render_summary()
+
+    def _make_cards(self) -> None:
+        """The first page's cards, made when the thread is first shown or written to."""
+        if self._first_page is not None:
+            self._show(self._first_page, prepend=False)
+            self._first_page = None
+
+    def added(self, post: dict[str, Any]) -> None:
+        """A post or reply this member just wrote: one more, and the latest."""
+        self.total += 1
+        self.latest = post
+        self.render_summary()
 
     def _show(self, page: dict[str, Any], *, prepend: bool) -> None:
         cards = tuple(PostCard(self, p) for p in page["posts"])
@@ -310,7 +436,7 @@ class Discussion(w.VBox):
             self._oldest = page["posts"][0]["id"]
         self.earlier.layout.display = None if page["has_more"] else "none"
         self.total = page["total"]
-        self.count(0)
+        self.render_summary()
 
     def load_earlier(self) -> None:
         try:
@@ -322,16 +448,18 @@ class Discussion(w.VBox):
 
     def send(self, text: str) -> dict[str, Any]:
         post = self.conn.client.post(self.anchor, text, key=self.composer.draft_key)
+        self._make_cards()
         self.posts.children += (PostCard(self, post),)
-        self.count(+1)
+        self.added(post)
         return post
 
 
-def discussion(anchor: str, *, page_size: int | None = None) -> w.Widget:
-    """The cohort's thread for ``anchor`` (e.g. ``"module-1/loading-data"``), or one calm
-    line when the community cannot be reached. Never raises into the notebook."""
+def discussion(anchor: str, *, page_size: int | None = None, expanded: bool = False) -> w.Widget:
+    """The cohort's thread for ``anchor`` (e.g. ``"module-1/loading-data"``), one summary line
+    that opens to the thread (``expanded=True``: open at once, as a page may want), or one
+    calm line when the community cannot be reached. Never raises into the notebook."""
     try:
-        return Discussion(anchor, connect(), page_size)
+        return Discussion(anchor, connect(), page_size, expanded)
     except Offline as exc:
         return offline(str(exc))
     except ClientError as exc:

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import Flag, Post, Reaction, ReadMark
 from nbcohort.widgets import discussion
+from nbcohort.widgets._post import PostCard
 from nbcohort.widgets._style import when
-from nbcohort.widgets.discussion import Discussion, PostCard
+from nbcohort.widgets.discussion import Discussion
 
 ANCHOR = "module-1/reading-files"
 

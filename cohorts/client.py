@@ -104,12 +104,23 @@ class CohortClient:
     def members(self) -> list[dict[str, Any]]:
         return self.request("GET", "/api/v1/members")["members"]
 
-    def thread(self, anchor: str, *, before: int | None = None, limit: int | None = None) -> Any:
+    def thread(
+        self,
+        anchor: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        unread: bool = False,
+    ) -> Any:
+        """A page of the thread at ``anchor``; with ``unread``, also how many posts by others
+        the member has not read (``page["unread"]``)."""
         params: dict[str, Any] = {"anchor": anchor}
         if before is not None:
             params["before"] = before
         if limit is not None:
             params["limit"] = limit
+        if unread:
+            params["unread"] = "1"
         return self.request("GET", "/api/v1/thread", params=params)
 
     def mark_read(self, anchor: str) -> int:

@@ -35,6 +35,7 @@ __all__ = [
     "NbGraderError",
     "autograde",
     "collect",
+    "ensure_exchange_root",
     "nbgrader_api",
     "put_alembic_on_path",
     "release_feedback",
@@ -62,9 +63,30 @@ def put_alembic_on_path() -> None:
         os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
+def ensure_exchange_root(config: Config) -> None:
+    """Create nbgrader's exchange root before nbgrader first looks at it (it reports a missing
+    root as CRITICAL), with the mode ``nbgrader release_assignment`` gives it, so nbgrader
+    never changes it later."""
+    from nbgrader.exchange.default.exchange import Exchange
+
+    root = Path(Exchange(config=config).root)
+    if root.is_dir():
+        return
+    groupshared = CourseDirectory(config=config).groupshared
+    try:
+        root.mkdir(parents=True)
+        root.chmod(0o2777 if groupshared else 0o777)  # as nbgrader's ensure_root expects
+    except OSError as exc:
+        raise NbGraderError(
+            f"cannot create nbgrader's exchange folder {root}: {exc.strerror} "
+            "(set c.Exchange.root in jupyter_config.py)"
+        ) from None
+
+
 def nbgrader_api(config: Config) -> NbGraderAPI:
     """nbgrader's API in-process, on this course's config, logging warnings and worse."""
     put_alembic_on_path()
+    ensure_exchange_root(config)
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)

@@ -84,7 +84,7 @@ def test_wheel_installs_and_imports(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import nbcohort.cohorts.store as s, nbcohort.widgets, nbcohort.exchange.release;"
+        "import nbcohort.cohorts.schema as s, nbcohort.widgets, nbcohort.exchange.release;"
         "from nbcohort.cohorts.cli.scaffold import _template;"
         f"assert s.__file__.startswith({str(site)!r}), s.__file__;"
         "print(s.head_revision(), len(_template('course.toml.tmpl', course_id='x', title='y')))"

@@ -51,13 +51,15 @@ class Discussion(w.VBox):
         self.total = self.unread = 0
         self.latest: dict[str, Any] | None = None
         self._oldest: int | None = None
-        self._first_page: dict[str, Any] | None = conn.client.thread(anchor, limit=page_size)
+        self._first_page: dict[str, Any] | None = conn.client.thread(
+            anchor, limit=page_size, unread=True
+        )
         self._style = style()
         super().__init__([self._style, self.summary])
         self.add_class("nbc-discussion")
         page = self._first_page
         self.total, self.latest = page["total"], _latest(page["posts"])
-        self.unread = int(page.get("unread") or 0)  # when the service says it
+        self.unread = int(page.get("unread") or 0)
         if expanded:
             self.expand()
         else:

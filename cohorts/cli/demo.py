@@ -131,24 +131,12 @@ class DemoCommand(NbCohortCommand):
         return home
 
     def exchange_root(self) -> None:
-        """Create nbgrader's exchange root before nbgrader first looks at it (it reports a
-        missing root as CRITICAL), with the mode ``nbgrader release_assignment`` gives it, so
-        nbgrader never changes it later."""
-        from nbgrader.coursedir import CourseDirectory
-        from nbgrader.exchange.default.exchange import Exchange
+        from nbcohort.exchange.nbgrader_io import NbGraderError, ensure_exchange_root
 
-        root = Path(Exchange(config=self.config).root)
-        if root.is_dir():
-            return
-        groupshared = CourseDirectory(config=self.config).groupshared
         try:
-            root.mkdir(parents=True)
-            root.chmod(0o2777 if groupshared else 0o777)  # as nbgrader's ensure_root
-        except OSError as exc:
-            raise CommandError(
-                f"cannot create nbgrader's exchange folder {root}: {exc.strerror} "
-                "(set c.Exchange.root in jupyter_config.py)"
-            ) from None
+            ensure_exchange_root(self.config)
+        except NbGraderError as exc:
+            raise CommandError(str(exc)) from None
 
     def start_lab(self, home: Path, service_url: str, token: str) -> tuple[subprocess.Popen, str]:
         lab_token = secrets.token_urlsafe(16)
@@ -235,6 +223,7 @@ class DemoCommand(NbCohortCommand):
             print(f"learner token     : {token}")
             print(f"instructor token  : {instructor_token}")
             print("stop with Ctrl-C", flush=True)
+            signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
             try:
                 if lab is not None:
                     lab.wait()
@@ -276,3 +265,7 @@ class DemoCommand(NbCohortCommand):
             f"{anchor}, replied, saw prompt {prompt['key']}"
             + (f", and JupyterLab serves the course at {lab_url}" if lab_url else "")
         )
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

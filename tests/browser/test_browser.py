@@ -155,7 +155,7 @@ def test_course_notebook_runs_and_posts_through_the_widget(ui, lab, browser, tok
     try:
         summary = page.locator(".nbc-summary", has_text=ANCHOR).first
         summary.wait_for(timeout=90_000)
-        assert "1 post · latest Ben Okafor" in summary.text_content()
+        assert "1 post · 1 unread · latest Ben Okafor" in summary.text_content()
         assert page.locator(".nbc-card").count() == 0  # one line each until opened
         widget = open_thread(page)
         assert focused_name(page).startswith(f"Discussion · {ANCHOR} · 1 post")

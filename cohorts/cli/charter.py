@@ -83,7 +83,9 @@ class CharterStatus(NbCohortCommand):
                     select(CharterAck.version, func.count())
                     .where(CharterAck.cohort_id == cohort.id)
                     .group_by(CharterAck.version)
-                ).tuples()
+                )
+                .tuples()
+                .all()
             )
             versions = s.scalars(
                 select(CharterVersion)

@@ -121,7 +121,9 @@ def upcoming_events(
             .join(Event, EventSignup.event_id == Event.id)
             .where(Event.cohort_id == cohort.id)
             .group_by(EventSignup.event_id)
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     out = []
     for entry in cohort_entries(session, cohort):

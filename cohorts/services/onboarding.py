@@ -285,7 +285,9 @@ def onboarding_status(session: Session, actor: Actor, cohort: Cohort) -> dict[st
             select(OnboardingStep.step, OnboardingStep.state).where(
                 OnboardingStep.member_id == member.id
             )
-        ).tuples()
+        )
+        .tuples()
+        .all()
     )
     contributor = bool(contributors(session, [member.id], spec.onboarding.contributor_posts))
     steps = []

@@ -83,9 +83,7 @@ class CharterStatus(NbCohortCommand):
                     select(CharterAck.version, func.count())
                     .where(CharterAck.cohort_id == cohort.id)
                     .group_by(CharterAck.version)
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             versions = s.scalars(
                 select(CharterVersion)

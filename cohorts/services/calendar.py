@@ -121,9 +121,7 @@ def upcoming_events(
             .join(Event, EventSignup.event_id == Event.id)
             .where(Event.cohort_id == cohort.id)
             .group_by(EventSignup.event_id)
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     out = []
     for entry in cohort_entries(session, cohort):

@@ -285,9 +285,7 @@ def onboarding_status(session: Session, actor: Actor, cohort: Cohort) -> dict[st
             select(OnboardingStep.step, OnboardingStep.state).where(
                 OnboardingStep.member_id == member.id
             )
-        )
-        .tuples()
-        .all()
+        ).all()
     )
     contributor = bool(contributors(session, [member.id], spec.onboarding.contributor_posts))
     steps = []

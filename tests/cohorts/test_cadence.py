@@ -25,8 +25,8 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.services import artifacts, posts, practices
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.calendar import set_signup, upcoming_events
 from nbcohort.cohorts.services.cadence_tick import run_tick
+from nbcohort.cohorts.services.calendar import set_signup, upcoming_events
 from nbcohort.cohorts.services.errors import Forbidden
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
@@ -66,7 +66,7 @@ def published(store: Store, kind: str | None = None) -> list[CadenceItem]:
 
 def test_apply_plans_the_cohort_and_again_changes_nothing(store):
     text = cohort_toml()
-    cohort, first = apply_text(store, text, T0, COURSE)
+    _cohort, first = apply_text(store, text, T0, COURSE)
     assert first.created and first.plan.added > 30
     with store.read() as s:
         keys = set(s.scalars(select(CadenceItem.key)))
@@ -226,7 +226,9 @@ def test_weekly_highlights_are_the_weeks_most_helpful_posts(store):
     who = people(store, cohort.id)
     ana, ben, chi = (Actor.of(who[n]) for n in ("ana", "ben", "chi"))
     with clock_at(datetime(2027, 3, 3, 10, tzinfo=UTC)), store.write() as s:
-        asked = posts.create_post(s, ana, cohort, "module-1/first-look", "Why **object** dtype? @ben")
+        asked = posts.create_post(
+            s, ana, cohort, "module-1/first-look", "Why **object** dtype? @ben"
+        )
         quiet = posts.create_post(s, ben, cohort, "module-1/first-look", "Nobody reacts to me")
         s.flush()
         posts.create_post(s, ben, cohort, "module-1/first-look", "Try to_numeric",

@@ -222,8 +222,7 @@ class ClientSettings(Configurable):
 
 
 class CadenceSettings(Configurable):
-    """The cohort's rhythm: how far ahead ``nbcohort cadence tick`` plans, and what it does
-    with what is late."""
+    """The cohort's rhythm: how far ahead the cadence tick plans, and what it does when late."""
 
     horizon_days = Int(
         35,

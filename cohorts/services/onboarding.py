@@ -56,6 +56,7 @@ __all__ = [
 
 _STEP = cast(Table, OnboardingStep.__table__)
 _CHUNK = 900  # ids per IN (...) list
+CATCH_UP_DAYS = 2  # a step overdue by more (the tick was down) is not sent late
 
 
 @dataclass
@@ -98,29 +99,38 @@ class Due:
 
 def find_due(session: Session, cohort: Cohort, spec: CohortFile, now: datetime) -> Due:
     """The steps not yet recorded whose time has come: per step, one query over the members
-    whose sequence can have reached it (indexed by the unique member and step)."""
+    whose sequence can be at that step now (a band of join dates, probed through the unique
+    member and step), then the exact time in each one's zone. A step more than
+    ``CATCH_UP_DAYS`` overdue (the tick did not run for days) is not sent late: the member
+    has moved on, and the next step comes on its day."""
     due = Due()
     steps = sorted(spec.onboarding.steps, key=lambda s: s.day)
     begin = cohort_start(spec)
     window = now - timedelta(days=MAX_ONBOARDING_DAY + 2)
+    send_at = spec.onboarding.send_at
+    early = timedelta(hours=send_at.hour, minutes=send_at.minute) - timedelta(hours=1)
     for step in steps:
-        earliest = timedelta(days=max(step.day - 1, 0))
-        if begin + earliest > now:
+        # Step d comes at send_at local on day d: at least (d - 1) days and (send_at - 1 h,
+        # for a daylight-saving change) after the sequence began; day 0 at once.
+        soonest = timedelta(days=step.day - 1) + early if step.day else timedelta(0)
+        if begin + soonest > now:
             break  # nobody's sequence has reached this day yet
         query = select(Member.id, Member.joined_at, Member.timezone, Member.name).where(
             Member.cohort_id == cohort.id,
             Member.active.is_(True),
             Member.role.in_(spec.onboarding.roles),
-            Member.joined_at <= now - earliest,
+            Member.joined_at <= now - soonest,
             ~exists().where(OnboardingStep.member_id == Member.id, OnboardingStep.step == step.key),
         )
-        if begin <= window:
-            query = query.where(Member.joined_at > window)
+        oldest = max(window, now - timedelta(days=step.day + CATCH_UP_DAYS + 2))
+        if begin <= oldest:  # everyone's sequence began with their joining: a band of dates
+            query = query.where(Member.joined_at > oldest)
         for member_id, joined, zone_name, name in session.execute(query):
             start = max(joined, begin)
             if start <= window:
                 continue  # their fourteen days are over
-            if step_due_at(start, step.day, spec.onboarding.send_at, in_zone(zone_name)) <= now:
+            when = step_due_at(start, step.day, send_at, in_zone(zone_name))
+            if when <= now and now - when <= timedelta(days=CATCH_UP_DAYS):
                 due.steps.setdefault(member_id, []).append(step)
                 due.names[member_id] = name
     return due

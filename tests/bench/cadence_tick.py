@@ -14,7 +14,8 @@ Per run, on a fresh copy of the prepared database:
 - the whole command as cron runs it (a subprocess; wall time, peak RSS), 5 times;
 - the CLI's start-up floor: ``nbcohort cohort list`` on the same database.
 
-``python cadence_tick.py --worker URL NOW`` is the in-process worker.
+``python cadence_tick.py --worker URL NOW`` is the in-process worker; ``--prepare URL N``
+makes the database.
 """
 
 from __future__ import annotations
@@ -124,6 +125,16 @@ def worker(url: str, now: str) -> dict[str, Any]:
     }
 
 
+def _prepare_elsewhere(url: str, n: int, tmp: Path) -> dict[str, Any]:
+    from tests.helpers.processes import isolated_env
+
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--prepare", url, str(n)]
+    res = bl.run_measured(cmd, isolated_env(tmp), cwd=tmp, timeout=1800)
+    if res["returncode"] != 0:
+        raise RuntimeError(f"prepare failed:\n{res['stderr'][-3000:]}")
+    return dict(json.loads(res["stdout"].strip().splitlines()[-1]))
+
+
 def one_run(backend: str, template: str, tmp: Path, run_no: int) -> dict[str, Any]:
     run: dict[str, Any] = {"run": run_no, "load_average_1m": round(os.getloadavg()[0], 2)}
     from tests.helpers.processes import isolated_env  # (benchlib's own went with 15fd9ba)
@@ -136,7 +147,7 @@ def one_run(backend: str, template: str, tmp: Path, run_no: int) -> dict[str, An
             raise RuntimeError(f"worker failed:\n{res['stderr'][-3000:]}")
         run["in_process"] = json.loads(res["stdout"].strip().splitlines()[-1])
         common = [f"--cohort={SLUG}", f"--db-url={url}", f"--data-dir={tmp / 'data'}"]
-        walls, rss, work, outputs = [], [], [], []
+        walls, rss, sampled, work, outputs = [], [], [], [], []
         for _ in range(TICKS_CLI):
             got = bl.run_measured(bl.cli("cadence", "tick", f"--now={NOW.isoformat()}",
                                          "--verbose", *common), env, cwd=tmp)  # fmt: skip
@@ -144,6 +155,7 @@ def one_run(backend: str, template: str, tmp: Path, run_no: int) -> dict[str, An
                 raise RuntimeError(f"cadence tick failed:\n{got['stderr'][-3000:]}")
             walls.append(got["wall_s"])
             rss.append(got["peak_rss_mb"])
+            sampled.append(got["peak_rss_mb_sampled"])
             outputs.append(got["stdout"].strip())
             work.append(float(got["stdout"].rsplit("(", 1)[1].split(" ms")[0]))
         floor = bl.run_measured(bl.cli("cohort", "list", *common), env, cwd=tmp)
@@ -151,6 +163,7 @@ def one_run(backend: str, template: str, tmp: Path, run_no: int) -> dict[str, An
         "wall_s": round(statistics.median(walls), 3),
         "wall_s_all": walls,
         "peak_rss_mb": max(rss),
+        "peak_rss_mb_sampled": max(sampled),
         "reported_work_ms": round(statistics.median(work), 1),
         "output": outputs[-1][-300:],
     }
@@ -172,7 +185,9 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
             tmp = Path(tmp_name)
             with bl.fresh_database(backend, tmp) as template:
                 print(f"[bench] {NAME} {backend}: preparing {n} members", flush=True)
-                made = prepare(template, n)
+                # In a child process: a large parent would inflate the peak RSS of every
+                # command forked from it (ru_maxrss counts the pages copied before exec).
+                made = _prepare_elsewhere(template, n, tmp)
                 print(f"  prepared: {made}", flush=True)
                 runs = []
                 for i in range(1, opts.runs + 1):
@@ -204,5 +219,8 @@ if __name__ == "__main__":
     if len(sys.argv) >= 4 and sys.argv[1] == "--worker":
         sys.path.insert(0, str(bl.REPO))
         print(json.dumps(worker(sys.argv[2], sys.argv[3])))
+    elif len(sys.argv) >= 4 and sys.argv[1] == "--prepare":
+        sys.path.insert(0, str(bl.REPO))
+        print(json.dumps(prepare(sys.argv[2], int(sys.argv[3]))))
     else:
         sys.exit("run the benchmarks with: python tests/bench/run.py --only cadence_tick")

@@ -174,3 +174,13 @@ def test_the_charter_is_versioned_diffed_and_acknowledged(store):
     with clock_at(START + timedelta(hours=1)), store.read() as s:
         status = onboarding_status(s, Actor.of(ana), s.get_one(Cohort, cohort.id))
     assert status["steps"][0]["status"] == "todo"
+
+
+def test_steps_long_overdue_are_not_sent_late(store):
+    """The tick was down for six days: what is more than two days overdue is not sent then."""
+    cohort, _ = apply_text(store, cohort_toml(), T0)
+    ana = member(store, cohort.id, "ana", T0)
+    run_days(store, START, START + timedelta(hours=1))
+    run_days(store, START + timedelta(days=6, hours=4), START + timedelta(days=8))
+    assert [s for s, _ in notified(store, ana.id)] == ["welcome", "help-a-peer"]
+    assert "first-task" not in states(store, ana.id) and "introduce" not in states(store, ana.id)

@@ -7,7 +7,8 @@ at once; later steps at ``send_at`` in the member's own time zone. When a step i
 either records it ``skipped`` (the member already did its action: detected from the store) or
 ``sent`` with an in-app notification (kind ``onboarding``; the email side mails those). Once a
 member is a contributor (``contributor_posts`` posts outside micro-prompts, or a shared
-artifact), their remaining steps are recorded ``stopped`` and nothing more is sent. A step
+artifact), their remaining steps are recorded ``stopped`` and nothing more is sent; a step
+more than ``CATCH_UP_DAYS`` overdue (the tick was down) is recorded ``missed``. A step
 is recorded once per member (unique member and step), in the same transaction as its
 notification, so two ticks never notify twice.
 """
@@ -64,9 +65,11 @@ class OnboardingReport:
     sent: int = 0
     skipped: int = 0
     stopped: int = 0
+    missed: int = 0
 
     def __str__(self) -> str:
-        return f"{self.sent} sent, {self.skipped} skipped, {self.stopped} stopped"
+        said = f"{self.sent} sent, {self.skipped} skipped, {self.stopped} stopped"
+        return said + (f", {self.missed} missed" if self.missed else "")
 
 
 def _chunks(ids: Sequence[int]) -> Iterator[Sequence[int]]:
@@ -92,17 +95,18 @@ class Due:
 
     steps: dict[int, list[OnboardingStepSpec]] = field(default_factory=dict)
     names: dict[int, str] = field(default_factory=dict)
+    missed: dict[int, list[OnboardingStepSpec]] = field(default_factory=dict)  # too late
 
     def __bool__(self) -> bool:
-        return bool(self.steps)
+        return bool(self.steps or self.missed)
 
 
 def find_due(session: Session, cohort: Cohort, spec: CohortFile, now: datetime) -> Due:
     """The steps not yet recorded whose time has come: per step, one query over the members
     whose sequence can be at that step now (a band of join dates, probed through the unique
     member and step), then the exact time in each one's zone. A step more than
-    ``CATCH_UP_DAYS`` overdue (the tick did not run for days) is not sent late: the member
-    has moved on, and the next step comes on its day."""
+    ``CATCH_UP_DAYS`` overdue (the tick did not run for days) is not sent late but recorded
+    ``missed``: the member has moved on, and the next step comes on its day."""
     due = Due()
     steps = sorted(spec.onboarding.steps, key=lambda s: s.day)
     begin = cohort_start(spec)
@@ -130,9 +134,13 @@ def find_due(session: Session, cohort: Cohort, spec: CohortFile, now: datetime) 
             if start <= window:
                 continue  # their fourteen days are over
             when = step_due_at(start, step.day, send_at, in_zone(zone_name))
-            if when <= now and now - when <= timedelta(days=CATCH_UP_DAYS):
-                due.steps.setdefault(member_id, []).append(step)
-                due.names[member_id] = name
+            if when > now:
+                continue
+            if now - when > timedelta(days=CATCH_UP_DAYS):
+                due.missed.setdefault(member_id, []).append(step)
+                continue
+            due.steps.setdefault(member_id, []).append(step)
+            due.names[member_id] = name
     return due
 
 
@@ -142,7 +150,11 @@ def send_due_steps(
     """Record and notify every onboarding step that has come due (the tick's step)."""
     report = OnboardingReport()
     due = find_due(session, cohort, spec, now)
-    if not due:
+    for member_id, late in due.missed.items():
+        for step in late:
+            row = {"member_id": member_id, "step": step.key, "state": "missed", "at": now}
+            report.missed += insert_if_absent(session, _STEP, row)
+    if not due.steps:
         return report
     steps = sorted(spec.onboarding.steps, key=lambda s: s.day)
     ids = sorted(due.steps)

@@ -17,7 +17,7 @@ from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.cohort_file import CohortFile, CohortFileError, load_cohort_file
 from nbcohort.cohorts.config import CadenceSettings
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.rhythm import apply_cohort_file
+from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 
 __all__ = ["CohortApply", "CohortValidate", "gradebook_due_dates", "read_cohort_file"]
 

@@ -17,7 +17,7 @@ from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_alia
 from nbcohort.cohorts.cli.cohort_file import read_cohort_file
 from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.rhythm import apply_cohort_file
+from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.store import Store
 
 __all__ = ["InitCommand"]

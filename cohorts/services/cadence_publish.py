@@ -23,8 +23,6 @@ from nbcohort.cohorts.local_time import in_zone, local_label
 from nbcohort.cohorts.models import CadenceItem, Cohort, Event, Member, Prompt
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.highlights import gather_highlights
-from nbcohort.cohorts.services.posts import create_post
 from nbcohort.cohorts.services.rhythm import facilitator
 
 __all__ = ["LATE_KINDS", "Waiting", "publish_item"]
@@ -95,6 +93,10 @@ def _post(
     body: str,
     title: str,
 ) -> int:
+    # Imported here: a tick with nothing due (every minute, from cron) never loads the code
+    # that writes posts (the sanitizer, thread pages).
+    from nbcohort.cohorts.services.posts import create_post
+
     post = create_post(
         session,
         Actor.of(author),
@@ -149,6 +151,8 @@ def _routine(
 def _highlights(
     session: Session, cohort: Cohort, spec: CohortFile, item: CadenceItem
 ) -> dict[str, Any]:
+    from nbcohort.cohorts.services.highlights import gather_highlights
+
     anchor, top = item.payload["anchor"], item.payload["top"]
     found = gather_highlights(
         session, cohort, datetime.fromisoformat(item.payload["since"]), item.due_at, top, anchor

@@ -13,8 +13,8 @@ import recurring_ical_events
 
 from nbcohort.cohorts.models import Cohort, ReviewRound, clock_at
 from nbcohort.cohorts.services.calendar import ics_calendar
+from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.members import add_member
-from nbcohort.cohorts.services.rhythm import apply_cohort_file
 from nbcohort.cohorts.signing import load_key, sign, verify
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml

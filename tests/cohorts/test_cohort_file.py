@@ -190,3 +190,13 @@ def test_the_kit_ships_at_least_30_community_prompts():
     assert len(prompts) >= 30
     assert len({k for k, _ in prompts}) == len(prompts)
     assert all(len(text) > 40 for _, text in prompts)
+
+
+def test_the_stored_file_reads_back_equal_without_validating_again():
+    from nbcohort.cohorts.cohort_file import CohortFile, from_stored
+
+    spec, _ = load_cohort_file(EXAMPLE)
+    back = from_stored(CohortFile, spec.model_dump(mode="json"))
+    assert back == spec
+    assert back.cadence.routines[0].time == time(10, 0)
+    assert back.cohort.starts_on == date(2027, 3, 1) and back.cadence.until is None

@@ -10,7 +10,7 @@ from sqlalchemy import insert
 
 from nbcohort.cohorts.cohort_file import check_cohort_file
 from nbcohort.cohorts.models import Cohort, Member, clock_at
-from nbcohort.cohorts.services.rhythm import ApplyReport, apply_cohort_file
+from nbcohort.cohorts.services.cohort_apply import ApplyReport, apply_cohort_file
 from nbcohort.cohorts.store import Store
 from tests.helpers.community import SYSTEM
 

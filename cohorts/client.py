@@ -259,6 +259,39 @@ class CohortClient:
             "POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish", json=payload
         )
 
+    # -- the cohort's rhythm ----------------------------------------------------------------
+    def charter(self) -> dict[str, Any]:
+        """The current charter, your acknowledgement, and what changed since it."""
+        return self.request("GET", "/api/v1/charter")
+
+    def ack_charter(self, version: int) -> dict[str, Any]:
+        return self.request("POST", "/api/v1/charter/ack", json={"version": version})
+
+    def onboarding(self) -> dict[str, Any]:
+        """Your onboarding steps (done, to do, upcoming) and what to do next."""
+        return self.request("GET", "/api/v1/onboarding")
+
+    def onboarding_done(self, step: str) -> dict[str, Any]:
+        return self.request("PUT", f"/api/v1/onboarding/{quote(step, safe='')}/done")
+
+    def events(self, days: int | None = None) -> list[dict[str, Any]]:
+        """Clinics, routines and deadlines coming up, in your time zone."""
+        params = {"days": days} if days else {}
+        return self.request("GET", "/api/v1/events", params=params)["events"]
+
+    def signup(self, event_id: int, join: bool = True) -> dict[str, Any]:
+        """Sign up for a clinic (``join=False``: take it back)."""
+        return self.request("PUT" if join else "DELETE", f"/api/v1/events/{event_id}/signup")
+
+    def cadence(self, days: int | None = None) -> dict[str, Any]:
+        """What the rhythm published today and plans next, in your time zone."""
+        params = {"days": days} if days else {}
+        return self.request("GET", "/api/v1/cadence", params=params)
+
+    def calendar_url(self) -> str:
+        """Your own calendar feed, to subscribe to from a calendar application."""
+        return self.url + self.request("GET", "/api/v1/calendar")["path"]
+
 
 def _described(
     title: str, description: str, tags: list[str] | None, license: str | None

@@ -17,6 +17,8 @@ from traitlets.config.loader import PyFileConfigLoader
 
 __all__ = [
     "ROLES",
+    "CadenceSettings",
+    "CalendarSettings",
     "ClientSettings",
     "CommunitySettings",
     "NbCohort",
@@ -219,9 +221,56 @@ class ClientSettings(Configurable):
     )
 
 
+class CadenceSettings(Configurable):
+    """The cohort's rhythm: how far ahead the cadence tick plans, and what it does when late."""
+
+    horizon_days = Int(
+        35,
+        min=1,
+        help="Days ahead the cadence plan is kept filled (cohort apply writes it, every tick "
+        "tops it up): what 'nbcohort cadence plan' and the calendar show as planned.",
+    ).tag(config=True)
+    max_lateness_hours = Float(
+        12.0,
+        min=0,
+        help="A routine or weekly highlights post not published within this many hours of "
+        "its time (the tick did not run: a server down over a weekend) is marked missed "
+        "instead of posted late. Micro-prompts and clinic threads are always published.",
+    ).tag(config=True)
+
+
+class CalendarSettings(Configurable):
+    """Calendars (RFC 5545 .ics) of the cohort's events, and the signed per-member link."""
+
+    public_url = Unicode(
+        "",
+        help="Base URL at which members reach the community service from their calendar "
+        "application (behind a proxy, its public address). Empty means ClientSettings.url, "
+        "or http://<ServiceSettings.ip>:<ServiceSettings.port>.",
+    ).tag(config=True)
+    signing_key_file = Unicode(
+        "",
+        help="File holding the secret key that signs per-member calendar links (created, "
+        "readable by its owner only, on first use). Empty means <data_dir>/signing.key. "
+        "Replacing the file invalidates every link already given out.",
+    ).tag(config=True)
+
+    def key_path(self, data_dir: str) -> Path:
+        """The signing key's file."""
+        return Path(self.signing_key_file or os.path.join(data_dir, "signing.key"))
+
+
 def all_settings_classes() -> list[type[Configurable]]:
     """Every Configurable nbcohort defines (the docs test walks this list)."""
-    return [NbCohort, StoreSettings, ServiceSettings, CommunitySettings, ClientSettings]
+    return [
+        NbCohort,
+        StoreSettings,
+        ServiceSettings,
+        CommunitySettings,
+        ClientSettings,
+        CadenceSettings,
+        CalendarSettings,
+    ]
 
 
 def config_reference() -> str:

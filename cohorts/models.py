@@ -480,7 +480,8 @@ class CadenceItem(Base):
     kind: Mapped[str] = mapped_column(String(24))  # prompt | routine | highlights | clinic
     title: Mapped[str] = mapped_column(String(200), default="")
     due_at: Mapped[datetime] = mapped_column()
-    state: Mapped[str] = mapped_column(String(16), default="planned")  # planned | published
+    # planned | published | missed (a routine or highlights post long past its time)
+    state: Mapped[str] = mapped_column(String(16), default="planned")
     payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     result: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     published_at: Mapped[datetime | None] = mapped_column()
@@ -495,7 +496,8 @@ class OnboardingStep(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
     step: Mapped[str] = mapped_column(String(64))
-    state: Mapped[str] = mapped_column(String(16))  # sent | skipped | done
+    # sent | skipped (done before it came) | done | stopped (a contributor) | missed (late)
+    state: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

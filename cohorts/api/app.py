@@ -38,6 +38,7 @@ class ServiceContext:
     pages: PageCache | None = None
     watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
+    signing_key: bytes | None = None  # signs links that need no token (signing.py); None: off
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -59,6 +60,7 @@ def make_app(
     settings: ServiceSettings | None = None,
     rules: CommunitySettings | None = None,
     auth: Authenticator | None = None,
+    signing_key: bytes | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
     service_store = store.for_service()
@@ -85,6 +87,7 @@ def make_app(
         pages=pages,
         watch=watch,
         owns_store=service_store is not store,
+        signing_key=signing_key,
     )
     return Application(
         ROUTES,

@@ -20,6 +20,8 @@ __all__ = [
     "ID_MAX",
     "AnchorRead",
     "Answer",
+    "CharterAckBody",
+    "DaysQuery",
     "Helpfulness",
     "Moderation",
     "NewArtifact",
@@ -131,6 +133,14 @@ class PromptQuery(_Query):
 
 class TagQuery(_Query):
     tag: Short | None = None
+
+
+class CharterAckBody(_Body):
+    version: Id
+
+
+class DaysQuery(_Query):
+    days: Annotated[int, Field(ge=1, le=366)] | None = None
 
 
 class NotificationsQuery(_Query):

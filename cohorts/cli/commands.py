@@ -16,7 +16,7 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CalendarSettings, CommunitySettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -101,14 +101,22 @@ class CohortList(NbCohortCommand):
 
 class CohortApp(NbCohortCommand):
     name = "cohort"
-    description = "Create and list cohorts."
+    description = "Create and list cohorts; check and apply a cohort file."
     subcommands = {
         "create": (CohortCreate, CohortCreate.description),
         "list": (CohortList, CohortList.description),
+        "validate": (
+            "nbcohort.cohorts.cli.cohort_file.CohortValidate",
+            "Check a cohort file: every problem, with file, key and line.",
+        ),
+        "apply": (
+            "nbcohort.cohorts.cli.cohort_file.CohortApply",
+            "Create or update the cohort a cohort file defines (safe to run again).",
+        ),
     }
 
     def run(self) -> None:
-        raise CommandError("choose a subcommand: create, list")
+        raise CommandError("choose a subcommand: create, list, validate, apply")
 
 
 class RosterImport(NbCohortCommand):
@@ -228,13 +236,21 @@ class ServeCommand(NbCohortCommand):
         with self.store() as store:  # refuses a database older than this nbcohort
             url = store.url
             if settings.processes == 1:
-                app = make_app(store, settings, CommunitySettings(parent=self))
+                app = make_app(
+                    store, settings, CommunitySettings(parent=self), signing_key=self.signing_key()
+                )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
                 asyncio.run(serve(app, settings))
                 self._farewell(app)
                 return
         self._serve_workers(settings)
+
+    def signing_key(self) -> bytes:
+        """The key that signs members' calendar links (created in the data dir if missing)."""
+        from nbcohort.cohorts.signing import load_key
+
+        return load_key(CalendarSettings(parent=self).key_path(self.settings().data_dir))
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
         what = f"{processes} processes, " if processes > 1 else ""
@@ -268,10 +284,11 @@ class ServeCommand(NbCohortCommand):
             raise CommandError(f"cannot listen on {settings.ip}:{settings.port}: {exc}") from None
         settings.port = groups[0][0].getsockname()[1]
         supervisor = os.getpid()
+        key = self.signing_key()  # before the fork: every worker signs with the same key
 
         def worker(sockets: list[socket.socket], _slot: int) -> int:
             with self.store() as store:
-                app = make_app(store, settings, CommunitySettings(parent=self))
+                app = make_app(store, settings, CommunitySettings(parent=self), signing_key=key)
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)
             return 0

@@ -25,6 +25,12 @@ class NbCohortApp(NbCohortCommand):
         "export": (commands.ExportCommand, commands.ExportCommand.description),
         "import": (commands.ImportCommand, commands.ImportCommand.description),
         "review": ("nbcohort.cohorts.cli.review.ReviewApp", "Run peer-review rounds."),
+        "charter": ("nbcohort.cohorts.cli.charter.CharterApp", "The cohort's charter."),
+        "cadence": (
+            "nbcohort.cohorts.cli.cadence.CadenceApp",
+            "The cohort's rhythm: tick (cron) and plan.",
+        ),
+        "events": ("nbcohort.cohorts.cli.events.EventsApp", "The cohort's calendar."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
     }
 

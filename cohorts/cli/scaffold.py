@@ -4,18 +4,20 @@ from __future__ import annotations
 
 import re
 from contextlib import closing
+from datetime import date, timedelta
 from importlib import resources
 from pathlib import Path
 from string import Template
 
 import nbformat
+from jinja2 import Environment, StrictUndefined
 from traitlets import Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.cli.cohort_file import read_cohort_file
 from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
-from nbcohort.cohorts.services.course_content import sync_course
+from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.store import Store
 
 __all__ = ["InitCommand"]
@@ -36,6 +38,13 @@ ROSTER = "name,email,team,role,timezone\nAda Example,ada@example.org,Blue,instru
 def _template(name: str, **values: str) -> str:
     text = resources.files("nbcohort.cohorts.cli").joinpath("templates", name).read_text("utf-8")
     return Template(text).substitute(values)
+
+
+def _cohort_file(**values: str) -> str:
+    """The cohort file ``nbcohort init`` writes (a Jinja2 template of the kit)."""
+    text = resources.files("nbcohort.cohorts.cli").joinpath("templates", "cohort.toml.j2")
+    env = Environment(undefined=StrictUndefined, keep_trailing_newline=True)
+    return env.from_string(text.read_text("utf-8")).render(values)
 
 
 def _welcome_notebook(title: str) -> nbformat.NotebookNode:
@@ -90,13 +99,30 @@ class InitCommand(NbCohortCommand):
         nbformat.write(_welcome_notebook(title), source / "welcome.ipynb")
         (target / ".gitignore").write_text(GITIGNORE, "utf-8")
         (target / "roster.csv").write_text(ROSTER, "utf-8")
+        starts = date.today() + timedelta(days=7 - date.today().weekday())  # next Monday
+        cohort_file = target / f"{cohort}.toml"
+        cohort_file.write_text(
+            _cohort_file(
+                slug=cohort,
+                title=title.replace('"', "'"),
+                course_id=course_id,
+                starts_on=str(starts),
+                ends_on=str(starts + timedelta(days=18)),
+                timezone="UTC",
+                folder=str(target),
+            ),
+            "utf-8",
+        )
+        spec, sha = read_cohort_file(cohort_file)
         db_url = self.settings().db_url or f"sqlite:///{target / '.nbcohort' / 'nbcohort.sqlite'}"
         course = read_course(target / "course")
         with closing(Store.open(db_url, upgrade=True)) as store, store.write() as s:
-            made = create_cohort(s, Actor.system(), cohort, title, course=course_id)
-            sync_course(s, Actor.system(), made, course)
+            apply_cohort_file(s, Actor.system(), spec, sha, source=str(cohort_file), course=course)
         print(
-            f"created {target} with cohort {cohort!r} (course {course_id!r}). Next:\n"
+            f"created {target} with cohort {cohort!r} (course {course_id!r}), defined in "
+            f"{cohort_file.name}. Next:\n"
             f"  cd {target} && export JUPYTER_CONFIG_PATH=$PWD\n"
-            f"  nbcohort roster import roster.csv\n  nbcohort serve"
+            f"  nbcohort roster import roster.csv\n  nbcohort charter new && nbcohort charter "
+            f"publish charter.md\n  nbcohort serve   (and nbcohort cadence tick from cron, "
+            f"every minute)"
         )

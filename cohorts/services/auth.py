@@ -50,6 +50,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Peer review: staff run rounds and override scores; participants review and are reviewed.
     "review.run": _STAFF,
     "review.take": _PARTICIPANTS,
+    # The cohort's rhythm: staff publish the charter; participants acknowledge it and sign up
+    # for clinics (reading both is cohort.read).
+    "charter.publish": _STAFF,
+    "charter.ack": _PARTICIPANTS,
+    "event.signup": _PARTICIPANTS,
 }
 
 

@@ -273,6 +273,9 @@ artifact.read   y       y        y           y          y      y
 artifact.share  y       y        y           y          y      -
 review.run      -       -        y           y          -      -
 review.take     y       y        y           y          y      -
+charter.publish -       -        y           y          -      -
+charter.ack     y       y        y           y          y      -
+event.signup    y       y        y           y          y      -
 """
 
 

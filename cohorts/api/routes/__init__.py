@@ -7,7 +7,9 @@ from __future__ import annotations
 from tornado.web import RequestHandler
 
 from nbcohort.cohorts.api.routes import (
+    charter,
     discussion,
+    events,
     library,
     members,
     notifications,
@@ -24,4 +26,6 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *library.ROUTES,
     *notifications.ROUTES,
     *peer_review.ROUTES,
+    *charter.ROUTES,
+    *events.ROUTES,
 ]

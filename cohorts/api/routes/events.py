@@ -1,0 +1,108 @@
+"""When things happen: the cohort's events (clinics with sign-ups, routines, deadlines), the
+rhythm's plan as a member sees it, and calendars: the member's own signed feed, which a
+calendar application fetches without a token (the link's signature is the credential)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.api.answers import database_refusal
+from nbcohort.cohorts.api.handler import ApiHandler
+from nbcohort.cohorts.api.inputs import DaysQuery, path_id
+from nbcohort.cohorts.api.routes.paths import ID, PREFIX
+from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.services import calendar
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.cadence_view import cadence_for_member
+from nbcohort.cohorts.services.errors import NotFound, ServiceError
+from nbcohort.cohorts.signing import sign, verify
+
+__all__ = ["ROUTES", "calendar_path"]
+
+_TOKEN = r"([A-Za-z0-9_-]{20,100})"
+
+
+def calendar_path(key: bytes, member_id: int) -> str:
+    """The path of a member's calendar feed (signed: it needs no token)."""
+    return f"{PREFIX}/calendar/{member_id}/{sign(key, 'calendar', member_id)}.ics"
+
+
+class EventsHandler(ApiHandler):
+    async def get(self) -> None:
+        days = self.query(DaysQuery).days or 60
+        await self.run(lambda s, a, c: {"events": calendar.upcoming_events(s, a, c, days)})
+
+
+class SignupHandler(ApiHandler):
+    async def put(self, event_id: str) -> None:
+        eid = path_id(event_id, "event", "event_id")
+        await self.run(lambda s, a, c: calendar.set_signup(s, a, c, eid, True), write=True)
+
+    async def delete(self, event_id: str) -> None:
+        eid = path_id(event_id, "event", "event_id")
+        await self.run(lambda s, a, c: calendar.set_signup(s, a, c, eid, False), write=True)
+
+
+class CadenceHandler(ApiHandler):
+    async def get(self) -> None:
+        days = self.query(DaysQuery).days or 7
+        await self.run(lambda s, a, c: cadence_for_member(s, a, c, days))
+
+
+class MyCalendarHandler(ApiHandler):
+    """Where the member's own calendar feed is (to subscribe to it once)."""
+
+    async def get(self) -> None:
+        key = self.ctx.signing_key
+
+        def where(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            if key is None or actor.member_id is None:
+                raise NotFound("calendar links are not enabled on this service")
+            return {"path": calendar_path(key, actor.member_id)}
+
+        await self.run(where)
+
+
+class CalendarFeedHandler(ApiHandler):
+    """A member's calendar as text/calendar: the signature is checked before any query."""
+
+    public = True
+
+    async def get(self, member_id: str, token: str) -> None:
+        key = self.ctx.signing_key
+        mid = path_id(member_id, "calendar", "member_id")
+        if key is None or not verify(key, token, "calendar", mid):
+            self.refuse(NotFound("no such calendar"))
+            return
+
+        def feed(session: Session) -> bytes:
+            member = session.get(Member, mid)
+            if member is None or not member.active:
+                raise NotFound("no such calendar")
+            return calendar.ics_calendar(session, member.cohort, member)
+
+        try:
+            payload = await self.ctx.units.read(feed)
+        except ServiceError as exc:
+            self.refuse(exc)
+            return
+        except Exception as exc:
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            self.refuse(refusal)
+            return
+        self.set_header("Content-Type", "text/calendar; charset=utf-8")
+        self.set_header("Content-Disposition", 'inline; filename="cohort.ics"')
+        self.finish(payload)
+
+
+ROUTES = [
+    (rf"{PREFIX}/events", EventsHandler),
+    (rf"{PREFIX}/events/{ID}/signup", SignupHandler),
+    (rf"{PREFIX}/cadence", CadenceHandler),
+    (rf"{PREFIX}/calendar", MyCalendarHandler),
+    (rf"{PREFIX}/calendar/{ID}/{_TOKEN}\.ics", CalendarFeedHandler),
+]

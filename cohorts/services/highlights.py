@@ -1,0 +1,200 @@
+"""The weekly highlights: the week's most helpful posts (reactions and replies from others),
+new artifacts and their reuses, and what members applied at work, as one post."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import (
+    AppliedPractice,
+    Artifact,
+    ArtifactReuse,
+    Cohort,
+    Member,
+    Post,
+    Practice,
+    Reaction,
+    Thread,
+)
+
+__all__ = ["Highlights", "gather_highlights"]
+
+_MENTION = re.compile(r"@(?=\w)")
+
+
+@dataclass
+class Highlights:
+    since: datetime
+    until: datetime
+    posts: list[dict[str, Any]] = field(default_factory=list)
+    artifacts: list[str] = field(default_factory=list)
+    artifact_count: int = 0
+    reuses: int = 0
+    applied: dict[str, int] = field(default_factory=dict)  # practice title -> members
+
+    def summary(self) -> dict[str, Any]:
+        """What the cadence item keeps as its result (the email side reads it)."""
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "posts": [p["id"] for p in self.posts],
+            "artifacts": self.artifact_count,
+            "reuses": self.reuses,
+            "applied": sum(self.applied.values()),
+        }
+
+    def markdown(self, zone: Any) -> str:
+        first, last = self.since.astimezone(zone), self.until.astimezone(zone)
+        lines = [
+            f"## Highlights of the week, {first:%a} {first.day} {first:%b} to "
+            f"{last:%a} {last.day} {last:%b}",
+            "",
+        ]
+        if self.posts:
+            lines += ["**Most helpful posts**", ""]
+            for n, p in enumerate(self.posts, start=1):
+                counts = _counts(p["reactions"], p["replies"])
+                lines.append(
+                    f"{n}. **{p['author']}** in `{p['anchor']}` ({counts}): {p['excerpt']}"
+                )
+            lines.append("")
+        if self.artifact_count:
+            named = ", ".join(f"*{t}*" for t in self.artifacts)
+            lines.append(
+                f"**New in the library**: {self.artifact_count} "
+                f"artifact{'s' if self.artifact_count != 1 else ''} ({named})."
+            )
+        if self.reuses:
+            lines.append(
+                f"**Reused**: artifacts were copied {self.reuses} "
+                f"time{'s' if self.reuses != 1 else ''} by other members."
+            )
+        if self.applied:
+            done = ", ".join(f"{title} ({n})" for title, n in self.applied.items())
+            lines.append(f"**I applied this at work**: {done}.")
+        if not (self.posts or self.artifact_count or self.reuses or self.applied):
+            lines.append(
+                "A quiet week. What did you work on? A question, a tip or a notebook "
+                "you share makes next week's highlights."
+            )
+        return "\n".join(lines).strip()
+
+
+def _counts(reactions: int, replies: int) -> str:
+    parts = []
+    if reactions:
+        parts.append(f"{reactions} reaction{'s' if reactions != 1 else ''}")
+    if replies:
+        parts.append(f"{replies} repl{'ies' if replies != 1 else 'y'}")
+    return ", ".join(parts)
+
+
+def _excerpt(body: str, limit: int = 140) -> str:
+    """A post's first words as plain quoted text: no Markdown structure, no @mention (a
+    highlight must not notify the people it quotes again)."""
+    text = re.sub(r"```.*?```", " [code] ", body, flags=re.S)
+    text = re.sub(r"[`*_#>\[\]|]", "", text)
+    text = " ".join(text.split())
+    if len(text) > limit:
+        text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return "“" + _MENTION.sub("@\u2060", text) + "”"
+
+
+def gather_highlights(
+    session: Session, cohort: Cohort, since: datetime, until: datetime, top: int, skip: str
+) -> Highlights:
+    """The highlights of [since, until); ``skip`` is the highlights thread's own anchor."""
+    out = Highlights(since, until)
+    reactions = (
+        select(func.count())
+        .select_from(Reaction)
+        .where(Reaction.post_id == Post.id, Reaction.member_id != Post.author_id)
+        .scalar_subquery()
+    )
+    reply = Post.__table__.alias("reply")
+    replies = (
+        select(func.count())
+        .select_from(reply)
+        .where(
+            reply.c.parent_id == Post.id,
+            reply.c.author_id != Post.author_id,
+            reply.c.deleted.is_(False),
+        )
+        .scalar_subquery()
+    )
+    score = reactions * 2 + replies
+    rows = session.execute(
+        select(Post.id, Post.body_md, Thread.anchor, Member.name, reactions, replies)
+        .join(Thread, Post.thread_id == Thread.id)
+        .join(Member, Post.author_id == Member.id)
+        .where(
+            Thread.cohort_id == cohort.id,
+            Thread.kind != "prompt",
+            Thread.anchor != skip,
+            Post.created_at >= since,
+            Post.created_at < until,
+            Post.deleted.is_(False),
+            Post.hidden.is_(False),
+            score > 0,
+        )
+        .order_by(score.desc(), Post.id)
+        .limit(top)
+    )
+    out.posts = [
+        {
+            "id": pid,
+            "excerpt": _excerpt(body),
+            "anchor": anchor,
+            "author": name,
+            "reactions": r,
+            "replies": n,
+        }
+        for pid, body, anchor, name, r, n in rows
+    ]
+    in_week = and_(
+        Artifact.cohort_id == cohort.id,
+        Artifact.source == "share",
+        Artifact.created_at >= since,
+        Artifact.created_at < until,
+    )
+    titles = list(session.scalars(select(Artifact.title).where(in_week).order_by(Artifact.id)))
+    out.artifact_count, out.artifacts = len(titles), titles[:5]
+    out.reuses = (
+        session.scalar(
+            select(func.count())
+            .select_from(ArtifactReuse)
+            .join(Artifact, ArtifactReuse.artifact_id == Artifact.id)
+            .where(
+                Artifact.cohort_id == cohort.id,
+                ArtifactReuse.created_at >= since,
+                ArtifactReuse.created_at < until,
+            )
+        )
+        or 0
+    )
+    applied = session.execute(
+        select(func.coalesce(Practice.title, AppliedPractice.practice), func.count())
+        .select_from(AppliedPractice)
+        .outerjoin(
+            Practice,
+            and_(
+                Practice.cohort_id == AppliedPractice.cohort_id,
+                Practice.key == AppliedPractice.practice,
+            ),
+        )
+        .where(
+            AppliedPractice.cohort_id == cohort.id,
+            AppliedPractice.created_at >= since,
+            AppliedPractice.created_at < until,
+        )
+        .group_by(func.coalesce(Practice.title, AppliedPractice.practice))
+        .order_by(func.count().desc())
+    )
+    out.applied = {title or "": n for title, n in applied}
+    return out

@@ -1,0 +1,78 @@
+"""``onboarding()``: your first fourteen days in the cohort, step by step: what you have done,
+what to do next (and where), and what comes later, in your own time zone."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._style import button, status, style
+
+__all__ = ["Onboarding", "onboarding"]
+
+_MARK = {"done": "✔", "todo": "➜", "upcoming": "○", "not needed": "–"}
+
+
+class Onboarding(w.VBox):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.summary = w.HTML()
+        self.steps = w.HTML()
+        self.done = button("I did this step")
+        self.done.on_click(lambda _b: self.mark_done())
+        self.status = w.HTML()
+        super().__init__([style(), self.summary, self.steps, self.done, self.status])
+        self.show(conn.client.onboarding())
+
+    def show(self, data: dict[str, Any]) -> None:
+        self.data = data
+        nxt = data["next"]
+        self.done.layout.display = "" if nxt else "none"
+        if not data["active"]:
+            self.summary.value = status("No onboarding for you in this cohort.", ok=True)
+            self.steps.value = ""
+            return
+        if data["contributor"]:
+            head = "✔ You are a contributor: welcome aboard, onboarding is complete."
+        elif nxt:
+            link = f" · open <code>{html.escape(nxt['link'])}</code>" if nxt["link"] else ""
+            head = (
+                f"<b>Next: {html.escape(nxt['title'])}</b><div>{html.escape(nxt['text'])}"
+                f"{link}</div>"
+            )
+        else:
+            head = "Nothing to do right now; your next step comes on its day."
+        self.summary.value = (
+            f'<div class="nbc-card"><div class="nbc-head">Getting started</div>{head}</div>'
+        )
+        rows = "".join(
+            f'<div class="nbc-meta">{_MARK.get(s["status"], "")} day {s["day"]}: '
+            f"<b>{html.escape(s['title'])}</b> · {html.escape(s['due_local'])} · "
+            f"{s['status']}</div>"
+            for s in data["steps"]
+        )
+        self.steps.value = rows
+
+    def mark_done(self) -> None:
+        nxt = self.data.get("next")
+        if not nxt:
+            return
+        try:
+            self.show(self.conn.client.onboarding_done(nxt["step"]))
+            self.status.value = ""
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+
+
+def onboarding() -> w.Widget:
+    """Your onboarding steps and what to do next; one calm line when offline."""
+    try:
+        return Onboarding(connect())
+    except Offline as exc:
+        return offline(str(exc))
+    except ClientError as exc:
+        return offline(f"community offline: {exc.message}")

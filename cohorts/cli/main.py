@@ -25,6 +25,7 @@ class NbCohortApp(NbCohortCommand):
         "export": (commands.ExportCommand, commands.ExportCommand.description),
         "import": (commands.ImportCommand, commands.ImportCommand.description),
         "review": ("nbcohort.cohorts.cli.review.ReviewApp", "Run peer-review rounds."),
+        "mail": ("nbcohort.cohorts.cli.mail.MailApp", "Email: send, digests, test."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
     }
 

@@ -29,6 +29,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.notifications import notify_members
 
 __all__ = [
     "NewSubmission",
@@ -148,6 +149,7 @@ def create_round(
         )
         for reviewer, index, kind, packet in pairs
     )
+    _notify_assigned(session, rnd, [reviewer for reviewer, *_rest in pairs], due_at)
     record(
         session,
         cohort.id,
@@ -203,6 +205,7 @@ def add_allocations(
         )
     session.add_all(out)
     session.flush()
+    _notify_assigned(session, rnd, [a.reviewer_id for a in out], due_at or rnd.due_at)
     if out or new:
         record(
             session,
@@ -241,6 +244,7 @@ def move_allocation(
     )
     session.add(moved)
     session.flush()
+    _notify_assigned(session, rnd, [reviewer_id], due_at)
     record(
         session,
         rnd.cohort_id,
@@ -251,6 +255,21 @@ def move_allocation(
         previous_reviewer=allocation.reviewer_id,
     )
     return moved
+
+
+def _notify_assigned(
+    session: Session, rnd: ReviewRound, reviewers: Sequence[int], due_at: datetime | None
+) -> None:
+    """Tell each reviewer how many reviews were just assigned to them, and by when."""
+    counts: dict[int, int] = {}
+    for reviewer in reviewers:
+        counts[reviewer] = counts.get(reviewer, 0) + 1
+    due = due_at.isoformat() if due_at else None
+    notify_members(
+        session,
+        "review_assigned",
+        {r: {"assignment": rnd.assignment, "count": n, "due_at": due} for r, n in counts.items()},
+    )
 
 
 def _must_be_open(rnd: ReviewRound) -> None:
@@ -281,9 +300,13 @@ def close_round(
     """Close the round and keep each submission's aggregated result (overrides stay apart)."""
     require(actor, "review.run", rnd.cohort_id)
     _must_be_open(rnd)
+    authors = {}
     for sub in session.scalars(select(ReviewSubmission).where(ReviewSubmission.round_id == rnd.id)):
         if sub.id in results:
             sub.result = dict(results[sub.id])
+            if sub.author_id is not None:
+                authors[sub.author_id] = {"assignment": rnd.assignment}
+    notify_members(session, "review_received", authors)  # their results are there to see
     rnd.status = "closed"
     rnd.closed_at = utcnow()
     record(session, rnd.cohort_id, actor.member_id, "review.close", rnd, results=len(results))

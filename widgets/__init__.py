@@ -6,8 +6,9 @@ Each returns an ipywidgets widget that talks to the community service through
 
 from nbcohort.widgets.applied import applied
 from nbcohort.widgets.discussion import discussion
+from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.share import library, share
 
-__all__ = ["applied", "discussion", "library", "peer_review", "prompt", "share"]
+__all__ = ["applied", "discussion", "library", "notifications", "peer_review", "prompt", "share"]

@@ -16,7 +16,8 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, MailSettings, ServiceSettings
+from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -228,13 +229,19 @@ class ServeCommand(NbCohortCommand):
         with self.store() as store:  # refuses a database older than this nbcohort
             url = store.url
             if settings.processes == 1:
-                app = make_app(store, settings, CommunitySettings(parent=self))
+                app = make_app(store, settings, CommunitySettings(parent=self), mail=self._mail())
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
                 asyncio.run(serve(app, settings))
                 self._farewell(app)
                 return
         self._serve_workers(settings)
+
+    def _mail(self) -> Mailer:
+        """What the unsubscribe page needs: the mail settings and the data dir's secret."""
+        return Mailer(
+            MailSettings(parent=self), self.settings().data_dir, ServiceSettings(parent=self)
+        )
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
         what = f"{processes} processes, " if processes > 1 else ""
@@ -271,7 +278,7 @@ class ServeCommand(NbCohortCommand):
 
         def worker(sockets: list[socket.socket], _slot: int) -> int:
             with self.store() as store:
-                app = make_app(store, settings, CommunitySettings(parent=self))
+                app = make_app(store, settings, CommunitySettings(parent=self), mail=self._mail())
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)
             return 0

@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import ROLES
@@ -22,6 +22,7 @@ __all__ = [
     "find_member",
     "list_members",
     "member_dict",
+    "note_visits",
     "set_active",
     "set_email_pref",
     "username_from_email",
@@ -172,3 +173,8 @@ def set_email_pref(session: Session, actor: Actor, member: Member, pref: str) ->
         member.updated_at = utcnow()
         record(session, member.cohort_id, actor.member_id, "member.email_pref", member, pref=pref)
     return member
+
+
+def note_visits(session: Session, member_ids: list[int]) -> None:
+    """Members ``member_ids`` visited now (their last visit decides who gets a digest)."""
+    session.execute(update(Member).where(Member.id.in_(member_ids)).values(last_seen_at=utcnow()))

@@ -13,9 +13,10 @@ from nbcohort.cohorts.api.routes import (
     notifications,
     peer_review,
     prompts,
+    unsubscribe,
 )
 
-__all__ = ["ROUTES"]
+__all__ = ["PAGES", "ROUTES"]
 
 ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *members.ROUTES,
@@ -25,3 +26,5 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *notifications.ROUTES,
     *peer_review.ROUTES,
 ]
+# Pages a person opens from an email, outside the JSON API: HTML, no API token.
+PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

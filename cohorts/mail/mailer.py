@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -40,12 +41,17 @@ class Mailer:
             self._secret = load_secret(Path(path))
         return self._secret
 
-    def unsubscribe_url(self, member_id: int) -> str:
+    @cached_property
+    def _public_url(self) -> str:
         base = self.settings.public_url.rstrip("/")
         if not base:
             service = self.service or ServiceSettings()
             base = f"http://{service.ip}:{service.port}"
-        return f"{base}{UNSUBSCRIBE_PATH}?t={unsubscribe_token(self.secret, member_id)}"
+        return base
+
+    def unsubscribe_url(self, member_id: int) -> str:
+        token = unsubscribe_token(self.secret, member_id)
+        return f"{self._public_url}{UNSUBSCRIBE_PATH}?t={token}"
 
     def member_of(self, token: str) -> int | None:
         """The member an unsubscribe token names, or None for a forged one."""

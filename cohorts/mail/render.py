@@ -48,6 +48,7 @@ def _environment() -> Environment:
         undefined=StrictUndefined,
         autoescape=select_autoescape(enabled_extensions=("html",), default=False),
         keep_trailing_newline=True,
+        auto_reload=False,  # package data: compiled once per process, never stat'ed again
     )
 
 

@@ -7,7 +7,8 @@ saturation), roster_import (a 10,000-member CSV through the CLI), widget_render 
 discussion widget's first render in a kernel, 50 and 5,000 posts), and for peer review:
 allocation (10,000 submissions, k=3), aggregation (10,000 x 3 reviews), peer_accuracy (the
 model against median, ORA2's rule and mean on simulated rounds) and packets (1,000
-submissions -> 3,000 anonymized packets, beside nbgrader's own collect). Each runs on SQLite and,
+submissions -> 3,000 anonymized packets, beside nbgrader's own collect), and mail_digest
+(``nbcohort mail digest`` for 10,000 members into the outbox). Each runs on SQLite and,
 when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aggregation
 import allocation
 import benchlib as bl
+import mail_digest
 import packets
 import peer_accuracy
 import roster_import
@@ -40,6 +42,7 @@ BENCHMARKS = {
     aggregation.NAME: aggregation,
     peer_accuracy.NAME: peer_accuracy,
     packets.NAME: packets,
+    mail_digest.NAME: mail_digest,
 }
 
 

@@ -37,6 +37,8 @@ def test_wheel_installs_and_imports(tmp_path):
     assert "nbcohort/cohorts/migrations/versions/0001_initial_schema.py" in names
     assert "nbcohort/cohorts/migrations/script.py.mako" in names
     assert "nbcohort/cohorts/cli/templates/jupyter_config.py.tmpl" in names
+    assert "nbcohort/cohorts/mail/templates/digest.html" in names
+    assert "nbcohort/cohorts/mail/templates/digest.txt" in names
     assert not any(n.startswith(("tests/", "course/", "cohorts/")) for n in names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

@@ -16,8 +16,7 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.config import CommunitySettings, MailSettings, ServiceSettings
-from nbcohort.cohorts.mail.mailer import Mailer
+from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -28,6 +27,8 @@ from nbcohort.cohorts.store import Store
 
 if TYPE_CHECKING:
     from tornado.web import Application
+
+    from nbcohort.cohorts.mail.mailer import Mailer
 
 SYSTEM = Actor.system()
 
@@ -239,9 +240,9 @@ class ServeCommand(NbCohortCommand):
 
     def _mail(self) -> Mailer:
         """What the unsubscribe page needs: the mail settings and the data dir's secret."""
-        return Mailer(
-            MailSettings(parent=self), self.settings().data_dir, ServiceSettings(parent=self)
-        )
+        from nbcohort.cohorts.cli.mail import mailer_for
+
+        return mailer_for(self)
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
         what = f"{processes} processes, " if processes > 1 else ""

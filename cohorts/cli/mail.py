@@ -25,16 +25,21 @@ from nbcohort.cohorts.mail.outbox import requeue
 from nbcohort.cohorts.mail.render import TemplateProblem
 from nbcohort.cohorts.models import OutboxMessage
 
-__all__ = ["MailApp"]
+__all__ = ["MailApp", "mailer_for"]
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def mailer_for(command: NbCohortCommand) -> Mailer:
+    """The mail settings of ``command``'s config (jupyter_config.py and its command line)."""
+    return Mailer(
+        MailSettings(parent=command), command.settings().data_dir, ServiceSettings(parent=command)
+    )
+
+
 class _MailCommand(NbCohortCommand):
     def mailer(self) -> Mailer:
-        return Mailer(
-            MailSettings(parent=self), self.settings().data_dir, ServiceSettings(parent=self)
-        )
+        return mailer_for(self)
 
 
 class MailSend(_MailCommand):

@@ -3,7 +3,16 @@ or an outbox folder, digests of what a member missed, signed unsubscribe links.
 
 The steps a time-driven command calls (``nbcohort mail ...``, or the cadence tick):
 ``queue_due`` queues what is due, ``send_due`` sends it. Both are safe from cron every
-minute and twice at once: the database decides.
+minute and twice at once: the database decides. From a command::
+
+    from nbcohort.cohorts.cli.mail import mailer_for
+    mailer = mailer_for(self)  # the command's own config: MailSettings, data dir
+    queue_due(store, mailer)
+    send_due(store, mailer, make_transport(mailer.settings, mailer.data_dir))
+
+Other parts queue their own messages with ``queue_message`` (a template per kind in
+``templates/``) under a dedupe key that names the message; a notification is emailed
+under ``notification:<id>``, so queueing one of those again changes nothing.
 """
 
 from __future__ import annotations
@@ -11,7 +20,12 @@ from __future__ import annotations
 from datetime import datetime
 
 from nbcohort.cohorts.mail.mailer import UNSUBSCRIBE_PATH, Mailer
-from nbcohort.cohorts.mail.queue import DigestReport, queue_digests, queue_notifications
+from nbcohort.cohorts.mail.queue import (
+    DigestReport,
+    queue_digests,
+    queue_message,
+    queue_notifications,
+)
 from nbcohort.cohorts.mail.render import check_templates, render
 from nbcohort.cohorts.mail.sender import SendReport, send_due, send_test
 from nbcohort.cohorts.mail.transport import MailConfigError, SendError, make_transport
@@ -28,6 +42,7 @@ __all__ = [
     "make_transport",
     "queue_digests",
     "queue_due",
+    "queue_message",
     "queue_notifications",
     "render",
     "send_due",

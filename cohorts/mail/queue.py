@@ -38,7 +38,7 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.notifications import describe, section_link
 from nbcohort.cohorts.store import Store
 
-__all__ = ["DigestReport", "queue_digests", "queue_notifications"]
+__all__ = ["DigestReport", "queue_digests", "queue_message", "queue_notifications"]
 
 _CHUNK = 500
 _LISTED = 5  # notifications and threads a digest lists by name
@@ -97,6 +97,30 @@ def _row(mailer: Mailer, m: Any, kind: str, key: str, ctx: dict[str, Any]) -> di
         "body_text": rendered.text,
         "body_html": rendered.html,
     }
+
+
+def queue_message(
+    session: Session,
+    mailer: Mailer,
+    member: Member,
+    kind: str,
+    dedupe_key: str,
+    **context: Any,
+) -> bool:
+    """Queue one message of ``kind`` (templates ``<kind>.txt`` and ``<kind>.html``) for
+    ``member`` in the caller's transaction, with ``member``, ``cohort``, ``unsubscribe_url``
+    and ``pref_label`` added to ``context``. Nothing for a member without an address, who
+    left, or whose email_pref excludes ``kind`` (``digest`` takes digests and highlights
+    only). False when nothing was queued, also when ``dedupe_key`` was queued before."""
+    from nbcohort.cohorts.mail.sender import DIGEST_KINDS
+
+    if member.email is None or not member.active or member.email_pref == "none":
+        return False
+    if member.email_pref == "digest" and kind not in DIGEST_KINDS:
+        return False
+    cohort = session.get_one(Cohort, member.cohort_id)
+    row = _row(mailer, member, kind, dedupe_key, _context(mailer, member, cohort, **context))
+    return insert_messages(session, [row]) == 1
 
 
 def _insert(store: Store, rows: Sequence[dict[str, Any]]) -> int:

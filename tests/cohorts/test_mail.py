@@ -303,3 +303,19 @@ def test_send_test_reaches_the_server_and_names_a_wrong_password(tmp_path, monke
         with pytest.raises(MailConfigError, match="refused the login of 'u'"):
             send_test(mailer, make_transport(mailer.settings, ""), "x@y.org")
     assert [m["To"] for m in inbox.messages] == ["x@y.org"]
+
+
+def test_queue_message_for_other_parts_respects_the_setting(tmp_path, store, cohort, people):
+    from nbcohort.cohorts.mail import queue_message
+
+    mailer = mailer_for(tmp_path)
+    note = sample_context("onboarding")["n"]
+    with store.write() as s:
+        ana, chi, fay = (s.merge(people[k]) for k in ("ana", "chi", "fay"))
+        chi.email_pref, fay.email = "digest", None
+        assert queue_message(s, mailer, ana, "onboarding", "onboarding:ana:day-4", n=note)
+        assert not queue_message(s, mailer, ana, "onboarding", "onboarding:ana:day-4", n=note)
+        assert not queue_message(s, mailer, chi, "onboarding", "onboarding:chi:day-4", n=note)
+        assert not queue_message(s, mailer, fay, "onboarding", "onboarding:fay:day-4", n=note)
+    [row] = outbox(store)
+    assert (row.to_addr, row.subject) == ("ana@example.org", "Introduce yourself")

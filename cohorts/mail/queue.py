@@ -11,6 +11,7 @@ run for 10,000 members holds the database's write lock only for the inserts.
 from __future__ import annotations
 
 import bisect
+import logging
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.mail.outbox import insert_messages, message_id
-from nbcohort.cohorts.mail.render import PREF_LABELS, render
+from nbcohort.cohorts.mail.render import PREF_LABELS, TemplateProblem, render
 from nbcohort.cohorts.models import (
     CadenceItem,
     Cohort,
@@ -40,6 +41,7 @@ from nbcohort.cohorts.store import Store
 
 __all__ = ["DigestReport", "queue_digests", "queue_message", "queue_notifications"]
 
+log = logging.getLogger("nbcohort.mail")
 _CHUNK = 500
 _LISTED = 5  # notifications and threads a digest lists by name
 _WHO = (
@@ -168,7 +170,10 @@ def queue_notifications(store: Store, mailer: Mailer, now: datetime | None = Non
             note = describe(s, _actor(r), cohort, [(r[0], r[1], r[2], r[3])])[0]
             note["url"] = mailer.notebook_url(note["link"])
             ctx = _context(mailer, r, cohort, n=note)
-            rows.append(_row(mailer, r, note["kind"], f"notification:{note['id']}", ctx))
+            try:
+                rows.append(_row(mailer, r, note["kind"], f"notification:{note['id']}", ctx))
+            except TemplateProblem as exc:  # one message, not the whole run (it is logged)
+                log.error("notification %s not emailed: %s", note["id"], exc)
     return _insert(store, rows)
 
 
@@ -313,7 +318,10 @@ def queue_digests(store: Store, mailer: Mailer, now: datetime | None = None) -> 
                 items=items,
             )
             # The key counts the member's digests: two runs at once make the same key.
-            rows.append(_row(mailer, m, "digest", f"digest:{m.id}:{count + 1}", ctx))
+            try:
+                rows.append(_row(mailer, m, "digest", f"digest:{m.id}:{count + 1}", ctx))
+            except TemplateProblem as exc:  # one member's digest, not the whole run
+                log.error("digest for member %s not queued: %s", m.id, exc)
     report.queued = _insert(store, rows)
     return report
 

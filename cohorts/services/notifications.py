@@ -42,6 +42,13 @@ KINDS = {
     "onboarding": "my onboarding step",
 }
 _EXCERPT = 200
+# What each kind's ``data`` holds (so templates and widgets may rely on every key).
+_DATA_KEYS: dict[str, dict[str, Any]] = {
+    "review": {"assignment": ""},
+    "review_assigned": {"assignment": "", "count": 1, "due_at": None},
+    "review_received": {"assignment": ""},
+    "onboarding": {"step": "", "title": "", "text": "", "link": None},
+}
 
 
 def resolve_mentions(session: Session, cohort_id: int, text: str) -> dict[str, int]:
@@ -152,7 +159,7 @@ def describe(
     may read, the notification's data, and a link to the notebook and cell."""
     out = []
     for note, post, thread, by in rows:
-        data = dict(note.data or {})
+        data = {**_DATA_KEYS.get(note.kind, {}), **(note.data or {})}
         anchor = thread.anchor if thread is not None else data.get("anchor")
         key = anchor
         if note.kind.startswith("review") and data.get("assignment"):

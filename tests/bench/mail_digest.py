@@ -11,6 +11,7 @@ per member, none the second time, every dedupe key once.
 from __future__ import annotations
 
 import json
+import os
 import re
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -138,7 +139,8 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
                 for i in range(1, opts.runs + 1):
                     print(f"[bench] {NAME} {backend} run {i}/{opts.runs}", flush=True)
                     with bl.clone_database(backend, template, tmp) as url:
-                        r: dict[str, Any] = {"run": i, "digest": cli_run(tmp, url)}
+                        r: dict[str, Any] = {"run": i, "load_average_1m": os.getloadavg()[0]}
+                        r["digest"] = cli_run(tmp, url)
                         r["again"] = cli_run(tmp, url)
                         r["outbox"] = outbox_counts(url)
                     r["checks"] = {
@@ -149,7 +151,8 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
                     }
                     r["ok"] = all(r["checks"].values())
                     print(
-                        f"  digest {r['digest']['wall_s']} s (CPU {r['digest']['cpu_s']} s, "
+                        f"  load {r['load_average_1m']:.1f}: "
+                        f"digest {r['digest']['wall_s']} s (CPU {r['digest']['cpu_s']} s, "
                         f"peak RSS {r['digest']['peak_rss_mb']} MB), again "
                         f"{r['again']['wall_s']} s; checks "
                         f"{'ok' if r['ok'] else 'FAILED ' + json.dumps(r['checks'])}",

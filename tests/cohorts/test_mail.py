@@ -319,3 +319,25 @@ def test_queue_message_for_other_parts_respects_the_setting(tmp_path, store, coh
         assert not queue_message(s, mailer, fay, "onboarding", "onboarding:fay:day-4", n=note)
     [row] = outbox(store)
     assert (row.to_addr, row.subject) == ("ana@example.org", "Introduce yourself")
+
+
+def test_a_message_that_cannot_be_rendered_stops_only_itself(
+    tmp_path, store, cohort, people, monkeypatch, caplog
+):
+    import nbcohort.cohorts.mail.queue as queue
+
+    mention(store, cohort, people)
+    with store.write() as s:  # onboarding data as thin as it may come
+        s.add(Notification(member_id=people["chi"].id, kind="onboarding", data={"step": "d4"}))
+    real = queue.render
+
+    def broken(kind, context, env=None):
+        if kind == "mention":
+            raise TemplateProblem("email template 'mention': 'x' is undefined")
+        return real(kind, context, env)
+
+    monkeypatch.setattr(queue, "render", broken)
+    assert queue_notifications(store, mailer_for(tmp_path)) == 1
+    [row] = outbox(store)
+    assert (row.kind, row.subject) == ("onboarding", "Your next onboarding step")
+    assert "'mention': 'x' is undefined" in caplog.text

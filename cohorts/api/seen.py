@@ -1,11 +1,13 @@
 """Members' last visits, kept fresh without a write per request.
 
 Each request notes its member in memory (a set add). At most once per
-``ServiceSettings.seen_every_seconds`` a process writes every member it noted since, in one
-UPDATE on the writer path, and a member written less than that long ago is not noted again.
-So reads stay reads: a busy process adds one small write a few times an hour, whatever the
-number of requests. Last visits decide who gets a digest (``nbcohort mail digest``), which
-only needs them to the hour.
+``ServiceSettings.seen_every_seconds`` (the first time that long after the process starts) a
+process writes every member it noted since, in one UPDATE, and a member written less than
+that long ago is not noted again. So reads stay reads: a busy process adds one small write a
+few times an hour, whatever the number of requests. The write never waits for a member's:
+on SQLite it is tried once without waiting and otherwise left to the next interval; on
+PostgreSQL it takes its turn on the writer thread. Last visits decide who gets a digest
+(``nbcohort mail digest``), which only needs them to the hour.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class SeenMembers:
         self.every = every_seconds
         self._pending: set[int] = set()
         self._written: dict[int, float] = {}
-        self._next_write = 0.0
+        self._next_write = time.monotonic() + every_seconds
         self._writing = False
 
     def saw(self, member_id: int) -> bool:
@@ -49,9 +51,13 @@ class SeenMembers:
             return
         self._writing = True
         try:
-            await units.write(lambda session: note_visits(session, ids))
-        except Exception:  # a busy or lost database: the next write notes them again
-            log.warning("could not record %d members' last visits", len(ids), exc_info=True)
+            if units.store.is_sqlite:
+                with units.store.write(wait=False) as session:  # never queues behind members
+                    note_visits(session, ids)
+            else:
+                await units.write(lambda session: note_visits(session, ids))
+        except Exception:  # busy or lost: noted again by their next request
+            log.info("last visits of %d members left for the next interval", len(ids))
             for member_id in ids:
                 self._written.pop(member_id, None)
         finally:

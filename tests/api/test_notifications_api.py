@@ -75,6 +75,10 @@ def test_unsubscribe_needs_no_login_and_get_changes_nothing(service, store, peop
 
 
 def test_last_visit_is_written_once_per_interval(service, tokens, store, people):
+    service.stop()
+    service.args.append("--ServiceSettings.seen_every_seconds=2")
+    service.start()
+
     def seen():
         with store.read() as s:
             return s.scalar(select(Member.last_seen_at).where(Member.id == people["ana"].id))
@@ -82,14 +86,24 @@ def test_last_visit_is_written_once_per_interval(service, tokens, store, people)
     assert seen() is None
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     ana.me()
-    for _ in range(50):
+    assert seen() is None  # never a write on the request itself
+    for _ in range(60):  # the first write comes one interval after the start
+        ana.me()
         if seen() is not None:
             break
         time.sleep(0.1)
     first = seen()
     assert first is not None
-    for _ in range(20):
+    for _ in range(10):
         ana.notification_feed()
     assert seen() == first  # within seen_every_seconds: no write per request
+    time.sleep(2.1)
+    ana.me()  # noted after the interval: written with the next write
+    for _ in range(50):
+        if seen() != first:
+            break
+        ana.me()
+        time.sleep(0.1)
+    assert seen() > first
     with store.read() as s:
         assert s.scalars(select(Notification)).all() == []

@@ -104,12 +104,23 @@ class CohortClient:
     def members(self) -> list[dict[str, Any]]:
         return self.request("GET", "/api/v1/members")["members"]
 
-    def thread(self, anchor: str, *, before: int | None = None, limit: int | None = None) -> Any:
+    def thread(
+        self,
+        anchor: str,
+        *,
+        before: int | None = None,
+        limit: int | None = None,
+        unread: bool = False,
+    ) -> Any:
+        """A page of the thread at ``anchor``; with ``unread``, also how many posts by others
+        the member has not read (``page["unread"]``)."""
         params: dict[str, Any] = {"anchor": anchor}
         if before is not None:
             params["before"] = before
         if limit is not None:
             params["limit"] = limit
+        if unread:
+            params["unread"] = "1"
         return self.request("GET", "/api/v1/thread", params=params)
 
     def mark_read(self, anchor: str) -> int:
@@ -199,10 +210,7 @@ class CohortClient:
         payload = {
             "filename": filename,
             "content_b64": base64.b64encode(content).decode("ascii"),
-            "title": title,
-            "description": description,
-            "tags": tags or [],
-            "license": license,
+            **_described(title, description, tags, license),
         }
         return self.request("POST", "/api/v1/artifacts", json=payload)
 
@@ -258,13 +266,14 @@ class CohortClient:
         license: str | None = None,
     ) -> dict[str, Any]:
         """Publish your reviewed notebook to the library once the round has closed."""
-        payload = {
-            "consent": consent,
-            "title": title,
-            "description": description,
-            "tags": tags or [],
-            "license": license,
-        }
+        payload = {"consent": consent, **_described(title, description, tags, license)}
         return self.request(
             "POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish", json=payload
         )
+
+
+def _described(
+    title: str, description: str, tags: list[str] | None, license: str | None
+) -> dict[str, Any]:
+    """What the library shows of an artifact (None: the cohort's first license)."""
+    return {"title": title, "description": description, "tags": tags or [], "license": license}

@@ -6,16 +6,14 @@ from __future__ import annotations
 import itertools
 import random
 from collections import defaultdict
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from nbcohort.exchange.allocation import Pair, _Teams
+from nbcohort.exchange.allocation_rules import Pair, Teams
 
 __all__ = ["repair"]
 
 
 def repair(
-    arcs: list[Pair], team: _Teams, rule: str, rng: random.Random, *, soft: bool
+    arcs: list[Pair], team: Teams, rule: str, rng: random.Random, *, soft: bool
 ) -> list[Pair]:
     """Swap arcs (x->y, u->v) into (x->v, u->y) - every count and load unchanged - while the
     cost (self or forbidden arcs, then same-team arcs, then reciprocal pairs) strictly goes

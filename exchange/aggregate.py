@@ -5,7 +5,8 @@ even count the mean of the two middle scores rounded up). The model, in the spir
 al. 2013 ("Tuned Models of Peer Assessment in MOOCs", PG1), reads each score as the true score
 plus the reviewer's bias plus Gaussian noise whose precision is the reviewer's reliability;
 bias and reliability are shared across criteria, so a harsh reviewer is harsh on every one.
-It is fitted by variational EM with empirical-Bayes priors, vectorised with ``np.bincount``.
+It is fitted by variational EM with empirical-Bayes priors, vectorised with ``np.bincount``;
+the updates and priors are in ``_reviewer_model``, ``fit_model`` drives them.
 """
 
 from __future__ import annotations
@@ -15,12 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from nbcohort.exchange._pg1 import BIAS_SD0 as _BIAS_SD0
-from nbcohort.exchange._pg1 import gamma_prior as _gamma_prior
-from nbcohort.exchange._pg1 import initial_noise as _initial_noise
-from nbcohort.exchange._pg1 import mackay as _mackay
-from nbcohort.exchange._pg1 import maxabs as _maxabs
-from nbcohort.exchange._pg1 import prior_of as _prior_of
+from nbcohort.exchange import _reviewer_model as model
 
 __all__ = [
     "ModelFit",
@@ -155,118 +151,102 @@ def fit_model(
     alpha_range: tuple[float, float] = (1.0, 20.0),
     floor: float = 0.05,
 ) -> ModelFit:
-    """Fit true scores z[s,c], biases b[r] and reliabilities tau[r] by coordinate ascent.
+    """Fit each submission's true scores, each reviewer's bias and reliability by coordinate
+    ascent (the updates and priors are in ``_reviewer_model``, with the key to the paper).
 
-    Priors: z[s] ~ N(mu, Sigma) (Sigma: C x C, the criteria of one submission correlate),
-    b ~ N(mu_b, 1/eta), tau ~ Gamma(alpha, beta). Empirical Bayes: mu, Sigma, eta, beta and
-    (with 10 or more reviewers, unless ``alpha`` is given) alpha, within ``alpha_range``, are
-    re-estimated from the current fit every iteration (alpha's cap of 20 keeps one careless
-    reviewer among many alike ones weighed down); standard deviations are floored at ``floor``
-    x the standard deviation of all scores (so the fit does not depend on the points' units).
-    So biases shrink to ~0 when reviewers are alike, reliabilities to one value when they are
-    equally careful. ``calibration`` maps a submission to the scores the instructor set: those are
-    fixed, and they anchor the biases (mu_b is then estimated, otherwise 0). Each iteration is
-    a handful of ``np.bincount`` passes over the reviews.
+    Priors: true scores ~ N(mu, Sigma) (Sigma: C x C, the criteria of one submission
+    correlate), biases ~ N(mu_b, 1/eta), reliabilities ~ Gamma(alpha, beta). Empirical Bayes:
+    mu, Sigma, eta, beta and (with 10 or more reviewers, unless ``alpha`` is given) alpha,
+    within ``alpha_range``, are re-estimated from the current fit every iteration (alpha's cap
+    of 20 keeps one careless reviewer among many alike ones weighed down); standard deviations
+    are floored at ``floor`` x the standard deviation of all scores (so the fit does not depend
+    on the points' units). So biases shrink to ~0 when reviewers are alike, reliabilities to
+    one value when they are equally careful. ``calibration`` maps a submission to the scores
+    the instructor set: those are fixed, and they anchor the biases (mu_b is then estimated,
+    otherwise 0). Each iteration is a handful of ``np.bincount`` passes over the reviews.
     """
-    c = obs.n_criteria
-    if len(scales) != c:
-        raise ValueError(f"{c} criteria scored but {len(scales)} scales given")
+    n_criteria = obs.n_criteria
+    if len(scales) != n_criteria:
+        raise ValueError(f"{n_criteria} criteria scored but {len(scales)} scales given")
     lo = np.array([sc.minimum for sc in scales], dtype=float)
     span = np.array([sc.maximum - sc.minimum for sc in scales], dtype=float)
     span = np.where(span > 0, span, 1.0)
     unit = float(span.mean())
     to_unit = unit / span  # criterion points -> model points
-    n_s, n_r = obs.n_submissions, obs.n_reviewers
-    s_i, r_i = obs.submission, obs.reviewer
-    cell = _cell(s_i, c)
-    y = (obs.scores - lo) * to_unit
-
-    per_s = np.bincount(s_i, minlength=n_s)
-    per_r = np.bincount(r_i, minlength=n_r).astype(float)
-    active = per_r > 0
-    fixed = np.zeros(n_s, dtype=bool)
-    z_fixed = np.zeros((n_s, c))
+    n_subs, n_revs = obs.n_submissions, obs.n_reviewers
+    reviews = model.Reviews(
+        observed=(obs.scores - lo) * to_unit,
+        submission_of=obs.submission,
+        reviewer_of=obs.reviewer,
+        cell_of=_cell(obs.submission, n_criteria),
+        reviews_of=np.bincount(obs.submission, minlength=n_subs),
+        reviews_by=np.bincount(obs.reviewer, minlength=n_revs).astype(float),
+    )
+    calibrated = np.zeros(n_subs, dtype=bool)
+    known = np.zeros((n_subs, n_criteria))  # the instructor's scores of calibration items
     for sub, true in (calibration or {}).items():
-        if not 0 <= sub < n_s:
-            raise ValueError(f"calibration submission {sub} out of range 0..{n_s - 1}")
-        fixed[sub] = True
-        z_fixed[sub] = (np.asarray(true, dtype=float).reshape(c) - lo) * to_unit
-    free = (per_s > 0) & ~fixed
-    ref = float(y.std()) if y.size else 0.0  # the data's own scale, for floors and tolerances
-    ref = ref if ref > 1e-6 * unit else 0.25 * unit
-    var_floor = (floor * ref) ** 2
+        if not 0 <= sub < n_subs:
+            raise ValueError(f"calibration submission {sub} out of range 0..{n_subs - 1}")
+        calibrated[sub] = True
+        known[sub] = (np.asarray(true, dtype=float).reshape(n_criteria) - lo) * to_unit
+    free = (reviews.reviews_of > 0) & ~calibrated
+    observed = reviews.observed
+    score_sd = float(observed.std()) if observed.size else 0.0  # the data's own scale
+    score_sd = score_sd if score_sd > 1e-6 * unit else 0.25 * unit
+    units = model.Units(unit=unit, score_sd=score_sd, var_floor=(floor * score_sd) ** 2)
 
     # Start from the mean of the reviews, no bias, every reviewer equally reliable.
-    m_z = z_fixed.copy()
-    m_z[free] = ((mean(obs) - lo) * to_unit)[free]
-    v_e = np.zeros((n_s, c))  # posterior variances of z along the prior's eigenvectors
-    mu, lam, vec = _prior_of(m_z[free], v_e[free], None, var_floor, ref, unit)
-    m_b, v_b = np.zeros(n_r), np.zeros(n_r)
-    mu_b, eta = 0.0, 1.0 / max((_BIAS_SD0 * ref) ** 2, var_floor)
-    resid0 = y - m_z[s_i]
-    learn_alpha = alpha is None and int(active.sum()) >= _MIN_REVIEWERS_FOR_SHAPE
-    alpha = _DEFAULT_SHAPE if alpha is None else alpha
-    beta = alpha * max(_initial_noise(resid0, r_i, per_r, free, c), var_floor)
-    tau = np.full(n_r, alpha / beta)
-    anchored = bool(fixed.any())
+    true_mean = known.copy()
+    true_mean[free] = ((mean(obs) - lo) * to_unit)[free]
+    learn_alpha = alpha is None and int((reviews.reviews_by > 0).sum()) >= _MIN_REVIEWERS_FOR_SHAPE
+    first_alpha = _DEFAULT_SHAPE if alpha is None else alpha
+    prior = model.first_priors(reviews, true_mean, free, first_alpha, units)
+    post = model.Posterior(true_mean, np.zeros(n_revs), np.full(n_revs, prior.alpha / prior.beta))
 
     iterations, converged = 0, obs.scores.shape[0] == 0
     while not converged and iterations < max_iter:
         iterations += 1
-        old_z, old_b = m_z.copy(), m_b.copy()
-        # true scores: the prior (correlated across criteria) and the bias-adjusted scores,
-        # weighted by reliability; solved along the prior covariance's eigenvectors
-        t = tau[r_i]
-        t_s = np.bincount(s_i, t, minlength=n_s)
-        adj = (t[:, None] * (y - m_b[r_i, None])).ravel()
-        a = np.bincount(cell, adj, minlength=n_s * c).reshape(n_s, c)
-        prec_e = 1.0 / lam + t_s[:, None]
-        m_z = ((a @ vec + (mu @ vec) / lam) / prec_e) @ vec.T
-        v_e = 1.0 / prec_e
-        m_z[fixed], v_e[fixed] = z_fixed[fixed], 0.0
-        # biases: shared across criteria
-        rsum = np.bincount(r_i, (y - m_z[s_i]).sum(axis=1), minlength=n_r)
-        prec_b = eta + tau * c * per_r
-        m_b, v_b = (eta * mu_b + tau * rsum) / prec_b, 1.0 / prec_b
-        # reliabilities: Gamma posterior mean, expected squared residual incl. uncertainty
-        e = y - m_z[s_i] - m_b[r_i, None]
-        sq = (e**2).sum(axis=1) + v_e.sum(axis=1)[s_i] + c * v_b[r_i]
-        shape = alpha + 0.5 * c * per_r
-        rate = beta + 0.5 * np.bincount(r_i, sq, minlength=n_r)
-        tau = shape / rate
-        # empirical Bayes: priors from the current fit
-        mu, lam, vec = _prior_of(m_z[free], v_e[free], vec, var_floor, ref, unit)
-        if active.any():
-            if anchored:
-                mu_b = float(np.average(m_b[active], weights=prec_b[active]))
-            eta = _mackay(m_b[active] - mu_b, v_b[active], eta, var_floor, ref)
-            half_sq = 0.5 * np.bincount(r_i, sq, minlength=n_r)[active]
-            alpha, beta = _gamma_prior(
-                half_sq, 0.5 * c * per_r[active], alpha, beta, alpha_range if learn_alpha else None
-            )
-            beta = max(beta, alpha * var_floor)
-        change = max(_maxabs(m_z - old_z), _maxabs(m_b - old_b))
-        converged = change < tol * ref
+        last = post
+        post, prior = model.step(
+            reviews,
+            post,
+            prior,
+            known=known,
+            calibrated=calibrated,
+            free=free,
+            alpha_bounds=alpha_range if learn_alpha else None,
+            units=units,
+        )
+        change = max(
+            _max_abs(post.true_mean - last.true_mean), _max_abs(post.bias_mean - last.bias_mean)
+        )
+        converged = change < tol * score_sd
 
-    tau_s = np.bincount(s_i, tau[r_i], minlength=n_s)
-    weights = tau[r_i] / np.where(tau_s > 0, tau_s, 1.0)[s_i]
-    prior_share = (1.0 / lam) / (1.0 / lam + tau_s[:, None])
-    shrink = np.where(fixed[:, None], 0.0, prior_share @ (vec**2).T)
-    scores = m_z / to_unit + lo
+    reliability = post.reliability
+    rel_sum = np.bincount(obs.submission, reliability[obs.reviewer], minlength=n_subs)
+    weights = reliability[obs.reviewer] / np.where(rel_sum > 0, rel_sum, 1.0)[obs.submission]
+    prior_prec = 1.0 / prior.score_eigval
+    prior_share = prior_prec / (prior_prec + rel_sum[:, None])
+    shrink = np.where(calibrated[:, None], 0.0, prior_share @ (prior.score_eigvec**2).T)
+    scores = post.true_mean / to_unit + lo
     scores = np.clip(scores, lo, [sc.maximum for sc in scales])
-    scores[~(free | fixed)] = np.nan
+    scores[~(free | calibrated)] = np.nan
     return ModelFit(
         scores=scores,
-        bias=m_b,
-        reliability=tau,
+        bias=post.bias_mean,
+        reliability=reliability,
         weights=weights,
         iterations=iterations,
         converged=bool(converged),
-        prior_mean=mu / to_unit + lo,
+        prior_mean=prior.score_mean / to_unit + lo,
         shrinkage=shrink,
-        bias_spread=float(eta**-0.5),
+        bias_spread=float(prior.bias_prec**-0.5),
         unit=unit,
     )
+
+
+def _max_abs(a: np.ndarray) -> float:
+    return float(np.abs(a).max()) if a.size else 0.0
 
 
 # -- explanation --------------------------------------------------------------------------------

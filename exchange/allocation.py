@@ -14,7 +14,7 @@ How ``allocate`` decides, fastest first:
   offsets in [T, n-T] never meet a team-mate; with n >= 2T+2k-1 no offset d has n-d in the
   set either: no same-team and no reciprocal pair.
 - otherwise, small cases (authors x reviewers <= FLOW_MAX_EDGES, about n <= 300 when authors
-  review each other; ~1 s at the limit): an exact min-cost flow (networkx network simplex)
+  review each other; the limit keeps it fast): an exact min-cost flow (network simplex)
   with balanced loads, same-team arcs absent ("require") or costly ("prefer", so their number
   is minimal), then a repair pass that swaps arcs to remove reciprocal pairs without adding a
   same-team one. Infeasible flows raise AllocationError naming who cannot be covered.
@@ -24,7 +24,8 @@ How ``allocate`` decides, fastest first:
   self-reviews and same-team arcs. This is a heuristic: under "require" it raises
   AllocationError if the repair leaves a same-team pair, and "prefer" is then best effort.
 
-Late submitters and missed reviews, after publishing, are in ``reallocation``.
+Late submitters and missed reviews, after publishing, are in ``reallocation``; the rules
+both keep (team rules, forbidden and discouraged pairs) in ``allocation_rules``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,19 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
 from nbcohort.exchange._allocation_repair import repair as _repair
+from nbcohort.exchange.allocation_rules import (
+    TEAM_RULES,
+    AllocationError,
+    Pair,
+    Teams,
+    check_ids,
+    check_k,
+    check_rule,
+    discouraged,
+    few,
+    forbidden,
+    team_map,
+)
 
 __all__ = [
     "FLOW_MAX_EDGES",
@@ -45,14 +59,7 @@ __all__ = [
     "check",
 ]
 
-Pair = tuple[str, str]  # (reviewer, author)
-TEAM_RULES = ("prefer", "require", "ignore")
 FLOW_MAX_EDGES = 90_000
-_Teams = dict[str, str | None]
-
-
-class AllocationError(ValueError):
-    """An allocation that cannot be made; the message (shown to instructors) says why."""
 
 
 # -- allocate ---------------------------------------------------------------------------------
@@ -70,13 +77,13 @@ def allocate(
     ("require": never a team-mate; "prefer": as few as possible; "ignore"). ``teams`` maps
     member -> team ("" or missing: no team); ``reviewers`` defaults to the authors. Returns
     sorted (reviewer, author) pairs; raises AllocationError before any work if impossible."""
-    rule = _rule(team_rule)
-    _check_k(k)
-    A = _ids("authors", authors)
-    R = A if reviewers is None else _ids("reviewers", reviewers)
+    rule = check_rule(team_rule)
+    check_k(k)
+    A = check_ids("authors", authors)
+    R = A if reviewers is None else check_ids("reviewers", reviewers)
     mutual = A == R
     _check_sizes(A, R, k, mutual=mutual)
-    team = _team_map(teams, rule, itertools.chain(A, R))
+    team = team_map(teams, rule, itertools.chain(A, R))
     if rule == "require":
         _check_teams(A, R, k, team)
     rng = random.Random(seed)
@@ -94,46 +101,18 @@ def allocate(
             order = _team_order(A, team, rng)
             arcs = _circle(order, _best_offsets(n, k, list(sizes.values()), rng))
             least = sum(k * max(0, 2 * s - n) for s in sizes.values())  # a team over half
-            soft = sum(_soft(r, a, team, rule) for r, a in arcs) > least
+            soft = sum(discouraged(r, a, team, rule) for r, a in arcs) > least
         else:
             arcs, soft = _blocks(A, R, k, rng), True
         arcs = _repair(arcs, team, rule, rng, soft=soft)
-        left = [f"{r} reviews {a}" for r, a in arcs if _hard(r, a, team, rule)]
+        left = [f"{r} reviews {a}" for r, a in arcs if forbidden(r, a, team, rule)]
         if left:
             raise AllocationError(
                 f"no allocation found of {k} reviewers for each of {n} authors with team rule "
-                f"{rule!r} ({len(left)} pair(s) left: {_few(left)}); the exact search only "
+                f"{rule!r} ({len(left)} pair(s) left: {few(left)}); the exact search only "
                 f"runs up to {FLOW_MAX_EDGES} author x reviewer pairs"
             )
     return sorted(arcs)
-
-
-def _rule(team_rule: str) -> str:
-    if team_rule not in TEAM_RULES:
-        raise AllocationError(f"team_rule must be one of {', '.join(TEAM_RULES)}: {team_rule!r}")
-    return team_rule
-
-
-def _check_k(k: int) -> None:
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise AllocationError(f"each submission needs at least 1 reviewer; got k={k!r}")
-
-
-def _ids(what: str, items: Iterable[str]) -> list[str]:
-    out = list(items)
-    bad = [x for x in out if not isinstance(x, str) or not x]
-    if bad:
-        raise AllocationError(f"{what} must be non-empty strings; got {_few(map(repr, bad))}")
-    dup = sorted(x for x, c in Counter(out).items() if c > 1)
-    if dup:
-        raise AllocationError(f"duplicate {what}: {_few(dup)}")
-    return sorted(out)
-
-
-def _few(items: Iterable[str], limit: int = 5) -> str:
-    items = list(items)
-    more = f" and {len(items) - limit} more" if len(items) > limit else ""
-    return ", ".join(items[:limit]) + more
 
 
 def _check_sizes(A: list[str], R: list[str], k: int, *, mutual: bool) -> None:
@@ -149,7 +128,7 @@ def _check_sizes(A: list[str], R: list[str], k: int, *, mutual: bool) -> None:
     short = [a for a in A if m - (a in in_r) < k]
     if short:
         raise AllocationError(
-            f"reviewer pool too small: {m} reviewer(s) cannot give {_few(short)} "
+            f"reviewer pool too small: {m} reviewer(s) cannot give {few(short)} "
             f"{k} reviewers other than themselves"
         )
     q, rem = divmod(k * n, m)
@@ -161,13 +140,7 @@ def _check_sizes(A: list[str], R: list[str], k: int, *, mutual: bool) -> None:
         )
 
 
-def _team_map(teams: Mapping[str, str] | None, rule: str, members: Iterable[str]) -> _Teams:
-    if teams is None or rule == "ignore":
-        return {m: None for m in members}
-    return {m: (teams.get(m) or None) for m in members}
-
-
-def _check_teams(A: list[str], R: list[str], k: int, team: _Teams) -> None:
+def _check_teams(A: list[str], R: list[str], k: int, team: Teams) -> None:
     """Per-team necessary conditions for "require" (supply and demand across the team's
     border); raises naming every team that fails one."""
     n, m = len(A), len(R)
@@ -184,14 +157,19 @@ def _check_teams(A: list[str], R: list[str], k: int, team: _Teams) -> None:
         cap_out = out_a * min(k, nr)
         head = f"team {t!r} ({na} of {n} authors, {nr} of {m} reviewers)"
         if na and out_r < k:
-            problems.append(f"{head}: its authors need {k} reviewers from outside it, "
-                            f"there are {out_r}")  # fmt: skip
+            problems.append(
+                f"{head}: its authors need {k} reviewers from outside it, there are {out_r}"
+            )
         elif k * na > cap_in:
-            problems.append(f"{head}: its authors need {k * na} reviews from outside it, the "
-                            f"{out_r} reviewers outside can give at most {cap_in}")  # fmt: skip
+            problems.append(
+                f"{head}: its authors need {k * na} reviews from outside it, the "
+                f"{out_r} reviewers outside can give at most {cap_in}"
+            )
         elif must_out > cap_out:
-            problems.append(f"{head}: its reviewers must give {must_out} reviews outside it, "
-                            f"the {out_a} authors outside can take at most {cap_out}")  # fmt: skip
+            problems.append(
+                f"{head}: its reviewers must give {must_out} reviews outside it, "
+                f"the {out_a} authors outside can take at most {cap_out}"
+            )
     if problems:
         raise AllocationError("team rule 'require' is impossible: " + "; ".join(problems))
 
@@ -202,7 +180,7 @@ def _shuffled(items: Sequence[str], rng: random.Random) -> list[str]:
     return out
 
 
-def _team_order(A: list[str], team: _Teams, rng: random.Random) -> list[str]:
+def _team_order(A: list[str], team: Teams, rng: random.Random) -> list[str]:
     """Authors on a circle: each team contiguous, teams and members shuffled."""
     groups: dict[str, list[str]] = defaultdict(list)
     blocks = []
@@ -266,7 +244,7 @@ def _blocks(A: list[str], R: list[str], k: int, rng: random.Random) -> list[Pair
 
 
 def _flow(
-    A: list[str], R: list[str], k: int, team: _Teams, rule: str, rng: random.Random
+    A: list[str], R: list[str], k: int, team: Teams, rule: str, rng: random.Random
 ) -> list[Pair]:
     """Exact min-cost flow: reviewer i supplies floor(kn/m), a source adds the remainder one
     unit per reviewer, author j demands k; same-team arcs absent or costly."""
@@ -293,7 +271,7 @@ def _flow(
     return [(R[i], A[j - m]) for i in range(m) for j, f in flow[i].items() if f and j >= m]
 
 
-def _uncovered(G: object, m: int, A: list[str], k: int, team: _Teams, rule: str) -> str:
+def _uncovered(G: object, m: int, A: list[str], k: int, team: Teams, rule: str) -> str:
     """Why the flow is infeasible: a max flow shows which authors stay short."""
     import networkx as nx
 
@@ -306,20 +284,11 @@ def _uncovered(G: object, m: int, A: list[str], k: int, team: _Teams, rule: str)
     _, flow = nx.maximum_flow(H, "source", "sink")
     short = [A[j] for j in range(len(A)) if flow[m + j]["sink"] < k]
     teams = sorted({t for a in short if (t := team[a]) is not None})
-    where = f" in team(s) {_few(map(repr, teams))}" if teams and rule == "require" else ""
+    where = f" in team(s) {few(map(repr, teams))}" if teams and rule == "require" else ""
     return (
         f"no exact allocation of {k} reviewers for each of {len(A)} authors with balanced loads"
-        f" and team rule {rule!r}: {_few(short)}{where} cannot be covered"
+        f" and team rule {rule!r}: {few(short)}{where} cannot be covered"
     )
-
-
-# -- pair rules -------------------------------------------------------------------------------
-def _hard(r: str, a: str, team: _Teams, rule: str) -> bool:
-    return r == a or (rule == "require" and team[r] is not None and team[r] == team[a])
-
-
-def _soft(r: str, a: str, team: _Teams, rule: str) -> bool:
-    return rule == "prefer" and team[r] is not None and team[r] == team[a]
 
 
 # -- check ------------------------------------------------------------------------------------
@@ -335,17 +304,17 @@ def check(
     """The allocate invariants an allocation breaks, as sentences (empty: fit to publish).
     Reciprocal pairs (and, under "prefer", same-team pairs) count only where they are provably
     avoidable: authors review each other and n >= 2T+2k-1 (resp. 2T+k-1), T = largest team."""
-    rule = _rule(team_rule)
+    rule = check_rule(team_rule)
     A, R = list(authors), list(authors if reviewers is None else reviewers)
     in_a, in_r = set(A), set(R)
     plist = [(r, a) for r, a in pairs]
-    team = _team_map(teams, rule, in_a | in_r | {x for p in plist for x in p})
+    team = team_map(teams, rule, in_a | in_r | {x for p in plist for x in p})
     found: list[str] = []
 
     def note(what: str, items: Iterable[str]) -> None:
         items = list(items)
         if items:
-            found.append(f"{what}: {_few(items)}")
+            found.append(f"{what}: {few(items)}")
 
     def show(ps: Iterable[Pair]) -> list[str]:
         return [f"{r} reviews {a}" for r, a in ps]
@@ -357,8 +326,10 @@ def check(
     got: dict[str, set[str]] = defaultdict(set)
     for r, a in plist:
         got[a].add(r)
-    note(f"authors without exactly {k} distinct reviewers",
-         (f"{a} ({len(got[a])})" for a in sorted(in_a) if len(got[a]) != k))  # fmt: skip
+    note(
+        f"authors without exactly {k} distinct reviewers",
+        (f"{a} ({len(got[a])})" for a in sorted(in_a) if len(got[a]) != k),
+    )
     load = Counter({r: 0 for r in in_r})
     load.update(r for r, _ in plist if r in in_r)
     if load and max(load.values()) - min(load.values()) > 1:

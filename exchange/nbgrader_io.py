@@ -6,6 +6,9 @@ feedback."""
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
@@ -17,7 +20,6 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from nbcohort.exchange.learner_files import shown
-from nbcohort.exchange.release import _alembic_on_path
 from nbcohort.exchange.vetted_collect import (
     Collected,
     Collection,
@@ -33,7 +35,9 @@ __all__ = [
     "NbGraderError",
     "autograde",
     "collect",
+    "ensure_exchange_root",
     "nbgrader_api",
+    "put_alembic_on_path",
     "release_feedback",
     "write_grades",
 ]
@@ -51,8 +55,38 @@ class CellGrade:
     comment: str
 
 
+def put_alembic_on_path() -> None:
+    """nbgrader creates its gradebook by running the ``alembic`` command: make sure the one
+    installed beside this interpreter is found even when the venv is not activated."""
+    here = os.path.dirname(sys.executable)
+    if shutil.which("alembic") is None and os.path.exists(os.path.join(here, "alembic")):
+        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
+
+
+def ensure_exchange_root(config: Config) -> None:
+    """Create nbgrader's exchange root before nbgrader first looks at it (it reports a missing
+    root as CRITICAL), with the mode ``nbgrader release_assignment`` gives it, so nbgrader
+    never changes it later."""
+    from nbgrader.exchange.default.exchange import Exchange
+
+    root = Path(Exchange(config=config).root)
+    if root.is_dir():
+        return
+    groupshared = CourseDirectory(config=config).groupshared
+    try:
+        root.mkdir(parents=True)
+        root.chmod(0o2777 if groupshared else 0o777)  # as nbgrader's ensure_root expects
+    except OSError as exc:
+        raise NbGraderError(
+            f"cannot create nbgrader's exchange folder {root}: {exc.strerror} "
+            "(set c.Exchange.root in jupyter_config.py)"
+        ) from None
+
+
 def nbgrader_api(config: Config) -> NbGraderAPI:
-    _alembic_on_path()
+    """nbgrader's API in-process, on this course's config, logging warnings and worse."""
+    put_alembic_on_path()
+    ensure_exchange_root(config)
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)

@@ -184,8 +184,8 @@ def anonymize_notebook(
     except nbformat.ValidationError as exc:  # our edits broke it: never hand that to a reviewer
         raise PacketError(f"{filename}: anonymized notebook is invalid: {exc}") from None
     # Compact JSON with sorted keys: deterministic, and encoded by json's C encoder (an
-    # indented dump, as nbformat.writes does, runs the pure-Python encoder: twice the time of
-    # the whole anonymisation). Jupyter reads it as is and re-indents it on the first save.
+    # indented dump, as nbformat.writes does, runs the pure-Python encoder, slower than the
+    # whole anonymisation). Jupyter reads it as is and re-indents it on the first save.
     text = json.dumps(nb, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return (text + "\n").encode("utf-8"), mentions, notes
 
@@ -299,14 +299,13 @@ def pack_submission(
             packed.notes.append(f"{target}: renamed (its name held the author's identity)")
         released = _released(release, rel)
         if rel.suffix == ".ipynb":
-            keep: frozenset[str] = frozenset()
+            ids: frozenset[str] = frozenset()  # the released notebook's cell ids
             if released is not None:
                 st = released.stat()
-                keep = _release_cell_ids(released, st.st_mtime_ns, st.st_size)
+                ids = _release_cell_ids(released, st.st_mtime_ns, st.st_size)
             data, mentions, notes = anonymize_notebook(
-                raw, identity, filename=target, max_output_bytes=max_output_bytes,
-                keep_cell_ids=keep,
-            )  # fmt: skip
+                raw, identity, filename=target, keep_cell_ids=ids, max_output_bytes=max_output_bytes
+            )
             packed.mentions += mentions
             packed.notes += notes
         else:

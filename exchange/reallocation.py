@@ -2,6 +2,7 @@
 allocation's rules.
 
 Pure and deterministic like ``allocation``: the same inputs and seed give the same pairs.
+Used by ``round_update``; the rules it keeps are in ``allocation_rules``.
 """
 
 from __future__ import annotations
@@ -10,16 +11,16 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Collection, Mapping, Sequence
 
-from nbcohort.exchange.allocation import (
+from nbcohort.exchange.allocation_rules import (
     AllocationError,
     Pair,
-    _check_k,
-    _few,
-    _hard,
-    _ids,
-    _rule,
-    _soft,
-    _team_map,
+    check_ids,
+    check_k,
+    check_rule,
+    discouraged,
+    few,
+    forbidden,
+    team_map,
 )
 
 __all__ = ["add_late", "reassign"]
@@ -38,23 +39,25 @@ def add_late(
     """Bring a late submitter L into a published allocation: k unlocked pairs (A_j, B_j), with
     distinct A's, distinct B's and no A among the B's, become (A_j, L) and (L, B_j). L gets k
     reviewers and reviews k, every other load is unchanged, no reciprocal pair appears."""
-    rule = _rule(team_rule)
-    _check_k(k)
-    L = _ids("late author", [late_author])[0]
+    rule = check_rule(team_rule)
+    check_k(k)
+    L = check_ids("late author", [late_author])[0]
     current = [(r, a) for r, a in pairs]
     if any(L in p for p in current):
         raise AllocationError(f"{L} is already in this allocation")
     members = {x for p in current for x in p} | {L}
-    team = _team_map(teams, rule, members)
+    team = team_map(teams, rule, members)
     held = set(locked)
     cands = sorted({p for p in current if p not in held} - {p for p in current if p[0] == p[1]})
     if rule == "require":
         cands = [
-            (r, a) for r, a in cands if not (_hard(r, L, team, rule) or _hard(L, a, team, rule))
+            (r, a)
+            for r, a in cands
+            if not (forbidden(r, L, team, rule) or forbidden(L, a, team, rule))
         ]
     rng = random.Random(seed)
     rng.shuffle(cands)
-    cost = {p: _soft(p[0], L, team, rule) + _soft(L, p[1], team, rule) for p in cands}
+    cost = {p: discouraged(p[0], L, team, rule) + discouraged(L, p[1], team, rule) for p in cands}
     cands.sort(key=cost.__getitem__)
     picked = _pick(cands, k, cost, 2 * k)
     spent = sum(cost[p] for p in picked or ())
@@ -118,16 +121,16 @@ def reassign(
     no same-team ("prefer"), then no new reciprocal pair, then least loaded (``loads``,
     default: current pairs), then a seeded tie-break. Returns the full list, in place.
     Greedy, one author's missing reviews at a time."""
-    rule = _rule(team_rule)
+    rule = check_rule(team_rule)
     current = [(r, a) for r, a in pairs]
     gone = set(missing)
     unknown = sorted(gone - set(current))
     if unknown:
         raise AllocationError(
-            f"not in this allocation: {_few(f'{r} reviews {a}' for r, a in unknown)}"
+            f"not in this allocation: {few(f'{r} reviews {a}' for r, a in unknown)}"
         )
     members = sorted(set(pool))
-    team = _team_map(teams, rule, {x for p in current for x in p} | set(members))
+    team = team_map(teams, rule, {x for p in current for x in p} | set(members))
     out: dict[str, set[str]] = defaultdict(set)
     missed: dict[str, set[str]] = defaultdict(set)
     for r, a in current:
@@ -145,13 +148,15 @@ def reassign(
     new: dict[Pair, Pair] = {}
     for r, a in [(r, author) for author in order for r in sorted(missed[author])]:
         cands = [p for p in members if p not in missed[a] and a not in out[p]]
-        cands = [p for p in cands if not _hard(p, a, team, rule)]
+        cands = [p for p in cands if not forbidden(p, a, team, rule)]
         if not cands:
             raise AllocationError(
                 f"no one in the pool of {len(members)} can review {a} (in place of {r})"
                 + (f" from outside team {team[a]!r}" if rule == "require" and team[a] else "")
             )
-        best = min(cands, key=lambda p: (_soft(p, a, team, rule), p in out[a], load[p], tie[p]))
+        best = min(
+            cands, key=lambda p: (discouraged(p, a, team, rule), p in out[a], load[p], tie[p])
+        )
         out[best].add(a)
         load[best] += 1
         new[(r, a)] = (best, a)

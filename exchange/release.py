@@ -1,17 +1,17 @@
-"""Release course notebooks through nbgrader, in-process (a CLI call per assignment costs
-5-10 s of start-up), and hand a learner their copy."""
+"""Release course notebooks through nbgrader, in-process (a CLI call per assignment pays
+nbgrader's whole start-up again), and hand a learner their copy."""
 
 from __future__ import annotations
 
-import os
 import shutil
-import sys
 from collections.abc import Iterable
 from pathlib import Path
 
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
+
+from nbcohort.exchange.nbgrader_io import put_alembic_on_path
 
 __all__ = ["ReleaseError", "copy_release", "generate_release"]
 
@@ -22,7 +22,7 @@ class ReleaseError(RuntimeError):
 
 def generate_release(config: Config, assignments: Iterable[str]) -> dict[str, Path]:
     """``nbgrader generate_assignment`` for each assignment; returns each release folder."""
-    _alembic_on_path()
+    put_alembic_on_path()
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     out = {}
@@ -33,14 +33,6 @@ def generate_release(config: Config, assignments: Iterable[str]) -> dict[str, Pa
             raise ReleaseError(f"nbgrader generate_assignment {assignment} failed:\n{detail}")
         out[assignment] = Path(coursedir.format_path(coursedir.release_directory, ".", assignment))
     return out
-
-
-def _alembic_on_path() -> None:
-    """nbgrader creates its gradebook by running the ``alembic`` command: make sure the one
-    installed beside this interpreter is found even when the venv is not activated."""
-    here = os.path.dirname(sys.executable)
-    if shutil.which("alembic") is None and os.path.exists(os.path.join(here, "alembic")):
-        os.environ["PATH"] = here + os.pathsep + os.environ.get("PATH", "")
 
 
 def copy_release(releases: dict[str, Path], home: Path) -> list[Path]:

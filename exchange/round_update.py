@@ -1,5 +1,9 @@
-"""Bringing an open review round up to date: late submitters join without breaking the
-allocation's rules, and missed reviews move to a backup pool of reviewers.
+"""Where an open review round changes: ``update_round`` lets late submitters join without
+breaking the allocation's rules (``reallocation.add_late``; the pairs they take over are
+withdrawn) and moves reviews missed past their due date, or left by members who left the
+roster, to a backup pool (``reallocation.reassign``). ``services.review_rounds`` records it:
+``withdraw_allocations`` (logs ``review.withdraw``), ``move_allocation`` (``review.reassign``)
+and ``add_allocations`` (``review.allocate``). CLI: ``nbcohort review reassign``.
 
 Like opening, new files go into a fresh batch folder before the one transaction that records
 them; if anything fails, that batch (and any new snapshots) is removed and collect's writes
@@ -33,19 +37,19 @@ from nbcohort.cohorts.services.review_rounds import (
     effective_due,
     find_round,
     move_allocation,
+    withdraw_allocations,
 )
 from nbcohort.exchange.allocation import AllocationError
 from nbcohort.exchange.nbgrader_io import collect
 from nbcohort.exchange.packets import PackedSubmission, write_packets
 from nbcohort.exchange.reallocation import add_late, reassign
-from nbcohort.exchange.rounds import (
-    OpenReport,
+from nbcohort.exchange.round_context import (
     RoundContext,
     RoundError,
-    _members,
-    _opening,
-    _pack,
+    members_by_username,
+    round_lock,
 )
+from nbcohort.exchange.round_submissions import take_submissions
 from nbcohort.exchange.rubric import ReviewSpec
 
 __all__ = ["UpdateReport", "update_round"]
@@ -72,7 +76,7 @@ def update_round(
     spec = ctx.spec(assignment)
     if due <= utcnow():
         raise RoundError(f"the new due date {due:%Y-%m-%d %H:%M %Z} has passed")
-    with _opening(ctx, assignment):
+    with round_lock(ctx, assignment):
         return _update_locked(ctx, assignment, spec, due, pool)
 
 
@@ -88,17 +92,15 @@ def _update_locked(
     report = UpdateReport()
     batch = f"packets-{secrets.token_hex(3)}"
     collected = collect(ctx.api, assignment)
-    opened = OpenReport(assignment)
     for student, why in collected.refused.items():
         kept = " (the round keeps the submission it has)" if student in state.authors else ""
-        opened.excluded[student] = f"newer submission not collected{kept}: {why}"
+        report.excluded[student] = f"newer submission not collected{kept}: {why}"
     new = [st for st in collected.submissions if st not in state.authors]
     try:
-        packed, subs, members = _pack(
-            ctx, assignment, collected.submissions, folder, opened, state.authors
-        )
-        report.excluded = opened.excluded
-        members.update(_members(ctx, state.usernames()))
+        taken = take_submissions(ctx, assignment, collected.submissions, folder, state.authors)
+        report.excluded.update(taken.excluded)
+        packed, subs, members = taken.packed, taken.rows, taken.members
+        members.update(members_by_username(ctx, state.usernames()))
         teams = {u: m.team for u, m in members.items()}
         missing = {
             p
@@ -152,8 +154,7 @@ def _update_locked(
         late_index = {a: i for i, a in enumerate(sorted(subs))}
         with ctx.store.write() as s:
             rnd = s.get_one(ReviewRound, rnd_id)
-            for pair in late_dropped:
-                s.get_one(Allocation, state.live[pair]["id"]).status = "withdrawn"
+            withdraw_allocations(s, ctx.actor, rnd, [state.live[p]["id"] for p in late_dropped])
             for r, a in sorted(missing):
                 alloc = s.get_one(Allocation, state.live[(r, a)]["id"])
                 target = replacements[a].pop()

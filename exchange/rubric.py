@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcohort.cohorts.course import CourseError, load_course
+from nbcohort.exchange.allocation_rules import TEAM_RULES
 
 __all__ = [
     "AGGREGATION",
@@ -23,7 +24,6 @@ __all__ = [
 
 ANONYMITY = ("double-blind", "author-visible", "open")
 AGGREGATION = ("model", "median", "ora2", "mean")
-TEAM_RULES = ("prefer", "require", "ignore")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 
 

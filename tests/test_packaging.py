@@ -1,5 +1,6 @@
 """The distribution: every package folder is listed, and a built wheel (``pip install .``)
-carries the code, the migrations and the templates, importable as nbcohort.*."""
+carries the code, the migrations and the templates, importable as nbcohort.*, and builds
+without setuptools warning about the package layout."""
 
 from __future__ import annotations
 
@@ -7,31 +8,73 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from nbcohort.cohorts.schema import head_revision
 from tests.helpers.processes import REPO
 
-AREAS = {"cohorts": "nbcohort.cohorts", "exchange": "nbcohort.exchange",
-         "widgets": "nbcohort.widgets"}  # fmt: skip
+AREAS = {
+    "cohorts": "nbcohort.cohorts",
+    "exchange": "nbcohort.exchange",
+    "widgets": "nbcohort.widgets",
+}
+SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
 def test_every_package_folder_is_in_pyproject():
-    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"][
-        "packages"])  # fmt: skip
-    found = set()
+    """Python can import every folder of the code areas, so setuptools sees each as a
+    package: each is listed, and a folder of data files (no __init__.py) names its files."""
+    listed = set(SETUPTOOLS["packages"])
+    found = {}
     for folder, package in AREAS.items():
-        for init in (REPO / folder).rglob("__init__.py"):
-            rel = init.parent.relative_to(REPO / folder)
-            found.add(".".join([package, *rel.parts]) if rel.parts else package)
-    assert found == listed
+        for path in [REPO / folder, *(REPO / folder).rglob("*")]:
+            if path.is_dir() and not path.name.startswith(("__", ".")):
+                rel = path.relative_to(REPO / folder)
+                found[".".join([package, *rel.parts])] = path
+    assert set(found) == listed
+    data_only = {name for name, path in found.items() if not (path / "__init__.py").exists()}
+    assert data_only == {"nbcohort.cohorts.cli.templates", "nbcohort.cohorts.mail.templates"}
+    for name in data_only:
+        assert not list(found[name].glob("*.py"))
+        assert SETUPTOOLS["package-data"][name]
+
+
+def build_wheel(project: Path, out: Path) -> str:
+    """``pip wheel`` as a user runs it; returns what it printed. pip re-emits each warning
+    the build backend raised as a ``BuildBackendWarning`` line."""
+    build = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(out), str(project)],
+        capture_output=True,
+        text=True,
+    )
+    assert build.returncode == 0, build.stderr
+    return build.stdout + build.stderr
+
+
+@pytest.mark.slow
+def test_the_build_prints_no_warning_about_the_layout(tmp_path):
+    # What the check would see: a data folder setuptools was not told about, as
+    # templates/ once was, makes the build warn.
+    planted = tmp_path / "planted"
+    (planted / "planted" / "data").mkdir(parents=True)
+    (planted / "planted" / "__init__.py").write_text("")
+    (planted / "planted" / "data" / "x.tmpl").write_text("x")
+    (planted / "pyproject.toml").write_text(
+        '[project]\nname = "planted"\nversion = "0"\n'
+        '[tool.setuptools]\npackages = ["planted"]\n'
+        '[tool.setuptools.package-data]\nplanted = ["data/*.tmpl"]\n'
+    )
+    warned = build_wheel(planted, tmp_path / "planted-wheel")
+    assert "BuildBackendWarning" in warned and "planted.data" in warned
+    output = build_wheel(REPO, tmp_path / "wheel")
+    assert "BuildBackendWarning" not in output, output
 
 
 @pytest.mark.slow
 def test_wheel_installs_and_imports(tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                    str(tmp_path), str(REPO)], check=True)  # fmt: skip
+    build_wheel(REPO, tmp_path)
     wheel = next(tmp_path.glob("nbcohort-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     assert "nbcohort/cohorts/migrations/versions/0001_initial_schema.py" in names
@@ -43,12 +86,17 @@ def test_wheel_installs_and_imports(tmp_path):
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)
     code = (
-        "import nbcohort.cohorts.store as s, nbcohort.widgets, nbcohort.exchange.release;"
+        "import nbcohort.cohorts.schema as s, nbcohort.widgets, nbcohort.exchange.release;"
         "from nbcohort.cohorts.cli.scaffold import _template;"
         f"assert s.__file__.startswith({str(site)!r}), s.__file__;"
         "print(s.head_revision(), len(_template('course.toml.tmpl', course_id='x', title='y')))"
     )
-    out = subprocess.run([sys.executable, "-c", code], env={"PYTHONPATH": str(site)},
-                         capture_output=True, text=True, cwd=tmp_path)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(site)},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[0] == head_revision()

@@ -148,7 +148,7 @@ class PublishForm(w.VBox):
         self.license = w.Dropdown(
             description="License", options=licenses, value=licenses[0] if licenses else None
         )
-        self.go = button("Publish to the library", button_style="primary")
+        self.go = button("Publish to the library", kind="primary")
         self.go.on_click(lambda _b: self.publish())
         self.status = w.HTML()
         super().__init__(
@@ -166,9 +166,12 @@ class PublishForm(w.VBox):
     def publish(self) -> dict[str, Any] | None:
         try:
             made = self.conn.client.publish_reviewed(
-                self.assignment, consent=self.consent.value, title=self.title.value,
-                description=self.description.value, license=self.license.value,
-            )  # fmt: skip
+                self.assignment,
+                consent=self.consent.value,
+                title=self.title.value,
+                description=self.description.value,
+                license=self.license.value,
+            )
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")
             return None

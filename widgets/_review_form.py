@@ -91,7 +91,7 @@ class ReviewForm(w.VBox):
         ]
         self.overall = w.Textarea(placeholder="Overall comment (optional)", layout=_WIDE)
         self.save_button = button("Save draft", "keep your work; only you see a draft")
-        self.submit_button = button("Submit", "submit this review", button_style="primary")
+        self.submit_button = button("Submit", "submit this review", kind="primary")
         self.save_button.on_click(lambda _b: self.save(submit=False))
         self.submit_button.on_click(lambda _b: self.save(submit=True))
         self.status = w.HTML()
@@ -163,9 +163,13 @@ class ReviewForm(w.VBox):
         data = self.payload()
         try:
             review = self.conn.client.save_review(
-                self.assignment, self.item["allocation_id"], data["scores"], data["comments"],
-                data["overall_comment"], submit=submit,
-            )  # fmt: skip
+                self.assignment,
+                self.item["allocation_id"],
+                data["scores"],
+                data["comments"],
+                data["overall_comment"],
+                submit=submit,
+            )
         except ClientError as exc:
             message = exc.message or "community offline: nothing was saved"
             self.status.value = status(message)

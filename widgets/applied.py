@@ -22,7 +22,7 @@ class Applied(w.VBox):
             placeholder="Where and how did you apply it? (optional, short)",
             layout=w.Layout(width="100%", height="56px"),
         )
-        self.mark = button("I applied this at work", button_style="success")
+        self.mark = button("I applied this at work", kind="success")
         self.mark.on_click(lambda _b: self.submit())
         self.status = w.HTML()
         super().__init__([style(), self.summary, self.note, self.mark, self.status])

@@ -63,9 +63,13 @@ class PacketRow(w.VBox):
         self.link = w.HTML()
         data = parent.data
         self.form = ReviewForm(
-            parent.conn, parent.assignment, item, data["rubric"],
-            required_comments=data["required_comments"], saved=parent.refresh,
-        )  # fmt: skip
+            parent.conn,
+            parent.assignment,
+            item,
+            data["rubric"],
+            required_comments=data["required_comments"],
+            saved=parent.refresh,
+        )
         self.form.layout.display = "none"
         super().__init__(
             [w.HBox([self.summary, self.open_button, self.review_button]), self.link, self.form]

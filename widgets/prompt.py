@@ -9,9 +9,9 @@ from typing import Any
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._composer import Composer
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._style import author_line, status, style
-from nbcohort.widgets.discussion import Composer
 
 __all__ = ["Prompt", "prompt"]
 

@@ -40,7 +40,7 @@ class Share(w.VBox):
         self.license = w.Dropdown(
             description="License", options=licenses, value=licenses[0] if licenses else None
         )
-        self.go = button(f"Share {self.path.name} with the cohort", button_style="primary")
+        self.go = button(f"Share {self.path.name} with the cohort", kind="primary")
         self.go.on_click(lambda _b: self.submit())
         self.status = w.HTML()
         super().__init__(

@@ -124,6 +124,7 @@ class ThreadQuery(_Query):
     anchor: Short
     before: Id | None = None
     limit: Annotated[int, Field(ge=1, le=200)] | None = None
+    unread: bool = False  # also count the posts the reader has not read
 
 
 class PromptQuery(_Query):

@@ -3,6 +3,9 @@ on the course as one of its learners."""
 
 from __future__ import annotations
 
+import copy
+import json
+import logging
 import os
 import secrets
 import signal
@@ -16,20 +19,47 @@ from traitlets import Bool, Int
 
 from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.server import BackgroundService
-from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
+from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
-from nbcohort.cohorts.demo import DEMO_SLUG, demo_anchor, seed_demo
+from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
 
-__all__ = ["DemoCommand"]
+__all__ = ["DemoCommand", "learner_jupyter_config"]
 
 FIRST_NOTEBOOK = "module-1/01-loading-data.ipynb"
+# What a learner's server leaves out; an instructor's keeps all of it. On a hub these settings
+# belong in the learner image's Jupyter config (learner_jupyter_config writes them).
+LEARNER_LABEXTENSIONS_OFF = (
+    "@jupyterlab/apputils-extension:announcements",  # "get notified about official Jupyter news?"
+    "@jupyter/nbgrader:create-assignment",  # the Create Assignment sidebar
+    "@jupyter/nbgrader:formgrader",
+    "@jupyter/nbgrader:course-list",
+)
+LEARNER_SERVER_EXTENSIONS_OFF = (
+    "nbgrader.server_extensions.formgrader",
+    "nbgrader.server_extensions.course_list",
+)
+
+
+def learner_jupyter_config(folder: Path) -> Path:
+    """Write a Jupyter config folder for a learner's single-user server into ``folder``: first
+    on JUPYTER_CONFIG_PATH, it turns off what only instructors need (nbgrader's Create
+    Assignment, formgrader and course list) and JupyterLab's question about Jupyter news.
+    nbgrader's learner tools (assignment list, validate) stay."""
+    (folder / "labconfig").mkdir(parents=True, exist_ok=True)
+    page_config = {"disabledExtensions": {name: True for name in LEARNER_LABEXTENSIONS_OFF}}
+    server = {
+        "ServerApp": {"jpserver_extensions": {n: False for n in LEARNER_SERVER_EXTENSIONS_OFF}}
+    }
+    (folder / "labconfig" / "page_config.json").write_text(json.dumps(page_config, indent=1))
+    (folder / "jupyter_server_config.json").write_text(json.dumps(server, indent=1))
+    return folder
 
 
 class DemoCommand(NbCohortCommand):
@@ -42,10 +72,15 @@ class DemoCommand(NbCohortCommand):
     lab = Bool(True, help="Start JupyterLab for the demo learner.").tag(config=True)
     lab_port = Int(8888, help="Port of the demo's JupyterLab.").tag(config=True)
     flags = {
+        **NbCohortCommand.flags,  # --debug: nbgrader's per-file progress too
         "check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit."),
         "no-lab": ({"DemoCommand": {"lab": False}}, "Serve the community only."),
     }
-    aliases = {"lab-port": "DemoCommand.lab_port", "port": "ServiceSettings.port"}
+    aliases = {
+        **common_aliases,
+        "lab-port": "DemoCommand.lab_port",
+        "port": "ServiceSettings.port",
+    }
 
     def course_root(self) -> Path:
         root = self.config.get("CourseDirectory", {}).get("root")
@@ -76,19 +111,45 @@ class DemoCommand(NbCohortCommand):
         from nbcohort.exchange.release import ReleaseError, copy_release, generate_release
 
         home = Path(self.settings().data_dir) / "demo" / "home" / learner.username
+        self.exchange_root()
         if not (home / FIRST_NOTEBOOK).exists():
             source = self.course_root() / "source"
             assignments = sorted(p.name for p in source.iterdir() if p.is_dir())
             print(f"releasing {', '.join(assignments)} with nbgrader …", flush=True)
+            # nbgrader logs each file it copies and warns that it replaces its last release:
+            # shown with --debug, otherwise only its errors. It sets the level of the log it
+            # shares with this command, so that is put back after.
+            config, level = copy.deepcopy(self.config), self.log.level
+            debug = isinstance(self.log_level, int) and self.log_level <= logging.DEBUG
+            config.NbGraderAPI.log_level = "DEBUG" if debug else "ERROR"
             try:
-                copy_release(generate_release(self.config, assignments), home)
+                copy_release(generate_release(config, assignments), home)
             except ReleaseError as exc:
                 raise CommandError(str(exc)) from None
+            finally:
+                self.log.setLevel(level)
         return home
+
+    def exchange_root(self) -> None:
+        from nbcohort.exchange.nbgrader_io import NbGraderError, ensure_exchange_root
+
+        try:
+            ensure_exchange_root(self.config)
+        except NbGraderError as exc:
+            raise CommandError(str(exc)) from None
 
     def start_lab(self, home: Path, service_url: str, token: str) -> tuple[subprocess.Popen, str]:
         lab_token = secrets.token_urlsafe(16)
-        env = {**os.environ, "NBCOHORT_URL": service_url, "NBCOHORT_TOKEN": token}
+        learner_config = learner_jupyter_config(home.parent.parent / "learner-jupyter-config")
+        config_path = os.pathsep.join(
+            p for p in (str(learner_config), os.environ.get("JUPYTER_CONFIG_PATH", "")) if p
+        )
+        env = {
+            **os.environ,
+            "NBCOHORT_URL": service_url,
+            "NBCOHORT_TOKEN": token,
+            "JUPYTER_CONFIG_PATH": config_path,
+        }
         args = [
             sys.executable,
             "-m",
@@ -162,6 +223,7 @@ class DemoCommand(NbCohortCommand):
             print(f"learner token     : {token}")
             print(f"instructor token  : {instructor_token}")
             print("stop with Ctrl-C", flush=True)
+            signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
             try:
                 if lab is not None:
                     lab.wait()
@@ -203,3 +265,7 @@ class DemoCommand(NbCohortCommand):
             f"{anchor}, replied, saw prompt {prompt['key']}"
             + (f", and JupyterLab serves the course at {lab_url}" if lab_url else "")
         )
+
+
+def _interrupt(_signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt

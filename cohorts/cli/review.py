@@ -5,12 +5,14 @@ The CLI is the one place cohorts code reaches into the exchange (DESIGN.md: CLI 
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from nbgrader.coursedir import CourseDirectory
 from traitlets import Bool, Int, List, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
@@ -48,14 +50,14 @@ class _ReviewCommand(NbCohortCommand):
     )
     aliases = {**common_aliases, "due": "_ReviewCommand.due"}
 
-    def context(self) -> Any:
-        from nbcohort.exchange.rounds import RoundContext
+    @contextmanager
+    def round_context(self) -> Iterator[Any]:
+        """What a round's steps need (``exchange.round_context``), its store closed at the end."""
+        from nbcohort.exchange.round_context import RoundContext
 
-        settings = self.settings()
-        root = Path(CourseDirectory(config=self.config).root)
-        return RoundContext(
-            self.open_store(), self.config, self.cohort_slug(), Path(settings.data_dir), root
-        )
+        data_dir = Path(self.settings().data_dir)
+        with self.store() as store:
+            yield RoundContext(store, self.config, self.cohort_slug(), data_dir, self.course_root())
 
     def due_at(self, ctx: Any) -> datetime:
         with ctx.store.read() as s:
@@ -65,12 +67,12 @@ class _ReviewCommand(NbCohortCommand):
     def start(self) -> None:
         from nbcohort.exchange.allocation import AllocationError
         from nbcohort.exchange.nbgrader_io import NbGraderError
-        from nbcohort.exchange.rounds import RoundError
+        from nbcohort.exchange.round_context import RoundError
 
         try:
             super().start()
         except (RoundError, NbGraderError, AllocationError, CourseError) as exc:
-            print(f"nbcohort {self.name}: error: {exc}", file=__import__("sys").stderr)
+            print(f"nbcohort {self.name}: error: {exc}", file=sys.stderr)
             self.exit(2)
 
 
@@ -89,17 +91,17 @@ class ReviewOpen(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.rounds import open_round
+        from nbcohort.exchange.round_open import open_round
 
         assignment = self.arg(0, "the assignment")
-        ctx = self.context()
-        report = open_round(
-            ctx,
-            assignment,
-            due=self.due_at(ctx),
-            reviewers=self.reviewers or None,
-            seed=None if self.seed < 0 else self.seed,
-        )
+        with self.round_context() as ctx:
+            report = open_round(
+                ctx,
+                assignment,
+                due=self.due_at(ctx),
+                reviewers=self.reviewers or None,
+                seed=None if self.seed < 0 else self.seed,
+            )
         print(
             f"opened the review round for {assignment}: {report.submissions} submissions, "
             f"{report.allocations} packets"
@@ -118,12 +120,8 @@ class ReviewStatus(_ReviewCommand):
 
     def run(self) -> None:
         assignment = self.arg(0, "the assignment")
-        store = self.open_store()
-        try:
-            with store.read() as s:
-                status = round_status(s, SYSTEM, find_round(s, SYSTEM, self.cohort(s), assignment))
-        finally:
-            store.close()
+        with self.store() as store, store.read() as s:
+            status = round_status(s, SYSTEM, find_round(s, SYSTEM, self.cohort(s), assignment))
         if self.as_json:
             print(json.dumps(status, indent=1, default=str))
             return
@@ -151,12 +149,8 @@ class ReviewRemind(_ReviewCommand):
 
     def run(self) -> None:
         assignment = self.arg(0, "the assignment")
-        store = self.open_store()
-        try:
-            with store.write() as s:
-                told = remind_reviewers(s, SYSTEM, self.cohort(s), assignment)
-        finally:
-            store.close()
+        with self.store() as store, store.write() as s:
+            told = remind_reviewers(s, SYSTEM, self.cohort(s), assignment)
         for username, pending in sorted(told.items()):
             print(f"  reminded {username}: {pending} review(s) to submit")
         print(f"reminded {len(told)} reviewer(s)")
@@ -174,9 +168,9 @@ class ReviewReassign(_ReviewCommand):
         from nbcohort.exchange.round_update import update_round
 
         assignment = self.arg(0, "the assignment")
-        ctx = self.context()
         pool = [p for item in self.pool for p in item.split(",") if p]
-        report = update_round(ctx, assignment, due=self.due_at(ctx), pool=pool)
+        with self.round_context() as ctx:
+            report = update_round(ctx, assignment, due=self.due_at(ctx), pool=pool)
         for late in report.late:
             print(f"  added late submission of {late}")
         for author, old, new in report.moved:
@@ -202,12 +196,11 @@ class ReviewClose(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import close
+        from nbcohort.exchange.round_close import close
 
         assignment = self.arg(0, "the assignment")
-        report = close(
-            self.context(), assignment, force=self.force, complete_short=self.complete_short
-        )
+        with self.round_context() as ctx:
+            report = close(ctx, assignment, force=self.force, complete_short=self.complete_short)
         print(
             f"closed {assignment}: {report.results} results, {report.graded} written to "
             "nbgrader's gradebook with feedback released"
@@ -225,11 +218,11 @@ class ReviewReopen(_ReviewCommand):
     description = "Open a closed round again until a new due date."
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import reopen
+        from nbcohort.exchange.round_close import reopen
 
         assignment = self.arg(0, "the assignment")
-        ctx = self.context()
-        reopen(ctx, assignment, due=self.due_at(ctx))
+        with self.round_context() as ctx:
+            reopen(ctx, assignment, due=self.due_at(ctx))
         print(f"reopened {assignment} until {self.due}; close it again to update the grades")
 
 
@@ -245,7 +238,7 @@ class ReviewOverride(_ReviewCommand):
     }
 
     def run(self) -> None:
-        from nbcohort.exchange.closing import push_grades
+        from nbcohort.exchange.round_close import push_grades
 
         assignment, username = self.arg(0, "the assignment"), self.arg(1, "the member")
         scores = {}
@@ -257,16 +250,16 @@ class ReviewOverride(_ReviewCommand):
                 raise CommandError(f"--score {item!r}: use criterion=points") from None
         if not scores:
             raise CommandError("give at least one --score criterion=points")
-        ctx = self.context()
-        with ctx.store.write() as s:
-            cohort = self.cohort(s)
-            rnd = find_round(s, SYSTEM, cohort, assignment)
-            set_override(s, SYSTEM, rnd, find_member(s, cohort, username), scores, self.reason)
-            closed = rnd.status == "closed"
-        print(f"override recorded for {username}")
-        if closed:
-            result = push_grades(ctx, assignment)
-            print(f"gradebook updated ({result['graded']} written)")
+        with self.round_context() as ctx:
+            with ctx.store.write() as s:
+                cohort = self.cohort(s)
+                rnd = find_round(s, SYSTEM, cohort, assignment)
+                set_override(s, SYSTEM, rnd, find_member(s, cohort, username), scores, self.reason)
+                closed = rnd.status == "closed"
+            print(f"override recorded for {username}")
+            if closed:
+                result = push_grades(ctx, assignment)
+                print(f"gradebook updated ({result['graded']} written)")
 
 
 class ReviewApp(NbCohortCommand):

@@ -26,6 +26,7 @@ __all__ = [
     "mark_read",
     "notify_members",
     "notify_post",
+    "notify_reviewers",
     "resolve_mentions",
     "section_link",
     "today_items",
@@ -99,6 +100,21 @@ def notify_members(session: Session, kind: str, data_by_member: dict[int, dict[s
         for member_id, data in data_by_member.items()
     )
     return len(data_by_member)
+
+
+def notify_reviewers(
+    session: Session, assignment: str, reviewers: Sequence[int], due_at: datetime | None
+) -> int:
+    """Tell each reviewer how many reviews were just assigned to them, and by when."""
+    counts: dict[int, int] = {}
+    for reviewer in reviewers:
+        counts[reviewer] = counts.get(reviewer, 0) + 1
+    due = due_at.isoformat() if due_at else None
+    return notify_members(
+        session,
+        "review_assigned",
+        {r: {"assignment": assignment, "count": n, "due_at": due} for r, n in counts.items()},
+    )
 
 
 def _member_only(actor: Actor) -> int:

@@ -13,6 +13,7 @@ from nbcohort.cohorts.models import AppliedPractice, Cohort, Practice, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid, NotFound
+from nbcohort.cohorts.services.keyed_rows import sync_keyed
 from nbcohort.cohorts.services.unique import add_unique
 
 __all__ = ["MAX_NOTE", "applied_status", "clean_practice", "mark_applied", "sync_practices"]
@@ -46,29 +47,16 @@ def sync_practices(
     session: Session, actor: Actor, cohort: Cohort, practices: dict[str, str]
 ) -> int:
     """Create or retitle the cohort's practices from ``{key: title}`` (course.toml's
-    [practices]); returns how many changed. Practices no longer listed stay, with what
-    members recorded against them."""
+    [practices]); returns how many changed."""
     require(actor, "prompt.manage", cohort.id)
-    existing = {
-        p.key: p for p in session.scalars(select(Practice).where(Practice.cohort_id == cohort.id))
-    }
-    changed = 0
+    titles = {}
     for key, title in practices.items():
-        key = clean_practice(key)
         if not isinstance(title, str) or len(title.strip()) > 200:
             raise Invalid(f"practice {key!r}: a title of at most 200 characters", field=key)
-        row = existing.get(key)
-        if row is None:
-            row = Practice(cohort_id=cohort.id, key=key, title=title.strip())
-            session.add(row)
-            session.flush()
-        elif row.title != title.strip():
-            row.title = title.strip()
-        else:
-            continue
-        changed += 1
-        record(session, cohort.id, actor.member_id, "practice.sync", row, key=key)
-    return changed
+        titles[clean_practice(key)] = title.strip()
+    return sync_keyed(
+        session, actor, cohort, Practice, titles, column="title", verb="practice.sync"
+    )
 
 
 def applied_status(session: Session, actor: Actor, cohort: Cohort, practice: str) -> dict[str, Any]:

@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import Cohort, Post, Prompt, utcnow
-from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid, NotFound
+from nbcohort.cohorts.services.keyed_rows import sync_keyed
 from nbcohort.cohorts.services.posts import create_post, edit_post
 from nbcohort.cohorts.services.threads import post_dict, thread_page
 from nbcohort.cohorts.services.visibility import (
@@ -37,12 +37,9 @@ def _opens_at(cohort: Cohort, key: str) -> datetime | None:
 
 
 def sync_prompts(session: Session, actor: Actor, cohort: Cohort, prompts: dict[str, str]) -> int:
-    """Create or update the cohort's prompts from ``{key: text}`` (course.toml's [prompts])."""
+    """Create or update the cohort's prompts from ``{key: text}`` (course.toml's [prompts]);
+    returns how many changed."""
     require(actor, "prompt.manage", cohort.id)
-    existing = {
-        p.key: p for p in session.scalars(select(Prompt).where(Prompt.cohort_id == cohort.id))
-    }
-    changed = 0
     for key, text in prompts.items():
         if not _KEY.match(key):
             raise Invalid(
@@ -50,19 +47,16 @@ def sync_prompts(session: Session, actor: Actor, cohort: Cohort, prompts: dict[s
             )
         if not isinstance(text, str) or not text.strip():
             raise Invalid(f"prompt {key!r} has no text", field=key)
-        row = existing.get(key)
-        if row is None:
-            row = Prompt(
-                cohort_id=cohort.id, key=key, text=text.strip(), opens_at=_opens_at(cohort, key)
-            )
-            session.add(row)
-        elif row.text != text.strip():
-            row.text = text.strip()
-        else:
-            continue
-        changed += 1
-        record(session, cohort.id, actor.member_id, "prompt.sync", row, key=key)
-    return changed
+    return sync_keyed(
+        session,
+        actor,
+        cohort,
+        Prompt,
+        {k: t.strip() for k, t in prompts.items()},
+        column="text",
+        verb="prompt.sync",
+        on_create=lambda key: {"opens_at": _opens_at(cohort, key)},
+    )
 
 
 def current_prompt_key(session: Session, cohort: Cohort) -> str | None:

@@ -1,8 +1,11 @@
-"""Review rounds as the instructor runs them: create, reassign, close, reopen, override.
-Where a round stands (``round_status``) is in ``review_status``.
+"""Review rounds as the instructor runs them: every step of a round's life is recorded here,
+checked (who may, in which state) and logged, in the caller's one transaction. Opens:
+``create_round``; changes: ``add_allocations``, ``withdraw_allocations``, ``move_allocation``;
+closes: ``close_round``; afterwards: ``reopen_round``, ``set_override``. Where a round stands
+is ``review_status``; members' part (inbox, reviews) is ``reviews``.
 
-The exchange (nbgrader collection, allocation, packets, aggregation) computes; this module
-decides who may do what and keeps the store consistent, in the caller's one transaction.
+The exchange (``nbcohort.exchange``: nbgrader collection, allocation, packets, aggregation)
+computes and calls these; its package docstring maps a round's life step by step.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
-from nbcohort.cohorts.services.notifications import notify_members
+from nbcohort.cohorts.services.notifications import notify_members, notify_reviewers
 
 __all__ = [
     "NewSubmission",
@@ -41,6 +44,7 @@ __all__ = [
     "observations",
     "reopen_round",
     "set_override",
+    "withdraw_allocations",
 ]
 
 
@@ -149,7 +153,7 @@ def create_round(
         )
         for reviewer, index, kind, packet in pairs
     )
-    _notify_assigned(session, rnd, [reviewer for reviewer, *_rest in pairs], due_at)
+    notify_reviewers(session, rnd.assignment, [reviewer for reviewer, *_rest in pairs], due_at)
     record(
         session,
         cohort.id,
@@ -205,7 +209,7 @@ def add_allocations(
         )
     session.add_all(out)
     session.flush()
-    _notify_assigned(session, rnd, [a.reviewer_id for a in out], due_at or rnd.due_at)
+    notify_reviewers(session, rnd.assignment, [a.reviewer_id for a in out], due_at or rnd.due_at)
     if out or new:
         record(
             session,
@@ -244,7 +248,7 @@ def move_allocation(
     )
     session.add(moved)
     session.flush()
-    _notify_assigned(session, rnd, [reviewer_id], due_at)
+    notify_reviewers(session, rnd.assignment, [reviewer_id], due_at)
     record(
         session,
         rnd.cohort_id,
@@ -257,19 +261,32 @@ def move_allocation(
     return moved
 
 
-def _notify_assigned(
-    session: Session, rnd: ReviewRound, reviewers: Sequence[int], due_at: datetime | None
-) -> None:
-    """Tell each reviewer how many reviews were just assigned to them, and by when."""
-    counts: dict[int, int] = {}
-    for reviewer in reviewers:
-        counts[reviewer] = counts.get(reviewer, 0) + 1
-    due = due_at.isoformat() if due_at else None
-    notify_members(
-        session,
-        "review_assigned",
-        {r: {"assignment": rnd.assignment, "count": n, "due_at": due} for r, n in counts.items()},
+def withdraw_allocations(
+    session: Session, actor: Actor, rnd: ReviewRound, allocation_ids: Sequence[int]
+) -> list[Allocation]:
+    """Withdraw allocations of an open round that no reviewer has begun (a late submitter
+    took their place): the rows stay, marked, each one logged. All or none."""
+    require(actor, "review.run", rnd.cohort_id)
+    _must_be_open(rnd)
+    wanted = set(allocation_ids)
+    rows = session.scalars(
+        select(Allocation)
+        .where(Allocation.round_id == rnd.id, Allocation.id.in_(wanted))
+        .order_by(Allocation.id)
+    ).all()
+    if len(rows) != len(wanted):
+        raise NotFound(f"not every allocation is in the review round for {rnd.assignment!r}")
+    begun = set(
+        session.scalars(select(Review.allocation_id).where(Review.allocation_id.in_(wanted)))
     )
+    for alloc in rows:
+        if alloc.status != "assigned" or alloc.id in begun:
+            state = "begun" if alloc.status == "assigned" else alloc.status
+            raise Conflict(f"allocation {alloc.id} is {state}; it cannot be withdrawn")
+    for alloc in rows:
+        alloc.status = "withdrawn"
+        record(session, rnd.cohort_id, actor.member_id, "review.withdraw", alloc)
+    return list(rows)
 
 
 def _must_be_open(rnd: ReviewRound) -> None:

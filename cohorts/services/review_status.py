@@ -1,6 +1,7 @@
-"""Where a review round stands, for the instructor: reviews done per submission, work left
-per reviewer, problems reported at collection and reviewers' helpfulness ratings; and the
-reminder to those with work left."""
+"""Where a review round stands, for the instructor, between open and close: reviews done per
+submission, work left per reviewer, problems reported at collection and reviewers'
+helpfulness ratings; and the reminder to those with work left (logged as review.remind).
+The steps that change a round are ``review_rounds``."""
 
 from __future__ import annotations
 

@@ -69,17 +69,42 @@ def read_thread(
     before: int | None = None,
     limit: int = 30,
     cache: PageCache | None = None,
+    unread: bool = False,
 ) -> dict[str, Any]:
     """One page of a thread: the newest ``limit`` top-level posts before ``before``, with replies.
 
     An anchor nobody has posted to yet reads as an empty thread; it is not created. The
-    service passes its ``cache`` of recent pages (``pages.PageCache``).
+    service passes its ``cache`` of recent pages (``pages.PageCache``). With ``unread``, the
+    page also says how many posts by others the reader has not read yet (one more indexed
+    query, so only when asked: the widget's summary line).
     """
     require(actor, "thread.read", cohort.id)
     anchor = clean_anchor(anchor)
     if anchor.startswith("prompt/") and not actor.can("post.moderate"):
         raise Forbidden("answers to a micro-prompt are read through the prompt")
-    return thread_page(session, actor, cohort, anchor, before=before, limit=limit, cache=cache)
+    page = thread_page(session, actor, cohort, anchor, before=before, limit=limit, cache=cache)
+    if unread:
+        page["unread"] = _unread(session, actor, page["thread_id"])
+    return page
+
+
+_READ_UPTO = select(func.coalesce(func.max(ReadMark.last_post_id), 0)).where(
+    ReadMark.thread_id == bindparam("thread_id"), ReadMark.member_id == bindparam("me")
+)
+_UNREAD = select(func.count()).where(
+    Post.thread_id == bindparam("thread_id"),
+    Post.id > _READ_UPTO.scalar_subquery(),
+    Post.author_id != bindparam("me"),
+    Post.deleted.is_(False),
+)
+
+
+def _unread(session: Session, actor: Actor, thread_id: int | None) -> int:
+    """Posts by others in the thread after the reader's read mark (deleted ones aside)."""
+    if thread_id is None or actor.member_id is None:
+        return 0
+    found = session.execute(_UNREAD, {"thread_id": thread_id, "me": actor.member_id})
+    return int(found.scalar() or 0)
 
 
 _READ_MARK = cast(Table, ReadMark.__table__)

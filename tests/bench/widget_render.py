@@ -69,7 +69,7 @@ def render_times(url: str, token: str, anchor: str, n: int) -> list[float]:
         _connection.reset()
         client = CohortClient(url, token, timeout=10, retries=0)
         start = time.perf_counter()
-        widget = Discussion(anchor, _connection.connect(client))
+        widget = Discussion(anchor, _connection.connect(client), expanded=True)
         times.append((time.perf_counter() - start) * 1000)
         assert widget.posts.children, "the widget rendered no posts"
         client.close()

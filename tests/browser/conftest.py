@@ -1,5 +1,5 @@
 """The browser leg: Debian's Chromium through Playwright, and JupyterLab started as a
-learner's single-user server would be."""
+learner's single-user server would be (the demo's learner config first on its config path)."""
 
 from __future__ import annotations
 
@@ -13,28 +13,45 @@ from pathlib import Path
 import pytest
 import requests
 
+from nbcohort.cohorts.cli.demo import learner_jupyter_config
 from tests.helpers.processes import REPO, free_port, isolated_env
 
 CHROMIUM = os.environ.get("NBCOHORT_CHROMIUM") or shutil.which("chromium") or ""
 ARTIFACTS = REPO / "tests" / "artifacts"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-]  # fmt: skip
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 class JupyterServer:
-    """``jupyter lab`` started as a learner's single-user server would be, with their token."""
+    """``jupyter lab`` started as a learner's single-user server would be, with their token
+    and the learner's config the demo uses; ``learner=False``: as an instructor's."""
 
-    def __init__(self, tmp_path: Path, workspace: Path, service_url: str, member_token: str):
+    def __init__(
+        self,
+        tmp_path: Path,
+        workspace: Path,
+        service_url: str,
+        member_token: str,
+        learner: bool = True,
+    ):
         self.port, self.token = free_port(), "browser-test-token"
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = tmp_path / "jupyter.log"
+        self.log = tmp_path / f"jupyter-{self.port}.log"
+        config_path = [str(REPO)]
+        if learner:
+            config_path.insert(0, str(learner_jupyter_config(tmp_path / "learner-config")))
         env = isolated_env(
             tmp_path,
             NBCOHORT_URL=service_url,
             NBCOHORT_TOKEN=member_token,
-            JUPYTER_CONFIG_PATH=str(REPO),
+            JUPYTER_CONFIG_PATH=os.pathsep.join(config_path),
         )
         args = [
             sys.executable,

@@ -25,8 +25,9 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.models import ReviewRound, ReviewSubmission, utcnow
 from nbcohort.cohorts.store import Store
-from nbcohort.exchange import rounds
+from nbcohort.exchange import round_open
 from nbcohort.exchange.packets import Identity, pack_submission
+from nbcohort.exchange.round_context import RoundError
 from nbcohort.exchange.round_update import update_round
 from tests.helpers.peer_course import ASSIGNMENT, COURSE_ID, PeerCourse
 from tests.helpers.processes import isolated_env
@@ -169,8 +170,8 @@ def _round_folder(course: PeerCourse) -> Path:
         return Path(s.scalars(select(ReviewRound.folder)).one())
 
 
-def _open(course: PeerCourse, k: int = 2) -> rounds.OpenReport:
-    return rounds.open_round(
+def _open(course: PeerCourse, k: int = 2) -> round_open.OpenReport:
+    return round_open.open_round(
         course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=7), reviewers=k, seed=1
     )
 
@@ -186,8 +187,8 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         _plant_username(course, username)
     shutil.copytree(_inbound(course, "hana"), _inbound(course, "hana").with_name(UNREADABLE))
     _plant_escape_beside_the_name(course, "jo")
-    (_inbound(course, "hana").with_name(f"{NOT_A_FOLDER}+{ASSIGNMENT}+2026-01-01 00:00:00 UTC+x")
-     .write_text("{}"))  # fmt: skip
+    not_a_folder = f"{NOT_A_FOLDER}+{ASSIGNMENT}+2026-01-01 00:00:00 UTC+x"
+    _inbound(course, "hana").with_name(not_a_folder).write_text("{}")
     conf = tmp_path / "conf"
     conf.mkdir()
     (conf / "jupyter_config.py").write_text(
@@ -199,11 +200,22 @@ def test_planted_links_are_left_out_and_the_healthy_published_in_one_cli_run(
         f"c.Exchange.root = {str(tmp_path / 'exchange')!r}\n"
     )
     opened = subprocess.run(
-        [sys.executable, "-m", "nbcohort.cohorts.cli", "review", "open", ASSIGNMENT,
-         "--due=2099-01-01", "--reviewers=2", "--seed=4"],
+        [
+            sys.executable,
+            "-m",
+            "nbcohort.cohorts.cli",
+            "review",
+            "open",
+            ASSIGNMENT,
+            "--due=2099-01-01",
+            "--reviewers=2",
+            "--seed=4",
+        ],
         env=isolated_env(tmp_path, JUPYTER_CONFIG_PATH=str(conf)),
-        capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert opened.returncode == 0, opened.stderr
     assert "4 submissions, 8 packets" in opened.stdout
     assert "\x1b" not in opened.stdout + opened.stderr, "a learner's text reached the terminal"
@@ -248,7 +260,7 @@ def test_a_failed_or_killed_open_leaves_the_course_as_found_and_the_next_gives_t
         course.submit(username)
     found = _entries(course.root)
     # a round that cannot be allocated: nothing of the run stays
-    with pytest.raises(rounds.RoundError, match="cannot allocate"):
+    with pytest.raises(RoundError, match="cannot allocate"):
         _open(course, k=9)
     assert _entries(course.root) == found
 

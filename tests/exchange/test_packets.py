@@ -83,13 +83,19 @@ def test_notebook_metadata_keeps_only_kernelspec_and_language_info():
 
 def test_cell_metadata_keeps_nbgrader_tags_and_view_state_only():
     kept = {
-        "nbgrader": {"grade": False, "grade_id": "a1", "locked": False, "schema_version": 3,
-                     "solution": True, "task": False},
+        "nbgrader": {
+            "grade": False,
+            "grade_id": "a1",
+            "locked": False,
+            "schema_version": 3,
+            "solution": True,
+            "task": False,
+        },
         "tags": ["answer"],
         "collapsed": True,
         "scrolled": False,
         "jupyter": {"source_hidden": True},
-    }  # fmt: skip
+    }
     dropped = {
         "execution": {"iopub.status.busy": "2026-11-01T10:00:00.000Z"},
         "ExecuteTime": {"end_time": "2026-11-01T10:00:01"},
@@ -132,20 +138,34 @@ def test_notebook_without_ids_stays_nbformat_4_4():
 
 def test_outputs_lose_names_emails_handles_and_home_paths():
     outputs = [
-        new_output("stream", name="stdout", text=(
-            "Ana Souza <ana.souza@example.org> in /home/asouza/project/data.csv\n"
-            "student-17 also wrote /home/bob/shared.csv and /Users/ana/x.csv\n"
-            "temp: /tmp/jupyter-asouza-3/kernel.json and /tmp/keep/other.json\n")),
-        new_output("execute_result", execution_count=1, data={
-            "text/plain": "'C:\\\\Users\\\\asouza\\\\data.csv'  ASOUZA  souza, ana",
-            "text/html": "<td>Ana Souza</td><td>D:\\Users\\Ana\\x</td>",
-            "text/markdown": "by **ana souza**",
-            "application/json": {"asouza": {"path": "/home/asouza"}},
-            "image/png": PNG,
-        }, metadata={"image/png": {"alt": "chart by Ana Souza"}}),
-        new_output("error", ename="FileNotFoundError", evalue="/home/asouza/missing.csv",
-                   traceback=["\x1b[0;31mFile /home/asouza/x.py:3\x1b[0m", "asouza's code"]),
-    ]  # fmt: skip
+        new_output(
+            "stream",
+            name="stdout",
+            text=(
+                "Ana Souza <ana.souza@example.org> in /home/asouza/project/data.csv\n"
+                "student-17 also wrote /home/bob/shared.csv and /Users/ana/x.csv\n"
+                "temp: /tmp/jupyter-asouza-3/kernel.json and /tmp/keep/other.json\n"
+            ),
+        ),
+        new_output(
+            "execute_result",
+            execution_count=1,
+            data={
+                "text/plain": "'C:\\\\Users\\\\asouza\\\\data.csv'  ASOUZA  souza, ana",
+                "text/html": "<td>Ana Souza</td><td>D:\\Users\\Ana\\x</td>",
+                "text/markdown": "by **ana souza**",
+                "application/json": {"asouza": {"path": "/home/asouza"}},
+                "image/png": PNG,
+            },
+            metadata={"image/png": {"alt": "chart by Ana Souza"}},
+        ),
+        new_output(
+            "error",
+            ename="FileNotFoundError",
+            evalue="/home/asouza/missing.csv",
+            traceback=["\x1b[0;31mFile /home/asouza/x.py:3\x1b[0m", "asouza's code"],
+        ),
+    ]
     nb, mentions, _ = anonymized(nb_bytes(new_code_cell("run()", outputs=outputs)))
     outs = nb["cells"][0]["outputs"]
     stream = "".join(outs[0]["text"])
@@ -258,21 +278,29 @@ def make_submission(root: Path, files: dict[str, bytes]) -> Path:
 
 def test_files_identical_to_the_release_and_nbgrader_leftovers_are_left_out(tmp_path):
     nb = nb_bytes(new_code_cell("1"))
-    release = make_submission(tmp_path / "release", {
-        "p.ipynb": nb, "data/a.csv": b"x,y\n1,2\n", "data/b.csv": b"x\n1\n",
-    })  # fmt: skip
-    sub = make_submission(tmp_path / "sub", {
-        "p.ipynb": nb,  # untouched notebook: still what the reviewer must see
-        "data/a.csv": b"x,y\n1,2\n",  # same as released: left out
-        "data/b.csv": b"x\n2\n",  # edited: copied
-        "extra/notes.txt": b"my notes\n",
-        "timestamp.txt": b"2026-11-01 10:00:00.000000 UTC",
-        "submission_secret.txt": b"0" * 128,
-        ".ipynb_checkpoints/p-checkpoint.ipynb": nb,
-        "__pycache__/m.cpython-311.pyc": b"\0",
-        "extra/__pycache__/n.pyc": b"\0",
-        "helpers.pyc": b"\0",
-    })  # fmt: skip
+    release = make_submission(
+        tmp_path / "release",
+        {
+            "p.ipynb": nb,
+            "data/a.csv": b"x,y\n1,2\n",
+            "data/b.csv": b"x\n1\n",
+        },
+    )
+    sub = make_submission(
+        tmp_path / "sub",
+        {
+            "p.ipynb": nb,  # untouched notebook: still what the reviewer must see
+            "data/a.csv": b"x,y\n1,2\n",  # same as released: left out
+            "data/b.csv": b"x\n2\n",  # edited: copied
+            "extra/notes.txt": b"my notes\n",
+            "timestamp.txt": b"2026-11-01 10:00:00.000000 UTC",
+            "submission_secret.txt": b"0" * 128,
+            ".ipynb_checkpoints/p-checkpoint.ipynb": nb,
+            "__pycache__/m.cpython-311.pyc": b"\0",
+            "extra/__pycache__/n.pyc": b"\0",
+            "helpers.pyc": b"\0",
+        },
+    )
     (sub / "link.csv").symlink_to(tmp_path / "release" / "data" / "a.csv")
     packed = pack_submission(sub, ANA, release=release)
     assert sorted(packed.files) == ["data/b.csv", "extra/notes.txt", "p.ipynb"]
@@ -285,16 +313,28 @@ def test_files_identical_to_the_release_and_nbgrader_leftovers_are_left_out(tmp_
 
 def test_file_and_folder_names_lose_the_identity(tmp_path):
     al = Identity("al", "Ana Lima", aliases=("student-9",))
-    sub = make_submission(tmp_path / "sub", {
-        "p.ipynb": nb_bytes(new_code_cell("1")),
-        "AL-notes.txt": b"1", "ana_lima_data/student-9.csv": b"2", "AnaLima.md": b"3",
-        "total.csv": b"4", "al.csv": b"5", "Al.csv": b"6",
-    })  # fmt: skip
+    sub = make_submission(
+        tmp_path / "sub",
+        {
+            "p.ipynb": nb_bytes(new_code_cell("1")),
+            "AL-notes.txt": b"1",
+            "ana_lima_data/student-9.csv": b"2",
+            "AnaLima.md": b"3",
+            "total.csv": b"4",
+            "al.csv": b"5",
+            "Al.csv": b"6",
+        },
+    )
     packed = pack_submission(sub, al)
     assert sorted(packed.files) == [
-        "author-2.csv", "author-notes.txt", "author.csv", "author.md",
-        "author_data/author.csv", "p.ipynb", "total.csv",
-    ]  # fmt: skip
+        "author-2.csv",
+        "author-notes.txt",
+        "author.csv",
+        "author.md",
+        "author_data/author.csv",
+        "p.ipynb",
+        "total.csv",
+    ]
     assert packed.files["author.csv"] == b"6"  # "Al.csv" sorts first
     assert packed.files["author-2.csv"] == b"5"
     assert "author-notes.txt: renamed (its name held the author's identity)" in packed.notes
@@ -302,11 +342,14 @@ def test_file_and_folder_names_lose_the_identity(tmp_path):
 
 
 def test_mentions_in_other_text_files_are_reported(tmp_path):
-    sub = make_submission(tmp_path / "sub", {
-        "p.ipynb": nb_bytes(new_code_cell("1")),
-        "README.md": b"Analysis by Ana Souza\n",
-        "image.png": b"\x89PNG\0Ana Souza",
-    })  # fmt: skip
+    sub = make_submission(
+        tmp_path / "sub",
+        {
+            "p.ipynb": nb_bytes(new_code_cell("1")),
+            "README.md": b"Analysis by Ana Souza\n",
+            "image.png": b"\x89PNG\0Ana Souza",
+        },
+    )
     packed = pack_submission(sub, ANA)
     assert packed.mentions == [Mention("README.md", -1, "name", "Analysis by Ana Souza")]
     assert packed.files["README.md"] == b"Analysis by Ana Souza\n"  # copied as it is
@@ -341,12 +384,15 @@ def test_invalid_json_names_file_line_and_column(tmp_path):
     ("raw", "why"),
     [
         (b'{"cells": [], "metadata": {}, "nbformat": 4}', "not a valid notebook"),
-        (b'{"cells": [{"cell_type": "code"}], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}',
-         "not a valid notebook"),
+        (
+            b'{"cells": [{"cell_type": "code"}], "metadata": {}, '
+            b'"nbformat": 4, "nbformat_minor": 5}',
+            "not a valid notebook",
+        ),
         (b"[1, 2]", "not a valid notebook"),
         (b'{"nbformat": 99}', "not a valid notebook"),
     ],
-)  # fmt: skip
+)
 def test_json_that_is_not_a_notebook_is_refused(raw, why):
     with pytest.raises(PacketError, match=rf"^q/p\.ipynb: {why}: ."):
         anonymize_notebook(raw, ANA, filename="q/p.ipynb")
@@ -387,14 +433,23 @@ def test_real_project_notebook_keeps_nothing_of_the_author(tmp_path):
         cell.metadata["execution"] = {"iopub.execute_input": "2026-11-01T10:00:00.000Z"}
         cell.execution_count = i
         cell.outputs = [
-            new_output("stream", name="stderr", text=(
-                f"/home/ana/.local/lib/python3.11/site-packages/x.py:{i}: Warning\n"
-                "/tmp/ana-scratch/cache.parquet written by ana\n")),
-            new_output("execute_result", execution_count=i, data={
-                "text/plain": f"Report for Ana Souza <ana.souza@example.org>, cell {i}",
-                "text/html": f"<b>ANA SOUZA</b> C:\\Users\\ana\\Desktop\\r{i}.html",
-            }),
-        ]  # fmt: skip
+            new_output(
+                "stream",
+                name="stderr",
+                text=(
+                    f"/home/ana/.local/lib/python3.11/site-packages/x.py:{i}: Warning\n"
+                    "/tmp/ana-scratch/cache.parquet written by ana\n"
+                ),
+            ),
+            new_output(
+                "execute_result",
+                execution_count=i,
+                data={
+                    "text/plain": f"Report for Ana Souza <ana.souza@example.org>, cell {i}",
+                    "text/html": f"<b>ANA SOUZA</b> C:\\Users\\ana\\Desktop\\r{i}.html",
+                },
+            ),
+        ]
     nb.cells[1].source += "\n# ana's working copy"  # a source mention: reported
     nb.cells.append(new_markdown_cell("Thanks for reading! Ana Souza, ana.souza@example.org"))
     nbformat.write(nb, sub / "project-1.ipynb")
@@ -405,8 +460,10 @@ def test_real_project_notebook_keeps_nothing_of_the_author(tmp_path):
 
     assert sorted(packed.files) == ["author-notes.md", "project-1.ipynb"]  # data as released
     assert {(m.cell, m.kind) for m in packed.mentions} == {
-        (1, "username"), (len(nb.cells) - 1, "name"), (len(nb.cells) - 1, "email"),
-    }  # fmt: skip
+        (1, "username"),
+        (len(nb.cells) - 1, "name"),
+        (len(nb.cells) - 1, "email"),
+    }
     out = json.loads(packed.files["project-1.ipynb"])
     assert source(out["cells"][0]) == 'NAME = ""\nCOLLABORATORS = ""'
     released_ids = {c.id for c in nbformat.read(release / "project-1.ipynb", as_version=4).cells}
@@ -450,8 +507,11 @@ def test_write_packets_one_folder_per_pair_with_random_names(tmp_path):
     for (_, author), name in names.items():
         assert re.fullmatch(r"project-1-[0-9a-f]{16}", name)
         assert author not in name
-        files = {p.relative_to(dest / name).as_posix(): p.read_bytes()
-                 for p in (dest / name).rglob("*") if p.is_file()}  # fmt: skip
+        files = {
+            p.relative_to(dest / name).as_posix(): p.read_bytes()
+            for p in (dest / name).rglob("*")
+            if p.is_file()
+        }
         assert files == packed_pair()[author].files
     assert [p.name for p in (tmp_path / "round-1").iterdir()] == ["packets"]  # no temp left
     again = write_packets(tmp_path / "other", packed_pair(), PAIRS, prefix="project-1")

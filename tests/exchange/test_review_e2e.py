@@ -14,7 +14,7 @@ from nbcohort.cohorts.models import Cohort, Member, clock_at, utcnow
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.store import Store
-from nbcohort.exchange import closing, rounds
+from nbcohort.exchange import round_close, round_open
 from tests.helpers.peer_course import ANSWER_CELLS, ASSIGNMENT, PeerCourse
 
 NAMES = [
@@ -91,7 +91,7 @@ def test_a_whole_round_through_nbgrader(course: PeerCourse) -> None:
 
     ctx = course.context()
     due = utcnow() + timedelta(days=7)
-    report = rounds.open_round(ctx, ASSIGNMENT, due=due, seed=3)
+    report = round_open.open_round(ctx, ASSIGNMENT, due=due, seed=3)
     assert report.submissions == 12 and report.allocations == 36
     assert report.excluded == {}
     # every learner's name in Part B is reported to the instructor, not edited
@@ -108,7 +108,7 @@ def test_a_whole_round_through_nbgrader(course: PeerCourse) -> None:
     assert review_everything(course, quality) == 36
 
     with clock_at(due + timedelta(hours=1)):
-        closed = closing.close(ctx, ASSIGNMENT)
+        closed = round_close.close(ctx, ASSIGNMENT)
     assert closed.results == 12 and closed.short == {} and closed.unreviewed == []
     assert closed.grades == {} and closed.graded == 12
 
@@ -165,7 +165,7 @@ def test_a_whole_round_through_nbgrader(course: PeerCourse) -> None:
                 set_override(s, Actor.system(), rnd, ben, scores, reason)
             assert refused.value.field == field
         set_override(s, Actor.system(), rnd, ben, {"question": 0}, "Part B copied from ana")
-    pushed = closing.push_grades(ctx, ASSIGNMENT)
+    pushed = round_close.push_grades(ctx, ASSIGNMENT)
     assert pushed["failed"] == {}
     with course.api.gradebook as gb:
         assert gb.find_grade("b1-question", ASSIGNMENT, ASSIGNMENT, "ben").manual_score == 0

@@ -15,13 +15,23 @@ import nbformat
 import pytest
 from sqlalchemy import select
 
-from nbcohort.cohorts.models import Allocation, Cohort, Member, ReviewRound, clock_at, utcnow
+from nbcohort.cohorts.models import (
+    Activity,
+    Allocation,
+    Cohort,
+    Member,
+    ReviewRound,
+    clock_at,
+    utcnow,
+)
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import Conflict, Invalid
+from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import set_active
+from nbcohort.cohorts.services.review_rounds import withdraw_allocations
 from nbcohort.cohorts.store import Store
-from nbcohort.exchange import closing, rounds
+from nbcohort.exchange import round_close, round_open
+from nbcohort.exchange.round_context import RoundError
 from nbcohort.exchange.round_update import update_round
 from tests.helpers.peer_course import ASSIGNMENT, PeerCourse
 from tests.helpers.processes import isolated_env
@@ -58,8 +68,8 @@ def _actor(course: PeerCourse, username: str) -> tuple[Actor, Cohort]:
         return Actor.of(member), s.get_one(Cohort, course.cohort_id)
 
 
-def _open(course: PeerCourse, k: int = 2, days: float = 7) -> rounds.OpenReport:
-    return rounds.open_round(
+def _open(course: PeerCourse, k: int = 2, days: float = 7) -> round_open.OpenReport:
+    return round_open.open_round(
         course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=days), reviewers=k, seed=1
     )
 
@@ -174,23 +184,23 @@ def test_reopen_only_a_closed_round_and_close_again(course):
     _open(course, days=1)
     ctx = course.context()
     with pytest.raises(Conflict, match="open, not closed"):
-        closing.reopen(ctx, ASSIGNMENT, due=utcnow() + timedelta(days=3))
+        round_close.reopen(ctx, ASSIGNMENT, due=utcnow() + timedelta(days=3))
     with pytest.raises(Conflict, match="already open"):
         _open(course)
-    with pytest.raises(rounds.RoundError, match="--force"):
-        closing.close(ctx, ASSIGNMENT)
-    with pytest.raises(rounds.RoundError, match="lack reviews"):
-        closing.close(ctx, ASSIGNMENT, force=True)
-    report = closing.close(ctx, ASSIGNMENT, force=True, complete_short=True)
+    with pytest.raises(RoundError, match="--force"):
+        round_close.close(ctx, ASSIGNMENT)
+    with pytest.raises(RoundError, match="lack reviews"):
+        round_close.close(ctx, ASSIGNMENT, force=True)
+    report = round_close.close(ctx, ASSIGNMENT, force=True, complete_short=True)
     assert sorted(report.unreviewed) == sorted(course.members)
     with pytest.raises(Conflict, match="already closed"):
         _open(course)
-    closing.reopen(ctx, ASSIGNMENT, due=utcnow() + timedelta(days=3))
+    round_close.reopen(ctx, ASSIGNMENT, due=utcnow() + timedelta(days=3))
     with course.store.read() as s:
         assert s.scalar(select(ReviewRound.status)) == "open"
-    closing.close(ctx, ASSIGNMENT, force=True, complete_short=True)
+    round_close.close(ctx, ASSIGNMENT, force=True, complete_short=True)
     with pytest.raises(Invalid, match="passed"):
-        closing.reopen(ctx, ASSIGNMENT, due=utcnow() - timedelta(days=1))
+        round_close.reopen(ctx, ASSIGNMENT, due=utcnow() - timedelta(days=1))
 
 
 def test_two_instructors_opening_the_same_round_at_once(any_course):
@@ -207,7 +217,7 @@ def test_two_instructors_opening_the_same_round_at_once(any_course):
         t.start()
     for t in threads:
         t.join()
-    opened = [r for r in results if isinstance(r, rounds.OpenReport)]
+    opened = [r for r in results if isinstance(r, round_open.OpenReport)]
     refused = [r for r in results if isinstance(r, Conflict)]
     assert len(opened) == 1 and len(refused) == 1, results
     with any_course.store.read() as s:
@@ -279,3 +289,49 @@ def test_a_late_submission_joins_without_breaking_the_allocation(course):
     assert set(load.values()) == {2}, load
     gus = _inbox(course, "gus")["inbox"]
     assert len(gus) == 2 and all(i["packet"] for i in gus)
+    with course.store.read() as s:  # the pairs gus broke were withdrawn through the services
+        withdrawn = s.scalars(select(Allocation.id).where(Allocation.status == "withdrawn")).all()
+        logged = s.scalars(
+            select(Activity.object_id).where(Activity.verb == "review.withdraw")
+        ).all()
+    assert len(withdrawn) == 2 and sorted(logged) == sorted(withdrawn)
+
+
+def test_only_unbegun_allocations_of_an_open_round_are_withdrawn_all_or_none(course):
+    _open(course, k=2)
+    begun = _inbox(course, "ana")["inbox"][0]["allocation_id"]
+    _submit(course, "ana", begun)
+    draft = _inbox(course, "ben")["inbox"][0]["allocation_id"]
+    learner, cohort = _actor(course, "ben")
+    with course.store.write() as s:
+        reviews.save_review(s, learner, cohort, draft, scores={"question": 1}, submit=False)
+    with course.store.read() as s:
+        fresh = s.scalars(
+            select(Allocation.id)
+            .where(Allocation.status == "assigned", Allocation.id != draft)
+            .order_by(Allocation.id)
+        ).all()[:2]
+
+    def withdraw(actor: Actor, ids: list[int]) -> None:
+        with course.store.write() as s:
+            withdraw_allocations(s, actor, s.scalars(select(ReviewRound)).one(), ids)
+
+    with pytest.raises(Forbidden):
+        withdraw(learner, fresh)
+    with pytest.raises(Conflict, match=f"allocation {begun} is submitted"):
+        withdraw(Actor.system(), [*fresh, begun])
+    with pytest.raises(Conflict, match=f"allocation {draft} is begun"):
+        withdraw(Actor.system(), [*fresh, draft])
+    with pytest.raises(NotFound):
+        withdraw(Actor.system(), [*fresh, 10**6])
+    with course.store.read() as s:
+        assert s.scalar(select(Activity).where(Activity.verb == "review.withdraw")) is None
+        assert {s.get_one(Allocation, i).status for i in fresh} == {"assigned"}
+    withdraw(Actor.system(), fresh)
+    with course.store.read() as s:
+        assert {s.get_one(Allocation, i).status for i in fresh} == {"withdrawn"}
+        logged = s.scalars(select(Activity.object_id).where(Activity.verb == "review.withdraw"))
+        assert sorted(logged) == sorted(fresh)
+    round_close.close(course.context(), ASSIGNMENT, force=True, complete_short=True)
+    with pytest.raises(Conflict, match="closed"):
+        withdraw(Actor.system(), [begun])

@@ -34,28 +34,44 @@ def test_the_example_course_rubric() -> None:
     [
         ("", "no [assignments.q]"),
         (HEAD, "rubric: a peer-reviewed assignment needs rubric criteria"),
-        (HEAD + '[[assignments.p.rubric.criteria]]\nid = "Bad Id"\n' + LEVELS,
-         "criteria #1.id: 'Bad Id'"),
-        (HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n'
-         '[[assignments.p.rubric.criteria.levels]]\npoints = 1\ntitle = "Only"\n',
-         "criteria #1.levels: a criterion needs at least two levels"),
-        (HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n'
-         '[[assignments.p.rubric.criteria.levels]]\npoints = -1\ntitle = "A"\n',
-         "levels #1.points: expected a number >= 0, got -1"),
-        (HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n' + LEVELS.replace("2", "0"),
-         "two levels have the same points"),
+        (
+            HEAD + '[[assignments.p.rubric.criteria]]\nid = "Bad Id"\n' + LEVELS,
+            "criteria #1.id: 'Bad Id'",
+        ),
+        (
+            HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n'
+            '[[assignments.p.rubric.criteria.levels]]\npoints = 1\ntitle = "Only"\n',
+            "criteria #1.levels: a criterion needs at least two levels",
+        ),
+        (
+            HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n'
+            '[[assignments.p.rubric.criteria.levels]]\npoints = -1\ntitle = "A"\n',
+            "levels #1.points: expected a number >= 0, got -1",
+        ),
+        (
+            HEAD + '[[assignments.p.rubric.criteria]]\nid = "x"\n' + LEVELS.replace("2", "0"),
+            "two levels have the same points",
+        ),
         (HEAD + ONE + ONE, "criterion ids repeat"),
-        (HEAD.replace("reviewers = 2", 'anonymity = "secret"') + ONE,
-         "anonymity: 'secret' is not one of double-blind, author-visible, open"),
+        (
+            HEAD.replace("reviewers = 2", 'anonymity = "secret"') + ONE,
+            "anonymity: 'secret' is not one of double-blind, author-visible, open",
+        ),
         (HEAD.replace("reviewers = 2", "reviewers = 0") + ONE, "reviewers: expected a number >= 1"),
-        (HEAD.replace("reviewers = 2", "self_assessment = 'yes'") + ONE,
-         "self_assessment: expected true or false"),
-        (HEAD.replace("reviewers = 2", "calibration_samples = 2") + ONE,
-         "calibration_samples: 2 asked, 0 calibration items given"),
-        (HEAD + ONE + '[[assignments.p.calibration]]\nnotebook = "missing.ipynb"\n',
-         "calibration #1.notebook: no such file"),
+        (
+            HEAD.replace("reviewers = 2", "self_assessment = 'yes'") + ONE,
+            "self_assessment: expected true or false",
+        ),
+        (
+            HEAD.replace("reviewers = 2", "calibration_samples = 2") + ONE,
+            "calibration_samples: 2 asked, 0 calibration items given",
+        ),
+        (
+            HEAD + ONE + '[[assignments.p.calibration]]\nnotebook = "missing.ipynb"\n',
+            "calibration #1.notebook: no such file",
+        ),
     ],
-)  # fmt: skip
+)
 def test_bad_rubrics_name_file_and_key(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "course.toml"
     path.write_text(body or '[course]\nid = "c"\n')

@@ -21,7 +21,7 @@ from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.nbgrader_io import nbgrader_api
-from nbcohort.exchange.rounds import RoundContext
+from nbcohort.exchange.round_context import RoundContext
 
 REPO = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "project-1"

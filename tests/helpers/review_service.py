@@ -28,8 +28,8 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.store import Store
-from nbcohort.exchange import closing as round_closing
-from nbcohort.exchange import rounds
+from nbcohort.exchange import round_close as round_closing
+from nbcohort.exchange import round_open as rounds
 from tests.helpers.peer_course import ASSIGNMENT, PeerCourse, due_in
 from tests.helpers.processes import ServiceProcess
 

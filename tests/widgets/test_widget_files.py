@@ -12,19 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.models import Artifact
-from nbcohort.widgets import _connection, library, share
+from nbcohort.widgets import library, share
 from nbcohort.widgets.peer_review import place_file
-
-
-@pytest.fixture
-def as_member(monkeypatch, service, tokens):
-    def use(username):
-        _connection.reset()
-        monkeypatch.setenv("NBCOHORT_URL", service.url)
-        monkeypatch.setenv("NBCOHORT_TOKEN", tokens[username])
-
-    yield use
-    _connection.reset()
 
 
 def _artifacts(store) -> int:

@@ -42,7 +42,7 @@ class ThreadHandler(ApiHandler):
         limit = q.limit or ctx.rules.page_size
         await self.run(
             lambda s, a, c: threads.read_thread(
-                s, a, c, q.anchor, before=q.before, limit=limit, cache=ctx.pages
+                s, a, c, q.anchor, before=q.before, limit=limit, cache=ctx.pages, unread=q.unread
             )
         )
 

@@ -1,5 +1,10 @@
-"""Closing a review round: aggregate the peers' scores, keep the results, and hand scores
-and comments to nbgrader (gradebook manual scores, generated and released feedback)."""
+"""Where a review round closes: ``close`` aggregates the peers' scores (``aggregate``: the
+model or the round's chosen baseline) and ``services.review_rounds.close_round`` keeps the
+results and logs ``review.close``; ``push_grades`` then hands scores and comments to nbgrader
+(gradebook manual scores, generated and released feedback, through ``nbgrader_io``). A closed
+round opens again with ``reopen`` (``reopen_round``, ``review.reopen``); its results stand until
+it closes again. CLI: ``nbcohort review close``, ``review reopen``; ``review override`` sets an
+instructor's score (``set_override``) and pushes the grades again."""
 
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from nbcohort.cohorts.services.review_rounds import find_round, observations, re
 from nbcohort.cohorts.services.reviews import reviewer_label
 from nbcohort.exchange import aggregate
 from nbcohort.exchange.nbgrader_io import CellGrade, autograde, release_feedback, write_grades
-from nbcohort.exchange.rounds import RoundContext, RoundError
+from nbcohort.exchange.round_context import RoundContext, RoundError
 
 __all__ = ["CloseReport", "close", "push_grades", "reopen"]
 

@@ -26,14 +26,20 @@ __all__ = ["DEMO_SLUG", "DemoCohort", "demo_anchor", "demo_roster_csv", "seed_de
 DEMO_SLUG = "demo"
 DAYS = 14
 TEAMS = ("Finance", "Operations", "Marketing", "Research")
-FIRST = ("Ana", "Ben", "Chiara", "Dmitri", "Emeka", "Fatima", "Gabriel", "Hana", "Ines", "Jonas",
-         "Kavya", "Liam", "Mei", "Nadia", "Omar", "Priya", "Quentin", "Rosa", "Sami", "Tomás",
-         "Uma", "Viktor", "Wen", "Ximena", "Yusuf", "Zoe", "Noa", "Leila", "Kenji",
-         "Maja")  # fmt: skip
-LAST = ("Souza", "Okafor", "Rossi", "Ivanov", "Eze", "Haddad", "Silva", "Sato", "García", "Berg",
-        "Iyer", "Walsh", "Chen", "Karimi", "Farouk", "Nair", "Lefèvre", "Díaz", "Mansour",
-        "Novák", "Rao", "Petrov", "Li", "López", "Demir", "Müller", "Cohen", "Hosseini", "Mori",
-        "Kowalski")  # fmt: skip
+# The first members of the roster, in order; everyone after them is a learner.
+STAFF_ROLES = ("instructor", "facilitator", "facilitator", "champion", "champion", "champion")
+# What a member does in one event: replies and reactions are twice as likely as the rest.
+ACTIONS = ("post", "reply", "reply", "react", "react", "prompt", "applied")
+# Demo names, one word each: kept as text so the roster reads as a few lines, not sixty.
+_FIRST_NAMES = (
+    "Ana Ben Chiara Dmitri Emeka Fatima Gabriel Hana Ines Jonas Kavya Liam Mei Nadia Omar "
+    "Priya Quentin Rosa Sami Tomás Uma Viktor Wen Ximena Yusuf Zoe Noa Leila Kenji Maja"
+)
+_LAST_NAMES = (
+    "Souza Okafor Rossi Ivanov Eze Haddad Silva Sato García Berg Iyer Walsh Chen Karimi Farouk "
+    "Nair Lefèvre Díaz Mansour Novák Rao Petrov Li López Demir Müller Cohen Hosseini Mori Kowalski"
+)
+FIRST, LAST = tuple(_FIRST_NAMES.split()), tuple(_LAST_NAMES.split())
 CHARTER = """\
 **Why we are here.** We learn practical data analysis with pandas by doing it on our own work.
 
@@ -100,8 +106,7 @@ def demo_roster_csv(n: int = 30, seed: int = 7) -> str:
     zones = ("Europe/Berlin", "America/New_York", "Asia/Kolkata", "Africa/Lagos", "UTC")
     for i in range(n):
         first, last = FIRST[i % len(FIRST)], LAST[(i * 7) % len(LAST)]
-        role = "instructor" if i == 0 else "facilitator" if i < 3 else (
-            "champion" if i < 6 else "learner")  # fmt: skip
+        role = STAFF_ROLES[i] if i < len(STAFF_ROLES) else "learner"
         team = "" if i < 3 else TEAMS[i % len(TEAMS)]
         email = f"{first.lower()}.{last.lower()}@example.org".encode("ascii", "ignore").decode()
         lines.append(f"{first} {last},{email},{team},{role},{rng.choice(zones)}")
@@ -135,9 +140,15 @@ def seed_demo(
     start = now - timedelta(days=DAYS)
     with clock_at(start - timedelta(days=3)):
         cohort = create_cohort(
-            session, system, slug, f"{course.title} — demo cohort", course=course.id,
-            charter=CHARTER, starts_on=start.date(), ends_on=(start + timedelta(weeks=4)).date(),
-        )  # fmt: skip
+            session,
+            system,
+            slug,
+            f"{course.title} — demo cohort",
+            course=course.id,
+            charter=CHARTER,
+            starts_on=start.date(),
+            ends_on=(start + timedelta(weeks=4)).date(),
+        )
         import_roster(session, system, cohort, demo_roster_csv(seed=seed).encode(), filename="demo")
         sync_course(session, system, cohort, course)
     members = list(
@@ -153,8 +164,7 @@ def seed_demo(
             for _ in range(int(counts.poisson(levels.get(m.id, 0.0)))):
                 at = midnight + timedelta(hours=rng.uniform(7, 19))
                 if at < now:
-                    events.append((at, m, rng.choice(["post", "reply", "reply", "react",
-                                                      "react", "prompt", "applied"])))  # fmt: skip
+                    events.append((at, m, rng.choice(ACTIONS)))
             if levels.get(m.id) == 0.0 and rng.random() < 0.5:
                 events.append((midnight + timedelta(hours=12), m, "read"))
     events.sort(key=lambda e: e[0])
@@ -162,10 +172,13 @@ def seed_demo(
     with clock_at(start + timedelta(hours=8)):
         for week in weeks:
             posts.create_post(
-                session, Actor.of(facilitator), cohort, week[0],
+                session,
+                Actor.of(facilitator),
+                cohort,
+                week[0],
                 "Welcome! Ask here about anything in this section, however small: "
                 "someone else is wondering too. Share code others can run.",
-            )  # fmt: skip
+            )
     for at, member, kind in events:
         day = (at - start).days
         anchors = weeks[min(day // 7, len(weeks) - 1)]
@@ -177,15 +190,30 @@ def seed_demo(
     return DemoCohort(cohort, members)
 
 
-def _act(session: Session, rng: random.Random, cohort: Cohort, member: Member, kind: str,
-         anchors: tuple[str, ...], day: int, course: CourseSpec) -> None:  # fmt: skip
+def _act(
+    session: Session,
+    rng: random.Random,
+    cohort: Cohort,
+    member: Member,
+    kind: str,
+    anchors: tuple[str, ...],
+    day: int,
+    course: CourseSpec,
+) -> None:
     actor = Actor.of(member)
     anchor = rng.choice(anchors)
     recent = session.scalars(
-        select(Post).join(Thread).where(Thread.cohort_id == cohort.id, Thread.kind != "prompt",
-                                        Post.parent_id.is_(None), Post.deleted.is_(False))
-        .order_by(Post.id.desc()).limit(8)
-    ).all()  # fmt: skip
+        select(Post)
+        .join(Thread)
+        .where(
+            Thread.cohort_id == cohort.id,
+            Thread.kind != "prompt",
+            Post.parent_id.is_(None),
+            Post.deleted.is_(False),
+        )
+        .order_by(Post.id.desc())
+        .limit(8)
+    ).all()
     if kind == "reply" and recent:
         target = rng.choice(recent)
         anchor = session.get(Thread, target.thread_id).anchor  # type: ignore[union-attr]
@@ -212,18 +240,29 @@ def _act(session: Session, rng: random.Random, cohort: Cohort, member: Member, k
 def _share_some(session: Session, cohort: Cohort, members: list[Member], start: datetime) -> None:
     champions = [m for m in members if m.role == "champion"]
     shared = [
-        ("ticket-summary.py", "Ticket summary per team",
-         "import pandas as pd\n\ntickets = pd.read_csv('tickets.csv')\n"
-         "print(tickets.groupby('team')['hours'].agg(['count', 'median']))\n"),
-        ("date-cleaning.py", "Cleaning mixed date formats",
-         "import pandas as pd\n\ndef clean_dates(col):\n"
-         "    return pd.to_datetime(col, format='mixed', dayfirst=True)\n"),
-    ]  # fmt: skip
+        (
+            "ticket-summary.py",
+            "Ticket summary per team",
+            "import pandas as pd\n\ntickets = pd.read_csv('tickets.csv')\n"
+            "print(tickets.groupby('team')['hours'].agg(['count', 'median']))\n",
+        ),
+        (
+            "date-cleaning.py",
+            "Cleaning mixed date formats",
+            "import pandas as pd\n\ndef clean_dates(col):\n"
+            "    return pd.to_datetime(col, format='mixed', dayfirst=True)\n",
+        ),
+    ]
     for i, (filename, title, code) in enumerate(shared):
         author = champions[i % len(champions)]
         with clock_at(start + timedelta(days=5 + i * 3, hours=10)):
             artifacts.share_artifact(
-                session, Actor.of(author), cohort, filename=filename, content=code.encode(),
-                title=title, description="Works on the course data; adapt the column names.",
+                session,
+                Actor.of(author),
+                cohort,
+                filename=filename,
+                content=code.encode(),
+                title=title,
+                description="Works on the course data; adapt the column names.",
                 tags=["pandas", "snippet"],
-            )  # fmt: skip
+            )

@@ -1,0 +1,191 @@
+"""The discussion widget as a learner meets it in a course notebook, against a real service:
+one summary line until opened, the thread once opened, and each post's actions behind one
+button beside the post, named for that post, all still reaching the service."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.models import Flag, Post, Reaction, ReadMark
+from nbcohort.widgets import discussion
+from nbcohort.widgets._post import PostCard
+from nbcohort.widgets._style import when
+from nbcohort.widgets.discussion import Discussion
+
+ANCHOR = "module-1/reading-files"
+
+
+@pytest.fixture
+def write_as(service, tokens):
+    """A member's own client, to fill the thread as others would."""
+    clients: list[CohortClient] = []
+
+    def client(username: str) -> CohortClient:
+        clients.append(CohortClient(service.url, tokens[username], timeout=10))
+        return clients[-1]
+
+    yield client
+    for c in clients:
+        c.close()
+
+
+def every_card(d: Discussion) -> list[PostCard]:
+    cards = []
+    for card in d.posts.children:
+        cards.append(card)
+        if card.replies is not None:
+            cards.extend(card.replies.children)
+    return cards
+
+
+def press(card: PostCard, label: str) -> None:
+    """Click the opened action whose button reads ``label``, as a learner does."""
+    buttons = {b.description: b for b in card.expand().actions.children}
+    buttons[label].click()
+
+
+def read_marks(store, member) -> list[int]:
+    with store.read() as s:
+        return list(s.scalars(select(ReadMark.last_post_id).where(ReadMark.member_id == member.id)))
+
+
+def test_a_long_thread_is_one_line_until_opened(as_member, write_as, store, people):
+    chi = write_as("chi")
+    posts = [chi.post(ANCHOR, f"tip number {i}") for i in range(34)]
+    reply = write_as("ben").post(ANCHOR, "thanks, that helped", parent_id=posts[-1]["id"])
+    as_member("ana")
+    d = discussion(ANCHOR)
+    assert isinstance(d, Discussion)
+    assert d.summary in d.children and d.content not in d.children
+    assert d.summary.description == (
+        f"Discussion · {ANCHOR} · 35 posts · 35 unread · latest Ben Okafor, "
+        f"{when(reply['created_at'])} · open"
+    )
+    assert d.summary.tooltip == f"Open the discussion of {ANCHOR}"
+    assert d.posts.children == ()  # no card is made for a closed thread
+    assert read_marks(store, people["ana"]) == []  # seeing the line is not reading the thread
+
+    d.toggle()  # the learner opens it
+    assert d.content in d.children
+    assert d.summary.description.endswith(" · close")
+    assert len(d.posts.children) == 30  # the newest page; the rest behind "show earlier"
+    assert d.earlier.layout.display is None
+    assert read_marks(store, people["ana"]) == [reply["id"]]
+
+    d.composer.text.value = "Mine: `sep=';'` and `decimal=','` for our exports"
+    mine = d.composer.submit()
+    assert f"36 posts · latest you, {when(mine['created_at'])} · close" in d.summary.description
+    d.toggle()  # and closes it again: one line
+    assert d.content not in d.children
+    assert d.summary.description.endswith(" · open")
+
+
+def test_an_empty_thread_invites_the_first_post(as_member, store):
+    as_member("ana")
+    d = discussion(ANCHOR)
+    assert d.summary.description == f"Discussion · {ANCHOR} · no posts yet: start one · open"
+    d.toggle()
+    d.composer.text.value = "First!"
+    d.composer.submit()
+    assert "1 post · latest you" in d.summary.description
+    with store.read() as s:
+        assert s.scalars(select(Post.body_md)).all() == ["First!"]
+
+
+def test_the_summary_counts_what_the_learner_has_not_read(as_member, write_as):
+    chi = write_as("chi")
+    chi.post(ANCHOR, "one")
+    as_member("ana")
+    discussion(ANCHOR, expanded=True)  # read up to here
+    chi.post(ANCHOR, "two")
+    chi.post(ANCHOR, "three")
+    d = discussion(ANCHOR)
+    assert " · 3 posts · 2 unread · " in d.summary.description
+    d.toggle()
+    assert "unread" not in d.summary.description
+
+
+def test_each_post_has_its_actions_beside_it_under_its_own_name(as_member, write_as):
+    first = write_as("chi").post(ANCHOR, "Use `encoding='latin-1'`?")
+    write_as("ben").post(ANCHOR, "utf-8-sig worked for me", parent_id=first["id"])
+    write_as("chi").post(ANCHOR, "Another question")
+    as_member("ana")
+    d = discussion(ANCHOR, expanded=True)
+    cards = every_card(d)
+    assert len(cards) == 3
+    for card in cards:
+        assert card.row.children == (card.body, card.more)  # beside the post, not under it
+        assert card.more.description == ""  # a mark drawn by CSS: the name is the tooltip
+        assert card.panel is None  # made only when opened
+    names = [card.more.tooltip for card in cards]
+    # Who, what and when, and the start of the text: Chi wrote two posts in the same minute.
+    made = when(first["created_at"])
+    assert names[0] == f"More actions for Chi Nguyen's post of {made}: “Use encoding='latin-1'?”"
+    assert names[1].startswith("More actions for Ben Okafor's reply of ")
+    assert names[2].endswith(": “Another question”")
+    assert len(set(names)) == len(names)
+
+    card = cards[0]
+    card.more.click()
+    assert card.panel in card.children
+    assert card.more in card.row.children  # the button the focus is on stays where it was
+    assert card.more.tooltip.startswith("Close actions for Chi Nguyen's post")
+    assert card.action_labels() == ["helpful", "+1", "insightful", "Reply", "Flag"]
+    card.more.click()
+    assert card.panel not in card.children
+
+
+def test_every_action_still_reaches_the_service(as_member, store, people):
+    as_member("ana")
+    d = discussion(ANCHOR, expanded=True)
+    d.composer.text.value = "How do I skip the footer lines of an export?"
+    d.composer.submit()
+
+    as_member("ben")
+    d = discussion(ANCHOR)
+    assert "latest Ana Souza" in d.summary.description
+    d.toggle()
+    card = d.posts.children[0]
+    press(card, "helpful")
+    assert card.post["reactions"] == {"helpful": 1}
+    assert "✓ helpful 1" in card.action_labels()  # said in words, not only in colour
+    press(card, "Reply")
+    assert card.reply_box is not None
+    card.reply_box.text.value = "`skipfooter=2, engine='python'`"
+    card.reply_box.send_button.click()
+    assert len(card.replies.children) == 1
+    assert "latest you" in d.summary.description
+    press(card, "Flag")
+    reason, confirm = card.panel.form.children
+    reason.value = "off topic"
+    confirm.click()
+    assert "flag: done" in card.panel.note.value
+
+    as_member("fay")  # a facilitator hides, then restores, with a logged reason
+    card = discussion(ANCHOR, expanded=True).posts.children[0]
+    press(card, "Hide")
+    reason, confirm = card.panel.form.children
+    reason.value = "asked twice"
+    confirm.click()
+    assert card.post["hidden"] and "Restore" in card.action_labels()
+    press(card, "Restore")
+    reason, confirm = card.panel.form.children
+    reason.value = "it was fine"
+    confirm.click()
+    assert not card.post["hidden"]
+
+    as_member("ana")  # deletes her own post, after confirming
+    card = discussion(ANCHOR, expanded=True).posts.children[0]
+    press(card, "Delete")
+    (really,) = card.panel.form.children
+    really.click()
+    assert "[deleted]" in card.body.value
+    assert card.more.layout.visibility == "hidden"
+    with store.read() as s:
+        assert s.scalars(select(Reaction.kind)).all() == ["helpful"]
+        assert s.scalars(select(Flag.reason)).all() == ["off topic"]
+        top = s.scalars(select(Post).where(Post.parent_id.is_(None))).one()
+        assert top.deleted and not top.hidden
+        assert s.scalar(select(Post.author_id).where(Post.parent_id == top.id)) == people["ben"].id

@@ -180,6 +180,12 @@ class SmtpTransport:
                 smtp.login(s.smtp_user, password)
         except smtplib.SMTPAuthenticationError as exc:
             smtp.close()
+            if "STARTTLS" in _said(exc.smtp_error).upper():
+                raise MailConfigError(
+                    f"the SMTP server {self.where} wants STARTTLS before a login "
+                    f"({exc.smtp_code} {_said(exc.smtp_error)}): set "
+                    "c.MailSettings.smtp_starttls = True"
+                ) from None
             raise MailConfigError(
                 f"the SMTP server {self.where} refused the login of {s.smtp_user!r} "
                 f"({exc.smtp_code} {_said(exc.smtp_error)}): check c.MailSettings.smtp_user "
@@ -190,7 +196,16 @@ class SmtpTransport:
             smtp.close()
             raise MailConfigError(
                 f"TLS with the SMTP server {self.where} failed ({exc.reason}): check "
-                "c.MailSettings.smtp_host (the name on the server's certificate)"
+                "c.MailSettings.smtp_host (the name on the server's certificate); a server "
+                "whose certificate a private authority signed needs that authority among "
+                "the machine's trusted certificates (or in SSL_CERT_FILE)"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            smtp.close()
+            raise MailConfigError(
+                f"the SMTP server {self.where} offers no login on this connection: check "
+                "c.MailSettings.smtp_starttls (many servers offer a login only after "
+                "STARTTLS) and c.MailSettings.smtp_user"
             ) from None
         except MailConfigError:
             smtp.close()
@@ -216,6 +231,12 @@ class SmtpTransport:
                 code, f"the server refused the recipient {to}: {code} {_said(said)}"
             ) from None
         except smtplib.SMTPSenderRefused as exc:
+            if "STARTTLS" in _said(exc.smtp_error).upper():
+                raise MailConfigError(
+                    f"the SMTP server {self.where} wants STARTTLS first "
+                    f"({exc.smtp_code} {_said(exc.smtp_error)}): set "
+                    "c.MailSettings.smtp_starttls = True"
+                ) from None
             if exc.smtp_code in (530, 535) or exc.smtp_code >= 500:
                 raise MailConfigError(
                     f"the SMTP server {self.where} refused the sender "

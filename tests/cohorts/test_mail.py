@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import email
 import os
+import shutil
 import stat
 from datetime import timedelta
 from email import policy
@@ -341,3 +342,28 @@ def test_a_message_that_cannot_be_rendered_stops_only_itself(
     [row] = outbox(store)
     assert (row.kind, row.subject) == ("onboarding", "Your next onboarding step")
     assert "'mention': 'x' is undefined" in caplog.text
+
+
+@pytest.mark.skipif(shutil.which("openssl") is None, reason="needs openssl for a certificate")
+def test_starttls_is_used_and_an_untrusted_certificate_names_the_setting(
+    tmp_path, store, cohort, people, monkeypatch
+):
+    from tests.helpers.smtp import self_signed
+
+    context, cert = self_signed(tmp_path)
+    mention(store, cohort, people)
+    with smtp_server(tls=context, login=("u", "p")) as (inbox, port):
+        mailer = mailer_for(tmp_path, port, smtp_starttls=True, smtp_user="u",
+                            smtp_password_env="NBC_PW")  # fmt: skip
+        monkeypatch.setenv("NBC_PW", "p")
+        queue_notifications(store, mailer)
+        with pytest.raises(MailConfigError, match=r"TLS with the SMTP server .* failed"):
+            send(store, mailer)  # a certificate no authority signed: refused, nothing sent
+        assert outbox(store)[0].state == "queued"
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # now trusted, as a private CA is
+        assert send(store, mailer).sent == 1
+        plain = mailer_for(tmp_path, port, smtp_starttls=False, smtp_user="u",
+                           smtp_password_env="NBC_PW")  # fmt: skip
+        with pytest.raises(MailConfigError, match=r"c\.MailSettings\.smtp_starttls"):
+            send_test(plain, make_transport(plain.settings, ""), "x@y.org")  # TLS required
+    assert len(inbox.messages) == 1

@@ -5,11 +5,14 @@ middle of a message or after it."""
 from __future__ import annotations
 
 import email
+import ssl
+import subprocess
 import threading
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from email import policy
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
@@ -79,11 +82,15 @@ def smtp_server(
     *,
     login: tuple[str, str] | None = None,
     drop_mid_message: int = 0,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[tuple[Inbox, int]]:
     """An SMTP server on 127.0.0.1 (a free port) until the block ends: (inbox, port).
-    ``login`` makes it require that user and password (AUTH without TLS, on loopback)."""
+    ``login`` makes it require that user and password (AUTH without TLS, on loopback);
+    ``tls`` makes it offer STARTTLS with that context and require it."""
     inbox = inbox or Inbox()
     kwargs: dict[str, Any] = {}
+    if tls is not None:
+        kwargs.update(tls_context=tls, require_starttls=True)
     if login is not None:
 
         def check(server, session, envelope, mechanism, auth_data):
@@ -107,3 +114,18 @@ def smtp_server(
         yield inbox, port
     finally:
         controller.stop()
+
+
+def self_signed(folder: Path) -> tuple[ssl.SSLContext, Path]:
+    """A certificate for 127.0.0.1 made by openssl: the server's TLS context, and the
+    certificate file a client trusts it by (SSL_CERT_FILE)."""
+    key, cert = folder / "key.pem", folder / "cert.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    return context, cert

@@ -162,11 +162,23 @@ class CohortClient:
         return self.request("POST", "/api/v1/preview", json={"body": body})["html"]
 
     def notifications(self, *, unread_only: bool = True) -> list[dict[str, Any]]:
-        params = {} if unread_only else {"all": "1"}
-        return self.request("GET", "/api/v1/notifications", params=params)["notifications"]
+        return self.notification_feed(unread_only=unread_only)["notifications"]
 
-    def mark_notifications_read(self) -> int:
-        return self.request("POST", "/api/v1/notifications/read")["marked"]
+    def notification_feed(self, *, unread_only: bool = True, limit: int = 50) -> dict[str, Any]:
+        """Notifications (newest first), unread counts by kind, and what today asks."""
+        params: dict[str, Any] = {"limit": limit}
+        if not unread_only:
+            params["all"] = "1"
+        return self.request("GET", "/api/v1/notifications", params=params)
+
+    def mark_notifications_read(self, ids: list[int] | None = None) -> int:
+        """Mark ``ids`` read, or every notification when no ids are given."""
+        body = {"ids": ids} if ids is not None else {}
+        return self.request("POST", "/api/v1/notifications/read", json=body)["marked"]
+
+    def set_email_pref(self, pref: str) -> dict[str, Any]:
+        """``all`` (every notification), ``digest`` (what I missed, now and then) or ``none``."""
+        return self.request("PUT", "/api/v1/me/email", json={"email_pref": pref})["member"]
 
     def prompt(self, key: str | None = None, *, before: int | None = None) -> dict[str, Any]:
         params = {"before": before} if before is not None else {}

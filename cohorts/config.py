@@ -21,6 +21,7 @@ __all__ = [
     "CalendarSettings",
     "ClientSettings",
     "CommunitySettings",
+    "MailSettings",
     "NbCohort",
     "ServiceSettings",
     "StoreSettings",
@@ -158,6 +159,15 @@ class ServiceSettings(Configurable):
         "behind a pooler that does not pass LISTEN through (PgBouncer in transaction mode): "
         "each read then checks the thread's version. No effect on SQLite.",
     ).tag(config=True)
+    seen_every_seconds = Float(
+        300.0,
+        min=1.0,
+        help="How fresh a member's last visit (Member.last_seen_at, which decides who gets a "
+        "digest of what they missed) is kept. Each service process notes in memory who made "
+        "a request and writes the members it saw in one statement at most once per this many "
+        "seconds, never a write per request; a member written less than this long ago is "
+        "skipped.",
+    ).tag(config=True)
     gc_young_threshold = Int(
         20_000,
         min=0,
@@ -258,6 +268,106 @@ class CalendarSettings(Configurable):
     def key_path(self, data_dir: str) -> Path:
         """The signing key's file."""
         return Path(self.signing_key_file or os.path.join(data_dir, "signing.key"))
+class MailSettings(Configurable):
+    """Email: where messages go, how the digest is paced, and how links in them are made."""
+
+    transport = Enum(
+        ["outbox", "smtp"],
+        default_value="outbox",
+        help="'outbox' writes each message as one .eml file into outbox_dir and sends "
+        "nothing (the embedded default and the demo); 'smtp' sends through smtp_host.",
+    ).tag(config=True)
+    outbox_dir = Unicode(
+        "",
+        help="Folder the 'outbox' transport writes .eml files to. Empty means <data_dir>/outbox.",
+    ).tag(config=True)
+    smtp_host = Unicode("", help="SMTP server to send through (transport 'smtp').").tag(config=True)
+    smtp_port = Int(587, help="Port of the SMTP server (587 submission, 25 relay).").tag(
+        config=True
+    )
+    smtp_starttls = Bool(
+        True,
+        help="Upgrade the SMTP connection with STARTTLS before logging in (the server's "
+        "certificate is checked against the system's trusted authorities).",
+    ).tag(config=True)
+    smtp_user = Unicode("", help="User to log in to the SMTP server as; empty: no login.").tag(
+        config=True
+    )
+    smtp_password_env = Unicode(
+        "NBCOHORT_SMTP_PASSWORD",
+        help="Name of the environment variable that holds the SMTP password. The password "
+        "itself never goes in a config file.",
+    ).tag(config=True)
+    smtp_timeout = Float(
+        30.0, help="Seconds to wait for the SMTP server at each step before giving up."
+    ).tag(config=True)
+    from_address = Unicode(
+        "nbcohort@localhost",
+        help="The From address of every message (a real mailbox of yours when sending "
+        "through SMTP).",
+    ).tag(config=True)
+    from_name = Unicode("nbcohort", help="The name shown with from_address.").tag(config=True)
+    public_url = Unicode(
+        "",
+        help="Address of the community service as a member's browser reaches it, for the "
+        "one-click unsubscribe link (e.g. https://hub.example.org/services/nbcohort). Empty "
+        "means http://<ServiceSettings.ip>:<ServiceSettings.port>.",
+    ).tag(config=True)
+    notebook_url = Unicode(
+        "",
+        help="Where a member opens course notebooks, for links in email (e.g. "
+        "https://hub.example.org/hub/user-redirect/lab/tree/). Empty: messages name the "
+        "notebook and section without a link.",
+    ).tag(config=True)
+    secret_file = Unicode(
+        "",
+        help="File holding the secret that signs unsubscribe links. Empty means "
+        "<data_dir>/mail-secret, created with mode 0600 on first use. Every process that "
+        "queues mail or serves the unsubscribe page must read the same secret.",
+    ).tag(config=True)
+    digest_idle_hours = Float(
+        72.0,
+        help="A member who has not visited the community for this many hours gets one "
+        "digest of what they missed (members whose email_pref is 'none' never do).",
+    ).tag(config=True)
+    digest_interval_hours = Float(
+        168.0,
+        help="Never more than one digest per member within this many hours, however long "
+        "they stay away; none at all when nothing happened since their last visit or digest.",
+    ).tag(config=True)
+    notify_delay_minutes = Float(
+        10.0,
+        help="A notification is emailed (to members whose email_pref is 'all') once it is "
+        "this old and still unread, so a member working in the notebook is not emailed "
+        "what they have already seen.",
+    ).tag(config=True)
+    notify_window_hours = Float(
+        48.0,
+        help="Notifications older than this are never emailed one by one (they wait for "
+        "the digest): mail switched on after an outage does not send a backlog.",
+    ).tag(config=True)
+    max_attempts = Int(
+        8,
+        min=1,
+        help="Attempts at sending a message before it is marked failed for a person to "
+        "look at ('nbcohort mail status').",
+    ).tag(config=True)
+    retry_base_seconds = Float(
+        60.0, help="Wait before the first retry of a failed send; doubled at each attempt."
+    ).tag(config=True)
+    retry_max_seconds = Float(
+        6 * 3600.0, help="Longest wait between two attempts at sending a message."
+    ).tag(config=True)
+    sending_timeout_minutes = Float(
+        30.0,
+        help="A message claimed for sending this long ago and still not marked sent (its "
+        "sender was killed mid-send) is marked failed, never resent blindly: it may have "
+        "reached the server. 'nbcohort mail status' lists it with its Message-ID to look "
+        "for in the server's log; 'nbcohort mail retry ID' sends it again.",
+    ).tag(config=True)
+    batch_size = Int(500, min=1, help="Messages one 'nbcohort mail send' run sends at most.").tag(
+        config=True
+    )
 
 
 def all_settings_classes() -> list[type[Configurable]]:
@@ -270,6 +380,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         ClientSettings,
         CadenceSettings,
         CalendarSettings,
+        MailSettings,
     ]
 
 

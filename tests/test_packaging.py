@@ -35,7 +35,7 @@ def test_every_package_folder_is_in_pyproject():
                 found[".".join([package, *rel.parts])] = path
     assert set(found) == listed
     data_only = {name for name, path in found.items() if not (path / "__init__.py").exists()}
-    assert data_only == {"nbcohort.cohorts.cli.templates"}
+    assert data_only == {"nbcohort.cohorts.cli.templates", "nbcohort.cohorts.mail.templates"}
     for name in data_only:
         assert not list(found[name].glob("*.py"))
         assert SETUPTOOLS["package-data"][name]
@@ -80,6 +80,8 @@ def test_wheel_installs_and_imports(tmp_path):
     assert "nbcohort/cohorts/migrations/versions/0001_initial_schema.py" in names
     assert "nbcohort/cohorts/migrations/script.py.mako" in names
     assert "nbcohort/cohorts/cli/templates/jupyter_config.py.tmpl" in names
+    assert "nbcohort/cohorts/mail/templates/digest.html" in names
+    assert "nbcohort/cohorts/mail/templates/digest.txt" in names
     assert not any(n.startswith(("tests/", "course/", "cohorts/")) for n in names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

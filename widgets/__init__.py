@@ -8,6 +8,7 @@ from nbcohort.widgets.applied import applied
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
 from nbcohort.widgets.onboarding import onboarding
+from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.share import library, share
@@ -17,6 +18,7 @@ __all__ = [
     "charter",
     "discussion",
     "library",
+    "notifications",
     "onboarding",
     "peer_review",
     "prompt",

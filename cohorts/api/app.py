@@ -12,11 +12,13 @@ from tornado.web import Application, GZipContentEncoding
 from nbcohort.cohorts.api.group_commit import WriteBatcher
 from nbcohort.cohorts.api.handler import NotFoundHandler
 from nbcohort.cohorts.api.page_watch import PageWatch
-from nbcohort.cohorts.api.routes import ROUTES
+from nbcohort.cohorts.api.routes import PAGES, ROUTES
+from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
 from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.services.pages import PageCache
@@ -39,6 +41,8 @@ class ServiceContext:
     watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
     signing_key: bytes | None = None  # signs links that need no token (signing.py); None: off
+    seen: SeenMembers | None = None  # members' last visits (``seen.py``)
+    mail: Mailer | None = None  # unsubscribe links: None where mail is not set up
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -61,6 +65,8 @@ def make_app(
     rules: CommunitySettings | None = None,
     auth: Authenticator | None = None,
     signing_key: bytes | None = None,
+    *,
+    mail: Mailer | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
     service_store = store.for_service()
@@ -88,9 +94,11 @@ def make_app(
         watch=watch,
         owns_store=service_store is not store,
         signing_key=signing_key,
+        seen=SeenMembers(settings.seen_every_seconds),
+        mail=mail,
     )
     return Application(
-        ROUTES,
+        [*ROUTES, *PAGES],
         nbcohort=ctx,
         transforms=[_FastGzip],
         default_handler_class=NotFoundHandler,

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from tornado.ioloop import IOLoop
 from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
@@ -62,8 +63,15 @@ class ApiHandler(RequestHandler):
             self._check_length()
             if not self.public:
                 self.actor = await self._authenticate()
+                self._note_visit(self.actor)
         except ServiceError as exc:
             self.refuse_unread(exc)
+
+    def _note_visit(self, actor: Actor) -> None:
+        """In memory; a write of every noted member now and then (``seen.py``)."""
+        seen = self.ctx.seen
+        if seen is not None and actor.member_id is not None and seen.saw(actor.member_id):
+            IOLoop.current().spawn_callback(seen.write, self.ctx.units)
 
     def _check_length(self) -> None:
         limit = self.ctx.settings.max_body_bytes

@@ -22,11 +22,13 @@ __all__ = [
     "Answer",
     "CharterAckBody",
     "DaysQuery",
+    "EmailPref",
     "Helpfulness",
     "Moderation",
     "NewArtifact",
     "NewPost",
     "NotificationsQuery",
+    "NotificationsRead",
     "PostEdit",
     "PracticeNote",
     "PromptQuery",
@@ -145,6 +147,16 @@ class DaysQuery(_Query):
 
 class NotificationsQuery(_Query):
     all: Literal["", "0", "1", "false", "true"] = ""
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    kind: Annotated[str, Field(max_length=32)] | None = None
+
+
+class NotificationsRead(_Body):
+    ids: Annotated[list[Id], Field(max_length=500)] | None = None  # None: all of them
+
+
+class EmailPref(_Body):
+    email_pref: Literal["all", "digest", "none"]
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

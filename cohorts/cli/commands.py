@@ -28,6 +28,8 @@ from nbcohort.cohorts.store import Store
 if TYPE_CHECKING:
     from tornado.web import Application
 
+    from nbcohort.cohorts.mail.mailer import Mailer
+
 SYSTEM = Actor.system()
 
 
@@ -237,7 +239,11 @@ class ServeCommand(NbCohortCommand):
             url = store.url
             if settings.processes == 1:
                 app = make_app(
-                    store, settings, CommunitySettings(parent=self), signing_key=self.signing_key()
+                    store,
+                    settings,
+                    CommunitySettings(parent=self),
+                    signing_key=self.signing_key(),
+                    mail=self._mail(),
                 )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
@@ -251,6 +257,12 @@ class ServeCommand(NbCohortCommand):
         from nbcohort.cohorts.signing import load_key
 
         return load_key(CalendarSettings(parent=self).key_path(self.settings().data_dir))
+
+    def _mail(self) -> Mailer:
+        """What the unsubscribe page needs: the mail settings and the data dir's secret."""
+        from nbcohort.cohorts.cli.mail import mailer_for
+
+        return mailer_for(self)
 
     def _announce(self, settings: ServiceSettings, url: str, processes: int) -> None:
         what = f"{processes} processes, " if processes > 1 else ""
@@ -285,10 +297,13 @@ class ServeCommand(NbCohortCommand):
         settings.port = groups[0][0].getsockname()[1]
         supervisor = os.getpid()
         key = self.signing_key()  # before the fork: every worker signs with the same key
+        mail = self._mail()
 
         def worker(sockets: list[socket.socket], _slot: int) -> int:
             with self.store() as store:
-                app = make_app(store, settings, CommunitySettings(parent=self), signing_key=key)
+                app = make_app(
+                    store, settings, CommunitySettings(parent=self), signing_key=key, mail=mail
+                )
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)
             return 0

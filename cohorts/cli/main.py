@@ -31,6 +31,7 @@ class NbCohortApp(NbCohortCommand):
             "The cohort's rhythm: tick (cron) and plan.",
         ),
         "events": ("nbcohort.cohorts.cli.events.EventsApp", "The cohort's calendar."),
+        "mail": ("nbcohort.cohorts.cli.mail.MailApp", "Email: send, digests, test."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
     }
 

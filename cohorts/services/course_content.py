@@ -1,4 +1,5 @@
-"""What a cohort takes from its course.toml: the micro-prompts and the practices."""
+"""What a cohort takes from its course.toml: the micro-prompts, the practices, and where
+each section is (for links from notifications to the right notebook and cell)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ def sync_course(session: Session, actor: Actor, cohort: Cohort, course: CourseSp
     Safe to run again: unchanged entries are left as they are."""
     prompts = sync_prompts(session, actor, cohort, course.prompts)
     practices = sync_practices(session, actor, cohort, course.practices)
+    if (cohort.settings or {}).get("sections") != course.sections:
+        cohort.settings = {**(cohort.settings or {}), "sections": course.sections}
     return (
         f"{prompts} of {len(course.prompts)} micro-prompts and "
         f"{practices} of {len(course.practices)} practices added or changed"

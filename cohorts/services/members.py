@@ -7,7 +7,7 @@ import unicodedata
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import ROLES
@@ -22,9 +22,13 @@ __all__ = [
     "find_member",
     "list_members",
     "member_dict",
+    "note_visits",
     "set_active",
+    "set_email_pref",
     "username_from_email",
 ]
+
+EMAIL_PREFS = ("all", "digest", "none")
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^[\w.+-]{1,128}$")
@@ -36,16 +40,23 @@ def username_from_email(email: str) -> str:
     return re.sub(r"[^\w.+-]", "", email.split("@", 1)[0].lower()) or "member"
 
 
-def clean_member_fields(raw: dict[str, Any]) -> dict[str, str]:
-    """Validate and normalise member fields; raise Invalid naming the first bad field."""
+def clean_member_fields(raw: dict[str, Any]) -> dict[str, Any]:
+    """Validate and normalise member fields; raise Invalid naming the first bad field.
+    The email may be left out when a username is given: such a member gets everything in
+    the notebook and nothing by email (``email`` is then None)."""
     name = unicodedata.normalize("NFC", str(raw.get("name") or "")).strip()
     if not name:
         raise Invalid("name is empty", field="name")
     if len(name) > 200:
         raise Invalid("name is longer than 200 characters", field="name")
-    email = str(raw.get("email") or "").strip().lower()
-    if not _EMAIL.match(email) or len(email) > 254:
-        raise Invalid(f"{email or '(empty)'!r} is not an email address", field="email")
+    email: str | None = str(raw.get("email") or "").strip().lower() or None
+    given_username = str(raw.get("username") or "").strip()
+    if email is None and not given_username:
+        raise Invalid(
+            "give an email address, or a username for a member without one", field="email"
+        )
+    if email is not None and (not _EMAIL.match(email) or len(email) > 254):
+        raise Invalid(f"{email!r} is not an email address", field="email")
     role = str(raw.get("role") or "learner").strip().lower()
     if role not in ROLES:
         raise Invalid(f"role {role!r} is not one of {', '.join(ROLES)}", field="role")
@@ -59,7 +70,7 @@ def clean_member_fields(raw: dict[str, Any]) -> dict[str, str]:
         raise Invalid(
             f"unknown timezone {tz!r} (use an IANA name like Europe/Paris)", field="timezone"
         ) from None
-    username = str(raw.get("username") or "").strip() or username_from_email(email)
+    username = given_username or username_from_email(email or "")
     if not _USERNAME.match(username):
         raise Invalid(
             f"username {username!r} may hold letters, digits and . _ + - only", field="username"
@@ -80,14 +91,12 @@ def add_member(session: Session, actor: Actor, cohort: Cohort, **fields: Any) ->
     clean = clean_member_fields(fields)
     if not may_grant_role(actor, clean["role"]):
         raise Forbidden(f"only an instructor can make someone a {clean['role']}")
-    clash = session.scalar(
-        select(Member).where(
-            Member.cohort_id == cohort.id,
-            (Member.email == clean["email"]) | (Member.username == clean["username"]),
-        )
-    )
+    same = Member.username == clean["username"]
+    if clean["email"] is not None:  # never "email IS NULL": members without one do not clash
+        same = same | (Member.email == clean["email"])
+    clash = session.scalar(select(Member).where(Member.cohort_id == cohort.id, same))
     if clash is not None:
-        which = "email" if clash.email == clean["email"] else "username"
+        which = "email" if clean["email"] and clash.email == clean["email"] else "username"
         raise Conflict(
             f"{which} {clean[which]!r} is already a member of {cohort.slug}", field=which
         )
@@ -147,4 +156,25 @@ def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
     }
     if private:
         out["email"] = member.email
+        out["email_pref"] = member.email_pref
     return out
+
+
+def set_email_pref(session: Session, actor: Actor, member: Member, pref: str) -> Member:
+    """What email ``member`` wants: every notification (all), only the digest of what they
+    missed (digest) or none. A member changes only their own (an unsubscribe link stands
+    for the member it was made for); the local administrator anyone's."""
+    if pref not in EMAIL_PREFS:
+        raise Invalid(f"email_pref must be one of {', '.join(EMAIL_PREFS)}", field="email_pref")
+    if not actor.is_system and actor.member_id != member.id:
+        raise Forbidden("members choose their own email setting")
+    if member.email_pref != pref:
+        member.email_pref = pref
+        member.updated_at = utcnow()
+        record(session, member.cohort_id, actor.member_id, "member.email_pref", member, pref=pref)
+    return member
+
+
+def note_visits(session: Session, member_ids: list[int]) -> None:
+    """Members ``member_ids`` visited now (their last visit decides who gets a digest)."""
+    session.execute(update(Member).where(Member.id.in_(member_ids)).values(last_seen_at=utcnow()))

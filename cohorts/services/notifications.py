@@ -1,18 +1,55 @@
-"""Mentions and replies that a member should see, and the @mention lookup behind them."""
+"""What a member should see: replies to their posts, mentions, reviews assigned to them and
+of their work, their onboarding step; the @mention lookup; read marks; and each
+notification described once, for the notebook and for email alike (``describe``)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import Member, Notification, Post, Thread, utcnow
+from nbcohort.cohorts.models import CadenceItem, Cohort, Member, Notification, Post, Thread, utcnow
 from nbcohort.cohorts.sanitize import find_mentions
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import Forbidden
+from nbcohort.cohorts.services.errors import Forbidden, ServiceError
+from nbcohort.cohorts.services.visibility import reach_post
 
-__all__ = ["list_notifications", "mark_all_read", "notify_post", "resolve_mentions"]
+__all__ = [
+    "KINDS",
+    "describe",
+    "list_notifications",
+    "mark_all_read",
+    "mark_read",
+    "notify_members",
+    "notify_post",
+    "notify_reviewers",
+    "resolve_mentions",
+    "section_link",
+    "today_items",
+    "unread_counts",
+]
+
+# Every kind of notification, as members read them.
+KINDS = {
+    "reply": "replies to my posts",
+    "mention": "mentions",
+    "review": "reviews I still have to write (a reminder)",
+    "review_assigned": "reviews assigned to me",
+    "review_received": "reviews of my work",
+    "onboarding": "my onboarding step",
+}
+_EXCERPT = 200
+# What each kind's ``data`` holds (so templates and widgets may rely on every key).
+_DATA_KEYS: dict[str, dict[str, Any]] = {
+    "review": {"assignment": ""},
+    "review_assigned": {"assignment": "", "count": 1, "due_at": None},
+    "review_received": {"assignment": ""},
+    "onboarding": {"step": "", "title": "", "text": "", "link": None},
+}
 
 
 def resolve_mentions(session: Session, cohort_id: int, text: str) -> dict[str, int]:
@@ -54,43 +91,245 @@ def notify_post(
     return made
 
 
-def list_notifications(
-    session: Session, actor: Actor, *, unread_only: bool = True, limit: int = 50
-) -> list[dict[str, Any]]:
-    """The actor's own notifications, newest first, with where to find the post."""
+def notify_members(session: Session, kind: str, data_by_member: dict[int, dict[str, Any]]) -> int:
+    """One notification of ``kind`` (no post) for each member, with what it points at."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown notification kind {kind!r}")
+    session.add_all(
+        Notification(member_id=member_id, kind=kind, post_id=None, data=data)
+        for member_id, data in data_by_member.items()
+    )
+    return len(data_by_member)
+
+
+def notify_reviewers(
+    session: Session, assignment: str, reviewers: Sequence[int], due_at: datetime | None
+) -> int:
+    """Tell each reviewer how many reviews were just assigned to them, and by when."""
+    counts: dict[int, int] = {}
+    for reviewer in reviewers:
+        counts[reviewer] = counts.get(reviewer, 0) + 1
+    due = due_at.isoformat() if due_at else None
+    return notify_members(
+        session,
+        "review_assigned",
+        {r: {"assignment": assignment, "count": n, "due_at": due} for r, n in counts.items()},
+    )
+
+
+def _member_only(actor: Actor) -> int:
     if actor.member_id is None:
         raise Forbidden("only members have notifications")
+    return actor.member_id
+
+
+def section_link(cohort: Cohort, key: str | None) -> dict[str, Any] | None:
+    """Where ``key`` (a discussion anchor, or ``peer_review:<assignment>``) is in the course:
+    its notebook (relative to the learner's home) and the cell to scroll to, as ``course
+    sync`` recorded them from course.toml; None when the course does not say."""
+    if not key:
+        return None
+    known = (cohort.settings or {}).get("sections", {}).get(key)
+    if not known:
+        return None
+    out = {"key": key, "notebook": known["notebook"], "title": known.get("title", "")}
+    out["cell"] = known.get("cell")
+    out["path"] = known["notebook"] + (f"#cell-id={known['cell']}" if known.get("cell") else "")
+    return out
+
+
+def _excerpt(text: str) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= _EXCERPT else flat[: _EXCERPT - 1] + "…"
+
+
+def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> str:
+    """The one line that says what happened."""
+    who = by or "Someone"
+    assignment = data.get("assignment", "")
+    if kind == "reply":
+        return f"{who} replied to your post{where}"
+    if kind == "mention":
+        return f"{who} mentioned you{where}"
+    if kind == "review_assigned":
+        count = int(data.get("count", 1))
+        due = f", due {data['due_at'][:16].replace('T', ' ')} UTC" if data.get("due_at") else ""
+        return f"{count} review{'s' if count != 1 else ''} to write for {assignment}{due}"
+    if kind == "review_received":
+        return f"The reviews of your {assignment} are ready"
+    if kind == "review":
+        return f"Reminder: reviews are waiting for you{f' in {assignment}' if assignment else ''}"
+    if kind == "onboarding":
+        return str(data.get("title") or "Your next onboarding step")
+    return kind.replace("_", " ").capitalize()
+
+
+def describe(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    rows: Sequence[tuple[Notification, Post | None, Thread | None, str | None]],
+) -> list[dict[str, Any]]:
+    """Each notification as the notebook and email show it: the fields the API always had
+    (id, kind, post_id, anchor, by, created_at, read) plus a headline, an excerpt the member
+    may read, the notification's data, and a link to the notebook and cell."""
+    out = []
+    for note, post, thread, by in rows:
+        data = {**_DATA_KEYS.get(note.kind, {}), **(note.data or {})}
+        anchor = thread.anchor if thread is not None else data.get("anchor")
+        key = anchor
+        if note.kind.startswith("review") and data.get("assignment"):
+            key = f"peer_review:{data['assignment']}"
+        elif note.kind == "onboarding" and data.get("link"):
+            key = str(data["link"])
+        link = section_link(cohort, key)
+        if (
+            link is None
+            and note.kind == "onboarding"
+            and str(data.get("link", "")).startswith(("http://", "https://"))
+        ):
+            link = {"key": None, "url": data["link"], "title": data.get("title", "")}
+        where = f" in “{link['title']}”" if link and link.get("title") else ""
+        if not where and thread is not None:
+            where = f" in {thread.title or thread.anchor}"
+        excerpt = ""
+        if post is not None and not post.deleted and not post.hidden:
+            excerpt = _excerpt(post.body_md)
+            if thread is not None and thread.kind == "prompt":
+                try:  # an answer to a prompt the member has not answered stays unread
+                    reach_post(session, actor, post.id, "read")
+                except ServiceError:
+                    excerpt = ""
+        elif note.kind == "onboarding":
+            excerpt = _excerpt(str(data.get("text", "")))
+        out.append(
+            {
+                "id": note.id,
+                "kind": note.kind,
+                "post_id": note.post_id,
+                "anchor": anchor,
+                "by": by,
+                "created_at": note.created_at.isoformat(),
+                "read": note.read_at is not None,
+                "headline": _headline(note.kind, by, data, where),
+                "excerpt": excerpt,
+                "data": data,
+                "link": link,
+            }
+        )
+    return out
+
+
+def _rows(session: Session, where: Iterable[Any], limit: int) -> list[Any]:
     query = (
-        select(Notification, Thread.anchor, Member.name)
-        .outerjoin(Post, Notification.post_id == Post.id)  # a review reminder has no post
+        select(Notification, Post, Thread, Member.name)
+        .outerjoin(Post, Notification.post_id == Post.id)  # a review notice has no post
         .outerjoin(Thread, Post.thread_id == Thread.id)
         .outerjoin(Member, Notification.actor_id == Member.id)
-        .where(Notification.member_id == actor.member_id)
+        .where(*where)
         .order_by(Notification.id.desc())
         .limit(limit)
     )
+    return [tuple(row) for row in session.execute(query)]
+
+
+def list_notifications(
+    session: Session,
+    actor: Actor,
+    cohort: Cohort | None = None,
+    *,
+    unread_only: bool = True,
+    limit: int = 50,
+    kind: str | None = None,
+) -> list[dict[str, Any]]:
+    """The actor's own notifications, newest first, described (``describe``)."""
+    member_id = _member_only(actor)
+    where: list[Any] = [Notification.member_id == member_id]
     if unread_only:
-        query = query.where(Notification.read_at.is_(None))
-    return [
-        {
-            "id": n.id,
-            "kind": n.kind,
-            "post_id": n.post_id,
-            "anchor": anchor,
-            "by": by,
-            "created_at": n.created_at.isoformat(),
-            "read": n.read_at is not None,
-        }
-        for n, anchor, by in session.execute(query)
-    ]
+        where.append(Notification.read_at.is_(None))
+    if kind:
+        where.append(Notification.kind == kind)
+    rows = _rows(session, where, limit)
+    if cohort is None:
+        cohort = session.get_one(Cohort, actor.cohort_id)
+    return describe(session, actor, cohort, rows)
+
+
+def unread_counts(session: Session, actor: Actor) -> dict[str, int]:
+    """How many unread notifications the actor has, by kind (one indexed count)."""
+    member_id = _member_only(actor)
+    rows = session.execute(
+        select(Notification.kind, func.count())
+        .where(Notification.member_id == member_id, Notification.read_at.is_(None))
+        .group_by(Notification.kind)
+    )
+    return {kind: int(n) for kind, n in rows}
+
+
+def today_items(
+    session: Session, actor: Actor, cohort: Cohort, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """What a routine or the day's micro-prompt asks today: the cohort's cadence items of
+    those kinds published today, in the cohort's time zone (nothing before the cadence runs)."""
+    _member_only(actor)
+    now = now or utcnow()
+    try:
+        zone = ZoneInfo(cohort.timezone or "UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = ZoneInfo("UTC")
+    start = now.astimezone(zone).replace(hour=0, minute=0, second=0, microsecond=0)
+    items = session.scalars(
+        select(CadenceItem)
+        .where(
+            CadenceItem.cohort_id == cohort.id,
+            CadenceItem.kind.in_(("routine", "prompt")),
+            CadenceItem.state == "published",
+            CadenceItem.due_at >= start,
+            CadenceItem.due_at < start + timedelta(days=1),
+        )
+        .order_by(CadenceItem.due_at)
+        .limit(10)
+    )
+    out = []
+    for item in items:
+        payload = item.payload or {}
+        text = payload.get("text") or payload.get("prompt") or ""
+        anchor = payload.get("anchor") or (item.result or {}).get("anchor")
+        out.append(
+            {
+                "kind": item.kind,
+                "title": item.title,
+                "text": _excerpt(str(text)),
+                "due_at": item.due_at.isoformat(),
+                "anchor": anchor,
+                "link": section_link(cohort, anchor),
+            }
+        )
+    return out
+
+
+def mark_read(session: Session, actor: Actor, ids: Sequence[int]) -> int:
+    """Mark the actor's own notifications ``ids`` read (others' ids change nothing)."""
+    member_id = _member_only(actor)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(Notification)
+        .where(
+            Notification.member_id == member_id,
+            Notification.id.in_(list(ids)),
+            Notification.read_at.is_(None),
+        )
+        .values(read_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def mark_all_read(session: Session, actor: Actor) -> int:
-    if actor.member_id is None:
-        raise Forbidden("only members have notifications")
+    member_id = _member_only(actor)
     result = session.execute(
         update(Notification)
-        .where(Notification.member_id == actor.member_id, Notification.read_at.is_(None))
+        .where(Notification.member_id == member_id, Notification.read_at.is_(None))
         .values(read_at=utcnow())
     )
     return int(getattr(result, "rowcount", 0) or 0)

@@ -32,6 +32,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.notifications import notify_members, notify_reviewers
 
 __all__ = [
     "NewSubmission",
@@ -152,6 +153,7 @@ def create_round(
         )
         for reviewer, index, kind, packet in pairs
     )
+    notify_reviewers(session, rnd.assignment, [reviewer for reviewer, *_rest in pairs], due_at)
     record(
         session,
         cohort.id,
@@ -207,6 +209,7 @@ def add_allocations(
         )
     session.add_all(out)
     session.flush()
+    notify_reviewers(session, rnd.assignment, [a.reviewer_id for a in out], due_at or rnd.due_at)
     if out or new:
         record(
             session,
@@ -245,6 +248,7 @@ def move_allocation(
     )
     session.add(moved)
     session.flush()
+    notify_reviewers(session, rnd.assignment, [reviewer_id], due_at)
     record(
         session,
         rnd.cohort_id,
@@ -313,9 +317,13 @@ def close_round(
     """Close the round and keep each submission's aggregated result (overrides stay apart)."""
     require(actor, "review.run", rnd.cohort_id)
     _must_be_open(rnd)
+    authors = {}
     for sub in session.scalars(select(ReviewSubmission).where(ReviewSubmission.round_id == rnd.id)):
         if sub.id in results:
             sub.result = dict(results[sub.id])
+            if sub.author_id is not None:
+                authors[sub.author_id] = {"assignment": rnd.assignment}
+    notify_members(session, "review_received", authors)  # their results are there to see
     rnd.status = "closed"
     rnd.closed_at = utcnow()
     record(session, rnd.cohort_id, actor.member_id, "review.close", rnd, results=len(results))

@@ -1,8 +1,9 @@
 """Roster import: a CSV of members checked in full, then applied as one unit of work.
 
 Nothing is written unless every line of the file is valid, so a facilitator fixes the file and
-imports it again instead of cleaning up half an import. Members are matched by email, which
-makes a re-import of the same (or an updated) file safe.
+imports it again instead of cleaning up half an import. Members are matched by email, or by
+username on a line without one (a member without an email address gets everything in the
+notebook only), which makes a re-import of the same (or an updated) file safe.
 """
 
 from __future__ import annotations
@@ -182,13 +183,15 @@ def _read_rows(text: str, problems: _Problems) -> list[_Row]:
 
 
 def _clean_rows(
-    rows: list[_Row], existing: dict[str, Member], problems: _Problems
-) -> list[tuple[_Row, dict[str, str]]]:
-    """Validate each row's fields, and that emails and usernames are unique after the import."""
-    by_username = {m.username: m for m in existing.values()}
+    rows: list[_Row], members: list[Member], problems: _Problems
+) -> list[tuple[_Row, dict[str, Any], Member | None]]:
+    """Validate each row's fields, find the member it names (by email when the line gives
+    one, else by username), and check that emails and usernames stay unique."""
+    by_email = {m.email: m for m in members if m.email}
+    by_username = {m.username: m for m in members}
     email_line: dict[str, int] = {}
     username_line: dict[str, int] = {}
-    out: list[tuple[_Row, dict[str, str]]] = []
+    out: list[tuple[_Row, dict[str, Any], Member | None]] = []
     for row in rows:
         if problems.full:
             problems.more = True
@@ -199,22 +202,30 @@ def _clean_rows(
             problems.add(row.line, exc.message, exc.field)
             continue
         email = clean["email"]
-        if email in email_line:
+        if email is not None and email in email_line:
             problems.add(row.line, f"{email!r} is also on line {email_line[email]}", "email")
             continue
-        email_line[email] = row.line
-        current = existing.get(email)
+        if email is not None:
+            email_line[email] = row.line
+            current = by_email.get(email)
+            if current is None and "username" in row.given:
+                # A member known only by username who now has an address.
+                named = by_username.get(clean["username"])
+                current = named if named is not None and named.email is None else None
+        else:
+            current = by_username.get(clean["username"])
         # An existing member keeps their username unless the file gives one.
         if current is not None and "username" not in row.given:
             username = clean["username"] = current.username
         else:
             username = clean["username"]
         owner = by_username.get(username)
-        if owner is not None and owner.email != email:
+        if owner is not None and owner is not current:
             hint = "" if "username" in row.given else " (give this line a username)"
+            whose = owner.email or "a member without an email address"
             problems.add(
                 row.line,
-                f"username {username!r} already belongs to {owner.email} in this cohort{hint}",
+                f"username {username!r} already belongs to {whose} in this cohort{hint}",
                 "username",
             )
         elif username in username_line:
@@ -225,7 +236,7 @@ def _clean_rows(
             )
         else:
             username_line[username] = row.line
-            out.append((row, clean))
+            out.append((row, clean, current))
     return out
 
 
@@ -242,7 +253,8 @@ def import_roster(
 
     ``source`` is a file (``Path``), its bytes (UTF-8, a BOM is fine), or its decoded text.
     Columns: name, email, team, role, and optionally timezone and username, in any order and
-    case. A member is matched by email; timezone and username change only where the file gives
+    case. The email may be empty on a line that gives a username. A member is matched by
+    email, else by username; timezone, username and email change only where the file gives
     them. With ``deactivate_missing``, active learners, champions and alumni absent from the
     file are deactivated (staff and sponsors never are). Raises RosterError listing every
     problem, by line and field, before anything is written.
@@ -252,19 +264,13 @@ def import_roster(
         filename = source.name
     problems = _Problems(filename)
     rows = _read_rows(_decode(source, problems), problems)
-    existing = {  # the file names members by email; one without an email is not in it
-        m.email: m
-        for m in session.scalars(select(Member).where(Member.cohort_id == cohort.id))
-        if m.email
-    }
+    existing = list(session.scalars(select(Member).where(Member.cohort_id == cohort.id)))
     cleaned = _clean_rows(rows, existing, problems)
     problems.raise_if_any()
     refused = [
         str(row.line)
-        for row, clean in cleaned
-        if not may_grant_role(
-            actor, clean["role"], getattr(existing.get(clean["email"]), "role", None)
-        )
+        for row, clean, current in cleaned
+        if not may_grant_role(actor, clean["role"], getattr(current, "role", None))
     ]
     if refused:
         raise Forbidden(
@@ -276,8 +282,7 @@ def import_roster(
     now = utcnow()
     new: list[Member] = []
     changes: list[tuple[Member, list[str], bool]] = []
-    for row, clean in cleaned:
-        member = existing.get(clean["email"])
+    for row, clean, member in cleaned:
         if member is None:
             new.append(
                 Member(cohort_id=cohort.id, active=True, joined_at=now, updated_at=now, **clean)
@@ -285,6 +290,8 @@ def import_roster(
             continue
         wanted: dict[str, Any] = {k: clean[k] for k in ("name", "team", "role")}
         wanted.update({k: clean[k] for k in row.given})
+        if clean["email"] is not None:  # a line without an address leaves the member's own
+            wanted["email"] = clean["email"]
         changed = [k for k, v in wanted.items() if getattr(member, k) != v]
         reactivated = not member.active
         if not changed and not reactivated:
@@ -312,9 +319,9 @@ def import_roster(
             record(session, cohort.id, who, "member.reactivate", member, roster=filename)
 
     if deactivate_missing:
-        listed = {clean["email"] for _row, clean in cleaned}
-        for member in existing.values():
-            if member.active and member.role in _DEACTIVATABLE and member.email not in listed:
+        listed = {id(current) for _row, _clean, current in cleaned if current is not None}
+        for member in existing:
+            if member.active and member.role in _DEACTIVATABLE and id(member) not in listed:
                 member.active = False
                 member.updated_at = now
                 revoke_all_tokens(session, member)

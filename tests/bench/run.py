@@ -9,6 +9,8 @@ allocation (10,000 submissions, k=3), aggregation (10,000 x 3 reviews), peer_acc
 model against median, ORA2's rule and mean on simulated rounds) and packets (1,000
 submissions -> 3,000 anonymized packets, beside nbgrader's own collect), and cadence_tick
 (``nbcohort cadence tick`` for 10,000 members with nothing due). Each runs on SQLite and,
+submissions -> 3,000 anonymized packets, beside nbgrader's own collect), and mail_digest
+(``nbcohort mail digest`` for 10,000 members into the outbox). Each runs on SQLite and,
 when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -28,6 +30,7 @@ import aggregation
 import allocation
 import benchlib as bl
 import cadence_tick
+import mail_digest
 import packets
 import peer_accuracy
 import roster_import
@@ -43,6 +46,7 @@ BENCHMARKS = {
     peer_accuracy.NAME: peer_accuracy,
     packets.NAME: packets,
     cadence_tick.NAME: cadence_tick,
+    mail_digest.NAME: mail_digest,
 }
 
 

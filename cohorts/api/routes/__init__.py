@@ -15,9 +15,10 @@ from nbcohort.cohorts.api.routes import (
     notifications,
     peer_review,
     prompts,
+    unsubscribe,
 )
 
-__all__ = ["ROUTES"]
+__all__ = ["PAGES", "ROUTES"]
 
 ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *members.ROUTES,
@@ -29,3 +30,5 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *charter.ROUTES,
     *events.ROUTES,
 ]
+# Pages a person opens from an email, outside the JSON API: HTML, no API token.
+PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

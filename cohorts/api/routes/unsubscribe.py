@@ -1,0 +1,97 @@
+"""The one-click unsubscribe link in every email (RFC 8058), which works without logging in:
+its token is signed (HMAC) for one member and does nothing but stop their email. GET shows a
+confirmation page and changes nothing, since mail clients and scanners fetch links on their
+own; POST (the page's button, or the mail client's List-Unsubscribe-Post) unsubscribes."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from sqlalchemy.orm import Session
+from tornado.web import RequestHandler
+
+from nbcohort.cohorts.mail.mailer import UNSUBSCRIBE_PATH
+from nbcohort.cohorts.models import Member
+from nbcohort.cohorts.services import members
+from nbcohort.cohorts.services.auth import Actor
+
+__all__ = ["ROUTES"]
+
+_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
+<body style="font-family:system-ui,sans-serif;max-width:36em;margin:3em auto;padding:0 1em">
+<h1 style="font-size:1.3em">{title}</h1>{body}</body></html>"""
+
+
+class UnsubscribeHandler(RequestHandler):
+    """Public: the signed token in the URL is the only credential, and only for this."""
+
+    def set_default_headers(self) -> None:
+        self.set_header("Content-Type", "text/html; charset=utf-8")
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Referrer-Policy", "no-referrer")
+        self.set_header(
+            "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
+            "form-action 'self'"
+        )  # fmt: skip
+        self.clear_header("Server")
+
+    def check_xsrf_cookie(self) -> None:
+        """No cookie to forge: the signed token is the credential (RFC 8058's one POST)."""
+
+    def _member_id(self) -> int | None:
+        mail = self.application.settings["nbcohort"].mail
+        token = self.get_query_argument("t", "")
+        return None if mail is None or len(token) > 100 else mail.member_of(token)
+
+    def _answer(self, status: int, title: str, body: str) -> None:
+        self.set_status(status)
+        self.finish(_PAGE.format(title=html.escape(title), body=body))
+
+    def _invalid(self) -> None:
+        self._answer(
+            404,
+            "This link is not valid",
+            "<p>It may have been cut in two by your mail program. Change your email setting "
+            "in the <code>notifications()</code> widget of any course notebook instead.</p>",
+        )
+
+    async def get(self) -> None:
+        if self._member_id() is None:
+            self._invalid()
+            return
+        action = html.escape(self.request.uri or UNSUBSCRIBE_PATH, quote=True)
+        self._answer(
+            200,
+            "Stop email from the community?",
+            "<p>You will get no more email from the community: notifications stay in your "
+            "course notebooks.</p>"
+            f'<form method="post" action="{action}"><button type="submit" '
+            'style="font-size:1em;padding:.4em 1em">Stop all email</button></form>',
+        )
+
+    async def post(self) -> None:
+        member_id = self._member_id()
+        if member_id is None:
+            self._invalid()
+            return
+
+        def unsubscribe(session: Session) -> Any:
+            member = session.get(Member, member_id)
+            if member is not None:
+                members.set_email_pref(session, Actor.of(member), member, "none")
+            return member is not None
+
+        if not await self.application.settings["nbcohort"].units.write(unsubscribe):
+            self._invalid()
+            return
+        self._answer(
+            200,
+            "You are unsubscribed",
+            "<p>No more email will be sent to you. To get email again, choose it in the "
+            "<code>notifications()</code> widget.</p>",
+        )
+
+
+ROUTES = [(UNSUBSCRIBE_PATH, UnsubscribeHandler)]

@@ -1,0 +1,109 @@
+"""The notifications API, the email setting, the one-click unsubscribe page (no API token,
+a signed link), and members' last visits, against ``nbcohort serve``."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+import requests
+from sqlalchemy import select
+
+from nbcohort.cohorts.client import ClientError, CohortClient
+from nbcohort.cohorts.config import MailSettings
+from nbcohort.cohorts.mail import Mailer
+from nbcohort.cohorts.models import Member, Notification
+
+ANCHOR = "module-1/reading-files"
+
+
+def test_the_feed_keeps_its_fields_and_marks_read_one_or_all(service, tokens):
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    ben = CohortClient(service.url, tokens["ben"], timeout=10)
+    for n in range(3):
+        ben.post(ANCHOR, f"@ana number {n}")
+    feed = ana.notification_feed()
+    assert feed["unread"] == 3 and feed["unread_by_kind"] == {"mention": 3}
+    assert feed["today"] == []
+    first = feed["notifications"][0]
+    assert {"id", "kind", "post_id", "anchor", "by", "created_at", "read"} <= set(first)
+    assert first["headline"] == f"Ben Okafor mentioned you in {ANCHOR}"
+    assert first["excerpt"] == "@ana number 2"
+    assert ben.mark_notifications_read([first["id"]]) == 0  # not ben's to mark
+    assert ana.mark_notifications_read([first["id"]]) == 1
+    assert ana.notification_feed()["unread"] == 2
+    assert len(ana.notifications(unread_only=False)) == 3
+    assert ana.mark_notifications_read() == 2
+    assert ana.notification_feed()["unread"] == 0
+
+
+def test_bad_input_names_the_field(service, tokens):
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    for body in ({"ids": [0]}, {"ids": "1"}, {"ids": [True]}, {"ids": [1] * 501}):
+        with pytest.raises(ClientError) as refused:
+            ana.request("POST", "/api/v1/notifications/read", json=body)
+        assert (refused.value.status, refused.value.field) == (422, "ids")
+    for pref in ("weekly", 1, None):
+        with pytest.raises(ClientError) as refused:
+            ana.request("PUT", "/api/v1/me/email", json={"email_pref": pref})
+        assert (refused.value.status, refused.value.field) == (422, "email_pref")
+    assert ana.set_email_pref("digest")["email_pref"] == "digest"
+    assert ana.me()["member"]["email_pref"] == "digest"
+
+
+def test_unsubscribe_needs_no_login_and_get_changes_nothing(service, store, people, tmp_path):
+    mailer = Mailer(MailSettings(public_url=service.url), str(tmp_path / "data"))
+    url = mailer.unsubscribe_url(people["ana"].id)
+    page = requests.get(url, timeout=10)
+    assert page.status_code == 200 and "Stop all email" in page.text
+    assert page.headers["Content-Type"].startswith("text/html") and "Server" not in page.headers
+
+    def pref() -> str:
+        with store.read() as s:
+            return s.get_one(Member, people["ana"].id).email_pref
+
+    assert pref() == "all"  # a mail client that fetched the link changed nothing
+    done = requests.post(url, data={"List-Unsubscribe": "One-Click"}, timeout=10)  # RFC 8058
+    assert done.status_code == 200 and "You are unsubscribed" in done.text
+    assert pref() == "none"
+    forged = url.replace(f"t={people['ana'].id}.", f"t={people['ben'].id}.")
+    for bad in (forged, url + "x", url.split("?")[0], url.split("?")[0] + "?t=" + "9" * 300):
+        assert requests.post(bad, timeout=10).status_code == 404
+        assert requests.get(bad, timeout=10).status_code == 404
+    with store.read() as s:
+        assert s.get_one(Member, people["ben"].id).email_pref == "all"
+
+
+def test_last_visit_is_written_once_per_interval(service, tokens, store, people):
+    service.stop()
+    service.args.append("--ServiceSettings.seen_every_seconds=2")
+    service.start()
+
+    def seen():
+        with store.read() as s:
+            return s.scalar(select(Member.last_seen_at).where(Member.id == people["ana"].id))
+
+    assert seen() is None
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    ana.me()
+    assert seen() is None  # never a write on the request itself
+    for _ in range(60):  # the first write comes one interval after the start
+        ana.me()
+        if seen() is not None:
+            break
+        time.sleep(0.1)
+    first = seen()
+    assert first is not None
+    for _ in range(10):
+        ana.notification_feed()
+    assert seen() == first  # within seen_every_seconds: no write per request
+    time.sleep(2.1)
+    ana.me()  # noted after the interval: written with the next write
+    for _ in range(50):
+        if seen() != first:
+            break
+        ana.me()
+        time.sleep(0.1)
+    assert seen() > first
+    with store.read() as s:
+        assert s.scalars(select(Notification)).all() == []

@@ -48,7 +48,11 @@ def ensure_venv(extras: str) -> None:
     say(f"installing nbcohort[{extras}] into {VENV} (about a minute the first time)")
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.check_call([*pip, "--upgrade", "pip"])
-    subprocess.check_call([*pip, "-e", f"{ROOT}[{extras}]"])
+    # setuptools tells every editable install of a package-dir layout to beware of folders
+    # named like the package; none is (the code folders are imported as nbcohort.<area>), so
+    # a newcomer's first run does not show that notice as if something were wrong.
+    quiet = {**os.environ, "PYTHONWARNINGS": "ignore:::setuptools.command.editable_wheel"}
+    subprocess.check_call([*pip, "-e", f"{ROOT}[{extras}]"], env=quiet)
     stamp.write_text(digest)
 
 

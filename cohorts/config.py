@@ -18,7 +18,6 @@ from traitlets.config.loader import PyFileConfigLoader
 __all__ = [
     "ROLES",
     "CadenceSettings",
-    "CalendarSettings",
     "ClientSettings",
     "CommunitySettings",
     "MailSettings",
@@ -57,6 +56,19 @@ class NbCohort(Configurable):
         help="Slug of the cohort that commands act on when --cohort is not given.",
     ).tag(config=True)
 
+    signing_key_file = Unicode(
+        "",
+        help="File holding the secret key that signs the links that work without a token (a "
+        "member's calendar feed, the one-click unsubscribe in every email). Empty means "
+        "<data_dir>/signing.key, created readable by its owner only on first use. Every "
+        "process that serves or sends such links must read the same file; replacing it "
+        "invalidates every link already given out.",
+    ).tag(config=True)
+
+    def signing_key_path(self) -> Path:
+        """The file of the key that signs links (see signing.py)."""
+        return Path(self.signing_key_file or os.path.join(self.data_dir, "signing.key"))
+
     def resolved_db_url(self) -> str:
         """The configured URL, or the embedded SQLite file in the data dir."""
         if self.db_url:
@@ -94,6 +106,18 @@ class ServiceSettings(Configurable):
 
     ip = Unicode("127.0.0.1", help="Address the service listens on.").tag(config=True)
     port = Int(8765, help="Port the service listens on.").tag(config=True)
+    public_url = Unicode(
+        "",
+        help="Address of the community service as members' browsers and calendar "
+        "applications reach it (behind a proxy, its public address, e.g. "
+        "https://hub.example.org/services/nbcohort), for links in email and calendar feeds. "
+        "Empty means ClientSettings.url, or http://<ip>:<port>.",
+    ).tag(config=True)
+
+    def public_base(self, client_url: str = "") -> str:
+        """The address links to this service start with (no trailing slash)."""
+        return (self.public_url or client_url or f"http://{self.ip}:{self.port}").rstrip("/")
+
     auth = Enum(
         ["local"],
         default_value="local",
@@ -249,25 +273,6 @@ class CadenceSettings(Configurable):
     ).tag(config=True)
 
 
-class CalendarSettings(Configurable):
-    """Calendars (RFC 5545 .ics) of the cohort's events, and the signed per-member link."""
-
-    public_url = Unicode(
-        "",
-        help="Base URL at which members reach the community service from their calendar "
-        "application (behind a proxy, its public address). Empty means ClientSettings.url, "
-        "or http://<ServiceSettings.ip>:<ServiceSettings.port>.",
-    ).tag(config=True)
-    signing_key_file = Unicode(
-        "",
-        help="File holding the secret key that signs per-member calendar links (created, "
-        "readable by its owner only, on first use). Empty means <data_dir>/signing.key. "
-        "Replacing the file invalidates every link already given out.",
-    ).tag(config=True)
-
-    def key_path(self, data_dir: str) -> Path:
-        """The signing key's file."""
-        return Path(self.signing_key_file or os.path.join(data_dir, "signing.key"))
 class MailSettings(Configurable):
     """Email: where messages go, how the digest is paced, and how links in them are made."""
 
@@ -307,23 +312,11 @@ class MailSettings(Configurable):
         "through SMTP).",
     ).tag(config=True)
     from_name = Unicode("nbcohort", help="The name shown with from_address.").tag(config=True)
-    public_url = Unicode(
-        "",
-        help="Address of the community service as a member's browser reaches it, for the "
-        "one-click unsubscribe link (e.g. https://hub.example.org/services/nbcohort). Empty "
-        "means http://<ServiceSettings.ip>:<ServiceSettings.port>.",
-    ).tag(config=True)
     notebook_url = Unicode(
         "",
         help="Where a member opens course notebooks, for links in email (e.g. "
         "https://hub.example.org/hub/user-redirect/lab/tree/). Empty: messages name the "
         "notebook and section without a link.",
-    ).tag(config=True)
-    secret_file = Unicode(
-        "",
-        help="File holding the secret that signs unsubscribe links. Empty means "
-        "<data_dir>/mail-secret, created with mode 0600 on first use. Every process that "
-        "queues mail or serves the unsubscribe page must read the same secret.",
     ).tag(config=True)
     digest_idle_hours = Float(
         72.0,
@@ -379,7 +372,6 @@ def all_settings_classes() -> list[type[Configurable]]:
         CommunitySettings,
         ClientSettings,
         CadenceSettings,
-        CalendarSettings,
         MailSettings,
     ]
 

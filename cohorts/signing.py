@@ -1,5 +1,7 @@
-"""Signed links that work without logging in (a member's calendar feed): an HMAC-SHA256 of
-what the link names, under a secret key kept in a file of the data dir."""
+"""Signed links that work without a token: a member's calendar feed and the one-click
+unsubscribe in every email. An HMAC-SHA256 of the link's purpose and what it names, under one
+secret key kept in a file (``NbCohort.signing_key_file``); each purpose signs differently, so a
+calendar link never unsubscribes anyone and the other way round."""
 
 from __future__ import annotations
 
@@ -10,24 +12,47 @@ import os
 import secrets
 from pathlib import Path
 
-__all__ = ["load_key", "sign", "verify"]
+__all__ = ["load_key", "member_of", "member_token", "sign", "verify"]
+
+_KEY_BYTES = 32
 
 
 def load_key(path: Path) -> bytes:
-    """The key in ``path``, created (readable by its owner only) when there is none yet;
-    two processes creating it at once agree on one."""
+    """The key in ``path``, created (readable by its owner only) when there is none yet.
+    Two processes creating it at once agree on one: each writes a private file and links it
+    into place, and the one that loses reads the winner's."""
     try:
-        return bytes.fromhex(path.read_text("ascii").strip())
+        return _read(path)
     except FileNotFoundError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        os.write(fd, (secrets.token_bytes(_KEY_BYTES).hex() + "\n").encode("ascii"))
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # atomic, and never over a key that exists
     except FileExistsError:
-        return load_key(path)
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w", encoding="ascii") as out:
-        out.write(key.hex() + "\n")
+        pass
+    finally:
+        tmp.unlink()
+    return _read(path)
+
+
+def _read(path: Path) -> bytes:
+    text = path.read_text("ascii", errors="replace").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        key = b""
+    if len(key) < _KEY_BYTES:
+        raise ValueError(
+            f"{path}: not a signing key ({_KEY_BYTES * 2} hex digits); delete the file to make "
+            "a new one (links already given out stop working)"
+        )
     return key
 
 
@@ -43,3 +68,17 @@ def verify(key: bytes, token: str, purpose: str, *parts: object) -> bool:
     return hmac.compare_digest(
         sign(key, purpose, *parts).encode(), token.encode("utf-8", "replace")
     )
+
+
+def member_token(key: bytes, purpose: str, member_id: int) -> str:
+    """One token that names a member and proves it: ``<id>.<signature>``."""
+    return f"{member_id}.{sign(key, purpose, member_id)}"
+
+
+def member_of(key: bytes, purpose: str, token: str) -> int | None:
+    """The member a ``member_token`` names, or None for one this key did not sign."""
+    head, _, signature = token.partition(".")
+    if not head.isdigit() or len(head) > 10 or not signature:
+        return None
+    member_id = int(head)
+    return member_id if verify(key, signature, purpose, member_id) else None

@@ -7,8 +7,8 @@ Each returns an ipywidgets widget that talks to the community service through
 from nbcohort.widgets.applied import applied
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
-from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.notifications import notifications
+from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.share import library, share

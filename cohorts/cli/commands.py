@@ -16,7 +16,7 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.config import CalendarSettings, CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -253,13 +253,13 @@ class ServeCommand(NbCohortCommand):
         self._serve_workers(settings)
 
     def signing_key(self) -> bytes:
-        """The key that signs members' calendar links (created in the data dir if missing)."""
+        """The key that signs links that need no token (created in the data dir if missing)."""
         from nbcohort.cohorts.signing import load_key
 
-        return load_key(CalendarSettings(parent=self).key_path(self.settings().data_dir))
+        return load_key(self.settings().signing_key_path())
 
     def _mail(self) -> Mailer:
-        """What the unsubscribe page needs: the mail settings and the data dir's secret."""
+        """What the unsubscribe page needs: the mail settings and the signing key."""
         from nbcohort.cohorts.cli.mail import mailer_for
 
         return mailer_for(self)

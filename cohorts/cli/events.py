@@ -7,7 +7,7 @@ from pathlib import Path
 from traitlets import Int, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
-from nbcohort.cohorts.config import CalendarSettings, ClientSettings, ServiceSettings
+from nbcohort.cohorts.config import ClientSettings, ServiceSettings
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.calendar import ics_calendar, upcoming_events
 from nbcohort.cohorts.services.members import find_member
@@ -48,12 +48,8 @@ class EventsUrl(NbCohortCommand):
         from nbcohort.cohorts.api.routes.events import calendar_path
 
         who = self.arg(0, "the member (username or email)")
-        settings = CalendarSettings(parent=self)
-        base = settings.public_url or ClientSettings(parent=self).url
-        if not base:
-            service = ServiceSettings(parent=self)
-            base = f"http://{service.ip}:{service.port}"
-        key = load_key(settings.key_path(self.settings().data_dir))
+        base = ServiceSettings(parent=self).public_base(ClientSettings(parent=self).url)
+        key = load_key(self.settings().signing_key_path())
         with self.store() as store, store.read() as s:
             member = find_member(s, self.cohort(s), who)
         print(base.rstrip("/") + calendar_path(key, member.id))

@@ -9,7 +9,7 @@ import re
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
-from nbcohort.cohorts.config import MailSettings, ServiceSettings
+from nbcohort.cohorts.config import ClientSettings, MailSettings, ServiceSettings
 from nbcohort.cohorts.mail import (
     MailConfigError,
     Mailer,
@@ -32,8 +32,12 @@ _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 def mailer_for(command: NbCohortCommand) -> Mailer:
     """The mail settings of ``command``'s config (jupyter_config.py and its command line)."""
+    where = command.settings()
     return Mailer(
-        MailSettings(parent=command), command.settings().data_dir, ServiceSettings(parent=command)
+        MailSettings(parent=command),
+        where.data_dir,
+        public_url=ServiceSettings(parent=command).public_base(ClientSettings(parent=command).url),
+        key_file=str(where.signing_key_path()),
     )
 
 

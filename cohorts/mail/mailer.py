@@ -1,4 +1,4 @@
-"""What every part of mail shares: the settings, the signing secret, the links in a
+"""What every part of mail shares: the settings, the signing key, the links in a
 message, and a queued row made into the email that goes out."""
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from typing import Any
 from urllib.parse import quote
 
 from nbcohort.cohorts.config import MailSettings, ServiceSettings
-from nbcohort.cohorts.mail.signing import load_secret, unsubscribe_token, verify_unsubscribe
 from nbcohort.cohorts.models import OutboxMessage
+from nbcohort.cohorts.signing import load_key, member_of, member_token
 
 __all__ = ["UNSUBSCRIBE_PATH", "Mailer"]
 
 UNSUBSCRIBE_PATH = "/mail/unsubscribe"
+_UNSUBSCRIBE = "unsubscribe"  # the signing purpose of these links
 # Header lines up to RFC 5322's 998 characters: a long unsubscribe URL stays one URL (at 78,
 # Python would fold it into encoded words that mail clients cannot follow).
 _POLICY = policy.SMTP.clone(max_line_length=998)
@@ -27,35 +28,34 @@ _POLICY = policy.SMTP.clone(max_line_length=998)
 
 @dataclass
 class Mailer:
-    """Mail settings as one object: made by the CLI, the service and tests alike."""
+    """Mail settings as one object: made by the CLI, the service and tests alike.
+
+    ``public_url`` is where links in a message point (ServiceSettings.public_base());
+    ``key_file`` the signing key's file (NbCohort.signing_key_path()), read on first use."""
 
     settings: MailSettings
     data_dir: str
-    service: ServiceSettings | None = None
-    _secret: bytes | None = field(default=None, repr=False)
+    public_url: str = ""
+    key_file: str = ""
+    _key: bytes | None = field(default=None, repr=False)
 
     @property
-    def secret(self) -> bytes:
-        if self._secret is None:
-            path = self.settings.secret_file or os.path.join(self.data_dir, "mail-secret")
-            self._secret = load_secret(Path(path))
-        return self._secret
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = load_key(Path(self.key_file or os.path.join(self.data_dir, "signing.key")))
+        return self._key
 
     @cached_property
     def _public_url(self) -> str:
-        base = self.settings.public_url.rstrip("/")
-        if not base:
-            service = self.service or ServiceSettings()
-            base = f"http://{service.ip}:{service.port}"
-        return base
+        return (self.public_url or ServiceSettings().public_base()).rstrip("/")
 
     def unsubscribe_url(self, member_id: int) -> str:
-        token = unsubscribe_token(self.secret, member_id)
+        token = member_token(self.key, _UNSUBSCRIBE, member_id)
         return f"{self._public_url}{UNSUBSCRIBE_PATH}?t={token}"
 
     def member_of(self, token: str) -> int | None:
         """The member an unsubscribe token names, or None for a forged one."""
-        return verify_unsubscribe(self.secret, token)
+        return member_of(self.key, _UNSUBSCRIBE, token)
 
     def notebook_url(self, link: dict[str, Any] | None) -> str | None:
         """The address a member opens ``link`` (a section_link) at, when the settings say

@@ -52,7 +52,7 @@ def test_bad_input_names_the_field(service, tokens):
 
 
 def test_unsubscribe_needs_no_login_and_get_changes_nothing(service, store, people, tmp_path):
-    mailer = Mailer(MailSettings(public_url=service.url), str(tmp_path / "data"))
+    mailer = Mailer(MailSettings(), str(tmp_path / "data"), public_url=service.url)
     url = mailer.unsubscribe_url(people["ana"].id)
     page = requests.get(url, timeout=10)
     assert page.status_code == 200 and "Stop all email" in page.text

@@ -28,21 +28,21 @@ from nbcohort.cohorts.mail import (
 )
 from nbcohort.cohorts.mail.outbox import claim_next
 from nbcohort.cohorts.mail.render import TemplateProblem, render, sample_context
-from nbcohort.cohorts.mail.signing import load_secret, unsubscribe_token, verify_unsubscribe
 from nbcohort.cohorts.models import Member, Notification, OutboxMessage, clock_at, utcnow
 from nbcohort.cohorts.services import posts
+from nbcohort.cohorts.signing import load_key, member_of, member_token, sign
 from tests.helpers.community import actor
 from tests.helpers.smtp import Inbox, smtp_server
 
 ANCHOR = "module-1/reading-files"
 
 
-def mailer_for(tmp_path, port: int | None = None, **settings) -> Mailer:
+def mailer_for(tmp_path, port: int | None = None, public_url: str = "", **settings) -> Mailer:
     base = {"notify_delay_minutes": 0.0, "retry_base_seconds": 60.0}
     if port is not None:
         base.update(transport="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False)
     base.update(settings)
-    return Mailer(MailSettings(**base), str(tmp_path / "data"))
+    return Mailer(MailSettings(**base), str(tmp_path / "data"), public_url=public_url)
 
 
 def mention(store, cohort, people, who="ben", whom="ana", text="") -> None:
@@ -93,17 +93,29 @@ def test_member_text_is_escaped_in_html_mail():
 
 
 # -- signed unsubscribe links ------------------------------------------------------------------
-def test_unsubscribe_token_is_signed_and_the_secret_private(tmp_path):
-    path = tmp_path / "data" / "mail-secret"
-    secret = load_secret(path)
+def test_unsubscribe_token_is_signed_and_the_key_private(tmp_path):
+    path = tmp_path / "data" / "signing.key"
+    key = load_key(path)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
-    assert load_secret(path) == secret  # created once, then read
-    token = unsubscribe_token(secret, 42)
-    assert verify_unsubscribe(secret, token) == 42
-    assert verify_unsubscribe(secret, token.replace("42.", "43.")) is None
-    assert verify_unsubscribe(b"another-secret" * 4, token) is None
-    for junk in ("", "42", "x.y", "42.", "9" * 40 + ".abc"):
-        assert verify_unsubscribe(secret, junk) is None
+    assert load_key(path) == key  # created once, then read
+    mailer = Mailer(MailSettings(), str(tmp_path / "data"), key_file=str(path))
+    token = mailer.unsubscribe_url(42).rsplit("?t=", 1)[1]
+    assert token == member_token(key, "unsubscribe", 42)
+    assert mailer.member_of(token) == 42
+    assert mailer.member_of(token.replace("42.", "43.")) is None
+    assert member_of(bytes(32), "unsubscribe", token) is None  # another key
+    # a calendar link's signature for the same member does not unsubscribe them
+    assert mailer.member_of(f"42.{sign(key, 'calendar', 42)}") is None
+    for junk in ("", "42", "x.y", "42.", "9" * 40 + ".abc", "-1.abc", "42.é"):
+        assert mailer.member_of(junk) is None
+
+
+def test_a_damaged_key_file_is_named_not_replaced(tmp_path):
+    path = tmp_path / "signing.key"
+    path.write_text("not hex at all\n")
+    with pytest.raises(ValueError, match=r"signing\.key: not a signing key"):
+        load_key(path)
+    assert path.read_text() == "not hex at all\n"
 
 
 # -- queue and send ----------------------------------------------------------------------------

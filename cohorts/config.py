@@ -205,8 +205,7 @@ class CommunitySettings(Configurable):
 
 
 class MetricsSettings(Configurable):
-    """The cohort's engagement metrics (``nbcohort.cohorts.metrics``): whom they count and
-    what they never show."""
+    """The cohort's engagement metrics: whom they count and what they never show."""
 
     min_group = Int(
         5,

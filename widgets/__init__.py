@@ -8,6 +8,7 @@ from nbcohort.widgets.applied import applied
 from nbcohort.widgets.discussion import discussion
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
+from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
 
-__all__ = ["applied", "discussion", "library", "peer_review", "prompt", "share"]
+__all__ = ["applied", "discussion", "library", "peer_review", "prompt", "search", "share"]

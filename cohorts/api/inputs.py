@@ -15,12 +15,14 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nbcohort.cohorts.services.errors import Invalid, NotFound
+from nbcohort.cohorts.services.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = [
     "ID_MAX",
     "AnchorRead",
     "Answer",
     "Helpfulness",
+    "MetricsQuery",
     "Moderation",
     "NewArtifact",
     "NewPost",
@@ -31,6 +33,7 @@ __all__ = [
     "Publish",
     "Reason",
     "ReviewDraft",
+    "SearchQuery",
     "TagQuery",
     "ThreadQuery",
     "parse_body",
@@ -134,6 +137,16 @@ class TagQuery(_Query):
 
 class NotificationsQuery(_Query):
     all: Literal["", "0", "1", "false", "true"] = ""
+
+
+class SearchQuery(_Query):
+    q: Annotated[str, Field(max_length=MAX_QUERY_CHARS)]  # empty: the service says so
+    kind: Literal["post", "thread", "artifact"] | None = None  # None: every kind
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] | None = None
+
+
+class MetricsQuery(_Query):
+    window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

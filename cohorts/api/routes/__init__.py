@@ -13,6 +13,7 @@ from nbcohort.cohorts.api.routes import (
     notifications,
     peer_review,
     prompts,
+    search,
 )
 
 __all__ = ["ROUTES"]
@@ -24,4 +25,5 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *library.ROUTES,
     *notifications.ROUTES,
     *peer_review.ROUTES,
+    *search.ROUTES,
 ]

@@ -212,6 +212,12 @@ class CohortClient:
             params["limit"] = limit
         return self.request("GET", "/api/v1/search", params=params)
 
+    def metrics(self, window: int | None = None) -> dict[str, Any]:
+        """The cohort's metrics you may see over the last ``window`` days (default: the
+        service's setting): each with its value, formula, window and weekly trend."""
+        params = {"window": window} if window is not None else {}
+        return self.request("GET", "/api/v1/metrics", params=params)
+
     # -- peer review ------------------------------------------------------------------------
     def review_inbox(self, assignment: str) -> dict[str, Any]:
         """The member's review inbox for ``assignment`` and, as an author, their own result."""

@@ -10,6 +10,7 @@ from nbcohort.cohorts.api.routes import (
     discussion,
     library,
     members,
+    metrics,
     notifications,
     peer_review,
     prompts,
@@ -26,4 +27,5 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *notifications.ROUTES,
     *peer_review.ROUTES,
     *search.ROUTES,
+    *metrics.ROUTES,
 ]

@@ -19,7 +19,7 @@ import pandas as pd
 from nbcohort.cohorts.metrics.frames import Frames
 from nbcohort.cohorts.metrics.model import Window
 
-__all__ = ["DAY", "SERIES_WEEKS", "Context", "iso"]
+__all__ = ["DAY", "SERIES_WEEKS", "Context", "Timed", "iso"]
 
 DAY = 86_400.0
 SERIES_WEEKS = 26
@@ -27,6 +27,22 @@ SERIES_WEEKS = 26
 
 def iso(at: float) -> str:
     return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
+
+
+class Timed:
+    """The rows of a frame in the order of one time column, so that any span of time is a
+    slice (a metric reads the same rows for the window and for each week)."""
+
+    def __init__(self, frame: pd.DataFrame, column: str = "at") -> None:
+        times = frame[column].to_numpy(dtype="float64")
+        order = np.argsort(times, kind="stable")  # NaN last: in no span
+        self.frame = frame.iloc[order].reset_index(drop=True)
+        self.times = times[order]
+
+    def between(self, start: float, end: float) -> pd.DataFrame:
+        """The rows whose time is in [start, end)."""
+        lo, hi = np.searchsorted(self.times, [start, end], side="left")
+        return self.frame.iloc[lo:hi]
 
 
 @dataclass
@@ -41,6 +57,9 @@ class Context:
     weeks: list[date] = field(init=False)
     edges: np.ndarray = field(init=False)  # UTC starts of the weeks, and the end of the last
     counted: pd.DataFrame = field(init=False)  # the members of the roles that count
+    _ids: np.ndarray = field(init=False)
+    _joined: np.ndarray = field(init=False)
+    _left: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
         zone = _zone(self.frames.tz)
@@ -54,6 +73,9 @@ class Context:
         )
         members = self.frames.members
         self.counted = members[members["role"].isin(self.roles)]
+        self._ids = self.counted.index.to_numpy()
+        self._joined = self.counted["joined"].to_numpy(dtype="float64")
+        self._left = self.counted["left"].to_numpy(dtype="float64")
 
     # -- spans ------------------------------------------------------------------------------
     @property
@@ -87,11 +109,10 @@ class Context:
         return np.where(outside, -1, index)
 
     # -- who counts -------------------------------------------------------------------------
-    def population(self, start: float, end: float) -> pd.Index:
-        """Counted members who were members at some time in [start, end)."""
-        m = self.counted
-        keep = (m["joined"] < end) & (m["left"].isna() | (m["left"] > start))
-        return m.index[keep.to_numpy()]
+    def population(self, start: float, end: float) -> np.ndarray:
+        """Ids of the counted members who were members at some time in [start, end)."""
+        left = self._left
+        return self._ids[(self._joined < end) & (np.isnan(left) | (left > start))]
 
     def withheld(self, group: int, what: str = "members") -> str | None:
         """Why a number about ``group`` people is not shown, or None when it may be."""
@@ -103,33 +124,22 @@ class Context:
         return None
 
     @cached_property
-    def contributions(self) -> pd.DataFrame:
+    def contributions(self) -> Timed:
         """(member_id, at) of every contribution by a counted member: a post (a reply and a
         prompt answer are posts; a post deleted later was still written), a review's first
         submission, an artifact shared."""
         f = self.frames
         reviews = f.reviews.dropna(subset=["submitted"])
         parts = [
-            pd.DataFrame({"member_id": f.posts["author_id"], "at": f.posts["at"]}),
-            pd.DataFrame({"member_id": reviews["reviewer_id"], "at": reviews["submitted"]}),
-            pd.DataFrame({"member_id": f.artifacts["author_id"], "at": f.artifacts["at"]}),
+            (f.posts["author_id"], f.posts["at"]),
+            (reviews["reviewer_id"], reviews["submitted"]),
+            (f.artifacts["author_id"], f.artifacts["at"]),
         ]
-        out = (
-            pd.concat([p for p in parts if len(p)], ignore_index=True)
-            if any(len(p) for p in parts)
-            else pd.DataFrame(
-                {"member_id": pd.Series(dtype="int64"), "at": pd.Series(dtype="float64")}
-            )
-        )
-        out = out.astype({"member_id": "int64", "at": "float64"})
-        return out[out["member_id"].isin(self.counted.index)]
-
-    def between(
-        self, frame: pd.DataFrame, start: float, end: float, column: str = "at"
-    ) -> pd.DataFrame:
-        """The rows of ``frame`` whose ``column`` is in [start, end)."""
-        values = frame[column].to_numpy(dtype="float64")
-        return frame[(values >= start) & (values < end)]
+        who = np.concatenate([np.asarray(m, dtype="float64") for m, _ in parts])
+        at = np.concatenate([np.asarray(t, dtype="float64") for _, t in parts])
+        keep = np.isin(who, self.counted.index.to_numpy())
+        frame = pd.DataFrame({"member_id": who[keep].astype("int64"), "at": at[keep]})
+        return Timed(frame)
 
 
 def _zone(name: str) -> ZoneInfo:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nbcohort.cohorts.metrics.context import Context
+from nbcohort.cohorts.metrics.context import Context, Timed
 from nbcohort.cohorts.metrics.model import Metric, percent
 from nbcohort.cohorts.metrics.reading import Reading, assemble, quartiles
 
@@ -20,7 +20,7 @@ UNANSWERED_HOURS = 48
 HOUR = 3600.0
 
 
-def conversations(ctx: Context) -> pd.DataFrame:
+def conversations(ctx: Context) -> Timed:
     """Conversations (author_id, at) with ``reply``: when another member first replied
     (NaN: nobody has)."""
     posts = ctx.frames.posts
@@ -32,12 +32,14 @@ def conversations(ctx: Context) -> pd.DataFrame:
     replies = replies[replies["parent_id"].isin(parent_author.index)]
     by_others = replies[replies["author_id"].to_numpy() != replies["parent_id"].map(parent_author)]
     first = by_others.groupby("parent_id")["at"].min()
-    return pd.DataFrame(
-        {
-            "author_id": top["author_id"].to_numpy(),
-            "at": top["at"].to_numpy(dtype="float64"),
-            "reply": top["id"].map(first).to_numpy(dtype="float64"),
-        }
+    return Timed(
+        pd.DataFrame(
+            {
+                "author_id": top["author_id"].to_numpy(),
+                "at": top["at"].to_numpy(dtype="float64"),
+                "reply": top["id"].map(first).to_numpy(dtype="float64"),
+            }
+        )
     )
 
 
@@ -48,9 +50,9 @@ _WHAT = (
 )
 
 
-def time_to_first_reply(ctx: Context, talks: pd.DataFrame) -> Metric:
+def time_to_first_reply(ctx: Context, talks: Timed) -> Metric:
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(talks, start, end)
+        span = talks.between(start, end)
         answered = span.dropna(subset=["reply"])
         hours = (answered["reply"] - answered["at"]).to_numpy() / HOUR
         q = quartiles(hours)
@@ -74,11 +76,11 @@ def time_to_first_reply(ctx: Context, talks: pd.DataFrame) -> Metric:
     )
 
 
-def unanswered_posts(ctx: Context, talks: pd.DataFrame) -> Metric:
+def unanswered_posts(ctx: Context, talks: Timed) -> Metric:
     grace = UNANSWERED_HOURS * HOUR
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(talks, start, min(end, ctx.now - grace))
+        span = talks.between(start, min(end, ctx.now - grace))
         late = np.isnan(span["reply"].to_numpy()) | (
             span["reply"].to_numpy() - span["at"].to_numpy() > grace
         )

@@ -10,8 +10,11 @@ at half a million events those cost more than the metrics themselves.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
+from itertools import chain
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -22,8 +25,6 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import Cohort
 
 __all__ = ["REACT", "READ", "Frames", "load_frames"]
-
-READ, REACT = 0, 1  # kinds of touch: a thread read, a reaction
 
 
 @dataclass
@@ -45,19 +46,30 @@ class Frames:
     onboarding: pd.DataFrame  # member_id, step, state, at
 
 
+# What the log says, by kind of row (the one scan of the activity table reads all of them).
+READ, REACT, PRACTICE_SYNC, PROMPT_SYNC, RATED, LEFT = range(6)
+_LOGGED = {
+    "thread.read": READ,
+    "post.react": REACT,
+    "practice.sync": PRACTICE_SYNC,
+    "prompt.sync": PROMPT_SYNC,
+    "review.rate": RATED,
+    "member.deactivate": LEFT,
+}
 # Each statement binds :cohort_id; EPOCH(x) is the column's time in seconds since the epoch.
 _SQL = {
     "members": "SELECT id, role, CAST(active AS INTEGER), EPOCH(joined_at), EPOCH(updated_at) "
     "FROM member WHERE cohort_id = :cohort_id",
-    "logged": "SELECT verb, object_id, min(EPOCH(at)), max(EPOCH(at)) FROM activity "
-    "WHERE cohort_id = :cohort_id AND verb IN ('practice.sync', 'prompt.sync', 'review.rate', "
-    "'member.deactivate') GROUP BY verb, object_id",
-    "touches": f"SELECT member_id, CASE WHEN verb = 'thread.read' THEN {READ} ELSE {REACT} END, "
-    "EPOCH(at) FROM activity WHERE cohort_id = :cohort_id "
-    "AND verb IN ('thread.read', 'post.react') AND member_id IS NOT NULL",
-    "posts": "SELECT p.id, p.author_id, COALESCE(p.parent_id, 0), EPOCH(p.created_at), "
-    "CAST(p.deleted AS INTEGER), CASE WHEN t.kind = 'prompt' THEN t.anchor ELSE '' END "
-    "FROM post p JOIN thread t ON t.id = p.thread_id WHERE t.cohort_id = :cohort_id",
+    "log": "SELECT NUM(COALESCE(member_id, 0)), NUM(CASE verb "
+    + " ".join(f"WHEN '{verb}' THEN {code}" for verb, code in _LOGGED.items())
+    + " END), NUM(COALESCE(object_id, 0)), NUM(EPOCH(at)) FROM activity "
+    f"WHERE cohort_id = :cohort_id AND verb IN ({', '.join(repr(v) for v in _LOGGED)})",
+    # +thread_id: SQLite reads the post table in order rather than thread by thread
+    "posts": "SELECT NUM(id), NUM(author_id), NUM(COALESCE(parent_id, 0)), "
+    "NUM(EPOCH(created_at)), NUM(CAST(deleted AS INTEGER)), NUM(thread_id) FROM post "
+    "WHERE +thread_id IN (SELECT id FROM thread WHERE cohort_id = :cohort_id)",
+    "prompt_threads": "SELECT id, anchor FROM thread "
+    "WHERE cohort_id = :cohort_id AND kind = 'prompt'",
     "reviews": "SELECT a.reviewer_id, a.kind, a.status, EPOCH(COALESCE(a.due_at, r.due_at)), "
     "CASE WHEN v.draft THEN NULL ELSE EPOCH(v.submitted_at) END, v.helpfulness, v.id "
     "FROM allocation a JOIN review_round r ON r.id = a.round_id "
@@ -75,9 +87,9 @@ _SQL = {
 }
 _COLUMNS = {
     "members": ["id", "role", "active", "joined", "updated"],
-    "logged": ["verb", "object_id", "first", "last"],
-    "touches": ["member_id", "kind", "at"],
-    "posts": ["id", "author_id", "parent_id", "at", "deleted", "prompt"],
+    "log": ["member_id", "kind", "object_id", "at"],
+    "posts": ["id", "author_id", "parent_id", "at", "deleted", "thread_id"],
+    "prompt_threads": ["id", "anchor"],
     "reviews": ["reviewer_id", "kind", "status", "due", "submitted", "helpfulness", "review_id"],
     "artifacts": ["id", "author_id", "at"],
     "reuses": ["artifact_id", "member_id", "at"],
@@ -86,28 +98,77 @@ _COLUMNS = {
     "prompts": ["id", "key", "opens"],
     "onboarding": ["member_id", "step", "state", "at"],
 }
-_TIMES = {"joined", "updated", "first", "last", "at", "due", "submitted", "opens"}
+_NUMERIC = {"log", "posts"}  # large and all numbers: read straight into numpy
+_CHUNK = 65_536
+_NAN = float("nan")
+_TIMES = {"joined", "updated", "at", "due", "submitted", "opens"}
 _FLOATS = {*_TIMES, "helpfulness"}
 _EPOCH = re.compile(r"EPOCH\(((?:[^()]|\([^()]*\))*)\)")
+# NUM(x): a column of an all-numeric statement; PostgreSQL sends them as float8, NaN for NULL.
+_NUM = re.compile(r"NUM\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
 
 
 def _statement(name: str, dialect: str) -> str:
     if dialect == "sqlite":
-        return _EPOCH.sub(r"((julianday(\1) - 2440587.5) * 86400.0)", _SQL[name])
-    return _EPOCH.sub(r"(extract(epoch from \1)::float8)", _SQL[name])
+        sql = _NUM.sub(r"\1", _SQL[name])
+        return _EPOCH.sub(r"((julianday(\1) - 2440587.5) * 86400.0)", sql)
+    sql = _NUM.sub(r"COALESCE((\1)::float8, 'NaN'::float8)", _SQL[name])
+    return _EPOCH.sub(r"extract(epoch from \1)", sql)
 
 
 def _read(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
-    """Table ``name`` of the cohort as a frame, from the driver's plain tuples."""
+    """Table ``name`` of the cohort as a frame, from the driver's plain tuples (the large,
+    all-numeric ones a chunk at a time, straight into numpy: NULL becomes NaN)."""
+    columns = _COLUMNS[name]
+    if name in _NUMERIC and conn.dialect.name == "postgresql":
+        return _times(_copy(conn, name, cohort_id))
     result = conn.execute(text(_statement(name, conn.dialect.name)), {"cohort_id": cohort_id})
+    cursor = result.cursor
     try:
-        rows = list(result.cursor.fetchall()) if result.cursor is not None else []
+        if name in _NUMERIC:
+            chunks = []
+            while cursor is not None and (rows := cursor.fetchmany(_CHUNK)):
+                chunks.append(_numbers(rows, len(columns)))
+            data = np.concatenate(chunks) if chunks else np.empty(0)
+            return _times(pd.DataFrame(data.reshape(-1, len(columns)), columns=columns))
+        rows = list(cursor.fetchall()) if cursor is not None else []
     finally:
         result.close()
-    columns = _COLUMNS[name]
     if not rows:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
     frame = pd.DataFrame.from_records(rows, columns=columns)
+    return _times(frame)
+
+
+def _copy(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
+    """An all-numeric statement through PostgreSQL's binary COPY: every field a float8, read
+    by numpy in one go (a row object per row cost more than the query)."""
+    columns = _COLUMNS[name]
+    sql = _statement(name, "postgresql").replace(":cohort_id", str(int(cohort_id)))
+    data = bytearray()
+    raw = conn.connection.driver_connection
+    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:  # type: ignore[union-attr]
+        for block in copy:
+            data += block
+    extension = int.from_bytes(data[15:19], "big")  # header: signature, flags, extension
+    body = memoryview(data)[19 + extension : -2]  # trailer: -1 as int16
+    fields: list[tuple[str, str]] = []
+    for i, column in enumerate(columns):
+        fields += [(f"length{i}", ">i4"), (column, ">f8")]
+    rows = np.frombuffer(body, dtype=np.dtype([("count", ">i2"), *fields]))
+    return pd.DataFrame({c: rows[c].astype("float64") for c in columns})
+
+
+def _numbers(rows: Sequence[Any], width: int) -> np.ndarray:
+    """Rows of numbers, flat, as float64 (NULL: NaN)."""
+    try:
+        return np.fromiter(chain.from_iterable(rows), "float64", len(rows) * width)
+    except TypeError:  # a NULL: the slow way, for this chunk only
+        return np.array([[_NAN if v is None else v for v in r] for r in rows], "float64").ravel()
+
+
+def _times(frame: pd.DataFrame) -> pd.DataFrame:
+    columns = list(frame.columns)
     for column in _FLOATS.intersection(columns):
         frame[column] = pd.to_numeric(frame[column], errors="coerce").astype("float64")
     for column in _TIMES.intersection(columns):  # julianday's float is off by microseconds
@@ -133,15 +194,15 @@ def load_frames(session: Session, cohort: Cohort) -> Frames:
     """Read the cohort's tables and log (one unit of work: the caller's ``session``)."""
     conn = session.connection()
     got = {name: _read(conn, name, cohort.id) for name in _SQL}
-    logged = got["logged"]
-    posts = got["posts"]
-    posts["prompt"] = posts["prompt"].fillna("").astype(str).str.removeprefix("prompt/")
+    log = got["log"].dropna(subset=["at"])
+    logged = log[log["kind"] > REACT].groupby(["kind", "object_id"])["at"].agg(["min", "max"])
+    touches = log[(log["kind"] <= REACT) & (log["member_id"] > 0)][["member_id", "kind", "at"]]
     return Frames(
         tz=cohort.timezone or "UTC",
         start=_start(cohort),
         members=_membership(got["members"], logged),
-        touches=got["touches"].dropna(subset=["at"]),
-        posts=posts.dropna(subset=["at"]),
+        touches=touches.astype({"member_id": "int64", "kind": "int64"}),
+        posts=_posts(got["posts"], got["prompt_threads"]),
         reviews=_rated(got["reviews"], logged),
         artifacts=got["artifacts"].dropna(subset=["at"]),
         reuses=got["reuses"].dropna(subset=["at"]),
@@ -152,24 +213,36 @@ def load_frames(session: Session, cohort: Cohort) -> Frames:
     )
 
 
+def _posts(posts: pd.DataFrame, prompt_threads: pd.DataFrame) -> pd.DataFrame:
+    """Posts with ``prompt``: the key of the micro-prompt a post answers, or ''."""
+    posts = posts.dropna(subset=["at"])
+    posts = posts.astype({c: "int64" for c in ("id", "author_id", "parent_id", "thread_id")})
+    keys = {
+        int(t): str(anchor).removeprefix("prompt/")
+        for t, anchor in zip(prompt_threads["id"], prompt_threads["anchor"], strict=True)
+    }
+    posts["prompt"] = [keys.get(t, "") for t in posts["thread_id"].tolist()]
+    return posts
+
+
 def _created(cohort: Cohort) -> float:
     created = cohort.created_at
     return (created if created.tzinfo else created.replace(tzinfo=UTC)).timestamp()
 
 
-def _of(logged: pd.DataFrame, verb: str, column: str) -> pd.Series:
-    rows = logged[logged["verb"] == verb]
-    return pd.Series(
-        pd.to_numeric(rows[column], errors="coerce").to_numpy(dtype="float64"),
-        index=rows["object_id"].astype("int64").to_numpy(),
-    )
+def _of(logged: pd.DataFrame, kind: int, column: str) -> pd.Series:
+    """The first ("min") or last ("max") logged time of ``kind`` per object id."""
+    if kind not in logged.index.get_level_values("kind"):
+        return pd.Series(dtype="float64")
+    times = logged.xs(kind, level="kind")[column]
+    return pd.Series(times.to_numpy(dtype="float64"), index=times.index.astype("int64"))
 
 
 def _membership(members: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
     """Members with when they left: the last logged deactivation of a member who is inactive
     now (else their row's last change); NaN for a member who is still one."""
     members = members.dropna(subset=["joined"]).astype({"id": "int64"}).set_index("id")
-    left = _of(logged, "member.deactivate", "last").reindex(members.index)
+    left = _of(logged, LEFT, "max").reindex(members.index)
     inactive = members["active"].astype(int) == 0
     members["left"] = np.where(inactive, left.fillna(members["updated"]), np.nan)
     members["role"] = members["role"].astype(str)
@@ -178,7 +251,7 @@ def _membership(members: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
 
 def _rated(reviews: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
     """Reviews with when their author last rated them (logged; else when submitted)."""
-    rated = _of(logged, "review.rate", "last")
+    rated = _of(logged, RATED, "max")
     ids = pd.to_numeric(reviews["review_id"], errors="coerce")
     reviews["rated_at"] = ids.map(rated).where(reviews["helpfulness"].notna())
     reviews["rated_at"] = reviews["rated_at"].fillna(
@@ -189,7 +262,7 @@ def _rated(reviews: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
 
 def _synced(practices: pd.DataFrame, logged: pd.DataFrame, created: float) -> pd.DataFrame:
     """Practices with when they came into the cohort (logged; else the cohort's creation)."""
-    synced = _of(logged, "practice.sync", "first")
+    synced = _of(logged, PRACTICE_SYNC, "min")
     ids = pd.to_numeric(practices["id"], errors="coerce")
     practices["synced"] = ids.map(synced).fillna(created).astype("float64")
     return practices
@@ -197,7 +270,7 @@ def _synced(practices: pd.DataFrame, logged: pd.DataFrame, created: float) -> pd
 
 def _opened(prompts: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame:
     """Prompts with when they opened: their own date, else when they came into the cohort."""
-    synced = _of(logged, "prompt.sync", "first")
+    synced = _of(logged, PROMPT_SYNC, "min")
     ids = pd.to_numeric(prompts["id"], errors="coerce")
     opens = pd.to_numeric(prompts["opens"], errors="coerce")
     prompts["opens"] = opens.fillna(ids.map(synced)).astype("float64")

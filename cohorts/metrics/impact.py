@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from nbcohort.cohorts.metrics.context import DAY, Context
+from nbcohort.cohorts.metrics.context import DAY, Context, Timed
 from nbcohort.cohorts.metrics.model import Metric, percent
 from nbcohort.cohorts.metrics.reading import Reading, assemble, quartiles
 
@@ -88,9 +88,10 @@ def _per_practice(ctx: Context, rows: pd.DataFrame, make: Any) -> dict[str, Any]
 def time_to_apply(ctx: Context, clock: pd.DataFrame) -> Metric:
     done = clock.dropna(subset=["applied"])
     done = done.assign(days=np.maximum(done["applied"] - done["begin"], 0) / DAY)
+    timed = Timed(done, "applied")
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(done, start, end, "applied")
+        span = timed.between(start, end)
         q = quartiles(span["days"].to_numpy())
         within = int((span["days"] <= APPLY_DAYS).sum())
         detail = {**q, "applied": len(span), "within_14_days": percent(within, len(span))}
@@ -125,9 +126,10 @@ def applied_within_14_days(ctx: Context, clock: pd.DataFrame) -> Metric:
     stayed = due["left"].isna() | (due["left"] >= due["deadline"])
     due = due[stayed & (due["deadline"] <= ctx.now)]
     due = due.assign(hit=due["applied"].notna() & (due["applied"] <= due["deadline"]))
+    timed = Timed(due, "deadline")
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(due, start, end, "deadline")
+        span = timed.between(start, end)
         n = int(span["hit"].sum())
         return Reading(percent(n, len(span)), n, len(span), span["member_id"].nunique())
 

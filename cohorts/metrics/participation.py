@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from nbcohort.cohorts.metrics.context import DAY, Context
+from nbcohort.cohorts.metrics.context import DAY, Context, Timed
 from nbcohort.cohorts.metrics.frames import REACT, READ
 from nbcohort.cohorts.metrics.model import Metric, percent
 from nbcohort.cohorts.metrics.reading import Reading, assemble
@@ -34,7 +34,7 @@ def _members(ctx: Context) -> str:
 
 
 def _contributors(ctx: Context, start: float, end: float) -> np.ndarray:
-    return ctx.between(ctx.contributions, start, end)["member_id"].unique()
+    return ctx.contributions.between(start, end)["member_id"].unique()
 
 
 def active_contributors(ctx: Context) -> Metric:
@@ -60,12 +60,12 @@ def active_contributors(ctx: Context) -> Metric:
 
 
 def posts_per_member_month(ctx: Context) -> Metric:
-    posts = ctx.frames.posts
+    posts = Timed(ctx.frames.posts)
 
     def read(start: float, end: float) -> Reading:
         members = ctx.population(start, end)
         days = (min(end, ctx.now) - start) / DAY
-        span = ctx.between(posts, start, end)
+        span = posts.between(start, end)
         n = int(span["author_id"].isin(members).sum())
         value = round(n / len(members) * 30 / days, 2) if len(members) and days > 0 else None
         return Reading(value, n, len(members), len(members))
@@ -92,7 +92,7 @@ def newcomer_conversion(ctx: Context) -> Metric:
     arrival = np.maximum(counted["joined"].to_numpy(dtype="float64"), ctx.frames.start)
     arrived = pd.Series(arrival, index=counted.index)
     deadline = arrived + NEWCOMER_DAYS * DAY
-    c = ctx.contributions
+    c = ctx.contributions.frame
     arrival_of = c["member_id"].map(arrived)
     early = c[(c["at"] >= arrival_of) & (c["at"] < arrival_of + NEWCOMER_DAYS * DAY)]
     converted = set(early["member_id"].unique())
@@ -120,24 +120,25 @@ def newcomer_conversion(ctx: Context) -> Metric:
 
 
 def contributor_funnel(ctx: Context) -> Metric:
-    touches = ctx.frames.touches
+    touches = Timed(ctx.frames.touches)
     posts = ctx.frames.posts
     author_of = posts.set_index("id")["author_id"] if len(posts) else pd.Series(dtype="int64")
     replies = posts[posts["parent_id"] > 0]
     replies = replies.assign(to=replies["parent_id"].map(author_of))
-    replies = replies[replies["to"].notna() & (replies["to"] != replies["author_id"])]
+    replies = Timed(replies[replies["to"].notna() & (replies["to"] != replies["author_id"])])
 
     def read(start: float, end: float) -> Reading:
         members = ctx.population(start, end)
-        span = ctx.between(touches, start, end)
-        readers = set(span.loc[span["kind"] == READ, "member_id"].unique())
-        reactors = set(span.loc[span["kind"] == REACT, "member_id"].unique())
-        contributors = set(_contributors(ctx, start, end))
-        helped = ctx.between(replies, start, end).groupby("author_id")["to"].nunique()
+        span = touches.between(start, end)
+        who, kind = span["member_id"].to_numpy(), span["kind"].to_numpy()
+        readers = set(np.unique(who[kind == READ]).tolist())
+        reactors = set(np.unique(who[kind == REACT]).tolist())
+        contributors = set(_contributors(ctx, start, end).tolist())
+        helped = replies.between(start, end).groupby("author_id")["to"].nunique()
         champions = set(helped.index[helped >= CHAMPION_REPLIES]) & contributors
         reactors |= contributors
         readers |= reactors
-        inside = set(members)
+        inside = set(members.tolist())
         stages = {
             "members": len(members),
             "reader": len(readers & inside),

@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from nbcohort.cohorts.metrics.context import Context
+from nbcohort.cohorts.metrics.context import Context, Timed
 from nbcohort.cohorts.metrics.model import Metric, percent
 from nbcohort.cohorts.metrics.reading import Reading, assemble
 
@@ -28,9 +29,10 @@ def review_timeliness(ctx: Context) -> Metric:
         & r["due"].notna()
     ]
     live = live.assign(on_time=live["submitted"].notna() & (live["submitted"] <= live["due"]))
+    timed = Timed(live, "due")
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(live, start, min(end, ctx.now), "due")
+        span = timed.between(start, min(end, ctx.now))
         n = int(span["on_time"].sum())
         return Reading(percent(n, len(span)), n, len(span), span["reviewer_id"].nunique())
 
@@ -55,10 +57,10 @@ def review_timeliness(ctx: Context) -> Metric:
 def review_helpfulness(ctx: Context) -> Metric:
     r = ctx.frames.reviews
     rated = r[r["helpfulness"].notna() & r["reviewer_id"].isin(ctx.counted.index)]
-    rated = rated.drop_duplicates(subset=["review_id"])
+    timed = Timed(rated.drop_duplicates(subset=["review_id"]), "rated_at")
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(rated, start, end, "rated_at")
+        span = timed.between(start, end)
         scores = span["helpfulness"].to_numpy(dtype="float64")
         mean = round(float(scores.mean()), 2) if len(scores) else None
         detail = {"helpful_share": percent(int((scores >= 4).sum()), len(scores))}
@@ -115,27 +117,26 @@ def onboarding_completion(ctx: Context) -> Metric:
 
 
 def prompt_answer_rate(ctx: Context) -> Metric:
-    f = ctx.frames
+    f, counted = ctx.frames, ctx.counted
     opened = f.prompts.dropna(subset=["opens"])
     posts = f.posts
     answers = posts[(posts["prompt"] != "") & (posts["parent_id"] == 0)]
     answers = answers[answers["deleted"].astype(int) == 0]
-    answered = set(zip(answers["prompt"], answers["author_id"], strict=True))
-    counted = ctx.counted
-
-    def eligible(at: float) -> np.ndarray:
-        keep = (counted["joined"] <= at) & (counted["left"].isna() | (counted["left"] > at))
-        return counted.index[keep.to_numpy()].to_numpy()
+    joined = counted["joined"].to_numpy()
+    left = counted["left"].to_numpy()
+    by_prompt = answers.groupby("prompt")["author_id"].unique()
+    rows = []
+    for key, at in zip(opened["key"], opened["opens"], strict=True):
+        here = (joined <= at) & (np.isnan(left) | (left > at))  # members when it opened
+        who = counted.index.to_numpy()[here]
+        mine = by_prompt.get(key, np.array([], dtype="int64"))
+        rows.append((at, len(who), int(np.isin(who, mine).sum()), frozenset(who.tolist())))
+    prompts = Timed(pd.DataFrame(rows, columns=["at", "eligible", "answered", "who"]))
 
     def read(start: float, end: float) -> Reading:
-        span = ctx.between(opened, start, min(end, ctx.now), "opens")
-        n = d = 0
-        people: set[int] = set()
-        for key, at in zip(span["key"], span["opens"], strict=True):
-            who = eligible(float(at))
-            people.update(int(m) for m in who)
-            d += len(who)
-            n += sum(1 for m in who if (key, m) in answered)
+        span = prompts.between(start, min(end, ctx.now))
+        people = set().union(*span["who"]) if len(span) else set()
+        n, d = int(span["answered"].sum()), int(span["eligible"].sum())
         return Reading(percent(n, d), n, d, len(people), {"prompts": len(span)})
 
     return assemble(

@@ -7,7 +7,9 @@ saturation), roster_import (a 10,000-member CSV through the CLI), widget_render 
 discussion widget's first render in a kernel, 50 and 5,000 posts), and for peer review:
 allocation (10,000 submissions, k=3), aggregation (10,000 x 3 reviews), peer_accuracy (the
 model against median, ORA2's rule and mean on simulated rounds) and packets (1,000
-submissions -> 3,000 anonymized packets, beside nbgrader's own collect). Each runs on SQLite and,
+submissions -> 3,000 anonymized packets, beside nbgrader's own collect), metrics (every metric of
+1,000 members and 500,000 activity events) and search (100,000 posts through the service). Each
+runs on SQLite and,
 when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -26,9 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aggregation
 import allocation
 import benchlib as bl
+import metrics_load
 import packets
 import peer_accuracy
 import roster_import
+import search_load
 import service_load
 import widget_render
 
@@ -40,6 +44,8 @@ BENCHMARKS = {
     aggregation.NAME: aggregation,
     peer_accuracy.NAME: peer_accuracy,
     packets.NAME: packets,
+    metrics_load.NAME: metrics_load,
+    search_load.NAME: search_load,
 }
 
 

@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings, SearchSettings
-from nbcohort.cohorts.models import Cohort, Post, Prompt, Thread
+from nbcohort.cohorts.models import Cohort, Prompt
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
@@ -55,42 +54,68 @@ def query_words(q: object) -> list[str]:
     return words
 
 
-@dataclass
-class _Access:
-    """What of the cohort's prompt threads a viewer who is not staff may see."""
+class _PromptAccess:
+    """``visibility``'s decisions about micro-prompts for one viewer, asked only about the
+    prompt threads a search finds, and remembered for the rest of the search."""
 
-    me: int
-    opened: set[str] = field(default_factory=set)  # prompt threads they may see
-    readable: set[str] = field(default_factory=set)  # ...whose answers they may read
+    def __init__(
+        self, session: Session, actor: Actor, cohort: Cohort, rules: CommunitySettings
+    ) -> None:
+        self.session, self.actor, self.cohort, self.rules = session, actor, cohort, rules
+        self.me = actor.member_id if actor.member_id is not None else -1
+        self._prompts: dict[str, Prompt] | None = None
+        self._opened: dict[str, bool] = {}
+        self._readable: dict[str, bool] = {}
 
+    def _prompt(self, anchor: str) -> Prompt | None:
+        if self._prompts is None:
+            found = select(Prompt).where(Prompt.cohort_id == self.cohort.id)
+            self._prompts = {f"prompt/{p.key}": p for p in self.session.scalars(found)}
+        return self._prompts.get(anchor)
 
-def _access(session: Session, actor: Actor, cohort: Cohort, rules: CommunitySettings) -> _Access:
-    """The viewer's prompt access, decided prompt by prompt by ``visibility``'s own rules
-    (their own answers looked up once, not once per prompt)."""
-    me = actor.member_id if actor.member_id is not None else -1
-    access = _Access(me)
-    mine = {
-        anchor: post
-        for post, anchor in session.execute(
-            select(Post, Thread.anchor)
-            .join(Thread, Post.thread_id == Thread.id)
-            .where(
-                Thread.cohort_id == cohort.id,
-                Thread.kind == "prompt",
-                Post.author_id == me,
-                Post.parent_id.is_(None),
-                Post.deleted.is_(False),
+    def opened(self, anchor: str) -> bool:
+        """Whether the viewer may see this prompt's thread (a prompt that is not there:
+        no, as ``reach_post`` says)."""
+        if anchor not in self._opened:
+            prompt = self._prompt(anchor)
+            self._opened[anchor] = prompt is not None and prompt_opened(prompt, self.actor)
+        return self._opened[anchor]
+
+    def readable(self, anchor: str) -> bool:
+        """Whether the viewer may read others' answers in this prompt's thread."""
+        if anchor not in self._readable:
+            prompt = self._prompt(anchor)
+            self._readable[anchor] = (
+                prompt is not None
+                and self.opened(anchor)
+                and prompt_answers_visible(self.session, self.actor, prompt, self.rules)
             )
-        )
-    }
-    for prompt in session.scalars(select(Prompt).where(Prompt.cohort_id == cohort.id)):
-        if not prompt_opened(prompt, actor):
-            continue
-        anchor = f"prompt/{prompt.key}"
-        access.opened.add(anchor)
-        if prompt_answers_visible(session, actor, prompt, rules, mine.get(anchor)):
-            access.readable.add(anchor)
-    return access
+        return self._readable[anchor]
+
+    def refuses(self, kind: Kind, row: Any) -> bool:
+        """Whether ``row`` (a post or a thread found) is one the viewer may not see."""
+        if kind == "artifact" or row.kind != "prompt":
+            return False
+        if kind == "thread":
+            return not self.opened(row.anchor)
+        return row.author_id != self.me and not self.readable(row.anchor)
+
+
+def _found(
+    session: Session, stmt: Any, params: dict[str, Any], kind: Kind, access: _PromptAccess | None
+) -> Sequence[Any]:
+    """The rows of ``stmt``; for a viewer who is not staff, again without the prompt threads
+    they may not see among them, until none is left (each round leaves out one more: the
+    statement fills the places of what it leaves out)."""
+    if access is None:
+        return session.execute(stmt, params).all()
+    denied: set[str] = set()
+    while True:
+        rows = session.execute(stmt, {**params, "denied": sorted(denied)}).all()
+        more = {row.anchor for row in rows if access.refuses(kind, row)} - denied
+        if not more:
+            return rows
+        denied |= more
 
 
 def _kinds(kinds: Iterable[str] | None) -> tuple[Kind, ...]:
@@ -123,7 +148,7 @@ def search(
     rules, settings = rules or CommunitySettings(), settings or SearchSettings()
     searched, ignored = words[:MAX_WORDS], words[MAX_WORDS:]
     staff = actor.can("post.moderate")
-    access = None if staff else _access(session, actor, cohort, rules)
+    access = None if staff else _PromptAccess(session, actor, cohort, rules)
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {
         "cohort_id": cohort.id,
@@ -135,12 +160,12 @@ def search(
     else:
         params["words"] = " ".join(searched)
     if access is not None:
-        params.update(me=access.me, readable=sorted(access.readable), opened=sorted(access.opened))
+        params["me"] = access.me
     out: dict[str, Any] = {"q": q, "words": searched, "ignored_words": ignored}
     for kind in KINDS:
         rows: Sequence[Any] = ()
         if kind in chosen:
-            rows = session.execute(statement(dialect, kind, staff=staff), params).all()
+            rows = _found(session, statement(dialect, kind, staff=staff), params, kind, access)
         out[f"{kind}s"] = [_SHAPE[kind](row, searched) for row in rows]
     return out
 

@@ -25,12 +25,13 @@ __all__ = ["Kind", "statement"]
 
 Kind = Literal["post", "thread", "artifact"]
 
-# Viewer filters: staff see hidden posts and unopened prompts; others see what
-# ``search._Access`` lists. ``:me`` is the viewer's member id (-1 for none).
+# Viewer filters: staff see hidden posts and every prompt's thread; others see no hidden
+# post and none of the prompt threads in ``:denied`` (``search._PromptAccess`` decides which,
+# from what a first run finds). ``:me`` is the viewer's member id (-1 for none).
 _POST_FILTER = (
-    "AND NOT p.hidden AND (t.kind <> 'prompt' OR p.author_id = :me OR t.anchor IN :readable)"
+    "AND NOT p.hidden AND (t.kind <> 'prompt' OR p.author_id = :me OR t.anchor NOT IN :denied)"
 )
-_THREAD_FILTER = "AND (t.kind <> 'prompt' OR t.anchor IN :opened)"
+_THREAD_FILTER = "AND (t.kind <> 'prompt' OR t.anchor NOT IN :denied)"
 
 _SQLITE_MATCH = {
     "post": (
@@ -107,7 +108,7 @@ _TYPES: dict[str, dict[str, Any]] = {
 def statement(dialect: str, kind: Kind, *, staff: bool) -> TextualSelect:
     """The search statement for ``kind`` on ``dialect`` (``sqlite`` or ``postgresql``), with
     the viewer filter unless ``staff``. Binds: cohort_id, candidates, limit, and ``match``
-    (SQLite) or ``words`` (PostgreSQL); me, readable, opened for others than staff."""
+    (SQLite) or ``words`` (PostgreSQL); ``denied`` (and ``me`` for posts) for others."""
     source, match, score, newest = (_SQLITE_MATCH if dialect == "sqlite" else _PG_MATCH)[kind]
     viewer = ""
     if not staff and kind == "post":
@@ -131,7 +132,6 @@ def statement(dialect: str, kind: Kind, *, staff: bool) -> TextualSelect:
         params.append(bindparam("words", type_=String(), literal_execute=True))
     if viewer and kind == "post":
         params.append(bindparam("me", type_=Integer()))
-        params.append(bindparam("readable", type_=String(), expanding=True))
-    elif viewer:
-        params.append(bindparam("opened", type_=String(), expanding=True))
+    if viewer:
+        params.append(bindparam("denied", type_=String(), expanding=True))
     return text(sql).bindparams(*params).columns(**_TYPES[kind])

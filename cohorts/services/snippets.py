@@ -59,7 +59,7 @@ def highlight(text: str, words: Iterable[str], *, span: int = 30) -> str:
     text = " ".join(text.split())
     wanted = {fold(w) for w in words}
     tokens = list(WORD.finditer(text))
-    hits = [fold(t.group()) in wanted for t in tokens]
+    hits = [_hit(t.group(), wanted) for t in tokens]
     first = _best_window(hits, span)
     if tokens and len(tokens) > span:
         begin = 0 if first == 0 else tokens[first].start()
@@ -78,6 +78,11 @@ def highlight(text: str, words: Iterable[str], *, span: int = 30) -> str:
     if end < len(text):
         out.append("…")
     return "".join(out)
+
+
+def _hit(token: str, wanted: set[str]) -> bool:
+    lower = token.lower()
+    return (lower in wanted) if lower.isascii() else (fold(token) in wanted)
 
 
 def _best_window(hits: list[bool], span: int) -> int:

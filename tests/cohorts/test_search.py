@@ -159,6 +159,22 @@ def test_prompt_answers_follow_the_prompt_rules(store, cohort, people):
         assert early in ids(staff)
 
 
+def test_answers_one_may_not_read_never_take_a_results_place(store, cohort, people):
+    """The statement ranks only what the viewer may see: prompt answers ben may not read
+    yet (newer, and as relevant) leave the first places to the posts he may read."""
+    older = [say(store, people["chi"], cohort, f"heron number {i}") for i in range(2)]
+    with store.write() as s:
+        prompts.sync_prompts(s, SYSTEM, s.merge(cohort), {"herons": "Herons?"})
+    for who in ("ana", "chi", "fay"):
+        with store.write() as s:
+            prompts.answer_prompt(
+                s, Actor.of(people[who]), s.merge(cohort), "herons", "heron heron heron"
+            )
+    found = find(store, people["ben"], cohort, "heron", limit=2)
+    assert sorted(ids(found)) == sorted(older)
+    assert len(find(store, people["ana"], cohort, "heron", limit=5)["posts"]) == 5
+
+
 def test_a_member_who_left_finds_nothing_through_the_service_but_their_posts_stay(
     store, cohort, people
 ):

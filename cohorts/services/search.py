@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings, SearchSettings
-from nbcohort.cohorts.models import Cohort, Prompt
+from nbcohort.cohorts.models import Cohort, Post, Prompt, Thread
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
@@ -64,6 +65,7 @@ class _PromptAccess:
         self.session, self.actor, self.cohort, self.rules = session, actor, cohort, rules
         self.me = actor.member_id if actor.member_id is not None else -1
         self._prompts: dict[str, Prompt] | None = None
+        self._mine: dict[str, Post] | None = None  # the viewer's own answers, by thread
         self._opened: dict[str, bool] = {}
         self._readable: dict[str, bool] = {}
 
@@ -81,6 +83,24 @@ class _PromptAccess:
             self._opened[anchor] = prompt is not None and prompt_opened(prompt, self.actor)
         return self._opened[anchor]
 
+    def _answer(self, anchor: str) -> Post | None:
+        """The viewer's answer in a prompt's thread (all of them read at once: one query
+        rather than one per prompt for a member who answers them)."""
+        if self._mine is None:
+            found = (
+                select(Post, Thread.anchor)
+                .join(Thread, Post.thread_id == Thread.id)
+                .where(
+                    Thread.cohort_id == self.cohort.id,
+                    Thread.kind == "prompt",
+                    Post.author_id == self.me,
+                    Post.parent_id.is_(None),
+                    Post.deleted.is_(False),
+                )
+            )
+            self._mine = {a: post for post, a in self.session.execute(found)}
+        return self._mine.get(anchor)
+
     def readable(self, anchor: str) -> bool:
         """Whether the viewer may read others' answers in this prompt's thread."""
         if anchor not in self._readable:
@@ -88,7 +108,9 @@ class _PromptAccess:
             self._readable[anchor] = (
                 prompt is not None
                 and self.opened(anchor)
-                and prompt_answers_visible(self.session, self.actor, prompt, self.rules)
+                and prompt_answers_visible(
+                    self.session, self.actor, prompt, self.rules, self._answer(anchor)
+                )
             )
         return self._readable[anchor]
 
@@ -215,7 +237,7 @@ def _thread(row: Any, words: list[str]) -> dict[str, Any]:
 
 def _artifact(row: Any, words: list[str]) -> dict[str, Any]:
     tags = row.tags if isinstance(row.tags, list) else []
-    description = plain_text(render_markdown(row.description or ""))
+    description = _description_text(row.description or "")
     return {
         "kind": "artifact",
         "id": row.id,
@@ -229,6 +251,13 @@ def _artifact(row: Any, words: list[str]) -> dict[str, Any]:
         "title_html": highlight(row.title, words, span=60),
         "snippet": highlight(" ".join([description, *map(str, tags), row.filename]), words),
     }
+
+
+@lru_cache(maxsize=2048)
+def _description_text(markdown: str) -> str:
+    """An artifact's description as members read it (rendered by the one sanitizer), as
+    text; kept, since the same artifacts come back search after search."""
+    return plain_text(render_markdown(markdown))
 
 
 _SHAPE = {"post": _post, "thread": _thread, "artifact": _artifact}

@@ -228,6 +228,14 @@ class MetricsSettings(Configurable):
         help="Days a metric looks back over when the request names no window "
         "(GET /api/v1/metrics?window=N).",
     ).tag(config=True)
+    cache_seconds = Float(
+        60.0,
+        min=0.0,
+        help="Seconds the service answers the same view of a cohort's metrics again before "
+        "computing them anew (each process keeps its own; computing takes the service's "
+        "event loop, up to a second for half a million events: tests/bench/README.md). "
+        "The answer's computed_at says when. 0 computes every request.",
+    ).tag(config=True)
     leader_metrics = List(
         Unicode(),
         default_value=[

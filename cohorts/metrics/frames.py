@@ -104,7 +104,7 @@ _NAN = float("nan")
 _TIMES = {"joined", "updated", "at", "due", "submitted", "opens"}
 _FLOATS = {*_TIMES, "helpfulness"}
 _EPOCH = re.compile(r"EPOCH\(((?:[^()]|\([^()]*\))*)\)")
-# NUM(x): a column of an all-numeric statement; PostgreSQL sends them as float8, NaN for NULL.
+# NUM(x): a column of an all-numeric statement (PostgreSQL: a float8, NaN for NULL).
 _NUM = re.compile(r"NUM\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
 
 
@@ -113,15 +113,13 @@ def _statement(name: str, dialect: str) -> str:
         sql = _NUM.sub(r"\1", _SQL[name])
         return _EPOCH.sub(r"((julianday(\1) - 2440587.5) * 86400.0)", sql)
     sql = _NUM.sub(r"COALESCE((\1)::float8, 'NaN'::float8)", _SQL[name])
-    return _EPOCH.sub(r"extract(epoch from \1)", sql)
+    return _EPOCH.sub(r"date_part('epoch', \1)", sql)  # float8: extract() is numeric
 
 
 def _read(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
     """Table ``name`` of the cohort as a frame, from the driver's plain tuples (the large,
     all-numeric ones a chunk at a time, straight into numpy: NULL becomes NaN)."""
     columns = _COLUMNS[name]
-    if name in _NUMERIC and conn.dialect.name == "postgresql":
-        return _times(_copy(conn, name, cohort_id))
     result = conn.execute(text(_statement(name, conn.dialect.name)), {"cohort_id": cohort_id})
     cursor = result.cursor
     try:
@@ -138,25 +136,6 @@ def _read(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
     frame = pd.DataFrame.from_records(rows, columns=columns)
     return _times(frame)
-
-
-def _copy(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
-    """An all-numeric statement through PostgreSQL's binary COPY: every field a float8, read
-    by numpy in one go (a row object per row cost more than the query)."""
-    columns = _COLUMNS[name]
-    sql = _statement(name, "postgresql").replace(":cohort_id", str(int(cohort_id)))
-    data = bytearray()
-    raw = conn.connection.driver_connection
-    with raw.cursor() as cur, cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT BINARY)") as copy:  # type: ignore[union-attr]
-        for block in copy:
-            data += block
-    extension = int.from_bytes(data[15:19], "big")  # header: signature, flags, extension
-    body = memoryview(data)[19 + extension : -2]  # trailer: -1 as int16
-    fields: list[tuple[str, str]] = []
-    for i, column in enumerate(columns):
-        fields += [(f"length{i}", ">i4"), (column, ">f8")]
-    rows = np.frombuffer(body, dtype=np.dtype([("count", ">i2"), *fields]))
-    return pd.DataFrame({c: rows[c].astype("float64") for c in columns})
 
 
 def _numbers(rows: Sequence[Any], width: int) -> np.ndarray:

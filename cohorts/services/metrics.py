@@ -12,6 +12,8 @@ than ``MetricsSettings.min_group`` members is withheld with the reason
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import datetime
 from typing import Any, Literal
 
@@ -23,9 +25,30 @@ from nbcohort.cohorts.models import Cohort, utcnow
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
 
-__all__ = ["View", "cohort_metrics", "view_of"]
+__all__ = ["MetricsCache", "View", "cohort_metrics", "view_of"]
 
 View = Literal["staff", "cohort", "leader"]
+
+
+class MetricsCache:
+    """Metrics computed lately, each kept for ``MetricsSettings.cache_seconds``: a cohort's
+    numbers change slowly, and computing them over a long log takes the service's event
+    loop for a while (tests/bench/README.md). Safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._kept: dict[tuple[Any, ...], tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...]) -> dict[str, Any] | None:
+        with self._lock:
+            hit = self._kept.get(key)
+        return hit[1] if hit is not None and hit[0] > time.monotonic() else None
+
+    def put(self, key: tuple[Any, ...], seconds: float, value: dict[str, Any]) -> None:
+        with self._lock:
+            now = time.monotonic()
+            self._kept = {k: v for k, v in self._kept.items() if v[0] > now}  # drop the old
+            self._kept[key] = (now + seconds, value)
 
 
 def view_of(actor: Actor) -> View:
@@ -43,15 +66,30 @@ def cohort_metrics(
     window_days: int | None = None,
     settings: MetricsSettings | None = None,
     now: datetime | None = None,
+    cache: MetricsCache | None = None,
 ) -> dict[str, Any]:
     """Every metric of ``cohort`` that ``actor`` may see, over the ``window_days`` before
-    ``now`` (default: the setting, and the store's clock)."""
+    ``now`` (default: the setting, and the store's clock). With a ``cache`` (the service's),
+    the same view computed in the last ``cache_seconds`` is answered again; ``computed_at``
+    says when it was computed."""
     require(actor, "cohort.read", cohort.id)
     settings = settings or MetricsSettings()
     days = window_days if window_days is not None else settings.window_days
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= 366:
         raise Invalid("window must be a whole number of days from 1 to 366", field="window")
     view = view_of(actor)
+    key = (
+        session.get_bind().engine.url.render_as_string(),  # a process may serve several
+        cohort.id,
+        view,
+        days,
+        tuple(settings.roles),
+        settings.min_group,
+        tuple(settings.leader_metrics),
+    )
+    kept = cache.get(key) if cache is not None and now is None else None
+    if kept is not None:
+        return kept
     at = now or utcnow()
     frames = load_frames(session, cohort)
     metrics = compute_metrics(
@@ -63,7 +101,7 @@ def cohort_metrics(
     )
     if view == "leader":
         metrics = [m for m in metrics if m.id in settings.leader_metrics]
-    return {
+    out = {
         "cohort": cohort.slug,
         "view": view,
         "timezone": frames.tz,
@@ -73,3 +111,6 @@ def cohort_metrics(
         "min_group": settings.min_group,
         "metrics": [m.as_dict(breakdown=view == "staff") for m in metrics],
     }
+    if cache is not None and now is None and settings.cache_seconds > 0:
+        cache.put(key, settings.cache_seconds, out)
+    return out

@@ -67,3 +67,21 @@ def test_the_roles_that_count_are_a_setting(store, cohort, people):
     got = seen(store, people["fay"], cohort, settings=everyone)
     active = next(m for m in got["metrics"] if m["id"] == "active_contributors")
     assert active["denominator"] == 4 and "facilitator" in active["formula"]
+
+
+def test_the_service_keeps_a_view_for_cache_seconds(store, cohort, people):
+    from datetime import timedelta
+
+    from nbcohort.cohorts.models import clock_at, utcnow
+    from nbcohort.cohorts.services.metrics import MetricsCache
+
+    cache, settings = MetricsCache(), MetricsSettings(cache_seconds=60)
+    first = seen(store, people["fay"], cohort, settings=settings, cache=cache)
+    with clock_at(utcnow() + timedelta(minutes=5)):
+        again = seen(store, people["fay"], cohort, settings=settings, cache=cache)
+        assert again is first  # kept: the same answer, computed_at and all
+        learner = seen(store, people["ana"], cohort, settings=settings, cache=cache)
+        assert learner["view"] == "cohort"  # a view is never served to another role
+        fresh = seen(store, people["fay"], cohort, settings=MetricsSettings(cache_seconds=0),
+                     cache=MetricsCache())  # fmt: skip
+        assert fresh["computed_at"] > first["computed_at"]

@@ -7,9 +7,11 @@ from nbcohort.cohorts.api.inputs import MetricsQuery
 from nbcohort.cohorts.api.routes.configured import configured
 from nbcohort.cohorts.api.routes.paths import PREFIX
 from nbcohort.cohorts.config import MetricsSettings
-from nbcohort.cohorts.services.metrics import cohort_metrics
+from nbcohort.cohorts.services.metrics import MetricsCache, cohort_metrics
 
 __all__ = ["ROUTES"]
+
+_CACHE = MetricsCache()  # one per service process
 
 
 class MetricsHandler(ApiHandler):
@@ -17,7 +19,9 @@ class MetricsHandler(ApiHandler):
         window = self.query(MetricsQuery).window
         settings = configured(MetricsSettings, self.ctx.rules)
         await self.run(
-            lambda s, a, c: cohort_metrics(s, a, c, window_days=window, settings=settings)
+            lambda s, a, c: cohort_metrics(
+                s, a, c, window_days=window, settings=settings, cache=_CACHE
+            )
         )
 
 

@@ -356,10 +356,18 @@ def _side_tables(
     return events
 
 
+def _status_mb(field: str, pid: int | str = "self") -> float:
+    """A process's ``VmRSS`` or ``VmHWM`` (its peak since exec), in MB. Not getrusage or
+    wait4: Linux keeps the parent's peak across exec, so those report the benchmark's own
+    memory for a child smaller than it."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def worker(url: str) -> dict[str, Any]:
     """Time the metrics in this process (run as ``--worker``): prints one JSON line."""
-    import os
-
     from sqlalchemy import select
 
     from nbcohort.cohorts.config import MetricsSettings
@@ -371,9 +379,7 @@ def worker(url: str) -> dict[str, Any]:
 
     store = Store.open(url)
     settings = MetricsSettings()
-    # Sampled: getrusage's peak is the parent's too (Linux keeps it across exec).
-    sampler = bl.RssSampler(os.getpid(), interval=0.005).start()
-    before = sampler.window()
+    before = _status_mb("VmRSS")
     calls, loads, computes, cpus = [], [], [], []
     with store.read() as s:
         cohort = s.scalars(select(Cohort).where(Cohort.slug == SLUG)).one()
@@ -401,7 +407,7 @@ def worker(url: str) -> dict[str, Any]:
         "rows": {"touches": len(frames.touches), "posts": len(frames.posts)},
         "metrics": len(got["metrics"]),
         "rss_before_first_call_mb": before,
-        "peak_rss_mb": sampler.stop(),
+        "peak_rss_mb": _status_mb("VmHWM"),
     }
 
 
@@ -437,13 +443,14 @@ def _through_service(url: str, tmp: Path) -> dict[str, Any]:
                 times.append(time.perf_counter() - t)
                 resp.raise_for_status()
             http.close()
+            peak = _status_mb("VmHWM", svc.pid)
         finally:
             svc.stop()
         if cache == "0":
             out.update(
                 first_request_ms=round(1000 * times[0], 1),
                 warm_request_ms=round(1000 * statistics.median(times[1:]), 1),
-                service_peak_rss_mb=svc.maxrss_mb,
+                service_peak_rss_mb=peak,
                 answer_kb=round(len(resp.content) / 1024, 1),
             )
         else:

@@ -257,6 +257,7 @@ def queries(n: int, seed: int) -> list[tuple[str, str]]:
 
 def one_run(backend: str, template: str, seeded: dict[str, Any], n: int, count: int) -> dict:
     import requests
+    from metrics_load import _status_mb
     from service_load import Service
 
     with tempfile.TemporaryDirectory(prefix="nbc-search-") as tmp_name:
@@ -282,6 +283,7 @@ def one_run(backend: str, template: str, seeded: dict[str, Any], n: int, count: 
                     statuses[resp.status_code] = statuses.get(resp.status_code, 0) + 1
                 cpu = proc.cpu_times()
                 service_cpu = cpu.user + cpu.system - started
+                peak = _status_mb("VmHWM", svc.pid)
             finally:
                 http.close()
                 svc.stop()
@@ -296,7 +298,7 @@ def one_run(backend: str, template: str, seeded: dict[str, Any], n: int, count: 
         "by_class_p99_ms": {k: round(bl.percentile(v, 99) or 0, 2) for k, v in by_class.items()},
         "statuses": {str(k): v for k, v in sorted(statuses.items())},
         "service_cpu_ms_per_request": round(1000 * service_cpu / count, 2),
-        "service_peak_rss_mb": svc.maxrss_mb,
+        "service_peak_rss_mb": peak,
     }
 
 

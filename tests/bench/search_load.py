@@ -152,7 +152,9 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
                 ],
             )
             kinds = dict(
-                conn.exec_driver_sql(f"SELECT id, kind FROM thread WHERE cohort_id = {cohort_id}")
+                conn.exec_driver_sql(
+                    f"SELECT id, kind FROM thread WHERE cohort_id = {cohort_id}"
+                ).fetchall()
             )
             threads = [t for t, kind in kinds.items() if kind != "prompt"]
             # Micro-prompt threads hold answers, one per member who answered (60 %); the

@@ -219,6 +219,25 @@ class CohortClient:
         data = self.request("POST", f"/api/v1/artifacts/{artifact_id}/copies")
         return data["filename"], base64.b64decode(data["content_b64"])
 
+    def search(
+        self, q: str, *, kind: str | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """Posts, threads and artifacts matching every word of ``q`` that you may see, each
+        kind most relevant first, with snippets of safe HTML (matches in ``<mark>``).
+        ``kind``: post, thread or artifact only."""
+        params: dict[str, Any] = {"q": q}
+        if kind is not None:
+            params["kind"] = kind
+        if limit is not None:
+            params["limit"] = limit
+        return self.request("GET", "/api/v1/search", params=params)
+
+    def metrics(self, window: int | None = None) -> dict[str, Any]:
+        """The cohort's metrics you may see over the last ``window`` days (default: the
+        service's setting): each with its value, formula, window and weekly trend."""
+        params = {"window": window} if window is not None else {}
+        return self.request("GET", "/api/v1/metrics", params=params)
+
     # -- peer review ------------------------------------------------------------------------
     def review_inbox(self, assignment: str) -> dict[str, Any]:
         """The member's review inbox for ``assignment`` and, as an author, their own result."""

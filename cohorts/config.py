@@ -21,7 +21,9 @@ __all__ = [
     "ClientSettings",
     "CommunitySettings",
     "MailSettings",
+    "MetricsSettings",
     "NbCohort",
+    "SearchSettings",
     "ServiceSettings",
     "StoreSettings",
     "all_settings_classes",
@@ -238,6 +240,65 @@ class CommunitySettings(Configurable):
     ).tag(config=True)
 
 
+class MetricsSettings(Configurable):
+    """The cohort's engagement metrics: whom they count and what they never show."""
+
+    min_group = Int(
+        5,
+        min=3,
+        help="No metric is shown for a group smaller than this many members: the metric "
+        "says it is withheld and why (with 2 or 3 people, an average tells on a person). "
+        "Never below 3.",
+    ).tag(config=True)
+    roles = List(
+        Unicode(),
+        default_value=["learner", "champion", "alumni"],
+        help="Roles whose members the metrics count (the people a community measures itself "
+        "by). Staff (facilitators, instructors) and sponsors are left out by default: "
+        "their posts and reviews are their job, not a sign of engagement.",
+    ).tag(config=True)
+    window_days = Int(
+        28,
+        min=1,
+        max=366,
+        help="Days a metric looks back over when the request names no window "
+        "(GET /api/v1/metrics?window=N).",
+    ).tag(config=True)
+    cache_seconds = Float(
+        60.0,
+        min=0.0,
+        help="Seconds the service answers the same view of a cohort's metrics again before "
+        "computing them anew (each process keeps its own; computing takes the service's "
+        "event loop, up to a second for half a million events: tests/bench/README.md). "
+        "The answer's computed_at says when. 0 computes every request.",
+    ).tag(config=True)
+    leader_metrics = List(
+        Unicode(),
+        default_value=[
+            "active_contributors",
+            "artifact_reuse_rate",
+            "time_to_apply",
+            "applied_within_14_days",
+            "newcomer_conversion",
+        ],
+        help="The metrics sponsors see (the leader one-pager): those that map to the "
+        "outcomes the charter names. Staff see every metric; learners, champions and alumni "
+        "every cohort-level aggregate.",
+    ).tag(config=True)
+
+
+class SearchSettings(Configurable):
+    """Search across posts, threads and artifacts (the index is the database's own)."""
+
+    ranked_matches = Int(
+        500,
+        min=20,
+        help="Matches of each kind ranked by relevance, newest first: a word found in most "
+        "posts costs this many rows, not the whole table (tests/bench/README.md has the "
+        "figures). Results are the most relevant of the newest ranked_matches matches.",
+    ).tag(config=True)
+
+
 class ClientSettings(Configurable):
     """How widgets and pages reach the service."""
 
@@ -373,6 +434,8 @@ def all_settings_classes() -> list[type[Configurable]]:
         ClientSettings,
         CadenceSettings,
         MailSettings,
+        MetricsSettings,
+        SearchSettings,
     ]
 
 

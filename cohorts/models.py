@@ -38,6 +38,7 @@ from sqlalchemy.orm import (
 )
 
 __all__ = [
+    "SEARCHED_TABLES",
     "Activity",
     "Allocation",
     "ApiToken",
@@ -68,7 +69,9 @@ __all__ = [
     "Rubric",
     "Thread",
     "clock_at",
+    "compared_with_models",
     "guard_activity_log",
+    "is_search_index",
     "utcnow",
 ]
 
@@ -580,6 +583,36 @@ class Activity(Base):
     object_id: Mapped[int | None] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+# The search index is the database's own (migration 0009): FTS5 tables named ``search_<table>``
+# (with the shadow tables FTS5 keeps beside them) on SQLite; a generated ``search_terms``
+# column and its GIN index ``ix_<table>_search_terms`` on PostgreSQL. No model reads or writes
+# them, so comparisons of the models with a database (Alembic autogenerate, the store's
+# tests) leave out exactly what this names.
+SEARCHED_TABLES = ("post", "thread", "artifact")
+
+
+def is_search_index(name: str | None, type_: str) -> bool:
+    """Whether the schema object ``name`` of kind ``type_`` (Alembic's words: table, column,
+    index) is part of the search index the database keeps."""
+    if not name:
+        return False
+    if type_ == "table":
+        return any(name.startswith(f"search_{t}") for t in SEARCHED_TABLES)
+    if type_ == "column":
+        return name == "search_terms"
+    if type_ == "index":
+        return name in {f"ix_{t}_search_terms" for t in SEARCHED_TABLES}
+    return False
+
+
+def compared_with_models(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's ``include_object`` hook: a database object no model maps is compared (and
+    reported) unless it belongs to the search index."""
+    return not (reflected and compare_to is None and is_search_index(name, type_))
 
 
 def _no_bulk_rewrite_of_activity(state: Any) -> None:

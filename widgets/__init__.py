@@ -11,6 +11,7 @@ from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
+from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
 
 __all__ = [
@@ -22,5 +23,6 @@ __all__ = [
     "onboarding",
     "peer_review",
     "prompt",
+    "search",
     "share",
 ]

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from nbcohort.cohorts.services.errors import Invalid, NotFound
+from nbcohort.cohorts.services.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = [
     "ID_MAX",
@@ -24,6 +25,7 @@ __all__ = [
     "DaysQuery",
     "EmailPref",
     "Helpfulness",
+    "MetricsQuery",
     "Moderation",
     "NewArtifact",
     "NewPost",
@@ -35,6 +37,7 @@ __all__ = [
     "Publish",
     "Reason",
     "ReviewDraft",
+    "SearchQuery",
     "TagQuery",
     "ThreadQuery",
     "parse_body",
@@ -157,6 +160,16 @@ class NotificationsRead(_Body):
 
 class EmailPref(_Body):
     email_pref: Literal["all", "digest", "none"]
+
+
+class SearchQuery(_Query):
+    q: Annotated[str, Field(max_length=MAX_QUERY_CHARS)]  # empty: the service says so
+    kind: Literal["post", "thread", "artifact"] | None = None  # None: every kind
+    limit: Annotated[int, Field(ge=1, le=MAX_LIMIT)] | None = None
+
+
+class MetricsQuery(_Query):
+    window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-from nbcohort.cohorts.models import Base
+from nbcohort.cohorts.models import Base, compared_with_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -16,6 +16,7 @@ def run() -> None:
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
+            include_object=compared_with_models,
         )
         with context.begin_transaction():
             context.run_migrations()
@@ -26,6 +27,7 @@ def run() -> None:
             connection=conn,
             target_metadata=target_metadata,
             render_as_batch=conn.dialect.name == "sqlite",
+            include_object=compared_with_models,
         )
         with context.begin_transaction():
             context.run_migrations()

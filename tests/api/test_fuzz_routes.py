@@ -39,7 +39,7 @@ pytestmark = pytest.mark.slow
 FIELDS = ["anchor", "body", "parent_id", "title", "request_key", "reason", "action", "note",
           "filename", "content_b64", "description", "tags", "license", "scores", "comments",
           "overall_comment", "submit", "helpfulness", "consent"]  # fmt: skip
-QUERY = ["anchor", "before", "limit", "tag", "all"]
+QUERY = ["anchor", "before", "limit", "tag", "all", "q", "kind", "window"]
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 

@@ -29,6 +29,12 @@ import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repo: tests.helpers
 
+# Processes as a user starts them, shared with the tests (service_load, widget_render and
+# roster_import call them as bl.free_port() etc.).
+from tests.helpers.processes import free_port as free_port
+from tests.helpers.processes import isolated_env as isolated_env
+from tests.helpers.processes import wait_until_serving as wait_until_serving
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 RESULTS = HERE / "results"

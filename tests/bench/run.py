@@ -7,11 +7,12 @@ saturation), roster_import (a 10,000-member CSV through the CLI), widget_render 
 discussion widget's first render in a kernel, 50 and 5,000 posts), and for peer review:
 allocation (10,000 submissions, k=3), aggregation (10,000 x 3 reviews), peer_accuracy (the
 model against median, ORA2's rule and mean on simulated rounds) and packets (1,000
-submissions -> 3,000 anonymized packets, beside nbgrader's own collect), and cadence_tick
-(``nbcohort cadence tick`` for 10,000 members with nothing due). Each runs on SQLite and,
-submissions -> 3,000 anonymized packets, beside nbgrader's own collect), and mail_digest
-(``nbcohort mail digest`` for 10,000 members into the outbox). Each runs on SQLite and,
-when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL database too.
+submissions -> 3,000 anonymized packets, beside nbgrader's own collect), cadence_tick
+(``nbcohort cadence tick`` for 10,000 members with nothing due), mail_digest (``nbcohort
+mail digest`` for 10,000 members into the outbox), metrics (every metric of 1,000 members
+and 500,000 activity events) and search (100,000 posts through the service). Each runs
+on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL
+database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
 check fails (a lost or duplicated post, a re-import that changed the roster).
@@ -31,9 +32,11 @@ import allocation
 import benchlib as bl
 import cadence_tick
 import mail_digest
+import metrics_load
 import packets
 import peer_accuracy
 import roster_import
+import search_load
 import service_load
 import widget_render
 
@@ -47,6 +50,8 @@ BENCHMARKS = {
     packets.NAME: packets,
     cadence_tick.NAME: cadence_tick,
     mail_digest.NAME: mail_digest,
+    metrics_load.NAME: metrics_load,
+    search_load.NAME: search_load,
 }
 
 

@@ -12,9 +12,11 @@ from nbcohort.cohorts.api.routes import (
     events,
     library,
     members,
+    metrics,
     notifications,
     peer_review,
     prompts,
+    search,
     unsubscribe,
 )
 
@@ -29,6 +31,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *peer_review.ROUTES,
     *charter.ROUTES,
     *events.ROUTES,
+    *search.ROUTES,
+    *metrics.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

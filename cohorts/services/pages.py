@@ -63,7 +63,8 @@ def post_view(
 
 
 def author_of(row: Any) -> dict[str, Any]:
-    """A joined row's author (a page's, a search result's) as ``members.member_dict`` shows a member to others."""
+    """A joined row's author (a page's, a search result's), as ``members.member_dict``
+    shows a member to others."""
     return {
         "id": row.author_id,
         "username": row.username,

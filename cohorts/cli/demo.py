@@ -21,7 +21,7 @@ from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
@@ -199,7 +199,9 @@ class DemoCommand(NbCohortCommand):
         try:
             learner, token, instructor_token = self.prepare(store)
             home = self.workspace(learner) if self.lab else None
-            app = make_app(store, settings, CommunitySettings(parent=self))
+            app = make_app(
+                store, settings, CommunitySettings(parent=self), live=LiveSettings(parent=self)
+            )
             try:
                 service = BackgroundService(app, settings).start()
             except OSError as exc:

@@ -212,7 +212,8 @@ class PostCard(w.VBox):
             else:
                 self.replies.children += tuple(added)
         if mine != theirs or added:
-            self.post = {**fresh, "replies": [c.post for c in self.replies.children]}
+            shown = self.replies.children if self.replies is not None else ()
+            self.post = {**fresh, "replies": [c.post for c in shown]}
             # An open panel's form may hold what the member is typing: it stays.
             self.render(refill=False)
 

@@ -8,6 +8,7 @@ one small button beside it that opens its actions (react, reply, edit, delete, f
 
 from __future__ import annotations
 
+import html
 import threading
 from collections.abc import Iterable
 from typing import Any
@@ -22,6 +23,23 @@ from nbcohort.widgets._post import PostCard
 from nbcohort.widgets._style import button, status, style, when
 
 __all__ = ["Discussion", "discussion"]
+
+
+def onboarding_hint(conn: Connection) -> str:
+    """One short line pointing a member who has not started their onboarding at its next
+    step ("" otherwise): asked of the service once per kernel, kept with the connection."""
+    if "onboarding_hint" not in conn.kept:
+        try:
+            data = conn.client.onboarding()
+        except ClientError:
+            data = {}
+        nxt = data.get("next")
+        started = any(s.get("status") == "done" for s in data.get("steps", ()))
+        hint = ""
+        if data.get("active") and not data.get("contributor") and not started and nxt:
+            hint = f"New here? Your first step: {nxt['title']} (onboarding() shows them all)"
+        conn.kept["onboarding_hint"] = hint
+    return str(conn.kept["onboarding_hint"])
 
 
 def _latest(posts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
@@ -50,6 +68,10 @@ class Discussion(w.VBox):
         self.content = w.VBox([self.earlier, self.posts, self.composer])
         self.content.add_class("nbc-thread")
         self.live_line = w.HTML()  # the calm line while live updates are paused
+        self.hint = w.HTML()  # the next onboarding step, for a member who has not started
+        hint = onboarding_hint(conn)
+        if hint:
+            self.hint.value = f'<div class="nbc-meta nbc-hint">{html.escape(hint)}</div>'
         self.opened = False
         self.total = self.unread = self.version = 0
         self.latest: dict[str, Any] | None = None
@@ -58,7 +80,7 @@ class Discussion(w.VBox):
         self._first_page: dict[str, Any] | None = None
         self._cards_made = False
         self._style = style()
-        super().__init__([self._style, self.summary, self.live_line])
+        super().__init__([self._style, self.summary, self.hint, self.live_line])
         self.add_class("nbc-discussion")
         self._apply(conn.client.thread(anchor, limit=page_size, unread=True))
         if expanded:
@@ -118,7 +140,7 @@ class Discussion(w.VBox):
     # Not open/close: those open and close a widget's channel to the front end.
     def expand(self) -> None:
         self._make_cards()
-        self.children = [self._style, self.summary, self.live_line, self.content]
+        self.children = [self._style, self.summary, self.hint, self.live_line, self.content]
         self.opened = True
         self.summary.add_class("nbc-open")
         if self.total:
@@ -130,7 +152,7 @@ class Discussion(w.VBox):
         self.render_summary()
 
     def collapse(self) -> None:
-        self.children = [self._style, self.summary, self.live_line]
+        self.children = [self._style, self.summary, self.hint, self.live_line]
         self.opened = False
         self.summary.remove_class("nbc-open")
         self.render_summary()
@@ -194,6 +216,8 @@ class Discussion(w.VBox):
             if not known:
                 self.posts.children += (PostCard(self, post),)
                 self.added(post)
+        self.hint.value = ""  # they have started
+        self.conn.kept.pop("onboarding_hint", None)
         return post
 
 

@@ -426,8 +426,7 @@ class MailSettings(Configurable):
 
 
 class LiveSettings(Configurable):
-    """How the discussion and notifications widgets stay current while a notebook is open:
-    one long-poll per kernel that the service answers when something it shows changed."""
+    """How the discussion and notifications widgets stay current: one long-poll per kernel."""
 
     max_wait_seconds = Float(
         25.0,

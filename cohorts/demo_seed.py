@@ -16,7 +16,7 @@ from nbcohort.cohorts.course import CourseSpec
 from nbcohort.cohorts.models import Cohort, Member, Post, Thread, clock_at, utcnow
 from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.roster import import_roster

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from nbcohort.cohorts.models import ReviewRound, ReviewSubmission, utcnow
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.review_rounds import close_round as store_close
 from nbcohort.cohorts.services.review_rounds import find_round, observations, reopen_round

@@ -18,7 +18,7 @@ from traitlets.config import Config
 
 from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.nbgrader_io import nbgrader_api

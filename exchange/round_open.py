@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from nbcohort.cohorts.models import ReviewRound, utcnow
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.review_rounds import NewSubmission, create_round
 from nbcohort.exchange.allocation import AllocationError, allocate, check

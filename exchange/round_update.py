@@ -30,7 +30,7 @@ from nbcohort.cohorts.models import (
     ReviewSubmission,
     utcnow,
 )
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.review_rounds import (
     add_allocations,

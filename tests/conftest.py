@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.schema import upgrade_db
 from nbcohort.cohorts.services.auth import mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store, make_engine
 from tests.helpers.community import SYSTEM

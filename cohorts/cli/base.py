@@ -14,7 +14,7 @@ from traitlets import Unicode
 from nbcohort.cohorts import __version__
 from nbcohort.cohorts.config import NbCohort, StoreSettings, all_settings_classes
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.store import DatabaseError, Store
 

@@ -20,7 +20,7 @@ from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSett
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort, list_cohorts
+from nbcohort.cohorts.services.cohort_registry import create_cohort, list_cohorts
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.members import find_member, list_members
 from nbcohort.cohorts.store import Store

@@ -31,7 +31,7 @@ from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.store import Store
 

@@ -20,7 +20,7 @@ from nbcohort.cohorts.prompt_library import community_prompts
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import Forbidden
 from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window

@@ -20,7 +20,6 @@ from typing import Any, Literal
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import MetricsSettings
-from nbcohort.cohorts.metrics import compute_metrics, load_frames
 from nbcohort.cohorts.models import Cohort, utcnow
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
@@ -90,6 +89,9 @@ def cohort_metrics(
     kept = cache.get(key) if cache is not None and now is None else None
     if kept is not None:
         return kept
+    # pandas is loaded by the first metrics request, not by every service process at start
+    from nbcohort.cohorts.metrics import compute_metrics, load_frames
+
     at = now or utcnow()
     frames = load_frames(session, cohort)
     metrics = compute_metrics(

@@ -27,7 +27,7 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.members import member_dict
 
-__all__ = ["PageCache", "post_view", "thread_page"]
+__all__ = ["PageCache", "author_of", "post_view", "thread_page"]
 
 
 def post_view(
@@ -62,8 +62,9 @@ def post_view(
     }
 
 
-def _author(row: Any) -> dict[str, Any]:
-    """A page row's author as ``members.member_dict`` shows a member to others."""
+def author_of(row: Any) -> dict[str, Any]:
+    """A joined row's author (a page's, a search result's), as ``members.member_dict``
+    shows a member to others."""
     return {
         "id": row.author_id,
         "username": row.username,
@@ -117,7 +118,7 @@ class _Content:
         kinds = self.reactors.get(row.id, {})
         counts = {kind: len(who) for kind, who in kinds.items()}
         mine = [kind for kind, who in kinds.items() if viewer_id in who]
-        return post_view(row, viewer_id, staff, counts, mine, _author(row))
+        return post_view(row, viewer_id, staff, counts, mine, author_of(row))
 
 
 class PageCache:

@@ -1,5 +1,6 @@
 """Peer review as members take part: the reviewer's inbox and rubric form, the author's
-reviews and result, feedback on feedback, and publishing a reviewed artifact."""
+reviews and result, feedback on feedback, and publishing a reviewed artifact (a reviewer's
+packet files: review_packets.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFo
 from nbcohort.cohorts.services.review_rounds import effective_due, find_round
 
 __all__ = [
-    "packet_files",
+    "LIVE",
     "publish_reviewed",
     "rate_review",
     "review_inbox",
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 MAX_COMMENT = 5000
-_LIVE = ("assigned", "submitted")
+LIVE = ("assigned", "submitted")  # allocations still open to their reviewer
 
 
 def reviewer_label(index: int) -> str:
@@ -73,7 +74,7 @@ def _finished_own_reviews(session: Session, rnd: ReviewRound, member_id: int) ->
         .where(
             Allocation.round_id == rnd.id,
             Allocation.reviewer_id == member_id,
-            Allocation.status.in_(_LIVE),
+            Allocation.status.in_(LIVE),
             Allocation.kind != "self",
         )
     ).all()
@@ -92,7 +93,7 @@ def review_inbox(session: Session, actor: Actor, cohort: Cohort, assignment: str
         .where(
             Allocation.round_id == rnd.id,
             Allocation.reviewer_id == actor.member_id,
-            Allocation.status.in_(_LIVE),
+            Allocation.status.in_(LIVE),
         )
         .order_by(Allocation.kind != "calibration", Allocation.id)
     ).all()
@@ -154,7 +155,7 @@ def _own_result(
             Allocation.submission_id == sub.id,
             Review.draft.is_(False),
             Allocation.kind == "peer",
-            Allocation.status.in_(_LIVE),
+            Allocation.status.in_(LIVE),
         )
         .order_by(Allocation.id)
     ).all()
@@ -237,7 +238,7 @@ def save_review(
     rnd = session.get_one(ReviewRound, alloc.round_id)
     if (
         rnd.cohort_id != cohort.id
-        or alloc.status not in _LIVE
+        or alloc.status not in LIVE
         or (assignment is not None and rnd.assignment != assignment)
     ):
         raise NotFound(f"no review {allocation_id} assigned to you", field="allocation_id")
@@ -322,36 +323,6 @@ def rate_review(
     review.helpfulness = int(helpfulness)
     record(session, cohort.id, actor.member_id, "review.rate", review, helpfulness=helpfulness)
     return {"id": review.id, "helpfulness": review.helpfulness}
-
-
-def packet_files(
-    session: Session,
-    actor: Actor,
-    cohort: Cohort,
-    allocation_id: int,
-    *,
-    assignment: str | None = None,
-) -> dict[str, bytes]:
-    """The files of the packet assigned to this reviewer (only theirs, only while live)."""
-    require(actor, "review.take", cohort.id)
-    alloc = session.get(Allocation, allocation_id)
-    rnd = session.get(ReviewRound, alloc.round_id) if alloc else None
-    if (
-        alloc is None
-        or rnd is None
-        or rnd.cohort_id != cohort.id
-        or alloc.reviewer_id != actor.member_id
-        or alloc.status not in _LIVE
-        or (assignment is not None and rnd.assignment != assignment)
-    ):
-        raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
-    root = Path(rnd.folder) / alloc.packet
-    files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        files[path.relative_to(root).as_posix()] = path.read_bytes()
-    if not files:
-        raise NotFound(f"packet {alloc.packet} is missing on the server; tell your facilitator")
-    return files
 
 
 def publish_reviewed(

@@ -28,6 +28,7 @@ from nbcohort.cohorts.models import Cohort, Post, Prompt, Thread
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.pages import author_of
 from nbcohort.cohorts.services.search_sql import Kind, statement
 from nbcohort.cohorts.services.snippets import WORD, highlight, plain_text
 from nbcohort.cohorts.services.visibility import prompt_answers_visible, prompt_opened
@@ -192,17 +193,6 @@ def search(
     return out
 
 
-def _author(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.author_id,
-        "username": row.username,
-        "name": row.name,
-        "role": row.role,
-        "team": row.team,
-        "timezone": row.timezone,
-    }
-
-
 def _prompt_key(kind: str, anchor: str) -> str | None:
     return anchor.removeprefix("prompt/") if kind == "prompt" else None
 
@@ -216,7 +206,7 @@ def _post(row: Any, words: list[str]) -> dict[str, Any]:
         "anchor": row.anchor,
         "thread_title": row.title,
         "prompt": _prompt_key(row.kind, row.anchor),
-        "author": _author(row),
+        "author": author_of(row),
         "created_at": row.created_at.isoformat(),
         "hidden": bool(row.hidden),
         "snippet": highlight(plain_text(row.body_html), words),
@@ -246,7 +236,7 @@ def _artifact(row: Any, words: list[str]) -> dict[str, Any]:
         "license": row.license,
         "filename": row.filename,
         "size": row.size,
-        "author": _author(row),
+        "author": author_of(row),
         "created_at": row.created_at.isoformat(),
         "title_html": highlight(row.title, words, span=60),
         "snippet": highlight(" ".join([description, *map(str, tags), row.filename]), words),

@@ -26,7 +26,7 @@ from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.config import ServiceSettings
 from nbcohort.cohorts.models import Activity
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.services.posts import create_post
 from nbcohort.cohorts.services.practices import sync_practices

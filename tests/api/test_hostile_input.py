@@ -151,7 +151,7 @@ def test_a_hidden_post_is_read_without_its_text(http, clients):
 @pytest.mark.parametrize("route", sorted(POST_ROUTES))
 def test_another_cohorts_post_is_not_found_on_every_route(http, store, clients, route):
     from nbcohort.cohorts.services.auth import Actor
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.members import add_member
     from nbcohort.cohorts.services.posts import create_post
 

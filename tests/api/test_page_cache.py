@@ -163,7 +163,7 @@ def test_writes_through_another_store_are_seen(
 
 def test_a_foreign_sqlite_connection_is_seen(sqlite_store: Store, tmp_path) -> None:
     """Triggers live in the database file: even a plain sqlite3 session keeps the count."""
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.members import add_member
 
     store = sqlite_store

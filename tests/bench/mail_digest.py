@@ -43,7 +43,7 @@ def prepare(url: str, n: int, posts: int, threads: int, per_member: int) -> None
 
     from nbcohort.cohorts.models import Member, Notification, Post, Thread
     from nbcohort.cohorts.services.auth import Actor
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.store import Store
 
     now = datetime.now(UTC)

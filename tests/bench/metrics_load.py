@@ -69,7 +69,7 @@ def seed(url: str, members_n: int, events_n: int) -> dict[str, Any]:
 
     from nbcohort.cohorts.models import Member, clock_at
     from nbcohort.cohorts.services.auth import Actor
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.practices import sync_practices
     from nbcohort.cohorts.services.prompts import sync_prompts
     from nbcohort.cohorts.services.roster import import_roster

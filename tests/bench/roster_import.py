@@ -44,7 +44,7 @@ def parameters(opts: Any) -> dict[str, Any]:
 def prepare(url: str) -> None:
     """Migrate the fresh database and create the empty cohort (not timed)."""
     from nbcohort.cohorts.services.auth import Actor
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.store import Store
 
     store = Store.open(url, upgrade=True)
@@ -206,7 +206,7 @@ def worker(url: str, csv_path: Path, profile: bool) -> dict[str, Any]:
 
     from nbcohort.cohorts.services import roster
     from nbcohort.cohorts.services.auth import Actor
-    from nbcohort.cohorts.services.cohorts import create_cohort, get_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort, get_cohort
     from nbcohort.cohorts.store import Store
 
     system = Actor.system()

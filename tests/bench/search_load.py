@@ -101,7 +101,7 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
 
     from nbcohort.cohorts.models import Member
     from nbcohort.cohorts.services.auth import Actor, mint_token
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.prompts import sync_prompts
     from nbcohort.cohorts.services.roster import import_roster
     from nbcohort.cohorts.store import Store

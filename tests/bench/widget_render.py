@@ -27,7 +27,7 @@ def seed(url: str) -> str:
     from nbcohort.cohorts.models import Member
     from nbcohort.cohorts.services import posts
     from nbcohort.cohorts.services.auth import Actor, mint_token
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.roster import import_roster
     from nbcohort.cohorts.store import Store
 

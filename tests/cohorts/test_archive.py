@@ -40,7 +40,7 @@ from nbcohort.cohorts.services.archive import (
     import_archive,
 )
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.posts import create_post, flag_post, react
 from nbcohort.cohorts.services.roster import import_roster

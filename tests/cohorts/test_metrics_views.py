@@ -9,7 +9,7 @@ from nbcohort.cohorts.config import MetricsSettings
 from nbcohort.cohorts.metrics import METRIC_IDS
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Invalid, NotFound
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.services.metrics import cohort_metrics

@@ -21,7 +21,7 @@ from nbcohort.cohorts.models import Cohort, Member, clock_at
 from nbcohort.cohorts.services import posts, prompts, search
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store

@@ -21,7 +21,7 @@ from nbcohort.cohorts.services.auth import (
     require,
     revoke_tokens,
 )
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Forbidden, NotFound, Unauthorized
 from nbcohort.cohorts.services.members import add_member, set_active
 from nbcohort.cohorts.services.roster import import_roster

@@ -24,7 +24,7 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.services import posts, threads
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store

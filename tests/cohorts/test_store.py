@@ -40,7 +40,7 @@ from nbcohort.cohorts.schema import (
 )
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import DatabaseError, Store, make_engine

@@ -24,7 +24,7 @@ from nbcohort.cohorts.models import (
     clock_at,
     utcnow,
 )
-from nbcohort.cohorts.services import reviews
+from nbcohort.cohorts.services import review_packets, reviews
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import set_active
@@ -176,7 +176,7 @@ def test_a_reviewer_who_leaves_the_roster_has_their_reviews_moved(any_course):
     moved = [i for i in _inbox(any_course, new_reviewer)["inbox"] if i["review"]["draft"]]
     actor, cohort = _actor(any_course, new_reviewer)
     with any_course.store.read() as s:
-        files = reviews.packet_files(s, actor, cohort, moved[0]["allocation_id"])
+        files = review_packets.packet_files(s, actor, cohort, moved[0]["allocation_id"])
     assert "project-1.ipynb" in files
 
 

@@ -17,7 +17,7 @@ from traitlets.config import Config
 
 from nbcohort.cohorts.models import Member, utcnow
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.nbgrader_io import nbgrader_api

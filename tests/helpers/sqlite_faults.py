@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Member, Post
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store, sqlite_path
 

@@ -14,7 +14,7 @@ from nbcohort.cohorts.metrics import Metric, compute_metrics, load_frames
 from nbcohort.cohorts.models import Member, clock_at
 from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member, set_active
 from nbcohort.cohorts.store import Store
 

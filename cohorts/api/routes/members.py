@@ -15,7 +15,7 @@ from nbcohort.cohorts.api.routes.paths import PREFIX
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services import members
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import cohort_summary
+from nbcohort.cohorts.services.cohort_registry import cohort_summary
 
 __all__ = ["ROUTES"]
 

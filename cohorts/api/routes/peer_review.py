@@ -14,6 +14,7 @@ from nbcohort.cohorts.api.routes.paths import ID, NAME, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.review_packets import packet_files
 
 __all__ = ["ROUTES"]
 
@@ -51,7 +52,7 @@ class ReviewPacketHandler(ApiHandler):
         allocation_id = path_id(raw_id, "packet", "allocation_id")
 
         def packet(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
-            files = reviews.packet_files(s, actor, cohort, allocation_id, assignment=assignment)
+            files = packet_files(s, actor, cohort, allocation_id, assignment=assignment)
             return {
                 "files": {
                     rel: base64.b64encode(data).decode("ascii") for rel, data in files.items()

@@ -1,4 +1,4 @@
-"""Cohorts: create, find, describe."""
+"""The cohort registry: create a cohort, find one, list them, describe one."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ import pytest
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.services.auth import Actor, mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.services.posts import create_post
 from nbcohort.cohorts.services.prompts import sync_prompts

@@ -46,7 +46,7 @@ def prepare(url: str, n: int) -> list[str]:
     """The cohort, ``n`` learners and a facilitator, a first post; their tokens."""
     from nbcohort.cohorts.schema import upgrade_db
     from nbcohort.cohorts.services.auth import Actor, mint_token
-    from nbcohort.cohorts.services.cohorts import create_cohort
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.members import add_member
     from nbcohort.cohorts.services.posts import create_post
     from nbcohort.cohorts.store import Store, make_engine

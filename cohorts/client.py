@@ -319,6 +319,17 @@ class CohortClient:
         params = {"days": days} if days else {}
         return self.request("GET", "/api/v1/cadence", params=params)
 
+    def watch(
+        self, threads: dict[str, int], notifications: str | None = None, wait: float = 25.0
+    ) -> dict[str, Any]:
+        """Wait up to ``wait`` s for a thread version or the notifications mark to differ from
+        the ones given: ``{"changed": bool, "threads": {...}, "notifications": mark}``. Give
+        this client a timeout longer than ``wait``."""
+        body: dict[str, Any] = {"threads": threads, "wait": wait}
+        if notifications is not None:
+            body["notifications"] = notifications
+        return self.request("POST", "/api/v1/watch", json=body)
+
     def calendar_url(self) -> str:
         """Your own calendar feed, to subscribe to from a calendar application."""
         return self.url + self.request("GET", "/api/v1/calendar")["path"]

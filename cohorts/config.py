@@ -20,6 +20,7 @@ __all__ = [
     "CadenceSettings",
     "ClientSettings",
     "CommunitySettings",
+    "LiveSettings",
     "MailSettings",
     "MetricsSettings",
     "NbCohort",
@@ -424,6 +425,28 @@ class MailSettings(Configurable):
     )
 
 
+class LiveSettings(Configurable):
+    """How the discussion and notifications widgets stay current: one long-poll per kernel."""
+
+    max_wait_seconds = Float(
+        25.0,
+        help="Longest a watch waits for a change before answering 'nothing new' (the kernel "
+        "then asks again). Under most proxies' idle timeout (often 60 s).",
+    ).tag(config=True)
+    check_seconds = Float(
+        2.0,
+        help="How often the service compares the marks of every waiting watch in one query, "
+        "for changes made by other processes (the CLI, the cadence tick, another service "
+        "process on SQLite). Its own writes and, on PostgreSQL, every thread change wake the "
+        "watches at once.",
+    ).tag(config=True)
+    max_watches_per_member = Int(
+        8,
+        help="Watches one member may hold open at once (one per running kernel; a notebook "
+        "re-opened leaves its old watch to time out). Beyond it a watch is refused (429).",
+    ).tag(config=True)
+
+
 def all_settings_classes() -> list[type[Configurable]]:
     """Every Configurable nbcohort defines (the docs test walks this list)."""
     return [
@@ -436,6 +459,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         MailSettings,
         MetricsSettings,
         SearchSettings,
+        LiveSettings,
     ]
 
 

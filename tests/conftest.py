@@ -47,6 +47,19 @@ def _pg_template() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Code that falls back on the default data dir (a tick's mail step making its signing
+    key) writes into a folder of the test run, never into the user's own."""
+    before = os.environ.get("JUPYTER_DATA_DIR")
+    os.environ["JUPYTER_DATA_DIR"] = str(tmp_path_factory.mktemp("jupyter-data"))
+    yield
+    if before is None:
+        os.environ.pop("JUPYTER_DATA_DIR", None)
+    else:
+        os.environ["JUPYTER_DATA_DIR"] = before
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""

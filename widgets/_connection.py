@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import ipywidgets as w
@@ -21,6 +21,7 @@ _cache: dict[tuple[str, str], Connection] = {}
 class Connection:
     client: CohortClient
     me: dict[str, Any]
+    kept: dict[str, Any] = field(default_factory=dict)  # answers asked once per kernel
 
     @property
     def member_id(self) -> int:

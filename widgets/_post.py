@@ -74,7 +74,22 @@ class PostCard(w.VBox):
     def own(self) -> bool:
         return bool(self.post["author"]["id"] == self.thread.conn.member_id)
 
-    def render(self) -> None:
+    def render(self, refill: bool = True) -> None:
+        """The post and what is open beside it (``refill``: its actions made again)."""
+        self._paint()
+        parts: list[w.Widget] = [self.row]
+        if self.panel is not None and self.panel_open:
+            if refill:
+                self._fill_panel(self.panel)
+            parts.append(self.panel)
+        if self.replies is not None:
+            parts.append(self.replies)
+        if self.reply_box is not None:
+            parts.append(self.reply_box)
+        self.children = parts
+
+    def _paint(self) -> None:
+        """The post's text, reactions and the name of its actions button."""
         p = self.post
         css = "nbc-card nbc-reply" if self.is_reply else "nbc-card"
         if p["deleted"]:
@@ -100,15 +115,6 @@ class PostCard(w.VBox):
         excerpt = _excerpt(p["html"]) if not p["deleted"] else ""
         self.more.tooltip = f"{name}: “{excerpt}”" if excerpt else name
         self.more.layout.visibility = "hidden" if p["deleted"] else None
-        parts: list[w.Widget] = [self.row]
-        if self.panel is not None and self.panel_open:
-            self._fill_panel(self.panel)
-            parts.append(self.panel)
-        if self.replies is not None:
-            parts.append(self.replies)
-        if self.reply_box is not None:
-            parts.append(self.reply_box)
-        self.children = parts
 
     def toggle_actions(self) -> None:
         """Open this post's actions beside it, or close them; the focus stays on the button."""
@@ -186,6 +192,31 @@ class PostCard(w.VBox):
         self.expand().note.value = status(done, ok=True) if done else ""
         return True
 
+    def update(self, fresh: dict[str, Any]) -> None:
+        """The post as the service has it now (a live change): its text, reactions and
+        replies. An open action panel or reply box stays as it is."""
+        mine = {k: v for k, v in self.post.items() if k != "replies"}
+        theirs = {k: v for k, v in fresh.items() if k != "replies"}
+        known = {c.post["id"]: c for c in self.replies.children} if self.replies else {}
+        newest = max(known, default=0)
+        added = []
+        for reply in fresh.get("replies", ()):
+            card = known.get(reply["id"])
+            if card is not None:
+                card.update(reply)
+            elif reply["id"] > newest:
+                added.append(PostCard(self.thread, reply, reply=True))
+        if added:
+            if self.replies is None:
+                self.replies = w.VBox(added)
+            else:
+                self.replies.children += tuple(added)
+        if mine != theirs or added:
+            shown = self.replies.children if self.replies is not None else ()
+            self.post = {**fresh, "replies": [c.post for c in shown]}
+            # An open panel's form may hold what the member is typing: it stays.
+            self.render(refill=False)
+
     def refresh(self) -> None:
         fresh = self.client.get_post(self.post["id"])
         fresh["replies"] = self.post.get("replies", [])
@@ -214,13 +245,18 @@ class PostCard(w.VBox):
         post = self.client.post(
             self.thread.anchor, text, parent_id=self.post["id"], key=self.reply_box.draft_key
         )
-        card = PostCard(self.thread, post, reply=True)
-        if self.replies is None:
-            self.replies = w.VBox([card])
-            self.render()
-        else:
-            self.replies.children += (card,)
-        self.thread.added(post)
+        with self.thread.lock:  # the watcher may have shown it already
+            if self.replies is not None and any(
+                c.post["id"] == post["id"] for c in self.replies.children
+            ):
+                return post
+            card = PostCard(self.thread, post, reply=True)
+            if self.replies is None:
+                self.replies = w.VBox([card])
+                self.render()
+            else:
+                self.replies.children += (card,)
+            self.thread.added(post)
         return post
 
     def open_edit(self) -> None:

@@ -8,18 +8,38 @@ one small button beside it that opens its actions (react, reply, edit, delete, f
 
 from __future__ import annotations
 
+import html
+import threading
 from collections.abc import Iterable
 from typing import Any
 
 import ipywidgets as w
 
-from nbcohort.cohorts.client import ClientError
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.widgets._composer import Composer
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._live import follow_views, watcher
 from nbcohort.widgets._post import PostCard
 from nbcohort.widgets._style import button, status, style, when
 
 __all__ = ["Discussion", "discussion"]
+
+
+def onboarding_hint(conn: Connection) -> str:
+    """One short line pointing a member who has not started their onboarding at its next
+    step ("" otherwise): asked of the service once per kernel, kept with the connection."""
+    if "onboarding_hint" not in conn.kept:
+        try:
+            data = conn.client.onboarding()
+        except ClientError:
+            data = {}
+        nxt = data.get("next")
+        started = any(s.get("status") == "done" for s in data.get("steps", ()))
+        hint = ""
+        if data.get("active") and not data.get("contributor") and not started and nxt:
+            hint = f"New here? Your first step: {nxt['title']} (onboarding() shows them all)"
+        conn.kept["onboarding_hint"] = hint
+    return str(conn.kept["onboarding_hint"])
 
 
 def _latest(posts: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
@@ -47,23 +67,53 @@ class Discussion(w.VBox):
         self.composer = Composer(conn, self.send, "Post")
         self.content = w.VBox([self.earlier, self.posts, self.composer])
         self.content.add_class("nbc-thread")
+        self.live_line = w.HTML()  # the calm line while live updates are paused
+        self.hint = w.HTML()  # the next onboarding step, for a member who has not started
+        hint = onboarding_hint(conn)
+        if hint:
+            self.hint.value = f'<div class="nbc-meta nbc-hint">{html.escape(hint)}</div>'
         self.opened = False
-        self.total = self.unread = 0
+        self.total = self.unread = self.version = 0
         self.latest: dict[str, Any] | None = None
+        self.lock = threading.RLock()  # the kernel's live watcher changes this widget too
         self._oldest: int | None = None
-        self._first_page: dict[str, Any] | None = conn.client.thread(
-            anchor, limit=page_size, unread=True
-        )
+        self._first_page: dict[str, Any] | None = None
+        self._cards_made = False
         self._style = style()
-        super().__init__([self._style, self.summary])
+        super().__init__([self._style, self.summary, self.hint, self.live_line])
         self.add_class("nbc-discussion")
-        page = self._first_page
-        self.total, self.latest = page["total"], _latest(page["posts"])
-        self.unread = int(page.get("unread") or 0)
+        self._apply(conn.client.thread(anchor, limit=page_size, unread=True))
         if expanded:
             self.expand()
-        else:
+        follow_views(self)
+
+    def _apply(self, page: dict[str, Any]) -> None:
+        """The newest page as the service has it now: the one place where what the thread
+        shows (counts, latest, its posts once opened) follows the service."""
+        with self.lock:
+            self.total, self.version = page["total"], int(page.get("version") or 0)
+            self.unread = int(page.get("unread") or 0)
+            self.latest = _latest(page["posts"]) or self.latest
+            if not self._cards_made:
+                self._first_page = page  # cards are made when the thread is opened
+            else:
+                self._merge(page["posts"])
             self.render_summary()
+
+    def _merge(self, posts: list[dict[str, Any]]) -> None:
+        """Posts into the cards shown: a known one updated, a newer one added at the end."""
+        with self.lock:
+            cards = {c.post["id"]: c for c in self.posts.children}
+            newest = max(cards, default=0)
+            added = []
+            for post in posts:
+                card = cards.get(post["id"])
+                if card is not None:
+                    card.update(post)
+                elif post["id"] > newest:
+                    added.append(PostCard(self, post))
+            if added:
+                self.posts.children += tuple(added)
 
     def render_summary(self) -> None:
         """The one line: posts, unread, the latest author and time, and open or close."""
@@ -90,7 +140,7 @@ class Discussion(w.VBox):
     # Not open/close: those open and close a widget's channel to the front end.
     def expand(self) -> None:
         self._make_cards()
-        self.children = [self._style, self.summary, self.content]
+        self.children = [self._style, self.summary, self.hint, self.live_line, self.content]
         self.opened = True
         self.summary.add_class("nbc-open")
         if self.total:
@@ -102,22 +152,44 @@ class Discussion(w.VBox):
         self.render_summary()
 
     def collapse(self) -> None:
-        self.children = [self._style, self.summary]
+        self.children = [self._style, self.summary, self.hint, self.live_line]
         self.opened = False
         self.summary.remove_class("nbc-open")
         self.render_summary()
 
     def _make_cards(self) -> None:
         """The first page's cards, made when the thread is first shown or written to."""
-        if self._first_page is not None:
-            self._show(self._first_page, prepend=False)
-            self._first_page = None
+        with self.lock:
+            if self._first_page is not None:
+                self._show(self._first_page, prepend=False)
+                self._first_page = None
+            self._cards_made = True
 
     def added(self, post: dict[str, Any]) -> None:
         """A post or reply this member just wrote: one more, and the latest."""
-        self.total += 1
-        self.latest = post
-        self.render_summary()
+        with self.lock:
+            self.total += 1
+            self.latest = post
+            self.render_summary()
+
+    # -- live (the kernel's watcher, _live.py) ----------------------------------------------
+    def live_client(self) -> CohortClient:
+        return self.conn.client
+
+    def live_marks(self) -> tuple[dict[str, int], str | None]:
+        return {self.anchor: self.version}, None
+
+    def live_changed(self, threads: dict[str, int], notifications: str | None) -> None:
+        if self.anchor in threads and threads[self.anchor] != self.version:
+            self._apply(self.conn.client.thread(self.anchor, limit=self.page_size, unread=True))
+
+    def live_offline(self, message: str | None) -> None:
+        self.live_line.value = status(message) if message else ""
+
+    def close(self) -> None:
+        """Closed: no longer kept current."""
+        watcher().remove(self)
+        super().close()
 
     def _show(self, page: dict[str, Any], *, prepend: bool) -> None:
         cards = tuple(PostCard(self, p) for p in page["posts"])
@@ -138,9 +210,14 @@ class Discussion(w.VBox):
 
     def send(self, text: str) -> dict[str, Any]:
         post = self.conn.client.post(self.anchor, text, key=self.composer.draft_key)
-        self._make_cards()
-        self.posts.children += (PostCard(self, post),)
-        self.added(post)
+        with self.lock:  # the watcher may have shown it already
+            self._make_cards()
+            known = any(c.post["id"] == post["id"] for c in self.posts.children)
+            if not known:
+                self.posts.children += (PostCard(self, post),)
+                self.added(post)
+        self.hint.value = ""  # they have started
+        self.conn.kept.pop("onboarding_hint", None)
         return post
 
 

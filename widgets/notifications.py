@@ -6,14 +6,16 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import ipywidgets as w
 
-from nbcohort.cohorts.client import ClientError
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._live import follow_views, watcher
 from nbcohort.widgets._style import button, status, style, when
 
 __all__ = ["Notifications", "notebook_href", "notifications"]
@@ -83,6 +85,8 @@ def _rich(markup: str, plain: str) -> w.Output:
 class Notifications(w.VBox):
     def __init__(self, conn: Connection, *, limit: int = 20) -> None:
         self.conn, self.limit = conn, limit
+        self.mark: str | None = None  # what the live watcher compares (services/live.py)
+        self.lock = threading.RLock()  # the kernel's live watcher refreshes this widget too
         self.header = w.HTML()
         self.today = w.VBox()
         self.items = w.VBox()
@@ -122,6 +126,7 @@ class Notifications(w.VBox):
             ]
         )
         self.refresh()
+        follow_views(self)
 
     def refresh(self) -> None:
         try:
@@ -134,7 +139,31 @@ class Notifications(w.VBox):
         self.status.value = ""
         self.show(feed)
 
+    # -- live (the kernel's watcher, _live.py) ----------------------------------------------
+    def live_client(self) -> CohortClient:
+        return self.conn.client
+
+    def live_marks(self) -> tuple[dict[str, int], str | None]:
+        return {}, self.mark
+
+    def live_changed(self, threads: dict[str, int], notifications: str | None) -> None:
+        if notifications is not None and notifications != self.mark:
+            self.refresh()
+
+    def live_offline(self, message: str | None) -> None:
+        self.status.value = status(message) if message else ""
+
+    def close(self) -> None:
+        """Closed: no longer kept current."""
+        watcher().remove(self)
+        super().close()
+
     def show(self, feed: dict[str, Any]) -> None:
+        with self.lock:
+            self.mark = feed.get("mark", self.mark)
+            self._show(feed)
+
+    def _show(self, feed: dict[str, Any]) -> None:
         unread = int(feed.get("unread", 0))
         parts = []
         for kind, count in sorted(feed.get("unread_by_kind", {}).items()):

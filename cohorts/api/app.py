@@ -11,13 +11,14 @@ from tornado.web import Application, GZipContentEncoding
 
 from nbcohort.cohorts.api.group_commit import WriteBatcher
 from nbcohort.cohorts.api.handler import NotFoundHandler
+from nbcohort.cohorts.api.live import LiveWatches
 from nbcohort.cohorts.api.page_watch import PageWatch
 from nbcohort.cohorts.api.routes import PAGES, ROUTES
 from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -43,6 +44,7 @@ class ServiceContext:
     signing_key: bytes | None = None  # signs links that need no token (signing.py); None: off
     seen: SeenMembers | None = None  # members' last visits (``seen.py``)
     mail: Mailer | None = None  # unsubscribe links: None where mail is not set up
+    live: LiveWatches = field(default=None)  # type: ignore[assignment]  # set by make_app
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -67,6 +69,7 @@ def make_app(
     signing_key: bytes | None = None,
     *,
     mail: Mailer | None = None,
+    live: LiveSettings | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
     service_store = store.for_service()
@@ -97,6 +100,10 @@ def make_app(
         seen=SeenMembers(settings.seen_every_seconds),
         mail=mail,
     )
+    ctx.live = LiveWatches(ctx.units, live or LiveSettings())
+    ctx.units.on_write = ctx.live.poke
+    if watch is not None:
+        watch.on_thread = lambda _thread_id: ctx.live.poke()
     return Application(
         [*ROUTES, *PAGES],
         nbcohort=ctx,

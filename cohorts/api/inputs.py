@@ -19,6 +19,7 @@ from nbcohort.cohorts.services.search import MAX_LIMIT, MAX_QUERY_CHARS
 
 __all__ = [
     "ID_MAX",
+    "WATCH_MAX_THREADS",
     "AnchorRead",
     "Answer",
     "CharterAckBody",
@@ -40,6 +41,7 @@ __all__ = [
     "SearchQuery",
     "TagQuery",
     "ThreadQuery",
+    "Watch",
     "parse_body",
     "parse_query",
     "path_id",
@@ -172,6 +174,23 @@ class MetricsQuery(_Query):
     window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
 
 
+WATCH_MAX_THREADS = 50  # a notebook's discussions; a course notebook has a handful
+
+
+class Watch(_Body):
+    """A live widget's marks (``services/live.py``): answered when one changes, or empty
+    after ``wait`` seconds (the service caps it at ``LiveSettings.max_wait_seconds``)."""
+
+    threads: Annotated[
+        dict[Annotated[str, Field(max_length=200)], Annotated[int, Field(ge=0, le=ID_MAX)]],
+        Field(max_length=WATCH_MAX_THREADS),
+    ] = Field(default_factory=dict)
+    notifications: Annotated[str, Field(max_length=24, pattern=r"^\d{1,10}:\d{1,10}$")] | None = (
+        None
+    )
+    wait: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = 25.0
+
+
 # pydantic's error types, as a member reads them; others keep pydantic's own words.
 _SAYS = {
     "missing": "is required",
@@ -188,6 +207,8 @@ _SAYS = {
     "greater_than_equal": "must be at least {ge}",
     "less_than_equal": "must be at most {le}",
     "literal_error": "must be {expected}",
+    "too_long": "must have at most {max_length} items",
+    "string_pattern_mismatch": "must look like {pattern}",
 }
 
 

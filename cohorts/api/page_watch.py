@@ -25,6 +25,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.engine import Engine
@@ -54,6 +55,7 @@ class PageWatch:
         self._early: set[int] = set()  # markers heard before their write was answered
         self._live = False
         self._task: asyncio.Task[None] | None = None
+        self.on_thread: Callable[[int], None] | None = None  # live watches: a thread changed
 
     @classmethod
     def for_engine(cls, engine: Engine, cache: PageCache, **kw: Any) -> PageWatch | None:
@@ -163,6 +165,8 @@ class PageWatch:
         if not ours:
             self.notices += 1
             self.cache.forget_thread(number)
+            if self.on_thread is not None:
+                self.on_thread(number)
         elif self._unheard.pop(number, None) is not None:
             self._update()
         elif number >= self._listening_from:

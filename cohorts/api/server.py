@@ -64,6 +64,7 @@ async def serve(
     await stop.wait()
     if orphan_check is not None:
         orphan_check.stop()
+    app.settings["nbcohort"].live.stop()  # parked watches answer 'nothing new' at once
     server.stop()
     await server.close_all_connections()
     if watch is not None:
@@ -141,6 +142,7 @@ class BackgroundService:
         if self._loop is None or self._server is None:
             return
         server, loop = self._server, self._loop
+        loop.call_soon_threadsafe(self._app.settings["nbcohort"].live.stop)
         loop.call_soon_threadsafe(server.stop)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(10)

@@ -58,6 +58,7 @@ class Units:
         watch: PageWatch | None = None,
     ) -> None:
         self.store, self.executor, self.batcher, self.watch = store, executor, batcher, watch
+        self.on_write: Callable[[], None] | None = None  # live watches check after each write
 
     async def read(self, body: Callable[[Session], T]) -> T:
         def unit() -> T:
@@ -69,7 +70,10 @@ class Units:
     async def write(self, body: Callable[[Session], T], *, batch: bool = False) -> T:
         watch = self.watch
         if watch is None:
-            return await self._schedule(body, batch)
+            result = await self._schedule(body, batch)
+            if self.on_write is not None:
+                self.on_write()
+            return result
         marker = watch.marker()
 
         def marked(session: Session) -> T:
@@ -79,6 +83,8 @@ class Units:
 
         result = await self._schedule(marked, batch)
         watch.answered(marker)
+        if self.on_write is not None:
+            self.on_write()
         return result
 
     async def _schedule(self, body: Callable[[Session], T], batch: bool) -> T:

@@ -16,7 +16,7 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -244,6 +244,7 @@ class ServeCommand(NbCohortCommand):
                     CommunitySettings(parent=self),
                     signing_key=self.signing_key(),
                     mail=self._mail(),
+                    live=LiveSettings(parent=self),
                 )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
@@ -302,7 +303,12 @@ class ServeCommand(NbCohortCommand):
         def worker(sockets: list[socket.socket], _slot: int) -> int:
             with self.store() as store:
                 app = make_app(
-                    store, settings, CommunitySettings(parent=self), signing_key=key, mail=mail
+                    store,
+                    settings,
+                    CommunitySettings(parent=self),
+                    signing_key=key,
+                    mail=mail,
+                    live=LiveSettings(parent=self),
                 )
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)

@@ -21,7 +21,12 @@ from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import (
+    CommunitySettings,
+    LiveSettings,
+    MailSettings,
+    ServiceSettings,
+)
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
@@ -89,13 +94,19 @@ class DemoCommand(NbCohortCommand):
     def prepare(self, store: Store) -> tuple[Member, str, str]:
         """Seed on first run; return the demo learner, their token, an instructor token."""
         course = self.course
+        seeded: int | None = None
         with store.write() as s:
             try:
                 cohort: Cohort = get_cohort(s, DEMO_SLUG)
             except NotFound:
                 print("seeding the demo cohort: 30 members, two weeks of activity …", flush=True)
                 cohort = seed_demo(s, course).cohort
+                seeded = cohort.id
                 print(f"seeded the demo cohort {cohort.slug!r}: {cohort.title}")
+        if seeded is not None:
+            self.seed_rhythm(store, seeded)
+        with store.write() as s:
+            cohort = get_cohort(s, DEMO_SLUG)
             people = s.query(Member).filter_by(cohort_id=cohort.id).order_by(Member.id).all()
             learner = next(m for m in people if m.role == "learner")
             instructor = next(m for m in people if m.role == "instructor")
@@ -105,6 +116,25 @@ class DemoCommand(NbCohortCommand):
                 mint_token(s, system, learner, "demo"),
                 mint_token(s, system, instructor, "demo"),
             )
+
+    def seed_rhythm(self, store: Store, cohort_id: int) -> None:
+        """The demo's cohort file, charter, cadence, onboarding and outbox (demo_rhythm.py)."""
+        from nbcohort.cohorts.demo_rhythm import seed_rhythm
+
+        files = sorted((self.course_root() / "cohorts").glob("*.toml"))
+        if not files:
+            raise CommandError(f"no example cohort file in {self.course_root() / 'cohorts'}")
+        try:
+            r = seed_rhythm(
+                store, cohort_id, self.course, files[0], self.settings().data_dir, self.config
+            )
+        except ValueError as exc:
+            raise CommandError(f"demo rhythm: {exc}") from None
+        print(
+            f"the rhythm: {r.cohort_file} applied, the charter acknowledged by "
+            f"{r.acknowledged}, {r.published} cadence items published and {r.planned} planned, "
+            f"{r.emails} emails in the outbox {r.outbox} (open any .eml)"
+        )
 
     def workspace(self, learner: Member) -> Path:
         """The learner's home: the course as nbgrader releases it (built on first run)."""
@@ -199,7 +229,9 @@ class DemoCommand(NbCohortCommand):
         try:
             learner, token, instructor_token = self.prepare(store)
             home = self.workspace(learner) if self.lab else None
-            app = make_app(store, settings, CommunitySettings(parent=self))
+            app = make_app(
+                store, settings, CommunitySettings(parent=self), live=LiveSettings(parent=self)
+            )
             try:
                 service = BackgroundService(app, settings).start()
             except OSError as exc:
@@ -220,6 +252,10 @@ class DemoCommand(NbCohortCommand):
                     f"Voila page        : {lab_url}/voila/render/{FIRST_NOTEBOOK}?token={lab_token}"
                 )
             print(f"community service : {service.url}/api/v1/health")
+            outbox = Path(
+                MailSettings(parent=self).outbox_dir or Path(self.settings().data_dir) / "outbox"
+            )
+            print(f"email outbox      : {outbox} (each message a .eml file; nothing is sent)")
             print(f"learner token     : {token}")
             print(f"instructor token  : {instructor_token}")
             print("stop with Ctrl-C", flush=True)

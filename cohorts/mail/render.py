@@ -24,6 +24,8 @@ KINDS = (
     "review_assigned",
     "review_received",
     "onboarding",
+    "routine",
+    "highlights",
     "digest",
     "test",
 )
@@ -102,6 +104,13 @@ def sample_context(kind: str) -> dict[str, Any]:
         "threads": [{"title": "Reading a file", "posts": 5, "url": note["url"]}],
         "items": [{"title": "Top Tip Tuesday", "text": "Share one tip."}],
         "transport": "smtp via smtp.example.org:587",
+        "item": {
+            "title": "Top Tip Tuesday",
+            "text": "Share one pandas tip that saved you time this week.",
+            "html": "<p>Share one pandas tip that saved you time this week.</p>",
+            "anchor": "topic/top-tip",
+            "url": note["url"],
+        },
     }
 
 

@@ -10,14 +10,14 @@ The steps (``STEPS``), each ``step(ctx) -> str`` (a one-line summary for the log
 - ``plan``: keep the cadence plan filled ``CadenceSettings.horizon_days`` ahead;
 - ``publish``: publish each due item (micro-prompt, routine post, weekly highlights, clinic
   thread), one transaction per item (``cadence_publish.py``);
-- ``onboarding``: record and notify the onboarding steps that came due (``onboarding.py``).
+- ``onboarding``: record and notify the onboarding steps that came due (``onboarding.py``);
+- ``mail``: queue the email of those steps and of the routine and highlights posts just
+  published (``mail/rhythm.py``); ``nbcohort mail send`` sends what is queued.
 
-**Adding a step** (the email side's ``queue`` and ``send``): write ``def queue(ctx: TickContext)
--> str`` in its own module, doing its work in ``ctx.store.write()`` units that are safe to run
-twice at once (a unique ``OutboxMessage.dedupe_key`` per message; a ``queued -> sending`` flip
-``WHERE state = 'queued'`` before each send), and append ``("queue", queue)`` and
-``("send", send)`` to ``STEPS`` below, after ``onboarding`` (so a step notified in this tick is
-mailed in this tick). ``ctx.now`` is the tick's clock (``--now`` in tests), ``ctx.cohort`` the
+**Adding a step**: write ``def step(ctx: TickContext) -> str`` in its own module, doing its
+work in ``ctx.store.write()`` units that are safe to run twice at once (a conditional state
+flip, a unique row such as ``OutboxMessage.dedupe_key``), and append it to ``STEPS`` below.
+``ctx.now`` is the tick's clock (``--now`` in tests), ``ctx.cohort`` the
 cohort (detached), ``ctx.spec`` its cohort file (``spec.cadence.digest``,
 ``spec.notifications``), ``ctx.settings`` the CadenceSettings; configuration of your own is
 read through ``ctx.config`` (the command's traitlets config). A step that raises is reported
@@ -30,6 +30,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from traitlets.config import Config
@@ -59,6 +60,7 @@ class TickContext:
     now: datetime
     settings: CadenceSettings
     config: Config = field(default_factory=Config)
+    onboarded: int = 0  # onboarding steps notified by this tick (the mail step emails them)
 
 
 @dataclass
@@ -124,8 +126,56 @@ def onboarding_due(ctx: TickContext) -> str:
     if not anything:
         return "nothing due"
     with ctx.store.write() as s:
-        return str(send_due_steps(s, ctx.cohort, ctx.spec, ctx.now))
+        report = send_due_steps(s, ctx.cohort, ctx.spec, ctx.now)
+    ctx.onboarded = report.sent
+    return str(report)
 
+
+def mail_due(ctx: TickContext) -> str:
+    """Queue the rhythm's email into the outbox (``mail/rhythm.py``): the onboarding steps
+    this tick notified, and the routine and highlights posts just published. ``nbcohort mail
+    send`` sends them."""
+    with ctx.store.read() as s:
+        published = s.scalar(
+            select(CadenceItem.id)
+            .where(
+                CadenceItem.cohort_id == ctx.cohort.id,
+                CadenceItem.state == "published",
+                CadenceItem.kind.in_(("routine", "highlights")),
+                CadenceItem.due_at > ctx.now - timedelta(hours=ctx.settings.max_lateness_hours),
+                CadenceItem.due_at <= ctx.now,
+                CadenceItem.published_at > ctx.now - RECENT_MAIL,
+            )
+            .limit(1)
+        )
+    if not ctx.onboarded and published is None:
+        return "nothing due"
+    # Imported here: a tick with nothing to mail never loads templates or the sanitizer.
+    from nbcohort.cohorts.mail.rhythm import queue_cadence_mail, queue_onboarding_mail
+
+    mailer = rhythm_mailer(ctx.config)
+    onboarding = queue_onboarding_mail(ctx.store, mailer, ctx.cohort, ctx.now)
+    cadence = queue_cadence_mail(ctx.store, mailer, ctx.cohort, ctx.now) if published else 0
+    if not onboarding and not cadence:
+        return "nothing due"
+    return f"{onboarding} onboarding and {cadence} routine or highlights emails queued"
+
+
+def rhythm_mailer(config: Config) -> Any:
+    """The Mailer of the tick's config (MailSettings, the data dir, the signing key)."""
+    from nbcohort.cohorts.config import ClientSettings, MailSettings, NbCohort, ServiceSettings
+    from nbcohort.cohorts.mail.mailer import Mailer
+
+    where = NbCohort(config=config)
+    return Mailer(
+        MailSettings(config=config),
+        where.data_dir,
+        public_url=ServiceSettings(config=config).public_base(ClientSettings(config=config).url),
+        key_file=str(where.signing_key_path()),
+    )
+
+
+RECENT_MAIL = timedelta(minutes=30)  # mail/rhythm.py's RECENT: what a later tick makes good
 
 Step = Callable[[TickContext], str]
 
@@ -133,7 +183,8 @@ STEPS: list[tuple[str, Step]] = [
     ("plan", plan_ahead),
     ("publish", publish_due),
     ("onboarding", onboarding_due),
-    # The email side's steps go here (see the module docstring): ("queue", ...), ("send", ...)
+    ("mail", mail_due),
+    # Sending stays `nbcohort mail send`'s (cron): a tick never waits for an SMTP server.
 ]
 
 

@@ -236,6 +236,7 @@ def thread_page(
         "posts": [],
         "has_more": False,
         "total": 0,
+        "version": 0,  # what a live widget compares (services/live.py)
     }
     if thread is None:
         return out
@@ -251,6 +252,7 @@ def thread_page(
         title=thread.title,
         locked=thread.locked,
         total=content.total,
+        version=content.version,
         has_more=content.has_more,
         posts=content.posts_for(actor.member_id, actor.can("post.moderate")),
     )

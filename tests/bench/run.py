@@ -10,7 +10,8 @@ model against median, ORA2's rule and mean on simulated rounds) and packets (1,0
 submissions -> 3,000 anonymized packets, beside nbgrader's own collect), cadence_tick
 (``nbcohort cadence tick`` for 10,000 members with nothing due), mail_digest (``nbcohort
 mail digest`` for 10,000 members into the outbox), metrics (every metric of 1,000 members
-and 500,000 activity events) and search (100,000 posts through the service). Each runs
+and 500,000 activity events), search (100,000 posts through the service) and live_watch
+(200 idle notebooks' live widgets: requests, the service's CPU, a change's wake-up). Each runs
 on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL
 database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
@@ -31,6 +32,7 @@ import aggregation
 import allocation
 import benchlib as bl
 import cadence_tick
+import live_watch
 import mail_digest
 import metrics_load
 import packets
@@ -52,6 +54,7 @@ BENCHMARKS = {
     mail_digest.NAME: mail_digest,
     metrics_load.NAME: metrics_load,
     search_load.NAME: search_load,
+    live_watch.NAME: live_watch,
 }
 
 

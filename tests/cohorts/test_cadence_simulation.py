@@ -5,7 +5,10 @@ tick is SIGKILLed halfway through a transaction, and a few ticks are the real CL
 
 Then: every weekday prompt published once, four weekly highlights, one clinic, every routine
 once, each onboarding step notified at most once per member, nothing sent to a member after
-they became a contributor, and late joiners onboarded on their own clock."""
+they became a contributor, and late joiners onboarded on their own clock. The tick queues the
+rhythm's email and a real SMTP server (aiosmtpd) receives what is sent each evening: each
+onboarding email at most once per member, none after they converted, none to members who
+opted out or have no address, the routines and highlights to those whose setting wants them."""
 
 from __future__ import annotations
 
@@ -19,8 +22,11 @@ from contextlib import suppress
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from traitlets.config import Config
 
+from nbcohort.cohorts.config import MailSettings
+from nbcohort.cohorts.mail import Mailer, make_transport, send_due
 from nbcohort.cohorts.models import (
     Activity,
     Artifact,
@@ -31,6 +37,7 @@ from nbcohort.cohorts.models import (
     Member,
     Notification,
     OnboardingStep,
+    OutboxMessage,
     Post,
     Prompt,
     Thread,
@@ -45,6 +52,7 @@ from nbcohort.cohorts.store import Store
 from tests.helpers.community import SYSTEM
 from tests.helpers.processes import REPO, isolated_env
 from tests.helpers.rhythm import apply_text, cohort_toml
+from tests.helpers.smtp import smtp_server
 
 pytestmark = pytest.mark.slow
 
@@ -118,7 +126,24 @@ class Cohort40:
         return s.scalar(select(Thread.anchor).join(Post).where(Post.id == post_id))
 
 
-def overlapping_ticks(url: str, at: datetime) -> None:
+OPTED_OUT, NO_ADDRESS, DIGEST_ONLY = ("m05", "m09"), "m13", "m17"
+
+
+def tick_config(tmp_path) -> Config:
+    """The ticks' config: the data dir where the mail step's signing key lives."""
+    config = Config()
+    config.NbCohort.data_dir = str(tmp_path / "data")
+    return config
+
+
+def evening_send(store: Store, mailer: Mailer, at: datetime) -> None:
+    """``nbcohort mail send``'s sending, on the fake clock, until the outbox is empty."""
+    with clock_at(at):
+        while send_due(store, mailer, make_transport(mailer.settings, mailer.data_dir)).sent:
+            pass
+
+
+def overlapping_ticks(url: str, at: datetime, config: Config | None = None) -> None:
     """Two ticks at once, each on its own store (connections), as two cron runs would be."""
     errors: list[BaseException] = []
 
@@ -126,7 +151,7 @@ def overlapping_ticks(url: str, at: datetime) -> None:
         other = Store.open(url)
         try:
             with clock_at(at):
-                for report in run_tick(other, None, now=at):
+                for report in run_tick(other, None, now=at, config=config):
                     errors.extend(RuntimeError(e) for e in report.errors)
         except BaseException as exc:
             errors.append(exc)
@@ -170,7 +195,18 @@ def cli_tick(url: str, at: datetime, tmp_path) -> None:
 
 
 def test_thirty_days_of_a_forty_member_cohort(store, tmp_path):
+    with smtp_server() as (inbox, port):
+        _thirty_days(store, tmp_path, port)
+        _check_mail(store, inbox)
+
+
+def _thirty_days(store: Store, tmp_path, port: int) -> None:
     rng = random.Random(20270301)
+    config = tick_config(tmp_path)
+    mailer = Mailer(
+        MailSettings(transport="smtp", smtp_host="127.0.0.1", smtp_port=port, smtp_starttls=False),
+        str(tmp_path / "data"),
+    )
     text = cohort_toml()
     cohort, _ = apply_text(store, text, START - timedelta(days=3), COURSE)
     sim = Cohort40(store, cohort.id, rng)
@@ -179,6 +215,10 @@ def test_thirty_days_of_a_forty_member_cohort(store, tmp_path):
         sim.join("chi", "active", "champion")
         for n in range(34):
             sim.join(f"m{n:02d}", ["active", "reactive", "reactive", "lurker"][n % 4])
+    with store.write() as s:  # each member's own email setting
+        s.execute(update(Member).where(Member.username.in_(OPTED_OUT)).values(email_pref="none"))
+        s.execute(update(Member).where(Member.username == NO_ADDRESS).values(email=None))
+        s.execute(update(Member).where(Member.username == DIGEST_ONLY).values(email_pref="digest"))
     late = {START + timedelta(days=d, hours=h): f"late{d}" for d, h in
             [(8, 13.3), (9, 2), (10, 17.5), (11, 9), (12, 23.9)]}  # fmt: skip
     with clock_at(START - timedelta(days=2)), store.write() as s:
@@ -198,11 +238,13 @@ def test_thirty_days_of_a_forty_member_cohort(store, tmp_path):
             killed_halfway(store.url, at)
             killed = True
         elif rng.random() < 0.03:
-            overlapping_ticks(store.url, at)
+            overlapping_ticks(store.url, at, config)
         else:
             with clock_at(at):
-                [report] = run_tick(store, None, now=at)
+                [report] = run_tick(store, None, now=at, config=config)
                 assert report.errors == [], report.errors
+        if at.hour == 21 and at.minute == 0:
+            evening_send(store, mailer, at)
         at += STEP
         n += 1
     assert killed and n == 30 * 144 and len(sim.members) == 41
@@ -267,3 +309,35 @@ def test_thirty_days_of_a_forty_member_cohort(store, tmp_path):
         assert got and got[0] - member.joined_at < STEP  # day 0 at once, on their own clock
     staff = {i for i, m in members.items() if m.role == "facilitator"}
     assert not any(member_id in staff for member_id, _ in per_step)
+
+
+def _check_mail(store: Store, inbox) -> None:
+    with store.read() as s:
+        members = {m.id: m for m in s.scalars(select(Member))}
+        rows = s.execute(select(OutboxMessage.member_id, OutboxMessage.kind,
+                                OutboxMessage.dedupe_key, OutboxMessage.state)).all()  # fmt: skip
+        notes = dict(s.execute(select(Notification.id, Notification.data).where(
+            Notification.kind == "onboarding")).all())  # fmt: skip
+        stopped = set(s.execute(select(OnboardingStep.member_id, OnboardingStep.step)
+                                .where(OnboardingStep.state == "stopped")).all())  # fmt: skip
+    assert inbox.messages and set(inbox.ids().values()) == {1}  # nothing sent twice
+    by_name = {m.username: m for m in members.values()}
+    to = Counter(str(m["To"]) for m in inbox.messages)
+    for username in (*OPTED_OUT, NO_ADDRESS):
+        assert not any(by_name[username].email and addr == by_name[username].email for addr in to)
+        assert not [r for r in rows if r.member_id == by_name[username].id]
+    sent = [r for r in rows if r.state == "sent"]
+    assert len(sent) == len(inbox.messages) and {r.state for r in rows} == {"sent"}
+    onboarding = Counter(
+        (r.member_id, notes[int(r.dedupe_key.split(":")[1])]["step"])
+        for r in sent if r.kind == "onboarding"
+    )  # fmt: skip
+    assert onboarding and max(onboarding.values()) == 1  # each step at most once per member
+    wanted = {i for i, m in members.items() if m.email and m.email_pref == "all"}
+    assert {m for m, _ in onboarding} <= wanted
+    assert stopped and not stopped & set(onboarding)  # none once they became contributors
+    kinds = Counter((r.member_id, r.kind) for r in sent)
+    fay, digest_only = by_name["fay"].id, by_name[DIGEST_ONLY].id
+    assert kinds[(fay, "routine")] == 9 and kinds[(fay, "highlights")] == 4
+    assert kinds[(digest_only, "highlights")] == 4
+    assert kinds[(digest_only, "routine")] == kinds[(digest_only, "onboarding")] == 0

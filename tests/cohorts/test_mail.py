@@ -27,7 +27,7 @@ from nbcohort.cohorts.mail import (
     send_test,
 )
 from nbcohort.cohorts.mail.outbox import claim_next
-from nbcohort.cohorts.mail.render import TemplateProblem, render, sample_context
+from nbcohort.cohorts.mail.render import KINDS, TemplateProblem, render, sample_context
 from nbcohort.cohorts.models import Member, Notification, OutboxMessage, clock_at, utcnow
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.signing import load_key, member_of, member_token, sign
@@ -81,7 +81,7 @@ def test_a_template_with_an_undefined_variable_fails_loudly():
     with pytest.raises(TemplateProblem, match=r"reply.*nmae"):
         render("reply", sample_context("reply"), env)
     broken = Environment(loader=DictLoader({}), undefined=StrictUndefined)
-    assert len(check_templates(broken)) == 8  # every kind named
+    assert len(check_templates(broken)) == len(KINDS) == 10  # every kind named
 
 
 def test_member_text_is_escaped_in_html_mail():

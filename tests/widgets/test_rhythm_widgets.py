@@ -1,5 +1,5 @@
 """The charter() and onboarding() widgets against a real service, driven as a learner's
-clicks drive them; offline and headless, one calm line."""
+clicks drive them; offline and headless, one calm line; the discussion's onboarding line."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.models import CharterAck, Cohort, OnboardingStep, utcnow
 from nbcohort.cohorts.services.charter import publish_charter
-from nbcohort.widgets import _connection, charter, onboarding
+from nbcohort.widgets import _connection, charter, discussion, onboarding
 from nbcohort.widgets.charter import Charter
+from nbcohort.widgets.discussion import Discussion
 from nbcohort.widgets.onboarding import Onboarding
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml
@@ -93,3 +94,28 @@ def test_the_onboarding_widget_shows_the_next_step_and_marks_it_done(as_member, 
     assert state == "done"
     as_member("fay")
     assert "No onboarding for you" in onboarding().summary.value
+
+
+def test_the_discussion_points_a_member_who_has_not_started_at_the_first_step(
+    as_member, store, people
+):
+    as_member("ana")
+    conn = _connection.connect()
+    asked: list[str] = []
+    conn.client._http.hooks["response"].append(lambda r, *a, **k: asked.append(r.url))
+    first, second = discussion("module-1/reading-files"), discussion("module-1/other")
+    assert isinstance(first, Discussion) and isinstance(second, Discussion)
+    for d in (first, second):
+        assert "New here? Your first step: Welcome to" in d.hint.value
+        assert d.hint in d.children and "Welcome" not in d.summary.description
+    assert sum("/onboarding" in url for url in asked) == 1  # once per kernel, for both
+    onboarding().done.click()  # the welcome step: she has started
+    as_member("ana")
+    assert discussion("module-1/reading-files").hint.value == ""
+    as_member("fay")  # staff: no onboarding of their own
+    assert discussion("module-1/reading-files").hint.value == ""
+    as_member("ben")
+    d = discussion("module-1/reading-files", expanded=True)
+    assert "Your first step" in d.hint.value
+    d.send("Hello, I am Ben")  # writing in the thread starts it: the line goes
+    assert d.hint.value == ""

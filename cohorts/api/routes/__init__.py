@@ -11,6 +11,7 @@ from nbcohort.cohorts.api.routes import (
     discussion,
     events,
     library,
+    live,
     members,
     metrics,
     notifications,
@@ -33,6 +34,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *events.ROUTES,
     *search.ROUTES,
     *metrics.ROUTES,
+    *live.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -11,7 +11,7 @@ from nbcohort.cohorts.api.handler import ApiHandler
 from nbcohort.cohorts.api.inputs import EmailPref, NotificationsQuery, NotificationsRead
 from nbcohort.cohorts.api.routes.paths import PREFIX
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.services import members, notifications
+from nbcohort.cohorts.services import live, members, notifications
 from nbcohort.cohorts.services.auth import Actor
 
 __all__ = ["ROUTES"]
@@ -31,6 +31,7 @@ class NotificationsHandler(ApiHandler):
                 "unread": sum(counts.values()),
                 "unread_by_kind": counts,
                 "today": notifications.today_items(s, a, c),
+                "mark": live.state_of(s, c.id, a.member_id, ())["notifications"],
             }
 
         await self.run(listing)

@@ -1,0 +1,173 @@
+"""Live widgets: ONE background watcher per kernel keeps every displayed discussion and
+notifications widget current, with one long-poll to the service at a time.
+
+- It starts only when a widget is shown in a live front end: each live widget counts its
+  views (ipywidgets' ``_view_count``, which a front end raises when it renders a view and
+  lowers when the view goes). Headless runs (nbconvert, papermill, nbclient, nbgrader, the
+  tests) render no view, so nothing starts there.
+- It asks the service to answer when something a widget shows changed (``client.watch``, up
+  to ``WAIT_SECONDS``), then tells those widgets, which re-read and redraw themselves. An idle
+  notebook costs the service about two requests a minute.
+- It runs in a daemon thread, so no cell ever waits for it; when the service is down it shows
+  one calm line on the widgets and tries again later, backing off to ``MAX_BACKOFF_SECONDS``.
+- It ends once no widget is shown (every view gone, or the widget closed).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from typing import Any, Protocol
+
+from nbcohort.cohorts.client import ClientError, CohortClient, ServiceUnavailable
+
+__all__ = ["WAIT_SECONDS", "LiveWidget", "follow_views", "watcher"]
+
+log = logging.getLogger("nbcohort.widgets")
+
+WAIT_SECONDS = 25.0  # what a watch asks the service to wait (it may cap it)
+MIN_GAP_SECONDS = 1.0  # between two watches, however often the service says 'changed'
+MAX_BACKOFF_SECONDS = 60.0
+
+
+class LiveWidget(Protocol):
+    """What the watcher asks of a widget it keeps current."""
+
+    def live_client(self) -> CohortClient: ...
+
+    def live_marks(self) -> tuple[dict[str, int], str | None]:
+        """The thread versions and the notifications mark the widget shows now."""
+        ...
+
+    def live_changed(self, threads: dict[str, int], notifications: str | None) -> None:
+        """Something it shows changed: re-read and redraw (called on the watcher thread)."""
+        ...
+
+    def live_offline(self, message: str | None) -> None:
+        """Show ``message`` as the calm offline line, or clear it (None)."""
+        ...
+
+
+class Watcher:
+    """The kernel's one watcher (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._widgets: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._wake = threading.Event()  # ends a back-off sleep early (a widget came or went)
+        self._client: CohortClient | None = None
+        self.requests = 0  # watches sent (tests and the benchmark read it)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def add(self, widget: LiveWidget) -> None:
+        with self._lock:
+            self._widgets.add(widget)
+            if not self.running:
+                self._thread = threading.Thread(target=self._run, name="nbcohort-live", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def remove(self, widget: LiveWidget) -> None:
+        with self._lock:
+            self._widgets.discard(widget)
+        self._wake.set()
+
+    def widgets(self) -> list[LiveWidget]:
+        with self._lock:
+            return list(self._widgets)
+
+    # -- the thread -----------------------------------------------------------------------------
+    def _run(self) -> None:
+        backoff, offline = 0.0, False
+        while True:
+            with self._lock:
+                shown = list(self._widgets)
+                if not shown:
+                    self._thread = None
+                    return
+            self._wake.clear()
+            started = time.monotonic()
+            try:
+                answer = self._ask(shown)
+            except ClientError as exc:
+                backoff = min(max(2.0, backoff * 2), MAX_BACKOFF_SECONDS)
+                message = (
+                    "live updates paused: community offline; trying again"
+                    if isinstance(exc, ServiceUnavailable)
+                    else f"live updates paused: {exc.message}"
+                )
+                log.info("nbcohort live: %s (next try in %.0f s)", message, backoff)
+                offline = True
+                _each(shown, "live_offline", message)
+                self._wake.wait(backoff)
+                continue
+            except Exception:  # never a traceback in a notebook: log, and try again later
+                log.warning("nbcohort live: watch failed", exc_info=True)
+                backoff = min(max(2.0, backoff * 2), MAX_BACKOFF_SECONDS)
+                self._wake.wait(backoff)
+                continue
+            backoff = 0.0
+            if offline:
+                offline = False
+                _each(shown, "live_offline", None)
+            if answer.get("changed"):
+                threads, notes = answer.get("threads") or {}, answer.get("notifications")
+                _each(shown, "live_changed", threads, notes)
+            gap = MIN_GAP_SECONDS - (time.monotonic() - started)
+            if gap > 0:
+                time.sleep(gap)
+
+    def _ask(self, shown: list[LiveWidget]) -> dict[str, Any]:
+        base = shown[0].live_client()
+        client = self._client
+        if client is None or (client.url, client.token) != (base.url, base.token):
+            if client is not None:
+                client.close()
+            client = self._client = CohortClient(
+                base.url, base.token, timeout=WAIT_SECONDS + 10, retries=0
+            )
+        threads: dict[str, int] = {}
+        notes: str | None = None
+        for widget in shown:
+            versions, mark = widget.live_marks()
+            for anchor, version in versions.items():
+                threads[anchor] = min(version, threads.get(anchor, version))
+            notes = mark if mark is not None else notes
+        self.requests += 1
+        return client.watch(threads, notes, WAIT_SECONDS)
+
+
+def _each(widgets: list[LiveWidget], method: str, *args: Any) -> None:
+    for widget in widgets:
+        try:
+            getattr(widget, method)(*args)
+        except Exception:  # one widget's trouble never stops the others
+            log.warning("nbcohort live: %s failed", method, exc_info=True)
+
+
+_watcher = Watcher()
+
+
+def watcher() -> Watcher:
+    """The kernel's watcher."""
+    return _watcher
+
+
+def follow_views(widget: Any) -> None:
+    """Keep ``widget`` current while a front end shows it: count its views (ipywidgets'
+    ``_view_count``) and join or leave the kernel's watcher as they come and go."""
+
+    def views_changed(change: dict[str, Any]) -> None:
+        if (change["new"] or 0) > 0:
+            _watcher.add(widget)
+        else:
+            _watcher.remove(widget)
+
+    widget.observe(views_changed, "_view_count")
+    widget._view_count = 0  # from now on, a front end counts the views it renders

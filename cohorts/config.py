@@ -23,6 +23,7 @@ __all__ = [
     "MailSettings",
     "MetricsSettings",
     "NbCohort",
+    "PagesSettings",
     "SearchSettings",
     "ServiceSettings",
     "StoreSettings",
@@ -299,6 +300,29 @@ class SearchSettings(Configurable):
     ).tag(config=True)
 
 
+class PagesSettings(Configurable):
+    """The Voila pages (cohort activity, leader one-pager): where they are served from."""
+
+    folder = Unicode(
+        "community",
+        help="Folder, relative to the Jupyter server's root (the learner's home), that holds "
+        "the page notebooks ('nbcohort pages copy DIR' puts them there; the demo does). "
+        "The widgets' Community link opens <base_url>voila/render/<folder>/cohort.ipynb.",
+    ).tag(config=True)
+    base_url = Unicode(
+        "",
+        help="The Jupyter server's base URL as the member's browser sees it (e.g. "
+        "/user/ana/ on a hub). Empty means the JUPYTERHUB_SERVICE_PREFIX environment "
+        "variable (set by JupyterHub in each single-user server), else /.",
+    ).tag(config=True)
+    trend_weeks = Int(
+        8,
+        min=1,
+        max=53,
+        help="Weeks of trend the pages' charts show (the most recent ones).",
+    ).tag(config=True)
+
+
 class ClientSettings(Configurable):
     """How widgets and pages reach the service."""
 
@@ -436,6 +460,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         MailSettings,
         MetricsSettings,
         SearchSettings,
+        PagesSettings,
     ]
 
 

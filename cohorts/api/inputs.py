@@ -40,6 +40,7 @@ __all__ = [
     "SearchQuery",
     "TagQuery",
     "ThreadQuery",
+    "ThreadsQuery",
     "parse_body",
     "parse_query",
     "path_id",
@@ -170,6 +171,11 @@ class SearchQuery(_Query):
 
 class MetricsQuery(_Query):
     window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
+
+
+class ThreadsQuery(_Query):
+    days: Annotated[int, Field(ge=1, le=366)] = 7
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -17,6 +17,7 @@ from nbcohort.cohorts.api.routes import (
     peer_review,
     prompts,
     search,
+    threads,
     unsubscribe,
 )
 
@@ -33,6 +34,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *events.ROUTES,
     *search.ROUTES,
     *metrics.ROUTES,
+    *threads.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -45,8 +45,11 @@ def when(iso: str | None) -> str:
     return html.escape(iso.replace("T", " ")[:16])
 
 
-def lab_link(base_url: str, path: str, text: str) -> str:
-    """A link that opens ``path`` (a course notebook, maybe with ``#cell-id=``) in JupyterLab."""
+def lab_link(base_url: str | None, path: str, text: str) -> str:
+    """A link that opens ``path`` (a course notebook, maybe with ``#cell-id=``) in JupyterLab;
+    the text alone without a ``base_url`` (a static export has no server to link into)."""
+    if base_url is None:
+        return html.escape(text)
     notebook, _, cell = path.partition("#")
     href = f"{base_url.rstrip('/')}/lab/tree/{quote(notebook)}" + (
         f"#{quote(cell, safe='=-')}" if cell else ""
@@ -82,7 +85,7 @@ def _item(entry: dict[str, Any]) -> str:
     return f'{title} <span class="nbc-meta">· {kind} · {html.escape(str(label))}</span>'
 
 
-def _threads(threads: list[dict[str, Any]], base_url: str) -> str:
+def _threads(threads: list[dict[str, Any]], base_url: str | None) -> str:
     if not threads:
         return _empty("No thread had a new post this week.")
     items = []
@@ -165,7 +168,7 @@ def _optional(items: list[dict[str, Any]]) -> str:
     return _list(lines)
 
 
-def activity_sections(data: dict[str, Any], base_url: str = "/") -> list[Section]:
+def activity_sections(data: dict[str, Any], base_url: str | None = "/") -> list[Section]:
     """The page's sections in order; each part the service refused says so, each optional
     capability appears only when it answered with something."""
     plan: list[tuple[str, str, Any]] = [

@@ -13,6 +13,7 @@ from urllib.parse import quote
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._community import community_link
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._style import button, status, style, when
 
@@ -119,6 +120,7 @@ class Notifications(w.VBox):
                 controls,
                 w.HBox([self.email, self.email_note]),
                 self.status,
+                community_link(),
             ]
         )
         self.refresh()

@@ -20,6 +20,7 @@ from nbcohort.cohorts.config import PagesSettings, load_config
 from nbcohort.cohorts.pages.leader import leader_html
 from nbcohort.cohorts.pages.sections import OPTIONAL, PAGE_CSS, Refused, activity_sections
 from nbcohort.widgets._chart import chart_block
+from nbcohort.widgets._community import PAGES, community_link, page_url
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._style import style
 
@@ -32,30 +33,11 @@ __all__ = [
     "page_url",
 ]
 
-PAGES = {"cohort": "Cohort activity", "leader": "Leader one-pager"}
 TREND_CHARTS = ("active_contributors", "contributor_funnel")
 
 
 def _settings() -> PagesSettings:
     return PagesSettings(config=load_config())
-
-
-def page_url(page: str, settings: PagesSettings | None = None) -> str:
-    """Where ``page`` (cohort or leader) is served: Voila under this Jupyter server."""
-    settings = settings or _settings()
-    base = settings.base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/"
-    folder = settings.folder.strip("/")
-    return f"{base.rstrip('/')}/voila/render/{folder}/{page}.ipynb"
-
-
-def community_link() -> w.HTML:
-    """The "Community" link: the cohort activity page, opened in a new tab."""
-    settings = _settings()
-    links = " · ".join(
-        f'<a href="{html.escape(page_url(p, settings))}" target="_blank" rel="noopener">{t}</a>'
-        for p, t in PAGES.items()
-    )
-    return w.HTML(f'<div class="nbc-meta nbc-community">Community: {links}</div>')
 
 
 def _ask(call: Callable[[], Any]) -> Any:

@@ -21,10 +21,11 @@ from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.config import CommunitySettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, PagesSettings, ServiceSettings
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.pages import PAGE_NOTEBOOKS, copy_pages
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohorts import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -128,7 +129,11 @@ class DemoCommand(NbCohortCommand):
                 raise CommandError(str(exc)) from None
             finally:
                 self.log.setLevel(level)
+        copy_pages(home / self.pages_folder())  # every run: the kit's current pages
         return home
+
+    def pages_folder(self) -> str:
+        return PagesSettings(parent=self).folder.strip("/")
 
     def exchange_root(self) -> None:
         from nbcohort.exchange.nbgrader_io import NbGraderError, ensure_exchange_root
@@ -219,6 +224,9 @@ class DemoCommand(NbCohortCommand):
                 print(
                     f"Voila page        : {lab_url}/voila/render/{FIRST_NOTEBOOK}?token={lab_token}"
                 )
+                voila = f"{lab_url}/voila/render/{self.pages_folder()}"
+                print(f"cohort page       : {voila}/cohort.ipynb?token={lab_token}")
+                print(f"leader one-pager  : {voila}/leader.ipynb?token={lab_token}")
             print(f"community service : {service.url}/api/v1/health")
             print(f"learner token     : {token}")
             print(f"instructor token  : {instructor_token}")
@@ -260,10 +268,15 @@ class DemoCommand(NbCohortCommand):
             names = {item["name"] for item in listing.json().get("content", [])}
             if Path(FIRST_NOTEBOOK).name not in names:
                 raise CommandError(f"demo check: JupyterLab does not serve {FIRST_NOTEBOOK}")
+            folder = self.pages_folder()
+            listing = requests.get(f"{lab_url}/api/contents/{folder}?token={lab_token}", timeout=10)
+            pages = {item["name"] for item in listing.json().get("content", [])}
+            if not set(PAGE_NOTEBOOKS) <= pages:
+                raise CommandError(f"demo check: JupyterLab does not serve the pages in {folder}/")
         print(
             f"demo check passed: {me['member']['name']} read {page['total']} posts in "
             f"{anchor}, replied, saw prompt {prompt['key']}"
-            + (f", and JupyterLab serves the course at {lab_url}" if lab_url else "")
+            + (f", and JupyterLab serves the course and the pages at {lab_url}" if lab_url else "")
         )
 
 

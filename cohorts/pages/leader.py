@@ -102,7 +102,7 @@ def leader_html(metrics: dict[str, Any]) -> tuple[str, list[Change]]:
         '<th scope="col">last week</th><th scope="col">what it means</th></tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table>"
     )
-    summary = f'<p class="nbc-summary">{html.escape(summary_sentence(changes))}</p>'
+    summary = f'<p class="nbc-lead">{html.escape(summary_sentence(changes))}</p>'
     return summary + table, changes
 
 

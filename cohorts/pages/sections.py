@@ -210,6 +210,6 @@ PAGE_CSS = """
 .nbc-numbers summary,.nbc-page details summary{cursor:pointer;color:#174ea6}
 .nbc-numbers summary:focus-visible,.nbc-page a:focus-visible{outline:2px solid #1a4fb4}
 .nbc-page a{color:#174ea6}
-.nbc-summary{font-size:16px;margin:8px 0}
+.nbc-lead{font-size:16px;margin:8px 0}
 .nbc-meta{font-size:12px;color:#595959}
 """

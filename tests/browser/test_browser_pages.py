@@ -27,6 +27,13 @@ pytestmark = [
     pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
 ]
 
+# Voila 0.5's own lab template links Font Awesome from jsdelivr (which its bundle already
+# carries) and may ask cdnjs for MathJax: blocked here, and nothing of the pages needs them.
+# Anything else the page asks from outside fails the test.
+VOILA_TEMPLATE_CDN = (
+    "https://cdn.jsdelivr.net/npm/@fortawesome/fontawesome-free@",
+    "https://cdnjs.cloudflare.com/ajax/libs/mathjax/",
+)
 HOSTILE = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
 
 
@@ -44,6 +51,11 @@ def _offline(page) -> list[str]:
 
     page.route("**/*", route)
     return blocked
+
+
+def _ours(blocked: list[str]) -> list[str]:
+    """The blocked requests that did not come from Voila's own template."""
+    return [u for u in blocked if not u.startswith(VOILA_TEMPLATE_CDN)]
 
 
 def _metrics(store, slug: str) -> dict[str, dict]:
@@ -98,7 +110,7 @@ def test_cohort_page_draws_offline_and_matches_the_metrics(tmp_path, store, serv
         )
     finally:
         lab.stop()
-    assert blocked == []
+    assert _ours(blocked) == []
     assert pwned is None  # neither the onerror nor the script ran
     assert HOSTILE in text  # the title is shown as text
     for heading in ("This week's prompt and routine", "New artifacts", "Next clinic", "Our charter",
@@ -143,7 +155,7 @@ def test_leader_page_for_a_sponsor(tmp_path, store, service, demo, browser):
         )
     finally:
         lab.stop()
-    assert blocked == []
+    assert _ours(blocked) == []
     assert "Since the cohort" in text or "too new" in text
     metrics = _metrics(store, demo.slug)
     shown = {r[0]: r for r in rows}

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -19,7 +20,6 @@ from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.config import PagesSettings, load_config
 from nbcohort.cohorts.pages.leader import leader_html
 from nbcohort.cohorts.pages.sections import OPTIONAL, PAGE_CSS, Refused, activity_sections
-from nbcohort.widgets._chart import chart_block
 from nbcohort.widgets._community import PAGES, community_link, page_url
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._style import style
@@ -34,6 +34,20 @@ __all__ = [
 ]
 
 TREND_CHARTS = ("active_contributors", "contributor_funnel")
+
+
+def _warm_charts() -> None:
+    from nbcohort.cohorts.pages.charts import warm
+
+    warm()
+
+
+def _charts_ahead() -> threading.Thread:
+    """Load the charting libraries and start Vega on a thread while the page waits for the
+    service (both take about a second; the metrics take longer to compute)."""
+    thread = threading.Thread(target=_warm_charts, name="nbc-charts", daemon=True)
+    thread.start()
+    return thread
 
 
 def _settings() -> PagesSettings:
@@ -91,6 +105,8 @@ def _header(title: str, conn: Connection, metrics: Any) -> str:
 
 
 def _trend(metrics: Any, weeks: int) -> list[w.Widget]:
+    from nbcohort.widgets._chart import chart_block
+
     out: list[w.Widget] = [w.HTML("<h2>The cohort's trend</h2>")]
     if isinstance(metrics, Refused):
         return [
@@ -112,8 +128,10 @@ class CohortPage(w.VBox):
     """The cohort activity page for the member whose token this kernel holds."""
 
     def __init__(self, conn: Connection, settings: PagesSettings) -> None:
+        charts = _charts_ahead()
         self.data = gather_activity(conn.client)
         metrics = self.data["metrics"]
+        charts.join()
         base = settings.base_url or os.environ.get("JUPYTERHUB_SERVICE_PREFIX") or "/"
         parts: list[w.Widget] = [style(), w.HTML(_header("Cohort activity", conn, metrics))]
         for section in activity_sections(self.data, base):
@@ -127,7 +145,11 @@ class LeaderPage(w.VBox):
     """The leader one-pager: the charter's outcome metrics, before and after, in words."""
 
     def __init__(self, conn: Connection, settings: PagesSettings) -> None:
+        charts = _charts_ahead()
         metrics = _ask(conn.client.metrics)
+        charts.join()
+        from nbcohort.widgets._chart import chart_block
+
         parts: list[w.Widget] = [style(), w.HTML(_header("Leader one-pager", conn, metrics))]
         if isinstance(metrics, Refused):
             parts.append(

@@ -1,19 +1,39 @@
-"""The pages' charts: Vega-Lite specs (Altair) of a metric's weekly trend, and the same
-numbers as a table, the chart's text alternative.
+"""The pages' charts: Vega-Lite specs (Altair) of a metric's weekly trend drawn as SVG by
+vl-convert (Vega itself, run in-process), and the same numbers as a table, the chart's text
+alternative.
 
-A chart is made only when it has something to draw: a metric with no week of data (an empty
-cohort, every week withheld for a small group) gets ``None`` and the page says why in words.
-Colours are the Okabe-Ito palette, told apart with every common colour-vision deficiency.
+Drawn where the page is built, a chart needs nothing in the browser: no JavaScript, no CDN,
+nothing for a network block or a Content-Security-Policy to stop (the Voila page and the
+static export show the same SVG). A chart is made only when it has something to draw: a
+metric with no week of data (an empty cohort, every week withheld for a small group) gets
+``None`` and the page says why in words. Colours are the Okabe-Ito palette, told apart with
+every common colour-vision deficiency.
 """
 
 from __future__ import annotations
 
 import html
+import sys
 from typing import Any
 
-import altair as alt
+# Altair imports jsonschema, whose format checks import rfc3987_syntax when it is installed
+# (Jupyter's own packages pull it in), and that module builds a grammar at import: seconds of
+# a page's first render, for an "iri" format check the pages never use. Without it jsonschema
+# skips that one check. Only when nothing imported it already.
+sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
 
-__all__ = ["FUNNEL_STAGES", "OKABE_ITO", "chart_rows", "funnel_rows", "table_html", "trend_chart"]
+import altair as alt  # noqa: E402
+import vl_convert  # noqa: E402
+
+__all__ = [
+    "FUNNEL_STAGES",
+    "OKABE_ITO",
+    "chart_figure",
+    "chart_rows",
+    "funnel_rows",
+    "table_html",
+    "trend_chart",
+]
 
 # Okabe & Ito (2008), "Color Universal Design": distinct for protan, deutan and tritan vision.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
@@ -132,3 +152,25 @@ def _num(value: Any) -> str:
 def _of(point: dict[str, Any]) -> str:
     n, d = point.get("numerator"), point.get("denominator")
     return f"{_num(n)} / {_num(d)}" if n is not None and d is not None else "–"
+
+
+def chart_figure(metric: dict[str, Any], empty: str) -> str:
+    """The metric's trend as a figure: the chart as SVG, its numbers in a table behind a
+    disclosure (one click away); ``empty`` in words when there is nothing to draw."""
+    chart = trend_chart(metric)
+    if chart is None:
+        return f'<p class="nbc-meta">{html.escape(empty)}</p>'
+    title = html.escape(str(metric.get("title", "")))
+    svg = vl_convert.vegalite_to_svg(chart.to_dict())
+    return (
+        f'<figure class="nbc-figure"><div class="nbc-chart" role="img" aria-label="{title}: a '
+        f'bar chart by week; the numbers are in the table below">{svg}</div>'
+        f'<figcaption><details class="nbc-numbers"><summary>The numbers behind “{title}” '
+        f"(table)</summary>{table_html(metric)}</details></figcaption></figure>"
+    )
+
+
+def warm() -> None:
+    """Start Vega's runtime now (its first chart costs about a second), so a page can do it
+    while it waits for the service."""
+    vl_convert.vegalite_to_svg({"mark": "point", "data": {"values": [{}]}})

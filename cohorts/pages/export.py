@@ -1,24 +1,22 @@
 """``nbcohort pages export``: a page as one static HTML file, for people without a hub
-account. It opens from disk with no server and no internet: the Vega libraries are inlined
-(vl-convert's bundle), the data is in the file, and a Content-Security-Policy forbids any
+account. It opens from disk with no server and no internet: the charts are SVG drawn when
+the file is written, there is no script at all, and a Content-Security-Policy forbids any
 request. The numbers are the cohort's aggregates as a sponsor would see them: no
 breakdowns, nothing about one person, course links left out (they lead into a hub).
 """
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from importlib.resources import files
 from typing import Any, Literal
 
 import jinja2
-import vl_convert
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import MetricsSettings, PagesSettings
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.charts import table_html, trend_chart
+from nbcohort.cohorts.pages.charts import chart_figure
 from nbcohort.cohorts.pages.leader import leader_html
 from nbcohort.cohorts.pages.sections import PAGE_CSS, Section, activity_sections
 from nbcohort.cohorts.services.artifacts import list_artifacts
@@ -69,19 +67,11 @@ def gather(
     return data
 
 
-def _chart(metric: dict[str, Any], weeks: int) -> dict[str, Any]:
+def _figure(metric: dict[str, Any], weeks: int) -> dict[str, str]:
     metric = {**metric, "series": (metric.get("series") or [])[-weeks:]}
-    chart = trend_chart(metric)
-    title = str(metric.get("title", ""))
     reason = metric.get("withheld") or metric.get("summary") or ""
-    return {
-        "title": title,
-        "summary": str(metric.get("summary") or ""),
-        "label": f"{title}: a bar chart by week; its numbers are in the table below",
-        "spec": chart.to_dict() if chart is not None else None,
-        "table": table_html(metric),
-        "empty": f"{title}: no week to chart yet. {reason}".strip(),
-    }
+    empty = f"{metric.get('title', '')}: no week to chart yet. {reason}".strip()
+    return {"summary": str(metric.get("summary") or ""), "html": chart_figure(metric, empty)}
 
 
 def render_page(page: Page, data: dict[str, Any], weeks: int = 8) -> str:
@@ -97,17 +87,13 @@ def render_page(page: Page, data: dict[str, Any], weeks: int = 8) -> str:
         found = {m["id"]: m for m in metrics["metrics"]}
         shown = [found[i] for i in TREND if i in found]
         title, trend_title = f"Cohort activity: {data['title']}", "The cohort's trend"
-    charts = [_chart(m, weeks) for m in shown]
-    specs = {f"chart-{i}": c["spec"] for i, c in enumerate(charts, 1) if c["spec"] is not None}
     return _TEMPLATE.render(
         title=title,
         exported_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         css=PAGE_CSS,
         sections=sections,
-        charts=charts,
+        figures=[_figure(m, weeks) for m in shown],
         trend_title=trend_title,
-        bundle=vl_convert.javascript_bundle() if specs else "",
-        specs=json.dumps(specs).replace("</", "<\\/"),
     )
 
 

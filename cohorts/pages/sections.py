@@ -212,4 +212,6 @@ PAGE_CSS = """
 .nbc-page a{color:#174ea6}
 .nbc-lead{font-size:16px;margin:8px 0}
 .nbc-meta{font-size:12px;color:#595959}
+.nbc-figure{margin:4px 0 16px}
+.nbc-chart svg{max-width:100%;height:auto}
 """

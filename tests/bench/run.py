@@ -34,6 +34,7 @@ import cadence_tick
 import mail_digest
 import metrics_load
 import packets
+import pages_render
 import peer_accuracy
 import roster_import
 import search_load
@@ -52,6 +53,7 @@ BENCHMARKS = {
     mail_digest.NAME: mail_digest,
     metrics_load.NAME: metrics_load,
     search_load.NAME: search_load,
+    pages_render.NAME: pages_render,
 }
 
 

@@ -42,9 +42,14 @@ class PagesExport(NbCohortCommand):
     aliases = {**common_aliases, "page": "PagesExport.page"}
 
     def run(self) -> None:
-        from nbcohort.cohorts.pages.export import export_page  # altair, vl-convert: slow
+        from nbcohort.cohorts.pages.export import Page, export_page  # altair: slow
 
-        if self.page not in PAGES:
+        page: Page
+        if self.page == "cohort":
+            page = "cohort"
+        elif self.page == "leader":
+            page = "leader"
+        else:
             raise CommandError(f"--page must be one of {', '.join(PAGES)}, not {self.page!r}")
         target = Path(self.arg(0, "the HTML file to write (nbcohort pages export FILE.html)"))
         if target.is_dir():
@@ -52,7 +57,7 @@ class PagesExport(NbCohortCommand):
         with self.store() as store, store.read() as s:
             cohort = self.cohort(s)
             text = export_page(
-                s, cohort, self.page, MetricsSettings(parent=self), PagesSettings(parent=self)
+                s, cohort, page, MetricsSettings(parent=self), PagesSettings(parent=self)
             )
         write_atomically(target, text)
         print(f"wrote {target}: the {self.page} page of {cohort.slug!r} ({len(text) // 1024} KB)")

@@ -248,6 +248,12 @@ class CohortClient:
         """Your progress in each peer-review round: reviews given to you and submitted."""
         return self.request("GET", "/api/v1/me/reviews")["rounds"]
 
+    def dashboard(self, quiet_days: int = 7, unanswered_hours: int = 48) -> dict[str, Any]:
+        """The facilitator dashboard's tables (staff only): members at risk, unanswered
+        questions, the moderation queue, reviews owed."""
+        params = {"quiet_days": quiet_days, "unanswered_hours": unanswered_hours}
+        return self.request("GET", "/api/v1/dashboard", params=params)
+
     # -- peer review ------------------------------------------------------------------------
     def review_inbox(self, assignment: str) -> dict[str, Any]:
         """The member's review inbox for ``assignment`` and, as an author, their own result."""

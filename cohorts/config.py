@@ -321,6 +321,13 @@ class PagesSettings(Configurable):
         max=53,
         help="Weeks of trend the pages' charts show (the most recent ones).",
     ).tag(config=True)
+    timeout = Float(
+        15.0,
+        min=0.5,
+        help="Seconds a page waits for each answer of the service before it says the part "
+        "is not available. Longer than a widget's ClientSettings.timeout: a page's metrics "
+        "are computed over the whole activity log (tests/bench/README.md has the figures).",
+    ).tag(config=True)
 
 
 class ClientSettings(Configurable):

@@ -13,7 +13,11 @@ from nbcohort.cohorts.config import PagesSettings, load_config
 
 __all__ = ["PAGES", "community_link", "page_url"]
 
-PAGES = {"cohort": "Cohort activity", "leader": "Leader one-pager"}
+PAGES = {
+    "cohort": "Cohort activity",
+    "leader": "Leader one-pager",
+    "dashboard": "Facilitator dashboard",
+}
 
 
 def page_url(page: str, settings: PagesSettings | None = None) -> str:

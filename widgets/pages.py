@@ -170,11 +170,12 @@ class LeaderPage(w.VBox):
 
 
 def _page(make: Callable[[Connection, PagesSettings], w.Widget]) -> w.Widget:
+    settings = _settings()
     try:
-        conn = connect()
+        conn = connect(CohortClient(timeout=settings.timeout, retries=0))
     except Offline as exc:
         return offline(str(exc))
-    return make(conn, _settings())
+    return make(conn, settings)
 
 
 def cohort_page() -> w.Widget:

@@ -22,6 +22,7 @@ __all__ = [
     "AnchorRead",
     "Answer",
     "CharterAckBody",
+    "DashboardQuery",
     "DaysQuery",
     "EmailPref",
     "Helpfulness",
@@ -176,6 +177,11 @@ class MetricsQuery(_Query):
 class ThreadsQuery(_Query):
     days: Annotated[int, Field(ge=1, le=366)] = 7
     limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class DashboardQuery(_Query):
+    quiet_days: Annotated[int, Field(ge=1, le=90)] = 7
+    unanswered_hours: Annotated[int, Field(ge=1, le=720)] = 48
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

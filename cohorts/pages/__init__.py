@@ -10,7 +10,7 @@ from pathlib import Path
 
 __all__ = ["PAGE_NOTEBOOKS", "copy_pages"]
 
-PAGE_NOTEBOOKS = ("cohort.ipynb", "leader.ipynb")
+PAGE_NOTEBOOKS = ("cohort.ipynb", "leader.ipynb", "dashboard.ipynb")
 
 
 def copy_pages(folder: Path) -> list[Path]:

@@ -20,6 +20,7 @@ from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.cohorts import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.widgets import _connection
+from nbcohort.widgets.dashboard import DashboardPage, dashboard_page
 from nbcohort.widgets.pages import CohortPage, LeaderPage, cohort_page, leader_page
 from tests.helpers.community import SYSTEM
 from tests.helpers.demo_pages import seed_pages
@@ -132,3 +133,21 @@ def test_sections_show_optional_capabilities_only_with_data():
     assert "Not available: the service is busy" in sections["threads"].html
     assert "&lt;b&gt;Ana&lt;/b&gt;" in sections["badges"].html
     assert "pilots" not in sections and "spotlight" not in sections and "rhythm" not in sections
+
+
+def test_the_dashboard_is_refused_to_a_learner_by_the_service(as_token, tokens, service):
+    as_token(tokens["ana"])
+    page = dashboard_page()
+    assert isinstance(page, DashboardPage)
+    text = _html(page)
+    assert "Not available: " in text and "Members at risk" not in text
+    assert isinstance(page.tables, Refused)
+    as_token(tokens["fay"])
+    staff = dashboard_page()
+    assert isinstance(staff, DashboardPage) and isinstance(staff.tables, dict)
+    text = _html(staff)
+    for heading in ("Members at risk", "Unanswered questions", "Moderation queue",
+                    "Reviews owed", "Every metric", "How it is computed"):  # fmt: skip
+        assert heading in text
+    assert 'download="metrics.csv"' in text and 'download="at_risk.csv"' in text
+    _no_nan(text)

@@ -163,3 +163,23 @@ def test_leader_page_for_a_sponsor(tmp_path, store, service, demo, browser):
     assert shown["Active contributors"][1] == f"{active['value']:g} %"
     assert set(shown) <= {m["title"] for m in metrics.values()}
     assert "Posts per member per month" not in text  # not one of the charter's outcomes
+
+
+def test_dashboard_for_an_instructor(tmp_path, store, service, demo, browser):
+    home = tmp_path / "home"
+    copy_pages(home / "community")
+    lab = JupyterServer(tmp_path, home, service.url, demo.tokens["instructor"]).wait()
+    try:
+        page, blocked, _ = _open(browser, lab, "dashboard")
+        page.get_by_role("heading", name="Members at risk").wait_for(timeout=120_000)
+        _drawn(page, 3)
+        text = page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "page-dashboard.png"), full_page=True)
+        downloads = page.eval_on_selector_all("a[download]", "as => as.map(a => a.download)")
+    finally:
+        lab.stop()
+    assert _ours(blocked) == []
+    assert "metrics.csv" in downloads
+    metrics = _metrics(store, demo.slug)
+    for metric in metrics.values():
+        assert metric["title"] in text

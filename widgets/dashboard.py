@@ -22,7 +22,7 @@ from nbcohort.widgets.pages import Refused, _ask, _charts_ahead, _header, _page,
 __all__ = ["DashboardPage", "dashboard_page"]
 
 TABLES = (
-    ("at_risk", "Members at risk", ("member", "team", "role", "last_activity", "reasons"),
+    ("at_risk", "Members at risk", ("member", "team", "role", "reasons"),
      "No member is at risk."),
     ("unanswered", "Unanswered questions", ("thread", "author", "created_at", "excerpt"),
      "Every question has an answer."),

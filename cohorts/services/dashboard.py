@@ -3,8 +3,9 @@ moderation queue, and who still owes reviews. Staff only (those who run the rost
 row is about a named member, so the service refuses anyone else (403), whatever a page shows.
 
 - at risk: a learner or champion with no activity in the last ``quiet_days`` (reads count:
-  a reader is a learner too), an onboarding step sent and not done for ``quiet_days``, or
-  reviews owed in an open round;
+  a reader is a learner too; when they were last active is not shown, since it may be a
+  read, and reads are never shown per person), an onboarding step sent and not done for
+  ``quiet_days``, or reviews owed in an open round;
 - unanswered: a top-level post older than ``unanswered_hours`` that nobody else replied to
   (prompt answers and deleted or hidden posts left out);
 - moderation: hidden posts, with their open flags and the reason.
@@ -98,7 +99,6 @@ def _at_risk(session: Session, cohort: Cohort, quiet_days: int) -> list[dict[str
                     "username": m.username,
                     "team": m.team,
                     "role": m.role,
-                    "last_activity": seen.isoformat() if seen else None,
                     "reasons": reasons,
                 }
             )

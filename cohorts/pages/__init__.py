@@ -1,7 +1,9 @@
-"""The Voila pages: page notebooks (``cohort.ipynb``, ``leader.ipynb``) made of widgets over
-the member's client, and what renders their content for both Voila and the static export:
-``sections`` (the cohort activity page), ``leader`` (the one-pager), ``charts`` (Vega-Lite
-specs and their tables). Nothing here touches the store."""
+"""The Voila pages: page notebooks (``cohort.ipynb``, ``leader.ipynb``, ``dashboard.ipynb``)
+made of widgets over the member's client, and what renders their content for both Voila and
+the static export: ``sections`` (the cohort activity page), ``leader`` (the one-pager),
+``charts`` (Vega-Lite specs drawn as SVG, and their tables), ``tables`` (HTML and CSV),
+``export`` (one static HTML file; the only module here that reads the services layer, for
+the CLI)."""
 
 from __future__ import annotations
 

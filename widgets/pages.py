@@ -76,7 +76,10 @@ def gather_activity(client: CohortClient) -> dict[str, Any]:
     for name in OPTIONAL:
         method = getattr(client, name, None)
         if callable(method):
-            data[name] = _ask(method)
+            try:
+                data[name] = _ask(method)
+            except TypeError:  # a capability whose client method needs arguments: not here
+                continue
     return data
 
 

@@ -192,6 +192,8 @@ def activity_sections(data: dict[str, Any], base_url: str | None = "/") -> list[
         out.append(Section(key, title, body))
     for key, title in OPTIONAL.items():
         value = data.get(key)
+        if isinstance(value, dict):  # an answer that wraps its list: {"badges": [...]}
+            value = value.get(key)
         if isinstance(value, list) and value:
             out.append(Section(key, title, _optional(value)))
     return out

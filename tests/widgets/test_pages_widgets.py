@@ -128,11 +128,13 @@ def test_sections_show_optional_capabilities_only_with_data():
         "threads": Refused("the service is busy"),
         "badges": [{"title": "First answer", "member": {"name": "<b>Ana</b>"}}],
         "pilots": [],
+        "spotlight": {"spotlight": [{"name": "Ana's dashboard", "summary": "reused by 4"}]},
     }
     sections = {s.key: s for s in activity_sections(data)}
     assert "Not available: the service is busy" in sections["threads"].html
     assert "&lt;b&gt;Ana&lt;/b&gt;" in sections["badges"].html
-    assert "pilots" not in sections and "spotlight" not in sections and "rhythm" not in sections
+    assert "Ana&#x27;s dashboard" in sections["spotlight"].html
+    assert "pilots" not in sections and "pulse" not in sections and "rhythm" not in sections
 
 
 def test_the_dashboard_is_refused_to_a_learner_by_the_service(as_token, tokens, service):

@@ -238,6 +238,22 @@ class CohortClient:
         params = {"window": window} if window is not None else {}
         return self.request("GET", "/api/v1/metrics", params=params)
 
+    def threads(self, days: int = 7, limit: int = 10) -> list[dict[str, Any]]:
+        """Section and topic threads with posts in the last ``days``, busiest first, each
+        with its link into the course notebook (when the course says where it is)."""
+        params = {"days": days, "limit": limit}
+        return self.request("GET", "/api/v1/threads", params=params)["threads"]
+
+    def my_reviews(self) -> list[dict[str, Any]]:
+        """Your progress in each peer-review round: reviews given to you and submitted."""
+        return self.request("GET", "/api/v1/me/reviews")["rounds"]
+
+    def dashboard(self, quiet_days: int = 7, unanswered_hours: int = 48) -> dict[str, Any]:
+        """The facilitator dashboard's tables (staff only): members at risk, unanswered
+        questions, the moderation queue, reviews owed."""
+        params = {"quiet_days": quiet_days, "unanswered_hours": unanswered_hours}
+        return self.request("GET", "/api/v1/dashboard", params=params)
+
     # -- peer review ------------------------------------------------------------------------
     def review_inbox(self, assignment: str) -> dict[str, Any]:
         """The member's review inbox for ``assignment`` and, as an author, their own result."""

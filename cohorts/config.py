@@ -24,6 +24,7 @@ __all__ = [
     "MailSettings",
     "MetricsSettings",
     "NbCohort",
+    "PagesSettings",
     "SearchSettings",
     "ServiceSettings",
     "StoreSettings",
@@ -300,6 +301,36 @@ class SearchSettings(Configurable):
     ).tag(config=True)
 
 
+class PagesSettings(Configurable):
+    """The Voila pages (cohort activity, leader one-pager): where they are served from."""
+
+    folder = Unicode(
+        "community",
+        help="Folder, relative to the Jupyter server's root (the learner's home), that holds "
+        "the page notebooks ('nbcohort pages copy DIR' puts them there; the demo does). "
+        "The widgets' Community link opens <base_url>voila/render/<folder>/cohort.ipynb.",
+    ).tag(config=True)
+    base_url = Unicode(
+        "",
+        help="The Jupyter server's base URL as the member's browser sees it (e.g. "
+        "/user/ana/ on a hub). Empty means the JUPYTERHUB_SERVICE_PREFIX environment "
+        "variable (set by JupyterHub in each single-user server), else /.",
+    ).tag(config=True)
+    trend_weeks = Int(
+        8,
+        min=1,
+        max=53,
+        help="Weeks of trend the pages' charts show (the most recent ones).",
+    ).tag(config=True)
+    timeout = Float(
+        15.0,
+        min=0.5,
+        help="Seconds a page waits for each answer of the service before it says the part "
+        "is not available. Longer than a widget's ClientSettings.timeout: a page's metrics "
+        "are computed over the whole activity log (tests/bench/README.md has the figures).",
+    ).tag(config=True)
+
+
 class ClientSettings(Configurable):
     """How widgets and pages reach the service."""
 
@@ -460,6 +491,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         MetricsSettings,
         SearchSettings,
         LiveSettings,
+        PagesSettings,
     ]
 
 

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError, CohortClient
+from nbcohort.widgets._community import community_link
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._live import follow_views, watcher
 from nbcohort.widgets._style import button, status, style, when
@@ -123,6 +124,7 @@ class Notifications(w.VBox):
                 controls,
                 w.HBox([self.email, self.email_note]),
                 self.status,
+                community_link(),
             ]
         )
         self.refresh()

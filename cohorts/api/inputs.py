@@ -23,6 +23,7 @@ __all__ = [
     "AnchorRead",
     "Answer",
     "CharterAckBody",
+    "DashboardQuery",
     "DaysQuery",
     "EmailPref",
     "Helpfulness",
@@ -41,6 +42,7 @@ __all__ = [
     "SearchQuery",
     "TagQuery",
     "ThreadQuery",
+    "ThreadsQuery",
     "Watch",
     "parse_body",
     "parse_query",
@@ -189,6 +191,16 @@ class Watch(_Body):
         None
     )
     wait: Annotated[float, Field(ge=0, le=60, allow_inf_nan=False)] = 25.0
+
+
+class ThreadsQuery(_Query):
+    days: Annotated[int, Field(ge=1, le=366)] = 7
+    limit: Annotated[int, Field(ge=1, le=100)] = 10
+
+
+class DashboardQuery(_Query):
+    quiet_days: Annotated[int, Field(ge=1, le=90)] = 7
+    unanswered_hours: Annotated[int, Field(ge=1, le=720)] = 48
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

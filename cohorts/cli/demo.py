@@ -25,11 +25,13 @@ from nbcohort.cohorts.config import (
     CommunitySettings,
     LiveSettings,
     MailSettings,
+    PagesSettings,
     ServiceSettings,
 )
 from nbcohort.cohorts.course import CourseError, load_course
 from nbcohort.cohorts.demo_seed import DEMO_SLUG, demo_anchor, seed_demo
 from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.pages import PAGE_NOTEBOOKS, copy_pages
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -158,7 +160,11 @@ class DemoCommand(NbCohortCommand):
                 raise CommandError(str(exc)) from None
             finally:
                 self.log.setLevel(level)
+        copy_pages(home / self.pages_folder())  # every run: the kit's current pages
         return home
+
+    def pages_folder(self) -> str:
+        return PagesSettings(parent=self).folder.strip("/")
 
     def exchange_root(self) -> None:
         from nbcohort.exchange.nbgrader_io import NbGraderError, ensure_exchange_root
@@ -251,6 +257,9 @@ class DemoCommand(NbCohortCommand):
                 print(
                     f"Voila page        : {lab_url}/voila/render/{FIRST_NOTEBOOK}?token={lab_token}"
                 )
+                voila = f"{lab_url}/voila/render/{self.pages_folder()}"
+                print(f"cohort page       : {voila}/cohort.ipynb?token={lab_token}")
+                print(f"leader one-pager  : {voila}/leader.ipynb?token={lab_token}")
             print(f"community service : {service.url}/api/v1/health")
             outbox = Path(
                 MailSettings(parent=self).outbox_dir or Path(self.settings().data_dir) / "outbox"
@@ -296,10 +305,15 @@ class DemoCommand(NbCohortCommand):
             names = {item["name"] for item in listing.json().get("content", [])}
             if Path(FIRST_NOTEBOOK).name not in names:
                 raise CommandError(f"demo check: JupyterLab does not serve {FIRST_NOTEBOOK}")
+            folder = self.pages_folder()
+            listing = requests.get(f"{lab_url}/api/contents/{folder}?token={lab_token}", timeout=10)
+            pages = {item["name"] for item in listing.json().get("content", [])}
+            if not set(PAGE_NOTEBOOKS) <= pages:
+                raise CommandError(f"demo check: JupyterLab does not serve the pages in {folder}/")
         print(
             f"demo check passed: {me['member']['name']} read {page['total']} posts in "
             f"{anchor}, replied, saw prompt {prompt['key']}"
-            + (f", and JupyterLab serves the course at {lab_url}" if lab_url else "")
+            + (f", and JupyterLab serves the course and the pages at {lab_url}" if lab_url else "")
         )
 
 

@@ -33,6 +33,7 @@ class NbCohortApp(NbCohortCommand):
         "events": ("nbcohort.cohorts.cli.events.EventsApp", "The cohort's calendar."),
         "mail": ("nbcohort.cohorts.cli.mail.MailApp", "Email: send, digests, test."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
+        "pages": ("nbcohort.cohorts.cli.pages.PagesApp", "The Voila pages: export, copy."),
     }
 
     def run(self) -> None:

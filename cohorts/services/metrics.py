@@ -111,6 +111,7 @@ def cohort_metrics(
         "computed_at": at.isoformat(timespec="seconds"),
         "roles": list(settings.roles),
         "min_group": settings.min_group,
+        "leader_metrics": list(settings.leader_metrics),  # the leader one-pager's set
         "metrics": [m.as_dict(breakdown=view == "staff") for m in metrics],
     }
     if cache is not None and now is None and settings.cache_seconds > 0:

@@ -39,7 +39,8 @@ pytestmark = pytest.mark.slow
 FIELDS = ["anchor", "body", "parent_id", "title", "request_key", "reason", "action", "note",
           "filename", "content_b64", "description", "tags", "license", "scores", "comments",
           "overall_comment", "submit", "helpfulness", "consent"]  # fmt: skip
-QUERY = ["anchor", "before", "limit", "tag", "all", "q", "kind", "window"]
+QUERY = ["anchor", "before", "limit", "tag", "all", "q", "kind", "window", "days", "quiet_days",
+         "unanswered_hours"]  # fmt: skip
 ALL = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
 
 

@@ -36,6 +36,7 @@ import live_watch
 import mail_digest
 import metrics_load
 import packets
+import pages_render
 import peer_accuracy
 import roster_import
 import search_load
@@ -55,6 +56,7 @@ BENCHMARKS = {
     metrics_load.NAME: metrics_load,
     search_load.NAME: search_load,
     live_watch.NAME: live_watch,
+    pages_render.NAME: pages_render,
 }
 
 

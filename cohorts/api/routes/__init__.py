@@ -18,6 +18,7 @@ from nbcohort.cohorts.api.routes import (
     peer_review,
     prompts,
     search,
+    threads,
     unsubscribe,
 )
 
@@ -35,6 +36,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *search.ROUTES,
     *metrics.ROUTES,
     *live.ROUTES,
+    *threads.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

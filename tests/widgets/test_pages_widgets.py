@@ -1,0 +1,155 @@
+"""The pages' widgets against a real service: the cohort activity page and the leader
+one-pager for a small cohort (every number withheld), a cohort of one, the seeded demo
+cohort (charts drawn, numbers equal the metrics module's), offline, and a member who left."""
+
+from __future__ import annotations
+
+import html
+import re
+import time
+from datetime import UTC, datetime
+
+import ipywidgets as w
+import pytest
+from sqlalchemy import select
+
+from nbcohort.cohorts.metrics import compute_metrics, load_frames
+from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.pages.sections import Refused, activity_sections
+from nbcohort.cohorts.services.auth import mint_token
+from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.members import add_member
+from nbcohort.widgets import _connection
+from nbcohort.widgets.dashboard import DashboardPage, dashboard_page
+from nbcohort.widgets.pages import CohortPage, LeaderPage, cohort_page, leader_page
+from tests.helpers.community import SYSTEM
+from tests.helpers.demo_pages import seed_pages
+
+
+def _walk(widget):
+    yield widget
+    for child in getattr(widget, "children", ()):
+        yield from _walk(child)
+
+
+def _html(widget) -> str:
+    return html.unescape("".join(x.value for x in _walk(widget) if isinstance(x, w.HTML)))
+
+
+def _charts(widget) -> list[str]:
+    """The charts drawn on the page: each one SVG inside its figure."""
+    return re.findall(r'<div class="nbc-chart"[^>]*><svg.*?</svg>', _html(widget), re.S)
+
+
+@pytest.fixture
+def as_token(monkeypatch, service):
+    def use(token):
+        _connection.reset()
+        monkeypatch.setenv("NBCOHORT_URL", service.url)
+        monkeypatch.setenv("NBCOHORT_TOKEN", token)
+
+    yield use
+    _connection.reset()
+
+
+def test_offline_and_headless_pages_are_one_calm_line(monkeypatch):
+    _connection.reset()
+    monkeypatch.setenv("NBCOHORT_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("NBCOHORT_TOKEN", "nbc_whatever")
+    started = time.monotonic()
+    for make in (cohort_page, leader_page):
+        page = make()
+        assert isinstance(page, w.HTML) and "community offline" in page.value
+    assert time.monotonic() - started < 5
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    _connection.reset()
+    assert "while nbgrader runs" in cohort_page().value
+
+
+def _no_nan(text: str) -> None:
+    assert not re.search(r"\bNaN\b|\bNone\b|\binf\b|undefined", text), text
+
+
+def test_a_small_cohort_reads_in_words_with_no_empty_chart(as_token, tokens, service):
+    as_token(tokens["ana"])  # three counted members: fewer than min_group, all withheld
+    page = cohort_page()
+    assert isinstance(page, CohortPage)
+    text = _html(page)
+    _no_nan(text)
+    assert _charts(page) == []
+    for words in ("Nothing in the cohort's rhythm this week.", "No thread had a new post",
+                  "No artifact has been shared yet.", "No clinic is planned.",
+                  "You have no peer reviews to write.", "no week to chart yet"):  # fmt: skip
+        assert words in text
+    assert "withheld" in text or "fewer than" in text
+    leader = leader_page()
+    assert isinstance(leader, LeaderPage)
+    _no_nan(_html(leader))
+    assert _charts(leader) == []
+
+
+def test_a_cohort_of_one(as_token, service, store):
+    with store.write() as s:
+        cohort = create_cohort(s, SYSTEM, "solo", "Just me")
+        me = add_member(s, SYSTEM, cohort, name="Solo Learner", email="solo@example.org",
+                        role="learner")  # fmt: skip
+        token = mint_token(s, SYSTEM, me, "t")
+    as_token(token)
+    page = cohort_page()
+    assert isinstance(page, CohortPage)
+    text = _html(page)
+    _no_nan(text)
+    assert "Seen as Solo Learner (learner)" in text and _charts(page) == []
+
+
+def test_the_demo_cohort_draws_its_trend_with_the_metrics_numbers(as_token, service, store):
+    demo = seed_pages(store)
+    as_token(demo.tokens["learner"])
+    page = cohort_page()
+    assert isinstance(page, CohortPage)
+    charts = _charts(page)
+    assert len(charts) == 2
+    assert all('class="mark-rect' in c for c in charts)  # bars drawn, in the kernel
+    assert "<script" not in _html(page) and not re.search(r'(href|src)="http', "".join(charts))
+    with store.read() as s:
+        frames = load_frames(s, s.scalar(select(Cohort).where(Cohort.slug == demo.slug)))
+    now = datetime.now(UTC).timestamp()
+    metrics = {m.id: m for m in compute_metrics(frames, days=28, now=now)}
+    text = _html(page)
+    assert metrics["active_contributors"].summary in text
+    assert metrics["contributor_funnel"].summary in text
+    for point in metrics["active_contributors"].series or ():
+        if point.value is not None:
+            assert f"<td>{point.value:g}</td>" in text
+
+
+def test_sections_show_optional_capabilities_only_with_data():
+    data = {
+        "threads": Refused("the service is busy"),
+        "badges": [{"title": "First answer", "member": {"name": "<b>Ana</b>"}}],
+        "pilots": [],
+        "spotlight": {"spotlight": [{"name": "Ana's dashboard", "summary": "reused by 4"}]},
+    }
+    sections = {s.key: s for s in activity_sections(data)}
+    assert "Not available: the service is busy" in sections["threads"].html
+    assert "&lt;b&gt;Ana&lt;/b&gt;" in sections["badges"].html
+    assert "Ana&#x27;s dashboard" in sections["spotlight"].html
+    assert "pilots" not in sections and "pulse" not in sections and "rhythm" not in sections
+
+
+def test_the_dashboard_is_refused_to_a_learner_by_the_service(as_token, tokens, service):
+    as_token(tokens["ana"])
+    page = dashboard_page()
+    assert isinstance(page, DashboardPage)
+    text = _html(page)
+    assert "Not available: " in text and "Members at risk" not in text
+    assert isinstance(page.tables, Refused)
+    as_token(tokens["fay"])
+    staff = dashboard_page()
+    assert isinstance(staff, DashboardPage) and isinstance(staff.tables, dict)
+    text = _html(staff)
+    for heading in ("Members at risk", "Unanswered questions", "Moderation queue",
+                    "Reviews owed", "Every metric", "How it is computed"):  # fmt: skip
+        assert heading in text
+    assert 'download="metrics.csv"' in text and 'download="at_risk.csv"' in text
+    _no_nan(text)

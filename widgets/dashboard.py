@@ -1,0 +1,98 @@
+"""``dashboard_page()``: the facilitator dashboard (``cohorts/pages/dashboard.ipynb``): every
+metric with its trend and its formula one click away, members at risk, unanswered questions,
+the moderation queue and who still owes reviews, each table with a CSV download.
+
+The service decides who sees it: for anyone but staff it refuses the tables (403) and the
+page says so; the metrics are what the service shows that viewer.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from nbcohort.cohorts.config import PagesSettings
+from nbcohort.cohorts.pages.tables import csv_link, html_table
+from nbcohort.widgets._connection import Connection
+from nbcohort.widgets._style import style
+from nbcohort.widgets.pages import Refused, _ask, _charts_ahead, _header, _page, _trimmed
+
+__all__ = ["DashboardPage", "dashboard_page"]
+
+TABLES = (
+    ("at_risk", "Members at risk", ("member", "team", "role", "reasons"),
+     "No member is at risk."),
+    ("unanswered", "Unanswered questions", ("thread", "author", "created_at", "excerpt"),
+     "Every question has an answer."),
+    ("moderation", "Moderation queue", ("anchor", "author", "hidden", "open_flags", "reason",
+                                        "excerpt"), "Nothing waits for moderation."),
+    ("reviews_owed", "Reviews owed", ("assignment", "due_at", "reviewer", "given", "submitted"),
+     "No reviews are owed in an open round."),
+)  # fmt: skip
+METRIC_COLUMNS = ("id", "title", "value", "unit", "numerator", "denominator", "withheld")
+
+
+def _section(title: str, body: str) -> w.HTML:
+    return w.HTML(f"<section><h2>{html.escape(title)}</h2>{body}</section>")
+
+
+def _tables(tables: Any) -> list[w.Widget]:
+    if isinstance(tables, Refused):
+        return [_section("Facilitator tables", f'<p class="nbc-meta">Not available: '
+                         f"{html.escape(tables.message)}</p>")]  # fmt: skip
+    out = []
+    for key, title, columns, empty in TABLES:
+        rows = tables.get(key) or []
+        body = html_table(rows, columns, f"{title} ({len(rows)})", empty)
+        if rows:
+            body += f'<p class="nbc-meta">{csv_link(rows, columns, f"{key}.csv")}</p>'
+        out.append(_section(title, body))
+    return out
+
+
+def _metric(metric: dict[str, Any], weeks: int) -> w.Widget:
+    from nbcohort.cohorts.pages.charts import chart_figure
+
+    metric = _trimmed(metric, weeks)
+    value = metric.get("value")
+    shown = "withheld" if metric.get("withheld") else "–" if value is None else f"{value:g}"
+    head = (
+        f"<h3>{html.escape(str(metric['title']))}: {html.escape(shown)} "
+        f'<span class="nbc-meta">{html.escape(str(metric.get("unit") or ""))}</span></h3>'
+        f"<p>{html.escape(str(metric.get('summary') or ''))}</p>"
+        f"<details><summary>How it is computed</summary><p>{html.escape(metric['formula'])}"
+        f"</p></details>"
+    )
+    empty = f"No week to chart yet. {metric.get('withheld') or ''}".strip()
+    return w.HTML(head + chart_figure(metric, empty))
+
+
+class DashboardPage(w.VBox):
+    """The facilitator dashboard for the member whose token this kernel holds."""
+
+    def __init__(self, conn: Connection, settings: PagesSettings) -> None:
+        charts = _charts_ahead()
+        tables = _ask(conn.client.dashboard)
+        metrics = _ask(conn.client.metrics)
+        charts.join()
+        parts: list[w.Widget] = [style(), w.HTML(_header("Facilitator dashboard", conn, metrics))]
+        parts.extend(_tables(tables))
+        parts.append(w.HTML("<h2>Every metric</h2>"))
+        if isinstance(metrics, Refused):
+            parts.append(w.HTML(f'<p class="nbc-meta">Not available: '
+                                f"{html.escape(metrics.message)}</p>"))  # fmt: skip
+        else:
+            rows = metrics.get("metrics") or []
+            link = csv_link(rows, METRIC_COLUMNS, "metrics.csv")
+            parts.append(w.HTML(f'<p class="nbc-meta">{link}</p>'))
+            parts.extend(_metric(m, settings.trend_weeks) for m in rows)
+        self.tables, self.metrics = tables, metrics
+        super().__init__(parts, layout=w.Layout(width="100%"))
+        self.add_class("nbc-page")
+
+
+def dashboard_page() -> w.Widget:
+    """The facilitator dashboard; for anyone but staff the service refuses its tables."""
+    return _page(DashboardPage)

@@ -98,9 +98,7 @@ DEFAULT_RULES: tuple[BadgeRule, ...] = (
         3,
         "three reviews rated 4 or 5 by their authors",
     ),
-    _rule(
-        "streak-4", "Four-week streak", "week_streak", 4, "contributed four weeks running"
-    ),
+    _rule("streak-4", "Four-week streak", "week_streak", 4, "contributed four weeks running"),
     _rule("champion", "Champion", "champion", 1, "a champion of the cohort"),
     _rule("pilot-owner", "Pilot owner", "pilot_owned", 1, "owns a pilot"),
 )

@@ -51,6 +51,7 @@ class Discussion(w.VBox):
         self.total = self.unread = 0
         self.latest: dict[str, Any] | None = None
         self._oldest: int | None = None
+        self.badges: dict[int, list[dict[str, Any]]] = {}  # author id -> badges shown
         self._first_page: dict[str, Any] | None = conn.client.thread(
             anchor, limit=page_size, unread=True
         )
@@ -119,7 +120,21 @@ class Discussion(w.VBox):
         self.latest = post
         self.render_summary()
 
+    def _fetch_badges(self, posts: list[dict[str, Any]]) -> None:
+        """The badges of this page's authors, in one request; none when it fails (a thread
+        without badges is still a thread)."""
+        ids = sorted({p["author"]["id"] for p in posts} - set(self.badges))
+        if not ids:
+            return
+        try:
+            self.badges.update(self.conn.client.badges(ids))
+        except ClientError:
+            pass
+        for i in ids:
+            self.badges.setdefault(i, [])
+
     def _show(self, page: dict[str, Any], *, prepend: bool) -> None:
+        self._fetch_badges(page["posts"])
         cards = tuple(PostCard(self, p) for p in page["posts"])
         self.posts.children = cards + self.posts.children if prepend else cards
         if page["posts"]:

@@ -21,6 +21,9 @@ __all__ = [
     "ID_MAX",
     "AnchorRead",
     "Answer",
+    "BadgeRevoke",
+    "BadgesQuery",
+    "ChampionsQuery",
     "CharterAckBody",
     "DaysQuery",
     "EmailPref",
@@ -36,7 +39,9 @@ __all__ = [
     "PromptQuery",
     "Publish",
     "Reason",
+    "RecognitionPrefs",
     "ReviewDraft",
+    "RoutineKey",
     "SearchQuery",
     "TagQuery",
     "ThreadQuery",
@@ -160,6 +165,29 @@ class NotificationsRead(_Body):
 
 class EmailPref(_Body):
     email_pref: Literal["all", "digest", "none"]
+
+
+class RecognitionPrefs(_Body):
+    badges_hidden: bool | None = None
+    champion_opt_out: bool | None = None
+
+
+class BadgeRevoke(_Body):
+    member_id: Id
+    badge: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Short
+
+
+class BadgesQuery(_Query):
+    members: Annotated[str, Field(pattern=r"^[0-9]{1,10}(,[0-9]{1,10}){0,499}$")] | None = None
+
+
+class ChampionsQuery(_Query):
+    count: Annotated[int, Field(ge=1, le=100)] = 12
+
+
+class RoutineKey(_Body):
+    key: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class SearchQuery(_Query):

@@ -33,6 +33,11 @@ class NbCohortApp(NbCohortCommand):
         "events": ("nbcohort.cohorts.cli.events.EventsApp", "The cohort's calendar."),
         "mail": ("nbcohort.cohorts.cli.mail.MailApp", "Email: send, digests, test."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
+        "badges": ("nbcohort.cohorts.cli.recognition.BadgesApp", "Badges: backfill, revoke."),
+        "champions": (
+            "nbcohort.cohorts.cli.recognition.ChampionsApp",
+            "Champions: suggest, appoint.",
+        ),
     }
 
     def run(self) -> None:

@@ -41,6 +41,7 @@ from nbcohort.cohorts.models import (
     Member,
     Post,
     Review,
+    clock_at,
     utcnow,
 )
 from nbcohort.cohorts.services.activity import record_many
@@ -50,6 +51,8 @@ __all__ = [
     "CONTRIBUTIONS",
     "award_badges",
     "award_if_due",
+    "badges_due",
+    "badges_step",
     "event_counts",
     "longest_run",
     "rules_of",
@@ -243,21 +246,31 @@ def award_badges(
     return out
 
 
+def badges_due(session: Session, cohort: Cohort, spec: CohortFile | None = None) -> bool:
+    """Whether the log grew or the rules changed since the last evaluation (one read)."""
+    rules = effective_rules(spec.badges) if spec is not None else rules_of(cohort)
+    upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id))
+    check = session.get(BadgeCheck, cohort.id)
+    return not (
+        check is not None
+        and check.activity_upto >= (upto or 0)
+        and check.rules_sha == rules_sha(rules)
+    )
+
+
 def award_if_due(
     session: Session, cohort: Cohort, spec: CohortFile | None = None
 ) -> dict[str, int]:
     """The tick's step: award only when the log grew or the rules changed since last time
     (``BadgeCheck``); otherwise nothing but one read."""
-    rules = effective_rules(spec.badges) if spec is not None else rules_of(cohort)
-    sha = rules_sha(rules)
-    upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id)) or 0
-    check = session.get(BadgeCheck, cohort.id)
-    if check is not None and check.activity_upto >= upto and check.rules_sha == sha:
+    if not badges_due(session, cohort, spec):
         return {}
+    rules = effective_rules(spec.badges) if spec is not None else rules_of(cohort)
     awarded = award_badges(session, cohort, rules)
-    # Read again: the awards just logged are no news for the next tick.
+    # Read after awarding: the awards just logged are no news for the next tick.
     upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id)) or 0
-    values = {"activity_upto": upto, "rules_sha": sha, "checked_at": utcnow()}
+    values = {"activity_upto": upto, "rules_sha": rules_sha(rules), "checked_at": utcnow()}
+    check = session.get(BadgeCheck, cohort.id)
     if check is None:
         session.execute(
             (postgresql if session.get_bind().dialect.name == "postgresql" else sqlite)
@@ -266,5 +279,21 @@ def award_if_due(
             .on_conflict_do_nothing()
         )
     else:
-        check.activity_upto, check.rules_sha, check.checked_at = upto, sha, values["checked_at"]
+        check.activity_upto, check.rules_sha, check.checked_at = (
+            upto,
+            values["rules_sha"],
+            values["checked_at"],
+        )
     return awarded
+
+
+def badges_step(ctx: Any) -> str:
+    """``nbcohort cadence tick``'s ``badges`` step (a ``cadence_tick.TickContext``): a read
+    first; a write only when the log grew or the rules changed."""
+    with ctx.store.read() as s:
+        if not badges_due(s, ctx.cohort, ctx.spec):
+            return "nothing new"
+    with clock_at(ctx.now), ctx.store.write() as s:
+        awarded = award_if_due(s, s.merge(ctx.cohort), ctx.spec)
+    made = {k: n for k, n in awarded.items() if n}
+    return ", ".join(f"{n} {k}" for k, n in made.items()) or "no new badges"

@@ -38,6 +38,7 @@ from nbcohort.cohorts.cohort_file import CohortFile
 from nbcohort.cohorts.config import CadenceSettings
 from nbcohort.cohorts.models import CadenceItem, Cohort, utcnow
 from nbcohort.cohorts.prompt_library import community_prompts
+from nbcohort.cohorts.services.badges import badges_step
 from nbcohort.cohorts.services.cadence_plan import plan_items, planned_until, sync_plan
 from nbcohort.cohorts.services.cadence_publish import Waiting, publish_item
 from nbcohort.cohorts.services.onboarding import find_due, send_due_steps
@@ -133,6 +134,7 @@ STEPS: list[tuple[str, Step]] = [
     ("plan", plan_ahead),
     ("publish", publish_due),
     ("onboarding", onboarding_due),
+    ("badges", badges_step),
     # The email side's steps go here (see the module docstring): ("queue", ...), ("send", ...)
 ]
 

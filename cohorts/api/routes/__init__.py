@@ -16,6 +16,7 @@ from nbcohort.cohorts.api.routes import (
     notifications,
     peer_review,
     prompts,
+    recognition,
     search,
     unsubscribe,
 )
@@ -33,6 +34,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *events.ROUTES,
     *search.ROUTES,
     *metrics.ROUTES,
+    *recognition.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -9,6 +9,7 @@ one small button beside it that opens its actions (react, reply, edit, delete, f
 from __future__ import annotations
 
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 import ipywidgets as w
@@ -126,10 +127,8 @@ class Discussion(w.VBox):
         ids = sorted({p["author"]["id"] for p in posts} - set(self.badges))
         if not ids:
             return
-        try:
+        with suppress(ClientError):
             self.badges.update(self.conn.client.badges(ids))
-        except ClientError:
-            pass
         for i in ids:
             self.badges.setdefault(i, [])
 

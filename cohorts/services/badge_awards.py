@@ -40,7 +40,7 @@ def list_badges(
     for award, hidden in session.execute(query):
         if hidden and not staff and award.member_id != actor.member_id:
             continue
-        item = {
+        item: dict[str, Any] = {
             "badge": award.badge,
             "title": titles.get(award.badge, award.badge),
             "reason": award.reason,

@@ -269,7 +269,8 @@ def award_if_due(
     awarded = award_badges(session, cohort, rules)
     # Read after awarding: the awards just logged are no news for the next tick.
     upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id)) or 0
-    values = {"activity_upto": upto, "rules_sha": rules_sha(rules), "checked_at": utcnow()}
+    sha, at = rules_sha(rules), utcnow()
+    values: dict[str, Any] = {"activity_upto": upto, "rules_sha": sha, "checked_at": at}
     check = session.get(BadgeCheck, cohort.id)
     if check is None:
         session.execute(
@@ -279,11 +280,7 @@ def award_if_due(
             .on_conflict_do_nothing()
         )
     else:
-        check.activity_upto, check.rules_sha, check.checked_at = (
-            upto,
-            values["rules_sha"],
-            values["checked_at"],
-        )
+        check.activity_upto, check.rules_sha, check.checked_at = upto, sha, at
     return awarded
 
 

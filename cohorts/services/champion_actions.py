@@ -51,10 +51,12 @@ def pin_post(session: Session, actor: Actor, post_id: int) -> bool:
 def unpin_post(session: Session, actor: Actor, post_id: int) -> bool:
     require(actor, "post.pin", actor.cohort_id)
     post = reach_post(session, actor, post_id, "read")
-    gone = session.execute(delete(PostPin).where(PostPin.post_id == post.id)).rowcount
+    gone = session.execute(
+        delete(PostPin).where(PostPin.post_id == post.id).returning(PostPin.id)
+    ).first()
     if gone:
         record(session, actor.cohort_id or 0, actor.member_id, "post.unpin", post)
-    return bool(gone)
+    return gone is not None
 
 
 def pinned_posts(session: Session, actor: Actor, cohort: Cohort, anchor: str) -> list[int]:

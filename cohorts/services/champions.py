@@ -100,8 +100,8 @@ def suggest_champions(
             continue
         rank = (-score, -mine["helpful_reply"], -mine["review_rated_helpful"], row.username)
         by_team.setdefault(row.team, []).append((rank, row, mine))
-    for team in by_team.values():
-        team.sort(key=lambda c: c[0], reverse=True)  # best last: pop() takes it
+    for queue in by_team.values():
+        queue.sort(key=lambda c: c[0], reverse=True)  # best last: pop() takes it
     picks: list[Suggestion] = []
     while len(picks) < count and by_team:
         fewest = min(covered[t] for t in by_team)

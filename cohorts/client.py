@@ -218,6 +218,14 @@ class CohortClient:
     def host_routine(self, key: str) -> dict[str, Any]:
         return self.request("POST", "/api/v1/routines/host", json={"key": key})
 
+    def spotlight(self, week: str) -> dict[str, Any]:
+        """The spotlight of the week starting Monday ``week`` (YYYY-MM-DD)."""
+        return self.request("GET", "/api/v1/spotlight", params={"week": week})
+
+    def edit_spotlight(self, week: str, member_ids: list[int], note: str = "") -> dict[str, Any]:
+        body = {"week": week, "member_ids": member_ids, "note": note}
+        return self.request("PUT", "/api/v1/spotlight", json=body)
+
     def prompt(self, key: str | None = None, *, before: int | None = None) -> dict[str, Any]:
         params = {"before": before} if before is not None else {}
         return self.request("GET", f"/api/v1/prompts/{quote(key or 'current')}", params=params)

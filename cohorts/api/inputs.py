@@ -10,6 +10,7 @@ text, so there numbers are parsed. Unknown fields are ignored, so older clients 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -43,6 +44,8 @@ __all__ = [
     "ReviewDraft",
     "RoutineKey",
     "SearchQuery",
+    "SpotlightEdit",
+    "SpotlightQuery",
     "TagQuery",
     "ThreadQuery",
     "parse_body",
@@ -184,6 +187,16 @@ class BadgesQuery(_Query):
 
 class ChampionsQuery(_Query):
     count: Annotated[int, Field(ge=1, le=100)] = 12
+
+
+class SpotlightQuery(_Query):
+    week: date  # the Monday of the highlights' week
+
+
+class SpotlightEdit(_Body):
+    week: Annotated[date, Field(strict=False)]  # JSON has no dates: "2026-03-02"
+    member_ids: Annotated[list[Id], Field(max_length=10)]
+    note: Short = ""
 
 
 class RoutineKey(_Body):

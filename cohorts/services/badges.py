@@ -291,6 +291,23 @@ def badges_step(ctx: Any) -> str:
         if not badges_due(s, ctx.cohort, ctx.spec):
             return "nothing new"
     with clock_at(ctx.now), ctx.store.write() as s:
-        awarded = award_if_due(s, s.merge(ctx.cohort), ctx.spec)
+        cohort = s.merge(ctx.cohort)
+        awarded = award_if_due(s, cohort, ctx.spec)
+        _draft_spotlight(s, cohort, ctx.spec, ctx.now)
     made = {k: n for k, n in awarded.items() if n}
     return ", ".join(f"{n} {k}" for k, n in made.items()) or "no new badges"
+
+
+def _draft_spotlight(session: Session, cohort: Cohort, spec: CohortFile, now: Any) -> None:
+    """Draft (or refresh) the spotlight of the coming highlights, so staff can edit it."""
+    if not (spec.badges.enabled and spec.badges.spotlight.enabled):
+        return
+    from datetime import datetime
+
+    from nbcohort.cohorts.services.spotlight import draft_spotlight, next_highlights, week_of
+
+    item = next_highlights(session, cohort.id, now)
+    if item is not None:
+        since = datetime.fromisoformat(item.payload["since"])
+        week = week_of(item.due_at)
+        draft_spotlight(session, cohort, spec.badges.spotlight, since, now, week)

@@ -158,6 +158,13 @@ def _highlights(
     found = gather_highlights(
         session, cohort, datetime.fromisoformat(item.payload["since"]), item.due_at, top, anchor
     )
+    if spec.badges.enabled and spec.badges.spotlight.enabled:
+        from nbcohort.cohorts.services.spotlight import publish_spotlight
+
+        since = datetime.fromisoformat(item.payload["since"])
+        found.spotlight = publish_spotlight(
+            session, cohort, spec.badges.spotlight, since, item.due_at
+        )
     author = _author(session, cohort, spec)
     body = found.markdown(in_zone(cohort.timezone))
     post_id = _post(session, cohort, author, item, anchor, body, "Weekly highlights")

@@ -1,4 +1,5 @@
-"""Recognition and champions: badges (shown, one member's, revoking), the member's own
+"""Recognition and champions: badges (shown, one member's, revoking), the weekly spotlight
+(read; edited by staff before it goes out), the member's own
 recognition preferences, champion suggestions and appointments, and the champions' actions
 (pin a post, welcome a first post, host a routine)."""
 
@@ -15,6 +16,8 @@ from nbcohort.cohorts.api.inputs import (
     ChampionsQuery,
     RecognitionPrefs,
     RoutineKey,
+    SpotlightEdit,
+    SpotlightQuery,
     path_id,
 )
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
@@ -35,6 +38,7 @@ from nbcohort.cohorts.services.champion_actions import (
 )
 from nbcohort.cohorts.services.champions import appoint_champion, suggest_champions
 from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.spotlight import edit_spotlight, spotlight_dict
 
 __all__ = ["ROUTES"]
 
@@ -128,6 +132,21 @@ class RoutineHostHandler(ApiHandler):
         await self.run(lambda s, a, c: host_routine(s, a, c, key), write=True)
 
 
+class SpotlightHandler(ApiHandler):
+    async def get(self) -> None:
+        week = self.query(SpotlightQuery).week
+        await self.run(lambda s, a, c: spotlight_dict(s, a, c, week))
+
+    async def put(self) -> None:
+        data = self.body(SpotlightEdit)
+
+        def work(s: Session, a: Actor, c: Cohort) -> dict[str, Any]:
+            edit_spotlight(s, a, c, data.week, list(data.member_ids), data.note)
+            return spotlight_dict(s, a, c, data.week)
+
+        await self.run(work, write=True)
+
+
 ROUTES = [
     (rf"{PREFIX}/badges", BadgesHandler),
     (rf"{PREFIX}/badges/revoke", BadgeRevokeHandler),
@@ -138,4 +157,5 @@ ROUTES = [
     (rf"{PREFIX}/posts/{ID}/pin", PinHandler),
     (rf"{PREFIX}/posts/{ID}/welcome", WelcomeHandler),
     (rf"{PREFIX}/routines/host", RoutineHostHandler),
+    (rf"{PREFIX}/spotlight", SpotlightHandler),
 ]

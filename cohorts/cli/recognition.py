@@ -51,7 +51,7 @@ class BadgesList(NbCohortCommand):
             names = dict(
                 s.execute(
                     select(Member.id, Member.username).where(Member.cohort_id == cohort.id)
-                ).tuples()
+                ).all()
             )
         for r in rules:
             print(f"rule {r.key}: {r.title} ({r.event} >= {r.count})")

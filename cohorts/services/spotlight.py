@@ -77,9 +77,7 @@ def qualifiers(
         counts[member_id] += 1
         days[member_id].add(at.date())
     names = dict(
-        session.execute(
-            select(Member.id, Member.username).where(Member.id.in_(list(counts)))
-        ).tuples()
+        session.execute(select(Member.id, Member.username).where(Member.id.in_(list(counts)))).all()
     )
     found = [
         (m, n, len(days[m]))
@@ -190,7 +188,7 @@ def publish_spotlight(
     names = dict(
         session.execute(
             select(Member.id, Member.name).where(Member.id.in_(row.member_ids or [0]))
-        ).tuples()
+        ).all()
     )
     people = [
         f"**{names[m]}** ({row.reasons.get(str(m), '')})" for m in row.member_ids if m in names

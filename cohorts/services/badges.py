@@ -289,13 +289,13 @@ def badges_step(ctx: Any) -> str:
     first; a write only when the log grew or the rules changed."""
     with ctx.store.read() as s:
         if not badges_due(s, ctx.cohort, ctx.spec):
-            return "nothing new"
+            return "nothing due"
     with clock_at(ctx.now), ctx.store.write() as s:
         cohort = s.merge(ctx.cohort)
         awarded = award_if_due(s, cohort, ctx.spec)
         _draft_spotlight(s, cohort, ctx.spec, ctx.now)
     made = {k: n for k, n in awarded.items() if n}
-    return ", ".join(f"{n} {k}" for k, n in made.items()) or "no new badges"
+    return ", ".join(f"{n} {k}" for k, n in made.items()) or "nothing due"
 
 
 def _draft_spotlight(session: Session, cohort: Cohort, spec: CohortFile, now: Any) -> None:

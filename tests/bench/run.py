@@ -10,7 +10,8 @@ model against median, ORA2's rule and mean on simulated rounds) and packets (1,0
 submissions -> 3,000 anonymized packets, beside nbgrader's own collect), cadence_tick
 (``nbcohort cadence tick`` for 10,000 members with nothing due), mail_digest (``nbcohort
 mail digest`` for 10,000 members into the outbox), metrics (every metric of 1,000 members
-and 500,000 activity events) and search (100,000 posts through the service). Each runs
+and 500,000 activity events) and search (100,000 posts through the service); recognition
+(badge backfill over 1,000 members and 500,000 events, champion suggestion over 10,000). Each runs
 on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL
 database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
@@ -35,6 +36,7 @@ import mail_digest
 import metrics_load
 import packets
 import peer_accuracy
+import recognition
 import roster_import
 import search_load
 import service_load
@@ -52,6 +54,7 @@ BENCHMARKS = {
     mail_digest.NAME: mail_digest,
     metrics_load.NAME: metrics_load,
     search_load.NAME: search_load,
+    recognition.NAME: recognition,
 }
 
 

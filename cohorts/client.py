@@ -212,6 +212,10 @@ class CohortClient:
         got = self.request("PUT" if pinned else "DELETE", f"/api/v1/posts/{int(post_id)}/pin")
         return bool(got.get("pinned", got.get("unpinned")))
 
+    def pins(self, anchor: str) -> list[int]:
+        """The ids of the posts pinned in the thread at ``anchor``, oldest pin first."""
+        return self.request("GET", "/api/v1/pins", params={"anchor": anchor})["pinned"]
+
     def welcome(self, post_id: int) -> bool:
         return self.request("POST", f"/api/v1/posts/{int(post_id)}/welcome")["welcomed"]
 

@@ -35,6 +35,7 @@ __all__ = [
     "NewPost",
     "NotificationsQuery",
     "NotificationsRead",
+    "PinsQuery",
     "PostEdit",
     "PracticeNote",
     "PromptQuery",
@@ -197,6 +198,10 @@ class SpotlightEdit(_Body):
     week: Annotated[date, Field(strict=False)]  # JSON has no dates: "2026-03-02"
     member_ids: Annotated[list[Id], Field(max_length=10)]
     note: Short = ""
+
+
+class PinsQuery(_Query):
+    anchor: Short
 
 
 class RoutineKey(_Body):

@@ -201,6 +201,7 @@ def longest_run(weeks: Iterable[int]) -> int:
 
 
 _AWARD = cast(Table, BadgeAward.__table__)
+_CHUNK = 1000
 
 
 def award_badges(
@@ -224,13 +225,17 @@ def award_badges(
         out[rule.key] = 0
         if not due:
             continue
-        reason = rule.description or rule.title
-        rows = [
-            {"member_id": m, "badge": rule.key, "reason": reason[:500], "awarded_at": now}
-            for m in due
-        ]
-        statement = dialect.insert(_AWARD).values(rows).on_conflict_do_nothing()
-        made = session.execute(statement.returning(_AWARD.c.id, _AWARD.c.member_id)).all()
+        held = set(session.scalars(select(_AWARD.c.member_id).where(_AWARD.c.badge == rule.key)))
+        reason = (rule.description or rule.title)[:500]
+        made: list[Any] = []
+        fresh = [m for m in due if m not in held]  # the unique key still decides a race
+        for start in range(0, len(fresh), _CHUNK):  # SQLite binds at most 32,766 values
+            rows = [
+                {"member_id": m, "badge": rule.key, "reason": reason, "awarded_at": now}
+                for m in fresh[start : start + _CHUNK]
+            ]
+            statement = dialect.insert(_AWARD).values(rows).on_conflict_do_nothing()
+            made += session.execute(statement.returning(_AWARD.c.id, _AWARD.c.member_id)).all()
         out[rule.key] = len(made)
         logged += [
             {

@@ -21,6 +21,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.threads import clean_anchor
 from nbcohort.cohorts.services.unique import insert_if_absent
 from nbcohort.cohorts.services.visibility import reach_post
 
@@ -62,6 +63,7 @@ def unpin_post(session: Session, actor: Actor, post_id: int) -> bool:
 def pinned_posts(session: Session, actor: Actor, cohort: Cohort, anchor: str) -> list[int]:
     """The ids of the posts pinned in the thread at ``anchor``, oldest pin first."""
     require(actor, "thread.read", cohort.id)
+    anchor = clean_anchor(anchor)
     return list(
         session.scalars(
             select(PostPin.post_id)

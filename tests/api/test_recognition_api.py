@@ -115,7 +115,12 @@ def test_champions_pin_and_welcome_and_learners_cannot(service, tokens, people):
         c["ben"].pin(first["id"])
     assert refused.value.status == 403
     assert c["chi"].pin(first["id"]) is True
+    assert c["ben"].pins(ANCHOR) == [first["id"]]
+    with pytest.raises(ClientError) as refused:
+        c["ben"].pins("../../etc")
+    assert (refused.value.status, refused.value.field) == (422, "anchor")
     assert c["chi"].pin(first["id"], pinned=False) is True
+    assert c["ben"].pins(ANCHOR) == []
     with pytest.raises(ClientError) as refused:
         c["ben"].welcome(first["id"])
     assert refused.value.status == 403
@@ -124,7 +129,8 @@ def test_champions_pin_and_welcome_and_learners_cannot(service, tokens, people):
     post = c["ana"].request("GET", f"/api/v1/posts/{first['id']}")
     assert post["reactions"] == {"welcome": 1}
     feed = c["ana"].notification_feed()
-    assert any(n["kind"] == "welcome" for n in feed["notifications"])
+    [note] = [n for n in feed["notifications"] if n["kind"] == "welcome"]
+    assert note["headline"].startswith("Chi Nguyen welcomed you to the cohort")
     for bad in ("0", "99999999999999"):
         with pytest.raises(ClientError) as refused:
             c["chi"].request("PUT", f"/api/v1/posts/{bad}/pin")

@@ -14,6 +14,7 @@ from nbcohort.cohorts.api.inputs import (
     BadgeRevoke,
     BadgesQuery,
     ChampionsQuery,
+    PinsQuery,
     RecognitionPrefs,
     RoutineKey,
     SpotlightEdit,
@@ -33,6 +34,7 @@ from nbcohort.cohorts.services.badge_awards import (
 from nbcohort.cohorts.services.champion_actions import (
     host_routine,
     pin_post,
+    pinned_posts,
     unpin_post,
     welcome_post,
 )
@@ -120,6 +122,12 @@ class PinHandler(ApiHandler):
         await self.run(lambda s, a, c: {"unpinned": unpin_post(s, a, post_id)}, write=True)
 
 
+class PinsHandler(ApiHandler):
+    async def get(self) -> None:
+        anchor = self.query(PinsQuery).anchor
+        await self.run(lambda s, a, c: {"pinned": pinned_posts(s, a, c, anchor)})
+
+
 class WelcomeHandler(ApiHandler):
     async def post(self, raw_id: str) -> None:
         post_id = path_id(raw_id, "post", "post_id")
@@ -155,6 +163,7 @@ ROUTES = [
     (rf"{PREFIX}/champions/suggestions", ChampionSuggestHandler),
     (rf"{PREFIX}/members/{ID}/champion", ChampionAppointHandler),
     (rf"{PREFIX}/posts/{ID}/pin", PinHandler),
+    (rf"{PREFIX}/pins", PinsHandler),
     (rf"{PREFIX}/posts/{ID}/welcome", WelcomeHandler),
     (rf"{PREFIX}/routines/host", RoutineHostHandler),
     (rf"{PREFIX}/spotlight", SpotlightHandler),

@@ -622,7 +622,6 @@ class PostPin(Base):
     __tablename__ = "post_pin"
     id: Mapped[int] = mapped_column(primary_key=True)
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), unique=True)
-    thread_id: Mapped[int] = mapped_column(ForeignKey("thread.id", ondelete="CASCADE"), index=True)
     pinned_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     pinned_at: Mapped[datetime] = mapped_column(default=utcnow)
 

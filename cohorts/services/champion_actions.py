@@ -36,13 +36,21 @@ def pin_post(session: Session, actor: Actor, post_id: int) -> bool:
     """Pin a shown post to the top of its thread; True if it was not pinned before."""
     require(actor, "post.pin", actor.cohort_id)
     post = reach_post(session, actor, post_id, "react")  # live and shown, as a reaction needs
-    pins = session.scalar(select(func.count()).where(PostPin.thread_id == post.thread_id)) or 0
+    pins = (
+        session.scalar(
+            select(func.count())
+            .select_from(PostPin)
+            .join(Post, Post.id == PostPin.post_id)
+            .where(Post.thread_id == post.thread_id)
+        )
+        or 0
+    )
     already = session.scalar(select(PostPin.id).where(PostPin.post_id == post.id))
     if already is not None:
         return False
     if pins >= MAX_PINS:
         raise Conflict(f"a thread keeps at most {MAX_PINS} pinned posts", field="post_id")
-    row = {"post_id": post.id, "thread_id": post.thread_id, "pinned_by": actor.member_id}
+    row = {"post_id": post.id, "pinned_by": actor.member_id}
     if not insert_if_absent(session, _PIN, {**row, "pinned_at": utcnow()}):
         return False
     record(session, actor.cohort_id or 0, actor.member_id, "post.pin", post)
@@ -67,8 +75,8 @@ def pinned_posts(session: Session, actor: Actor, cohort: Cohort, anchor: str) ->
     return list(
         session.scalars(
             select(PostPin.post_id)
-            .join(Thread, Thread.id == PostPin.thread_id)
             .join(Post, Post.id == PostPin.post_id)
+            .join(Thread, Thread.id == Post.thread_id)
             .where(Thread.cohort_id == cohort.id, Thread.anchor == anchor, Post.deleted.is_(False))
             .order_by(PostPin.pinned_at, PostPin.id)
         )

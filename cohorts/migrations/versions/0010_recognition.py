@@ -86,20 +86,16 @@ def upgrade() -> None:
         "post_pin",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("post_id", sa.Integer(), nullable=False),
-        sa.Column("thread_id", sa.Integer(), nullable=False),
         sa.Column("pinned_by", sa.Integer(), nullable=True),
         sa.Column("pinned_at", UTC_DATETIME, nullable=False),
         _fk("post_pin", "post_id", "post"),
-        _fk("post_pin", "thread_id", "thread"),
         _fk("post_pin", "pinned_by", "member", "SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_post_pin")),
         sa.UniqueConstraint("post_id", name=op.f("uq_post_pin_post_id")),
     )
-    op.create_index(op.f("ix_post_pin_thread_id"), "post_pin", ["thread_id"])
 
 
 def downgrade() -> None:
-    op.drop_index(op.f("ix_post_pin_thread_id"), table_name="post_pin")
     op.drop_table("post_pin")
     op.drop_table("spotlight")
     op.drop_table("badge_check")

@@ -4,7 +4,7 @@ post that carries it."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -157,3 +157,29 @@ def test_the_tick_awards_badges_drafts_the_spotlight_and_the_highlights_carry_it
         fay = Actor.of(s.get_one(Member, ids["fay"]))
         with pytest.raises(Conflict):
             edit_spotlight(s, fay, s.merge(cohort), sent.week, [ids["ana"]])
+
+
+def test_a_champion_hosts_a_routine_and_a_new_plan_keeps_the_host(store: Store) -> None:
+    from nbcohort.cohorts.services.champion_actions import host_routine
+
+    cohort, _ = apply_text(store, cohort_toml(), T0)
+    with clock_at(T0), store.write() as s:
+        c = s.merge(cohort)
+        for n, r in (("fay", "facilitator"), ("cyd", "champion")):
+            add_member(s, SYSTEM, c, name=f"{n.title()} Doe", email=f"{n}@example.org",
+                       role=r, username=n)  # fmt: skip
+    key = "routine:friday-wins:2027-03-05"
+    with clock_at(T0), store.write() as s:
+        cyd = Actor.of(s.scalars(select(Member).where(Member.username == "cyd")).one())
+        assert host_routine(s, cyd, s.merge(cohort), key)["host"] == "cyd"
+    apply_text(store, cohort_toml(), T0 + timedelta(hours=1))  # the plan is synced again
+    with store.read() as s:
+        payload = s.scalar(select(CadenceItem.payload).where(CadenceItem.key == key))
+    assert payload["host"] == "cyd"
+    at = datetime(2027, 3, 5, 11, 1, tzinfo=UTC)  # Friday 12:01 in Berlin
+    with clock_at(at):
+        run_tick(store, ["spring-26"], now=at)
+    with store.read() as s:
+        item = s.scalars(select(CadenceItem).where(CadenceItem.key == key)).one()
+        author = s.get_one(Post, item.result["post_id"]).author.username
+    assert item.state == "published" and author == "cyd"

@@ -10,9 +10,10 @@ staff, with a reason). A revoked award keeps its row, so no later evaluation awa
 When: not inside the member's own write, but by the ``badges`` step of ``nbcohort cadence
 tick`` (every minute from cron) and by ``nbcohort badges backfill``. One evaluator for every
 rule, so a rule added or changed in the cohort file is backfilled by the same code that awards
-day to day; the write paths (posting, reacting) stay as fast as they are; a badge shows at the
-latest a tick after it is earned. ``BadgeCheck`` keeps how far the log was read and under which
-rules, so a tick with nothing new costs one query.
+day to day; the write paths (posting, reacting) stay as fast as they are; a badge shows a
+tick after it is earned (a write committed late, under a lower id than the watermark, is counted
+at the cohort's next evaluation). ``BadgeCheck`` keeps how far the log was read and under which
+rules, so a tick with nothing new costs two indexed reads.
 """
 
 from __future__ import annotations
@@ -252,15 +253,20 @@ def award_badges(
 
 
 def badges_due(session: Session, cohort: Cohort, spec: CohortFile | None = None) -> bool:
-    """Whether the log grew or the rules changed since the last evaluation (one read)."""
+    """Whether the rules changed, or the cohort's log grew, since the last evaluation. Two
+    cheap reads: the log's newest id (its primary key), then only if the log grew at all,
+    whether any of the rows since the watermark is this cohort's (a range of the key)."""
     rules = effective_rules(spec.badges) if spec is not None else rules_of(cohort)
-    upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id))
     check = session.get(BadgeCheck, cohort.id)
-    return not (
-        check is not None
-        and check.activity_upto >= (upto or 0)
-        and check.rules_sha == rules_sha(rules)
+    if check is None or check.rules_sha != rules_sha(rules):
+        return True
+    newest = session.scalar(select(func.max(Activity.id))) or 0
+    if newest <= check.activity_upto:
+        return False
+    mine = select(Activity.id).where(
+        Activity.id > check.activity_upto, Activity.cohort_id == cohort.id
     )
+    return session.scalar(mine.limit(1)) is not None
 
 
 def award_if_due(
@@ -273,7 +279,7 @@ def award_if_due(
     rules = effective_rules(spec.badges) if spec is not None else rules_of(cohort)
     awarded = award_badges(session, cohort, rules)
     # Read after awarding: the awards just logged are no news for the next tick.
-    upto = session.scalar(select(func.max(Activity.id)).where(Activity.cohort_id == cohort.id)) or 0
+    upto = session.scalar(select(func.max(Activity.id))) or 0
     sha, at = rules_sha(rules), utcnow()
     values: dict[str, Any] = {"activity_upto": upto, "rules_sha": sha, "checked_at": at}
     check = session.get(BadgeCheck, cohort.id)

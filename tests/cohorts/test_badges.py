@@ -231,6 +231,11 @@ def test_the_tick_step_evaluates_only_when_the_log_or_rules_changed(store: Store
         assert award_if_due(s, s.merge(t.cohort))["first-post"] == 1
     with t.at("2026-03-02 11:01") as s:
         assert award_if_due(s, s.merge(t.cohort)) == {}  # nothing new in the log
+    other = Timeline(store, slug="autumn")
+    other.join(BEFORE, "oz")
+    other.post("2026-03-02 11:02", "oz")
+    with t.at("2026-03-02 11:03") as s:
+        assert award_if_due(s, s.merge(t.cohort)) == {}  # another cohort's log is no news
     t.post("2026-03-02 12:00", "ana")
     with t.at("2026-03-02 12:01") as s:
         assert award_if_due(s, s.merge(t.cohort))["first-post"] == 0

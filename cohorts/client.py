@@ -180,6 +180,56 @@ class CohortClient:
         """``all`` (every notification), ``digest`` (what I missed, now and then) or ``none``."""
         return self.request("PUT", "/api/v1/me/email", json={"email_pref": pref})["member"]
 
+    def badges(self, member_ids: list[int] | None = None) -> dict[int, list[dict[str, Any]]]:
+        """Member id -> the badges shown beside their name (all members, or ``member_ids``)."""
+        params = {"members": ",".join(str(i) for i in member_ids)} if member_ids else {}
+        got = self.request("GET", "/api/v1/badges", params=params)["badges"]
+        return {int(k): v for k, v in got.items()}
+
+    def member_badges(self, member_id: int) -> dict[str, Any]:
+        return self.request("GET", f"/api/v1/members/{int(member_id)}/badges")
+
+    def set_recognition(
+        self, *, badges_hidden: bool | None = None, champion_opt_out: bool | None = None
+    ) -> dict[str, Any]:
+        """Hide my badges from others; never suggest me as a champion (None: unchanged)."""
+        body = {"badges_hidden": badges_hidden, "champion_opt_out": champion_opt_out}
+        body = {k: v for k, v in body.items() if v is not None}
+        return self.request("PUT", "/api/v1/me/recognition", json=body)["member"]
+
+    def revoke_badge(self, member_id: int, badge: str, reason: str) -> dict[str, Any]:
+        body = {"member_id": member_id, "badge": badge, "reason": reason}
+        return self.request("POST", "/api/v1/badges/revoke", json=body)
+
+    def suggest_champions(self, count: int = 12) -> list[dict[str, Any]]:
+        got = self.request("GET", "/api/v1/champions/suggestions", params={"count": count})
+        return got["suggestions"]
+
+    def appoint_champion(self, member_id: int) -> dict[str, Any]:
+        return self.request("POST", f"/api/v1/members/{int(member_id)}/champion")["member"]
+
+    def pin(self, post_id: int, pinned: bool = True) -> bool:
+        got = self.request("PUT" if pinned else "DELETE", f"/api/v1/posts/{int(post_id)}/pin")
+        return bool(got.get("pinned", got.get("unpinned")))
+
+    def pins(self, anchor: str) -> list[int]:
+        """The ids of the posts pinned in the thread at ``anchor``, oldest pin first."""
+        return self.request("GET", "/api/v1/pins", params={"anchor": anchor})["pinned"]
+
+    def welcome(self, post_id: int) -> bool:
+        return self.request("POST", f"/api/v1/posts/{int(post_id)}/welcome")["welcomed"]
+
+    def host_routine(self, key: str) -> dict[str, Any]:
+        return self.request("POST", "/api/v1/routines/host", json={"key": key})
+
+    def spotlight(self, week: str) -> dict[str, Any]:
+        """The spotlight of the week starting Monday ``week`` (YYYY-MM-DD)."""
+        return self.request("GET", "/api/v1/spotlight", params={"week": week})
+
+    def edit_spotlight(self, week: str, member_ids: list[int], note: str = "") -> dict[str, Any]:
+        body = {"week": week, "member_ids": member_ids, "note": note}
+        return self.request("PUT", "/api/v1/spotlight", json=body)
+
     def prompt(self, key: str | None = None, *, before: int | None = None) -> dict[str, Any]:
         params = {"before": before} if before is not None else {}
         return self.request("GET", f"/api/v1/prompts/{quote(key or 'current')}", params=params)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_a
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
 
+from nbcohort.cohorts.badge_file import BADGE_EVENTS, Badges, badge_problems
 from nbcohort.cohorts.local_time import WEEKDAYS, valid_zone
 from nbcohort.cohorts.toml_lines import KeyLines
 from nbcohort.cohorts.toml_lines import Path as KeyPath
@@ -198,6 +199,7 @@ class CohortFile(_Section):
     cadence: Cadence = Field(default_factory=Cadence)
     onboarding: Onboarding = Field(default_factory=Onboarding)
     notifications: Notifications = Field(default_factory=Notifications)
+    badges: Badges = Field(default_factory=Badges)
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -321,6 +323,8 @@ def _schema_problems(error: ValidationError) -> list[tuple[KeyPath, str]]:
             msg = f"unknown key (known here: {', '.join(known)})" if known else "unknown key"
         elif kind == "missing":
             msg = "is required"
+        elif kind == "literal_error" and path[:1] == ("badges",) and path[-1:] == ("event",):
+            msg = f"unknown event kind {e.get('input')!r} (known: {', '.join(BADGE_EVENTS)})"
         elif kind == "value_error":
             msg = msg.removeprefix("Value error, ")
         elif kind in ("less_than_equal", "greater_than_equal"):
@@ -447,6 +451,7 @@ def check_cohort_file(text: str, filename: str) -> tuple[CohortFile | None, list
     except ValidationError as exc:
         found.extend(_schema_problems(exc))
     found.extend(_cross_problems(raw))
+    found.extend(badge_problems(raw.get("badges")))
     problems = [Problem(filename, lines.line_of(p), _key(p), m) for p, m in found]
     problems.sort(key=lambda p: (p.line or 0, p.key))
     return (spec if not problems else None), problems

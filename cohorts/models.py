@@ -27,6 +27,7 @@ from sqlalchemy import (
     TypeDecorator,
     UniqueConstraint,
     event,
+    false,
 )
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -46,6 +47,7 @@ __all__ = [
     "Artifact",
     "ArtifactReuse",
     "BadgeAward",
+    "BadgeCheck",
     "Base",
     "CadenceItem",
     "CharterAck",
@@ -59,6 +61,7 @@ __all__ = [
     "OnboardingStep",
     "OutboxMessage",
     "Post",
+    "PostPin",
     "Practice",
     "Prompt",
     "Reaction",
@@ -67,6 +70,7 @@ __all__ = [
     "ReviewRound",
     "ReviewSubmission",
     "Rubric",
+    "Spotlight",
     "Thread",
     "clock_at",
     "compared_with_models",
@@ -164,6 +168,10 @@ class Member(Base):
     # Email the member wants: all, digest (only the digest of what they missed) or none.
     email_pref: Mapped[str] = mapped_column(String(8), default="all", server_default="all")
     last_seen_at: Mapped[datetime | None] = mapped_column()  # their last request to the service
+    # Recognition (migration 0010): the member hides their badges from others; the member
+    # asks never to be suggested as a champion.
+    badges_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    champion_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     cohort: Mapped[Cohort] = relationship()
 
 
@@ -560,6 +568,10 @@ class AppliedPractice(Base):
 
 
 class BadgeAward(Base):
+    """A badge a member earned, once: the unique (member, badge) decides, so two awarders at
+    once never award it twice. A revoked award keeps its row (with who revoked it and why),
+    so a later backfill does not award it again."""
+
     __tablename__ = "badge_award"
     __table_args__ = (UniqueConstraint("member_id", "badge"),)
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -568,6 +580,50 @@ class BadgeAward(Base):
     reason: Mapped[str] = mapped_column(String(500), default="")
     awarded_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     awarded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    revoke_reason: Mapped[str] = mapped_column(String(500), default="")
+
+
+class BadgeCheck(Base):
+    """How far the badge rules have read a cohort's activity log, and under which rules:
+    the tick evaluates again only when the log grew or the rules changed."""
+
+    __tablename__ = "badge_check"
+    cohort_id: Mapped[int] = mapped_column(
+        ForeignKey("cohort.id", ondelete="CASCADE"), primary_key=True
+    )
+    activity_upto: Mapped[int] = mapped_column(Integer, default=0)
+    rules_sha: Mapped[str] = mapped_column(String(64), default="")
+    checked_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Spotlight(Base):
+    """One week's spotlight of repeat contributors: drafted by the rule, editable by a
+    facilitator until it goes out with the weekly highlights."""
+
+    __tablename__ = "spotlight"
+    __table_args__ = (UniqueConstraint("cohort_id", "week"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    week: Mapped[date] = mapped_column(Date)  # the Monday the week starts on
+    member_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
+    reasons: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # member id -> line
+    note: Mapped[str] = mapped_column(Text, default="")
+    state: Mapped[str] = mapped_column(String(16), default="draft")  # draft | edited | published
+    edited_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column()
+
+
+class PostPin(Base):
+    """A post a champion or facilitator pinned to the top of its thread."""
+
+    __tablename__ = "post_pin"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), unique=True)
+    pinned_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    pinned_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Activity(Base):

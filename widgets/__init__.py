@@ -5,6 +5,7 @@ Each returns an ipywidgets widget that talks to the community service through
 """
 
 from nbcohort.widgets.applied import applied
+from nbcohort.widgets.badges import badges
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
 from nbcohort.widgets.notifications import notifications
@@ -16,6 +17,7 @@ from nbcohort.widgets.share import library, share
 
 __all__ = [
     "applied",
+    "badges",
     "charter",
     "discussion",
     "library",

@@ -108,7 +108,8 @@ class PostCard(w.VBox):
             for k, n in sorted(p["reactions"].items())
         )
         reactions = f'<div class="nbc-meta">{counts}</div>' if counts else ""
-        self.body.value = f'<div class="{css}">{author_line(p)}{text}{reactions}</div>'
+        badges = self.thread.badges.get(p["author"]["id"])
+        self.body.value = f'<div class="{css}">{author_line(p, badges)}{text}{reactions}</div>'
         what = "reply" if self.is_reply else "post"
         verb = "Close actions" if self.panel_open else "More actions"
         name = f"{verb} for {p['author']['name']}'s {what} of {when(p['created_at'])}"

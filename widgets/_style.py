@@ -67,12 +67,18 @@ def when(iso: str | None) -> str:
     return datetime.fromisoformat(iso).strftime("%d %b %H:%M UTC")
 
 
-def author_line(post: dict[str, Any]) -> str:
+def author_line(post: dict[str, Any], badges: list[dict[str, Any]] | None = None) -> str:
+    """The author's name, role and badges (shown beside the name), and when they wrote."""
     author = post["author"]
     role = "" if author["role"] == "learner" else f" · {html.escape(author['role'])}"
     edited = " · edited" if post.get("edited_at") else ""
+    shown = "".join(
+        f' <span class="nbc-badge" title="{html.escape(b.get("reason", ""))}">'
+        f"🏅 {html.escape(b['title'])}</span>"
+        for b in (badges or [])
+    )
     return (
-        f'<div class="nbc-meta"><b>{html.escape(author["name"])}</b>{role} · '
+        f'<div class="nbc-meta"><b>{html.escape(author["name"])}</b>{shown}{role} · '
         f"{when(post['created_at'])}{edited}</div>"
     )
 

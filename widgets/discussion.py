@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Iterable
+from contextlib import suppress
 from typing import Any
 
 import ipywidgets as w
@@ -77,6 +78,7 @@ class Discussion(w.VBox):
         self.latest: dict[str, Any] | None = None
         self.lock = threading.RLock()  # the kernel's live watcher changes this widget too
         self._oldest: int | None = None
+        self.badges: dict[int, list[dict[str, Any]]] = {}  # author id -> badges shown
         self._first_page: dict[str, Any] | None = None
         self._cards_made = False
         self._style = style()
@@ -105,6 +107,7 @@ class Discussion(w.VBox):
         with self.lock:
             cards = {c.post["id"]: c for c in self.posts.children}
             newest = max(cards, default=0)
+            self._fetch_badges([p for p in posts if p["id"] > newest])
             added = []
             for post in posts:
                 card = cards.get(post["id"])
@@ -191,7 +194,19 @@ class Discussion(w.VBox):
         watcher().remove(self)
         super().close()
 
+    def _fetch_badges(self, posts: list[dict[str, Any]]) -> None:
+        """The badges of this page's authors, in one request; none when it fails (a thread
+        without badges is still a thread)."""
+        ids = sorted({p["author"]["id"] for p in posts} - set(self.badges))
+        if not ids:
+            return
+        with suppress(ClientError):
+            self.badges.update(self.conn.client.badges(ids))
+        for i in ids:
+            self.badges.setdefault(i, [])
+
     def _show(self, page: dict[str, Any], *, prepend: bool) -> None:
+        self._fetch_badges(page["posts"])
         cards = tuple(PostCard(self, p) for p in page["posts"])
         self.posts.children = cards + self.posts.children if prepend else cards
         if page["posts"]:

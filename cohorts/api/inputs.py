@@ -10,6 +10,7 @@ text, so there numbers are parsed. Unknown fields are ignored, so older clients 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -22,6 +23,9 @@ __all__ = [
     "WATCH_MAX_THREADS",
     "AnchorRead",
     "Answer",
+    "BadgeRevoke",
+    "BadgesQuery",
+    "ChampionsQuery",
     "CharterAckBody",
     "DashboardQuery",
     "DaysQuery",
@@ -33,13 +37,18 @@ __all__ = [
     "NewPost",
     "NotificationsQuery",
     "NotificationsRead",
+    "PinsQuery",
     "PostEdit",
     "PracticeNote",
     "PromptQuery",
     "Publish",
     "Reason",
+    "RecognitionPrefs",
     "ReviewDraft",
+    "RoutineKey",
     "SearchQuery",
+    "SpotlightEdit",
+    "SpotlightQuery",
     "TagQuery",
     "ThreadQuery",
     "ThreadsQuery",
@@ -164,6 +173,43 @@ class NotificationsRead(_Body):
 
 class EmailPref(_Body):
     email_pref: Literal["all", "digest", "none"]
+
+
+class RecognitionPrefs(_Body):
+    badges_hidden: bool | None = None
+    champion_opt_out: bool | None = None
+
+
+class BadgeRevoke(_Body):
+    member_id: Id
+    badge: Annotated[str, Field(min_length=1, max_length=64)]
+    reason: Short
+
+
+class BadgesQuery(_Query):
+    members: Annotated[str, Field(pattern=r"^[0-9]{1,10}(,[0-9]{1,10}){0,499}$")] | None = None
+
+
+class ChampionsQuery(_Query):
+    count: Annotated[int, Field(ge=1, le=100)] = 12
+
+
+class SpotlightQuery(_Query):
+    week: date  # the Monday of the highlights' week
+
+
+class SpotlightEdit(_Body):
+    week: Annotated[date, Field(strict=False)]  # JSON has no dates: "2026-03-02"
+    member_ids: Annotated[list[Id], Field(max_length=10)]
+    note: Short = ""
+
+
+class PinsQuery(_Query):
+    anchor: Short
+
+
+class RoutineKey(_Body):
+    key: Annotated[str, Field(min_length=1, max_length=200)]
 
 
 class SearchQuery(_Query):

@@ -34,6 +34,11 @@ class NbCohortApp(NbCohortCommand):
         "mail": ("nbcohort.cohorts.cli.mail.MailApp", "Email: send, digests, test."),
         "demo": ("nbcohort.cohorts.cli.demo.DemoCommand", "Run the demo cohort."),
         "pages": ("nbcohort.cohorts.cli.pages.PagesApp", "The Voila pages: export, copy."),
+        "badges": ("nbcohort.cohorts.cli.recognition.BadgesApp", "Badges: backfill, revoke."),
+        "champions": (
+            "nbcohort.cohorts.cli.recognition.ChampionsApp",
+            "Champions: suggest, appoint.",
+        ),
     }
 
     def run(self) -> None:

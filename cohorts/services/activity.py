@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Activity, utcnow
 
-__all__ = ["record"]
+__all__ = ["record", "record_many"]
 
 
 def record(
@@ -43,3 +43,12 @@ def record(
 
 
 _INSERT = insert(cast(Table, Activity.__table__))
+
+
+def record_many(session: Session, cohort_id: int, rows: list[dict[str, Any]]) -> None:
+    """Log many entries at once (one executemany), each a dict with ``member_id``, ``verb``,
+    ``object_type``, ``object_id`` and ``data``: for commands that write in bulk."""
+    if not rows:
+        return
+    at = utcnow()
+    session.connection().execute(_INSERT, [{"cohort_id": cohort_id, "at": at, **r} for r in rows])

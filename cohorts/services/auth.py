@@ -55,6 +55,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "charter.publish": _STAFF,
     "charter.ack": _PARTICIPANTS,
     "event.signup": _PARTICIPANTS,
+    # Recognition and champions (#16): staff revoke badges (with a reason) and edit the
+    # spotlight; instructors appoint champions; champions pin, welcome and host routines.
+    "badge.revoke": _STAFF,
+    "spotlight.edit": _STAFF,
+    "champion.suggest": _STAFF,
+    "champion.appoint": frozenset({"instructor"}),
+    "post.pin": _STAFF | {"champion"},
+    "post.welcome": _STAFF | {"champion"},
+    "routine.host": _STAFF | {"champion"},
 }
 
 

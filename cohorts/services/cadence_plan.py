@@ -195,6 +195,12 @@ def planned_until(session: Session, cohort_id: int) -> datetime | None:
     )
 
 
+def _kept(row: CadenceItem, payload: dict[str, Any]) -> dict[str, Any]:
+    """The plan's new payload, keeping the host a champion volunteered (champion_actions)."""
+    host = (row.payload or {}).get("host")
+    return {**payload, "host": host} if host else payload
+
+
 def sync_plan(
     session: Session,
     cohort: Cohort,
@@ -241,10 +247,13 @@ def sync_plan(
             prune_after is not None
             and row.state == "planned"
             and (
-                row.due_at != item.due_at or row.payload != item.payload or row.title != item.title
+                row.due_at != item.due_at
+                or row.payload != _kept(row, item.payload)
+                or row.title != item.title
             )
         ):
-            row.due_at, row.payload, row.title = item.due_at, item.payload, item.title[:200]
+            row.due_at, row.title = item.due_at, item.title[:200]
+            row.payload = _kept(row, item.payload)
             change.updated += 1
         if item.kind == "clinic" and (row is None or row.state == "planned"):
             _clinic_event(session, cohort, item)

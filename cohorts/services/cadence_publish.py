@@ -130,8 +130,9 @@ def _routine(
     routine = next((r for r in spec.cadence.routines if r.key == item.payload["routine"]), None)
     if routine is None:
         return {"skipped": "the routine is no longer in the cohort file"}
-    author = _author(session, cohort, spec, routine.host)
-    host = author.name if routine.host and author.username == routine.host else ""
+    wanted = (item.payload or {}).get("host") or routine.host  # a champion who volunteered
+    author = _author(session, cohort, spec, wanted)
+    host = author.name if wanted and author.username == wanted else ""
     day = datetime.fromisoformat(item.payload["date"])
     body = render(
         routine.prompt,
@@ -157,6 +158,13 @@ def _highlights(
     found = gather_highlights(
         session, cohort, datetime.fromisoformat(item.payload["since"]), item.due_at, top, anchor
     )
+    if spec.badges.enabled and spec.badges.spotlight.enabled:
+        from nbcohort.cohorts.services.spotlight import publish_spotlight
+
+        since = datetime.fromisoformat(item.payload["since"])
+        found.spotlight = publish_spotlight(
+            session, cohort, spec.badges.spotlight, since, item.due_at
+        )
     author = _author(session, cohort, spec)
     body = found.markdown(in_zone(cohort.timezone))
     post_id = _post(session, cohort, author, item, anchor, body, "Weekly highlights")

@@ -39,6 +39,7 @@ from nbcohort.cohorts.cohort_file import CohortFile
 from nbcohort.cohorts.config import CadenceSettings
 from nbcohort.cohorts.models import CadenceItem, Cohort, utcnow
 from nbcohort.cohorts.prompt_library import community_prompts
+from nbcohort.cohorts.services.badges import badges_step
 from nbcohort.cohorts.services.cadence_plan import plan_items, planned_until, sync_plan
 from nbcohort.cohorts.services.cadence_publish import Waiting, publish_item
 from nbcohort.cohorts.services.onboarding import find_due, send_due_steps
@@ -184,6 +185,7 @@ STEPS: list[tuple[str, Step]] = [
     ("publish", publish_due),
     ("onboarding", onboarding_due),
     ("mail", mail_due),
+    ("badges", badges_step),
     # Sending stays `nbcohort mail send`'s (cron): a tick never waits for an SMTP server.
 ]
 

@@ -37,6 +37,7 @@ class Highlights:
     artifact_count: int = 0
     reuses: int = 0
     applied: dict[str, int] = field(default_factory=dict)  # practice title -> members
+    spotlight: list[str] = field(default_factory=list)  # Markdown lines (services/spotlight.py)
 
     def summary(self) -> dict[str, Any]:
         """What the cadence item keeps as its result (the email side reads it)."""
@@ -78,6 +79,8 @@ class Highlights:
         if self.applied:
             done = ", ".join(f"{title} ({n})" for title, n in self.applied.items())
             lines.append(f"**I applied this at work**: {done}.")
+        if self.spotlight:
+            lines += ["", *self.spotlight]
         if not (self.posts or self.artifact_count or self.reuses or self.applied):
             lines.append(
                 "A quiet week. What did you work on? A question, a tip or a notebook "

@@ -157,6 +157,8 @@ def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
     if private:
         out["email"] = member.email
         out["email_pref"] = member.email_pref
+        out["badges_hidden"] = member.badges_hidden
+        out["champion_opt_out"] = member.champion_opt_out
     return out
 
 

@@ -41,6 +41,7 @@ KINDS = {
     "review_assigned": "reviews assigned to me",
     "review_received": "reviews of my work",
     "onboarding": "my onboarding step",
+    "welcome": "a champion's welcome on my first post",
 }
 _EXCERPT = 200
 # What each kind's ``data`` holds (so templates and widgets may rely on every key).
@@ -161,6 +162,8 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
         return f"Reminder: reviews are waiting for you{f' in {assignment}' if assignment else ''}"
     if kind == "onboarding":
         return str(data.get("title") or "Your next onboarding step")
+    if kind == "welcome":
+        return f"{who} welcomed you to the cohort{where}"
     return kind.replace("_", " ").capitalize()
 
 

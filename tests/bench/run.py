@@ -10,10 +10,11 @@ model against median, ORA2's rule and mean on simulated rounds) and packets (1,0
 submissions -> 3,000 anonymized packets, beside nbgrader's own collect), cadence_tick
 (``nbcohort cadence tick`` for 10,000 members with nothing due), mail_digest (``nbcohort
 mail digest`` for 10,000 members into the outbox), metrics (every metric of 1,000 members
-and 500,000 activity events), search (100,000 posts through the service) and live_watch
-(200 idle notebooks' live widgets: requests, the service's CPU, a change's wake-up). Each runs
-on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server, on a fresh PostgreSQL
-database too.
+and 500,000 activity events), search (100,000 posts through the service), live_watch
+(200 idle notebooks' live widgets: requests, the service's CPU, a change's wake-up) and
+recognition (badge backfill over 1,000 members and 500,000 events, champion suggestion
+over 10,000). Each runs on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server,
+on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
 check fails (a lost or duplicated post, a re-import that changed the roster).
@@ -38,6 +39,7 @@ import metrics_load
 import packets
 import pages_render
 import peer_accuracy
+import recognition
 import roster_import
 import search_load
 import service_load
@@ -57,6 +59,7 @@ BENCHMARKS = {
     search_load.NAME: search_load,
     live_watch.NAME: live_watch,
     pages_render.NAME: pages_render,
+    recognition.NAME: recognition,
 }
 
 

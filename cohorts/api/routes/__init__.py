@@ -17,6 +17,7 @@ from nbcohort.cohorts.api.routes import (
     notifications,
     peer_review,
     prompts,
+    recognition,
     search,
     threads,
     unsubscribe,
@@ -37,6 +38,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *metrics.ROUTES,
     *live.ROUTES,
     *threads.ROUTES,
+    *recognition.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -244,19 +244,13 @@ def test_a_schema_change_that_rebuilds_a_table_keeps_the_rows_referencing_it(
     assert count(sqlite_store, Post) == 1
     with sqlite_store.read() as s:  # foreign keys are back on for the store's connections
         assert s.connection().exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-    # Why: in a plain transaction, SQLite's RENAME refuses while triggers name the table...
-    refused = pytest.raises(OperationalError, match="error in trigger")
+    # Why: in a plain transaction, SQLite refuses while triggers name the table (the RENAME
+    # fails in a trigger; with the search index's FTS5 triggers, the DROP finds it locked);
+    # before the search index, forcing it past that (legacy_alter_table) deleted every post.
+    refused = pytest.raises(OperationalError, match="error in trigger|database table is locked")
     with refused, sqlite_store.engine.begin() as conn:
         _rebuild_thread_table(conn)
     assert count(sqlite_store, Post) == 1
-    # ... and past that, with foreign keys on, dropping the old table deletes every post.
-    with sqlite_store.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        raw.execute("PRAGMA legacy_alter_table = ON")
-        with conn.begin():
-            _rebuild_thread_table(conn)
-        raw.execute("PRAGMA legacy_alter_table = OFF")
-    assert count(sqlite_store, Post) == 0
 
 
 def test_a_schema_change_leaving_dangling_rows_is_refused_whole(sqlite_store: Store) -> None:

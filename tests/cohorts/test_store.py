@@ -247,7 +247,7 @@ def test_a_schema_change_that_rebuilds_a_table_keeps_the_rows_referencing_it(
     # Why: in a plain transaction, SQLite refuses while triggers name the table (the RENAME
     # fails in a trigger; with the search index's FTS5 triggers, the DROP finds it locked);
     # before the search index, forcing it past that (legacy_alter_table) deleted every post.
-    refused = pytest.raises(OperationalError, match="error in trigger|database table is locked")
+    refused = pytest.raises(OperationalError, match=r"error in trigger|database table is locked")
     with refused, sqlite_store.engine.begin() as conn:
         _rebuild_thread_table(conn)
     assert count(sqlite_store, Post) == 1

@@ -19,7 +19,7 @@ from nbcohort.cohorts.models import (
     utcnow,
 )
 from nbcohort.cohorts.services.auth import mint_token
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member, set_active
 from tests.helpers.community import SYSTEM
 

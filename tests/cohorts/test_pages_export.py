@@ -16,7 +16,7 @@ from nbcohort.cohorts.metrics import compute_metrics, load_frames
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import create_cohort
+from nbcohort.cohorts.services.cohort_registry import create_cohort
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.helpers.community import SYSTEM
 from tests.helpers.demo_pages import seed_pages

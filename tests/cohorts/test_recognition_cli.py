@@ -9,7 +9,7 @@ import pytest
 from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services import posts
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.cohorts import get_cohort
+from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.store import Store
 from tests.cohorts.test_cli import course, nbcohort  # noqa: F401 - the fixture, as a user sets up
 from tests.cohorts.test_rhythm_cli import EXAMPLE, ok

@@ -28,6 +28,7 @@ from nbcohort.cohorts.models import Cohort, Post, Prompt, Thread
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.members import public_member
 from nbcohort.cohorts.services.search_sql import Kind, statement
 from nbcohort.cohorts.services.snippets import WORD, highlight, plain_text
 from nbcohort.cohorts.services.visibility import prompt_answers_visible, prompt_opened
@@ -193,14 +194,7 @@ def search(
 
 
 def _author(row: Any) -> dict[str, Any]:
-    return {
-        "id": row.author_id,
-        "username": row.username,
-        "name": row.name,
-        "role": row.role,
-        "team": row.team,
-        "timezone": row.timezone,
-    }
+    return public_member(row, "author_id")
 
 
 def _prompt_key(kind: str, anchor: str) -> str | None:

@@ -25,6 +25,7 @@ __all__ = [
     "DaysQuery",
     "EmailPref",
     "Helpfulness",
+    "LeaveBody",
     "MetricsQuery",
     "Moderation",
     "NewArtifact",
@@ -35,6 +36,7 @@ __all__ = [
     "PracticeNote",
     "PromptQuery",
     "Publish",
+    "PulseAnswerBody",
     "Reason",
     "ReviewDraft",
     "SearchQuery",
@@ -170,6 +172,16 @@ class SearchQuery(_Query):
 
 class MetricsQuery(_Query):
     window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
+
+
+class LeaveBody(_Body):
+    confirm: Literal["leave"]  # typed by the member: leaving is not undone
+    reason: Short = ""
+
+
+class PulseAnswerBody(_Body):
+    scores: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5)]
+    text: Annotated[str, Field(max_length=2000)] = ""
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

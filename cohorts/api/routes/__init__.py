@@ -15,7 +15,9 @@ from nbcohort.cohorts.api.routes import (
     metrics,
     notifications,
     peer_review,
+    privacy,
     prompts,
+    pulse,
     search,
     unsubscribe,
 )
@@ -33,6 +35,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *events.ROUTES,
     *search.ROUTES,
     *metrics.ROUTES,
+    *privacy.ROUTES,
+    *pulse.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -7,10 +7,12 @@ Each returns an ipywidgets widget that talks to the community service through
 from nbcohort.widgets.applied import applied
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
+from nbcohort.widgets.my_data import my_data
 from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
+from nbcohort.widgets.pulse import pulse
 from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
 
@@ -19,10 +21,12 @@ __all__ = [
     "charter",
     "discussion",
     "library",
+    "my_data",
     "notifications",
     "onboarding",
     "peer_review",
     "prompt",
+    "pulse",
     "search",
     "share",
 ]

@@ -167,6 +167,13 @@ def write_export(
         )
     redact = _Redactor(session, member)
     z = _Zip(out, limit)
+    try:
+        return _write(session, member, z, redact)
+    finally:
+        z.zip.close()  # a refused export's partial file is the caller's to throw away
+
+
+def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict[str, int]:
     counts: dict[str, int] = {}
     z.add("README.txt", _README.format(cohort=member.cohort.slug, when=utcnow()).encode())
     z.json(
@@ -232,7 +239,6 @@ def write_export(
     ]
     counts["pulse"] = len(pulse)
     z.json("pulse.json", pulse)
-    z.zip.close()
     return counts
 
 

@@ -139,7 +139,8 @@ def test_the_export_holds_my_data_and_no_one_elses(
 
 
 def test_safe_names_never_leave_the_folder() -> None:
-    for name in [HOSTILE, "a\x00b.py", "..", "/abs/x.py", "a\\..\\b.py", "\n\r", "", ".hidden", "x" * 500]:
+    bad = [HOSTILE, "a\x00b.py", "..", "/abs/x.py", "a\\..\\b.py", "\n\r", "", ".hidden"]
+    for name in [*bad, "x" * 500]:
         safe = safe_name(name)
         assert safe and "/" not in safe and "\\" not in safe and not safe.startswith(".")
         assert len(safe) <= 100 and all(ord(c) >= 32 for c in safe)

@@ -94,3 +94,33 @@ def test_pulse_is_answered_once_from_the_widget(as_member, store, cohort):
 def test_no_survey_open_says_so(as_member):
     as_member("ben")
     assert "No pulse survey is open" in pulse().status.value
+
+
+def test_the_discussion_shows_a_removed_post_and_a_former_member(
+    as_member, service, tokens, store, people
+):
+    from nbcohort.cohorts.services.leaving import leave
+    from nbcohort.widgets import discussion
+    from tests.helpers.community import SYSTEM
+    from tests.widgets.test_discussion import every_card
+
+    anchor = "module-1/reading-files"
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    chi = CohortClient(service.url, tokens["chi"], timeout=10)
+    top = ana.post(anchor, "Ana's question")
+    ana.post(anchor, "Ana's other one")
+    chi.post(anchor, "Chi's answer", parent_id=top["id"])
+    with store.write() as s:
+        leave(s, SYSTEM, s.get_one(Member, people["ana"].id), reason="asked", posts="remove")
+    as_member("ben")
+    d = discussion(anchor, expanded=True)
+    shown = {card.post["id"]: card.body.value for card in every_card(d)}
+    assert len(shown) == 3  # the thread keeps its shape
+    removed = shown[top["id"]]
+    assert "post removed at the author" in removed and "former member" in removed
+    assert "Chi&#x27;s answer" in " ".join(shown.values()) or "Chi's answer" in " ".join(
+        shown.values()
+    )
+    assert "Ana" not in " ".join(shown.values()) and "Ana" not in d.summary.description
+    ana.close()
+    chi.close()

@@ -118,9 +118,7 @@ def test_the_discussion_shows_a_removed_post_and_a_former_member(
     assert len(shown) == 3  # the thread keeps its shape
     removed = shown[top["id"]]
     assert "post removed at the author" in removed and "former member" in removed
-    assert "Chi&#x27;s answer" in " ".join(shown.values()) or "Chi's answer" in " ".join(
-        shown.values()
-    )
+    assert sum("answer" in v for v in shown.values()) == 1  # the reply to it stays
     assert "Ana" not in " ".join(shown.values()) and "Ana" not in d.summary.description
     ana.close()
     chi.close()

@@ -113,6 +113,9 @@ def leave(
     if not own and not reason:
         raise Invalid("an instructor gives a reason when a member is made to leave", field="reason")
     report = LeaveReport(member.id)
+    # The row, locked (PostgreSQL; SQLite's writers queue anyway): of two requests to leave
+    # at once, the second waits and then finds the member already gone.
+    session.refresh(member, with_for_update=True)
     if member.left_at is not None:
         report.already = True
         report.posts = "unchanged"

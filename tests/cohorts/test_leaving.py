@@ -267,3 +267,25 @@ def test_a_review_owed_in_an_open_round_is_named_and_left_for_the_backup_pool(
         )
         assert kept.one().author.username == "ana"  # the work she submitted stays with staff
         assert s.scalars(select(ApiToken).where(ApiToken.revoked.is_(False))).all() == []
+
+
+def test_two_requests_to_leave_at_once_leave_once(
+    store: Store, people: dict[str, Member], scene: dict
+) -> None:
+    from tests.helpers.community import race
+
+    ana_id = people["ana"].id
+    reports = []
+
+    def go(s):
+        reports.append(leave(s, SYSTEM, s.get_one(Member, ana_id), reason="r", posts="remove"))
+
+    assert race(store, go, go) == []
+    assert sorted(r.already for r in reports) == [False, True]
+    with store.read() as s:
+        assert (
+            s.scalar(
+                select(func.count()).select_from(Activity).where(Activity.verb == "member.leave")
+            )
+            == 1
+        )

@@ -31,6 +31,7 @@ import aggregation
 import allocation
 import benchlib as bl
 import cadence_tick
+import export_load
 import mail_digest
 import metrics_load
 import packets
@@ -52,6 +53,7 @@ BENCHMARKS = {
     mail_digest.NAME: mail_digest,
     metrics_load.NAME: metrics_load,
     search_load.NAME: search_load,
+    export_load.NAME: export_load,
 }
 
 

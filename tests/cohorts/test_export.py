@@ -203,3 +203,28 @@ def test_two_exports_at_once_are_each_complete(
     for data in results:
         z, _ = _everything(data)
         assert len(json.loads(z.read("posts.json"))) in (2, 22)  # before or after, never half
+
+
+def test_hostile_and_non_latin_names_are_found_and_words_are_left_alone(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    from nbcohort.cohorts.services.members import add_member
+    from tests.helpers.community import SYSTEM
+
+    with store.write() as s:
+        c = s.get_one(Cohort, cohort.id)
+        for name, username in [("Seán O'Brien", "s.ob"), ("نور حداد", "nour"),
+                               ("Ana.*+?(", "regex")]:  # fmt: skip
+            add_member(s, SYSTEM, c, name=name, email=f"{username}@example.org", username=username)
+        ana = Actor.of(s.get_one(Member, people["ana"].id))
+        create_post(
+            s, ana, c, "module-1/a",
+            "ask s.ob. or SEÁN O'BRIEN! نور حداد agrees, @nour too; benefit chinos "
+            "(mail NOUR@example.org.) regex Ana.*+?(",
+        )  # fmt: skip
+    z, _text = _everything(_export(store, people["ana"].id))
+    [post] = json.loads(z.read("posts.json"))
+    assert post["markdown"] == (
+        "ask a member. or a member! a member agrees, a member too; benefit chinos "
+        "(mail a member.) a member a member?("
+    )

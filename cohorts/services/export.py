@@ -107,7 +107,8 @@ class _Redactor:
 
     def __init__(self, session: Session, member: Member) -> None:
         self._single: set[str] = set()
-        self._names: dict[str, list[list[str]]] = {}  # first token -> the names' tokens
+        self._names: set[tuple[str, ...]] = set()  # full names, as their tokens
+        self._lengths: dict[str, set[int]] = {}  # first token -> lengths of names it starts
         rows = session.execute(
             select(Member.name, Member.email, Member.username).where(
                 Member.cohort_id == member.cohort_id, Member.id != member.id
@@ -121,9 +122,8 @@ class _Redactor:
             if len(parts) == 1:
                 self._single.add(parts[0])
             elif parts and name != A_MEMBER:
-                self._names.setdefault(parts[0], []).append(parts)
-        for names in self._names.values():
-            names.sort(key=len, reverse=True)  # the longest name first
+                self._names.add(tuple(parts))
+                self._lengths.setdefault(parts[0], set()).add(len(parts))
 
     def __call__(self, text: str | None) -> str:
         if not text:
@@ -146,9 +146,9 @@ class _Redactor:
 
     def _match(self, keys: list[str], i: int) -> int:
         """How many tokens from ``i`` name another member (0: none)."""
-        for parts in self._names.get(keys[i], ()):
-            if keys[i : i + len(parts)] == parts:
-                return len(parts)
+        for length in sorted(self._lengths.get(keys[i], ()), reverse=True):  # longest first
+            if tuple(keys[i : i + length]) in self._names:
+                return length
         return 1 if keys[i] in self._single else 0
 
 

@@ -99,6 +99,7 @@ def test_a_member_leaves_through_the_api(clients, store, people, tmp_path):
     ana, ben = clients["ana"], clients["ben"]
     mine = ana.post(ANCHOR, "Quetzal question from me")
     ben.post(ANCHOR, "an answer", parent_id=mine["id"])
+    assert ben.thread(ANCHOR)["posts"][0]["author"]["name"] == "Ana Souza"  # now in the cache
     done = ana.leave("moving teams")
     assert done["posts"] == "keep" and done["tokens_revoked"] == 1 and not done["already_left"]
     with pytest.raises(ClientError) as err:  # at once, not after the token cache expires

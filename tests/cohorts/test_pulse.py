@@ -34,6 +34,7 @@ from nbcohort.cohorts.services.pulse import (
     survey_results,
 )
 from nbcohort.cohorts.store import Store
+from tests.cohorts.test_archive import other_store  # noqa: F401 - a second empty database
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml
 
@@ -225,3 +226,26 @@ def test_another_cohorts_member_sees_nothing(store: Store, cohort: Cohort) -> No
         assert survey_results(s, Actor.of(oz), other)["surveys"] == []
         with pytest.raises(NotFound):
             survey_results(s, Actor.of(oz), s.get_one(Cohort, cohort.id))
+
+
+def test_answers_survive_an_archive_round_trip(
+    store: Store,
+    other_store: Store,  # noqa: F811 - the fixture imported above
+    cohort: Cohort,
+    people: dict[str, Member],
+    tmp_path,
+) -> None:
+    """Pulse answers' keys are random strings, not a sequence: the archive moves them, and
+    PostgreSQL's sequences are moved past the imported ids without tripping on them."""
+    from nbcohort.cohorts.services.archive import export_archive, import_archive
+
+    sid = survey(store, cohort)
+    answer(store, cohort, people["ana"].id, sid, [1, 2, 3], "kept")
+    dest = tmp_path / "a.zip"
+    with store.read(snapshot=True) as s:
+        export_archive(s, dest)
+    with other_store.write() as s:
+        import_archive(s, dest)
+    with other_store.read() as s:
+        assert s.scalars(select(PulseAnswer.scores)).all() == [[1, 2, 3]]
+        assert s.scalars(select(PulseResponse.member_id)).all() == [people["ana"].id]

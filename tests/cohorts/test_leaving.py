@@ -289,3 +289,28 @@ def test_two_requests_to_leave_at_once_leave_once(
             )
             == 1
         )
+
+
+def test_digests_queued_after_leaving_name_a_former_member_and_none_goes_to_them(
+    tmp_path, store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    from nbcohort.cohorts.config import MailSettings
+    from nbcohort.cohorts.mail import Mailer, queue_digests
+    from nbcohort.cohorts.models import clock_at
+
+    t0 = utcnow()
+    with clock_at(t0 + timedelta(hours=1)), store.write() as s:
+        c = s.get_one(Cohort, cohort.id)
+        top = create_post(s, _a(s, people["ben"]), c, ANCHOR, "Ben asks, cc @ana")
+        create_post(s, _a(s, people["ana"]), c, ANCHOR, "Ana answers @ben", parent_id=top.id)
+    with store.write() as s:
+        leave(s, _a(s, people["ana"]), s.get_one(Member, people["ana"].id))
+    mailer = Mailer(MailSettings(digest_idle_hours=72), str(tmp_path / "data"))
+    with clock_at(t0 + timedelta(hours=80)):
+        assert queue_digests(store, mailer).queued >= 1
+    with store.read() as s:
+        rows = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "digest")).all()
+    assert rows and "ana@example.org" not in {r.to_addr for r in rows}
+    for row in rows:
+        assert "Ana Souza" not in row.body_text + row.body_html + row.subject
+    assert any("former member" in r.body_text for r in rows)  # the reply, by whom it now says

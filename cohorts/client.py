@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import base64
 import os
+import tempfile
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -399,6 +401,56 @@ class CohortClient:
     def calendar_url(self) -> str:
         """Your own calendar feed, to subscribe to from a calendar application."""
         return self.url + self.request("GET", "/api/v1/calendar")["path"]
+
+    def export_my_data(self, dest: str | os.PathLike[str], *, timeout: float = 120.0) -> int:
+        """Download your own data as a ZIP into ``dest`` (written to a temporary file
+        beside it, then renamed: never half-written); returns its size in bytes."""
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        target = Path(dest)
+        try:
+            resp = self._http.get(
+                self.url + "/api/v1/me/export", headers=headers, timeout=timeout, stream=True
+            )
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(
+                f"community service at {self.url} unreachable: {exc}"
+            ) from None
+        with resp:
+            if resp.status_code >= 400:
+                try:
+                    data = resp.json()
+                except ValueError:
+                    data = {"message": resp.reason}
+                raise ClientError(resp.status_code, data.get("message", ""), data.get("field"))
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
+            size = 0
+            try:
+                with os.fdopen(fd, "wb") as out:
+                    for chunk in resp.iter_content(256 * 1024):
+                        out.write(chunk)
+                        size += len(chunk)
+                os.replace(tmp, target)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return size
+
+    def leave(self, reason: str = "") -> dict[str, Any]:
+        """Leave the cohort (not undone): your tokens stop working, your name is gone."""
+        return self.request("POST", "/api/v1/me/leave", json={"confirm": "leave", "reason": reason})
+
+    def pulse(self) -> dict[str, Any]:
+        """The pulse survey open now (``survey`` None when none is), and whether you answered."""
+        return self.request("GET", "/api/v1/pulse")
+
+    def answer_pulse(self, survey_id: int, scores: list[int], text: str = "") -> dict[str, Any]:
+        return self.request(
+            "POST", f"/api/v1/pulse/{survey_id}/answers", json={"scores": scores, "text": text}
+        )
+
+    def pulse_results(self) -> dict[str, Any]:
+        """The cohort's pulse results over time, as you may see them."""
+        return self.request("GET", "/api/v1/pulse/results")
 
 
 def _described(

@@ -39,10 +39,12 @@ __all__ = [
     "CohortFileError",
     "Digest",
     "Highlights",
+    "Leaving",
     "Notifications",
     "Onboarding",
     "OnboardingStepSpec",
     "Problem",
+    "Pulse",
     "Routine",
     "check_cohort_file",
     "from_stored",
@@ -151,6 +153,34 @@ class Digest(_Section):
     away_days: Annotated[int, Field(ge=1, le=60)] = 3  # not seen for this long: a digest
 
 
+def _default_pulse_questions() -> list[str]:
+    return [
+        "I can ask a question here without feeling judged.",
+        "What I learn here helps me at work.",
+        "I know what to do next in the course.",
+        "The pace of the cohort suits me.",
+    ]
+
+
+class Pulse(_Section):
+    """The recurring pulse survey (services/pulse.py): Likert 1-5 questions and one free
+    text, opened every ``every_weeks`` weeks on ``day`` at ``time`` for ``open_days``."""
+
+    enabled: bool = False
+    every_weeks: Annotated[int, Field(ge=1, le=12)] = 2
+    day: Weekday = "friday"
+    time: dt.time = dt.time(14, 0)
+    open_days: Annotated[int, Field(ge=1, le=14)] = 5
+    title: Title = "Pulse survey"
+    questions: Annotated[list[Title], Field(min_length=3, max_length=5)] = Field(
+        default_factory=_default_pulse_questions
+    )
+    free_text: Title = "Anything else you want the facilitators to know?"
+    # No result is shown before this many members answered; PrivacySettings.pulse_min_answers
+    # (never below 3) is the floor, this can only raise it.
+    min_answers: Annotated[int, Field(ge=3, le=1000)] = 5
+
+
 class Cadence(_Section):
     until: date | None = None  # no cadence after this day (default: none, it goes on)
     prompts: Prompts = Field(default_factory=Prompts)
@@ -158,6 +188,7 @@ class Cadence(_Section):
     highlights: Highlights = Field(default_factory=Highlights)
     clinic: Clinic = Field(default_factory=Clinic)
     digest: Digest = Field(default_factory=Digest)
+    pulse: Pulse = Field(default_factory=Pulse)
 
 
 class OnboardingStepSpec(_Section):
@@ -194,12 +225,19 @@ class Notifications(_Section):
     max_emails_per_day: Annotated[int, Field(ge=0, le=100)] = 5
 
 
+class Leaving(_Section):
+    """The charter's rule for a leaving member's posts; unset: PrivacySettings decides."""
+
+    posts: Literal["keep", "remove"] | None = None
+
+
 class CohortFile(_Section):
     cohort: CohortSection
     cadence: Cadence = Field(default_factory=Cadence)
     onboarding: Onboarding = Field(default_factory=Onboarding)
     notifications: Notifications = Field(default_factory=Notifications)
     badges: Badges = Field(default_factory=Badges)
+    leaving: Leaving = Field(default_factory=Leaving)
 
 
 M = TypeVar("M", bound=BaseModel)

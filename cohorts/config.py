@@ -25,6 +25,7 @@ __all__ = [
     "MetricsSettings",
     "NbCohort",
     "PagesSettings",
+    "PrivacySettings",
     "SearchSettings",
     "ServiceSettings",
     "StoreSettings",
@@ -328,6 +329,29 @@ class PagesSettings(Configurable):
         help="Seconds a page waits for each answer of the service before it says the part "
         "is not available. Longer than a widget's ClientSettings.timeout: a page's metrics "
         "are computed over the whole activity log (tests/bench/README.md has the figures).",
+class PrivacySettings(Configurable):
+    """A member's own data: their export, leaving, and the pulse survey's anonymity."""
+
+    export_max_bytes = Int(
+        200 * 1024 * 1024,
+        min=1024,
+        help="Largest export a member can download (GET /api/v1/me/export, my_data()), in "
+        "bytes of what goes into the ZIP (their artifacts' files included). A bigger one is "
+        "refused with 413 naming this setting: an instructor exports it with the CLI.",
+    ).tag(config=True)
+    posts_when_leaving = Enum(
+        ["keep", "remove"],
+        default_value="keep",
+        help="The charter's rule for a leaving member's posts when the cohort file sets none "
+        "([leaving] posts): 'keep' shows them under \"former member\"; 'remove' replaces each "
+        'with "post removed at the author\'s request" (replies to it stay).',
+    ).tag(config=True)
+    pulse_min_answers = Int(
+        5,
+        min=3,
+        help="No result of a pulse survey is shown, to anyone (facilitators and instructors "
+        "included), until at least this many members answered it (a survey's own "
+        "min_answers in the cohort file can only raise it). Never below 3.",
     ).tag(config=True)
 
 
@@ -492,6 +516,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         SearchSettings,
         LiveSettings,
         PagesSettings,
+        PrivacySettings,
     ]
 
 

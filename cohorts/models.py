@@ -64,6 +64,9 @@ __all__ = [
     "PostPin",
     "Practice",
     "Prompt",
+    "PulseAnswer",
+    "PulseResponse",
+    "PulseSurvey",
     "Reaction",
     "ReadMark",
     "Review",
@@ -172,6 +175,9 @@ class Member(Base):
     # asks never to be suggested as a champion.
     badges_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     champion_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # When they left (services/leaving.py): their name and email are gone from the row, and
+    # every view of them says "former member"; the username stays for nbgrader's gradebook.
+    left_at: Mapped[datetime | None] = mapped_column()
     cohort: Mapped[Cohort] = relationship()
 
 
@@ -624,6 +630,47 @@ class PostPin(Base):
     post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), unique=True)
     pinned_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     pinned_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PulseSurvey(Base):
+    """One run of the cohort's pulse survey (the cadence opens it from the cohort file):
+    three to five Likert questions (1-5) and one free-text question."""
+
+    __tablename__ = "pulse_survey"
+    __table_args__ = (UniqueConstraint("cohort_id", "key"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(64))  # pulse:2027-03-05
+    title: Mapped[str] = mapped_column(String(200), default="Pulse survey")
+    questions: Mapped[list[str]] = mapped_column(JSON, default=list)
+    free_text: Mapped[str] = mapped_column(String(500), default="")
+    opens_at: Mapped[datetime] = mapped_column()
+    closes_at: Mapped[datetime] = mapped_column()
+    min_answers: Mapped[int] = mapped_column(Integer, default=5)
+
+
+class PulseResponse(Base):
+    """That a member answered a survey, and when; never what they answered."""
+
+    __tablename__ = "pulse_response"
+    __table_args__ = (UniqueConstraint("survey_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    survey_id: Mapped[int] = mapped_column(ForeignKey("pulse_survey.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PulseAnswer(Base):
+    """What one member answered, kept apart from who: no member, no time, and a random key
+    (not a sequence), so no row can be matched to a PulseResponse."""
+
+    __tablename__ = "pulse_answer"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    survey_id: Mapped[int] = mapped_column(
+        ForeignKey("pulse_survey.id", ondelete="CASCADE"), index=True
+    )
+    scores: Mapped[list[int]] = mapped_column(JSON, default=list)
+    text: Mapped[str] = mapped_column(Text, default="")
 
 
 class Activity(Base):

@@ -8,10 +8,12 @@ from nbcohort.widgets.applied import applied
 from nbcohort.widgets.badges import badges
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
+from nbcohort.widgets.my_data import my_data
 from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.peer_review import peer_review
 from nbcohort.widgets.prompt import prompt
+from nbcohort.widgets.pulse import pulse
 from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
 
@@ -21,10 +23,12 @@ __all__ = [
     "charter",
     "discussion",
     "library",
+    "my_data",
     "notifications",
     "onboarding",
     "peer_review",
     "prompt",
+    "pulse",
     "search",
     "share",
 ]

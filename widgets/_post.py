@@ -92,7 +92,9 @@ class PostCard(w.VBox):
         """The post's text, reactions and the name of its actions button."""
         p = self.post
         css = "nbc-card nbc-reply" if self.is_reply else "nbc-card"
-        if p["deleted"]:
+        if p.get("removed"):
+            text = '<div class="nbc-hidden">[post removed at the author\'s request]</div>'
+        elif p["deleted"]:
             text = '<div class="nbc-hidden">[deleted]</div>'
         elif p["hidden"] and not p["html"]:
             text = '<div class="nbc-hidden">hidden pending a facilitator\'s review</div>'

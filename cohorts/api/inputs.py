@@ -31,6 +31,7 @@ __all__ = [
     "DaysQuery",
     "EmailPref",
     "Helpfulness",
+    "LeaveBody",
     "MetricsQuery",
     "Moderation",
     "NewArtifact",
@@ -42,6 +43,7 @@ __all__ = [
     "PracticeNote",
     "PromptQuery",
     "Publish",
+    "PulseAnswerBody",
     "Reason",
     "RecognitionPrefs",
     "ReviewDraft",
@@ -247,6 +249,16 @@ class ThreadsQuery(_Query):
 class DashboardQuery(_Query):
     quiet_days: Annotated[int, Field(ge=1, le=90)] = 7
     unanswered_hours: Annotated[int, Field(ge=1, le=720)] = 48
+
+
+class LeaveBody(_Body):
+    confirm: Literal["leave"]  # typed by the member: leaving is not undone
+    reason: Short = ""
+
+
+class PulseAnswerBody(_Body):
+    scores: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5)]
+    text: Annotated[str, Field(max_length=2000)] = ""
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -79,6 +79,12 @@ class LocalTokenAuth:
                 self._known.popitem(last=False)
         return actor
 
+    def forget_member(self, member_id: int) -> None:
+        """Stop trusting ``member_id``'s tokens at once (they left through this service)."""
+        with self._lock:
+            for key in [k for k, (_t, a) in self._cache.items() if a.member_id == member_id]:
+                del self._cache[key]
+
     def recognizes(self, authorization: str | None) -> bool:
         token = token_from_header(authorization)
         if token is None:

@@ -16,6 +16,7 @@ from traitlets import Bool, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
+from nbcohort.cohorts.cli.leaving import RosterExport, RosterLeave
 from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
@@ -173,6 +174,8 @@ class RosterApp(NbCohortCommand):
     subcommands = {
         "import": (RosterImport, "Import or update members from a CSV file."),
         "list": (RosterList, RosterList.description),
+        "leave": (RosterLeave, RosterLeave.description),
+        "export": (RosterExport, RosterExport.description),
     }
 
     def run(self) -> None:

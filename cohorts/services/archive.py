@@ -311,6 +311,8 @@ def _reset_sequences(session: Session) -> None:
     for table in Base.metadata.sorted_tables:
         if "id" not in table.c or not table.c.id.primary_key:
             continue
+        if not isinstance(table.c.id.type, sa.Integer):  # a random key (pulse_answer): no sequence
+            continue
         top = session.scalar(sa.select(sa.func.max(table.c.id)))
         session.execute(
             sa.text("SELECT setval(pg_get_serial_sequence(:table, 'id'), :value, :called)"),

@@ -39,6 +39,14 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.flag": _PARTICIPANTS,
     "post.moderate": _STAFF,
     "roster.manage": _STAFF,
+    # Making another member leave (their posts kept or removed) is for instructors; any
+    # member may leave themselves (services/leaving.py).
+    "member.remove": frozenset({"instructor"}),
+    # The pulse survey: participants answer; everyone in the cohort reads its aggregates
+    # (above the threshold, once closed); its free-text answers are for staff and sponsors.
+    "pulse.answer": _PARTICIPANTS,
+    "pulse.results": _PARTICIPANTS | {"sponsor"},
+    "pulse.comments": _STAFF | {"sponsor"},
     # Tokens are minted by the local administrator (the CLI) only: a token is an identity,
     # and no member, staff included, may hold someone else's.
     "token.mint": frozenset(),

@@ -114,6 +114,7 @@ def plan_items(
                 )
             )
     out.extend(_clinics(spec, first, last, zone))
+    out.extend(_pulses(spec, first, last, zone))
     out = [item for item in out if start <= item.due_at < end]
     out.sort(key=lambda item: (item.due_at, item.key))
     return out
@@ -185,6 +186,33 @@ def _clinics(spec: CohortFile, first: date, last: date, zone: Any) -> list[Plann
                 )
             )
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _pulses(spec: CohortFile, first: date, last: date, zone: Any) -> list[PlannedItem]:
+    """A pulse survey every ``every_weeks`` weeks on its day, from the cohort's first week."""
+    pulse = spec.cadence.pulse
+    if not pulse.enabled:
+        return []
+    out = []
+    day = first + timedelta(days=(weekday_number(pulse.day) - first.weekday()) % 7)
+    while day <= last:
+        opens = at_local(day, pulse.time, zone)
+        out.append(
+            PlannedItem(
+                f"pulse:{day}",
+                "pulse",
+                pulse.title,
+                opens,
+                {
+                    "closes_at": (opens + timedelta(days=pulse.open_days)).isoformat(),
+                    "questions": list(pulse.questions),
+                    "free_text": pulse.free_text,
+                    "min_answers": pulse.min_answers,
+                },
+            )
+        )
+        day += timedelta(weeks=pulse.every_weeks)
     return out
 
 

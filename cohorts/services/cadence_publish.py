@@ -200,9 +200,28 @@ def _clinic(
     return {"event_id": event.id, "post_id": post_id, "anchor": p["anchor"]}
 
 
+def _pulse(session: Session, cohort: Cohort, spec: CohortFile, item: CadenceItem) -> dict[str, Any]:
+    from nbcohort.cohorts.services.pulse import open_survey  # only when a pulse is due
+
+    p = item.payload
+    survey = open_survey(
+        session,
+        cohort,
+        item.key,
+        title=item.title,
+        questions=p["questions"],
+        free_text=p["free_text"],
+        opens_at=item.due_at,
+        closes_at=datetime.fromisoformat(p["closes_at"]),
+        min_answers=int(p["min_answers"]),
+    )
+    return {"survey_id": survey.id}
+
+
 _PUBLISHERS: dict[str, Callable[[Session, Cohort, CohortFile, CadenceItem], dict[str, Any]]] = {
     "prompt": _prompt,
     "routine": _routine,
     "highlights": _highlights,
     "clinic": _clinic,
+    "pulse": _pulse,
 }

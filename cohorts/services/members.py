@@ -17,18 +17,22 @@ from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revok
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 
 __all__ = [
+    "FORMER_MEMBER",
     "add_member",
     "clean_member_fields",
     "find_member",
     "list_members",
     "member_dict",
     "note_visits",
+    "public_member",
     "set_active",
     "set_email_pref",
     "username_from_email",
 ]
 
 EMAIL_PREFS = ("all", "digest", "none")
+# How a member who left appears to everyone: no name, no username, no team.
+FORMER_MEMBER = "former member"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME = re.compile(r"^[\w.+-]{1,128}$")
@@ -134,6 +138,10 @@ def list_members(session: Session, actor: Actor, cohort: Cohort) -> list[Member]
 def set_active(session: Session, actor: Actor, member: Member, active: bool) -> Member:
     """Deactivate (leave the cohort) or reactivate a member; their posts stay."""
     require(actor, "roster.manage", member.cohort_id)
+    if active and member.left_at is not None:
+        raise Conflict(
+            f"member {member.id} left the cohort; add them again as a new member", field="member"
+        )
     if member.active != active:
         member.active = active
         member.updated_at = utcnow()
@@ -144,16 +152,31 @@ def set_active(session: Session, actor: Actor, member: Member, active: bool) -> 
     return member
 
 
+def public_member(row: Any, id_field: str = "id") -> dict[str, Any]:
+    """A member (a Member, or a query row with its columns and ``left_at``) as others see
+    them; one who left is "former member", with no username or team."""
+    if getattr(row, "left_at", None) is not None:
+        return {
+            "id": getattr(row, id_field),
+            "username": "",
+            "name": FORMER_MEMBER,
+            "role": "former",
+            "team": "",
+            "timezone": "UTC",
+        }
+    return {
+        "id": getattr(row, id_field),
+        "username": row.username,
+        "name": row.name,
+        "role": row.role,
+        "team": row.team,
+        "timezone": row.timezone,
+    }
+
+
 def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
     """A member as other members see them; ``private`` adds the email."""
-    out: dict[str, Any] = {
-        "id": member.id,
-        "username": member.username,
-        "name": member.name,
-        "role": member.role,
-        "team": member.team,
-        "timezone": member.timezone,
-    }
+    out = public_member(member)
     if private:
         out["email"] = member.email
         out["email_pref"] = member.email_pref

@@ -25,9 +25,11 @@ from sqlalchemy.sql.functions import FunctionElement
 from nbcohort.cohorts.models import Cohort, Member, Post, Reaction, Thread
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Invalid
-from nbcohort.cohorts.services.members import member_dict
+from nbcohort.cohorts.services.members import member_dict, public_member
 
-__all__ = ["PageCache", "author_of", "post_view", "thread_page"]
+__all__ = ["REMOVED_NOTE", "PageCache", "author_of", "post_view", "thread_page"]
+
+REMOVED_NOTE = "post removed at the author's request"
 
 
 def post_view(
@@ -54,6 +56,8 @@ def post_view(
         "deleted": post.deleted,
         "hidden": post.hidden,
         "hidden_reason": post.hidden_reason if (staff or own) else "",
+        # Removed when its author left (services/leaving.py): the place stays, and says why.
+        "removed": post.deleted and post.hidden_reason == REMOVED_NOTE,
         "reactions": reactions or {},
         "my_reactions": sorted(mine),
         "can_edit": own and not post.deleted,
@@ -63,16 +67,8 @@ def post_view(
 
 
 def author_of(row: Any) -> dict[str, Any]:
-    """A joined row's author (a page's, a search result's), as ``members.member_dict``
-    shows a member to others."""
-    return {
-        "id": row.author_id,
-        "username": row.username,
-        "name": row.name,
-        "role": row.role,
-        "team": row.team,
-        "timezone": row.timezone,
-    }
+    """A joined row's author (a page's, a search result's), as others see a member."""
+    return public_member(row, "author_id")
 
 
 @dataclass
@@ -304,6 +300,7 @@ _PAGE_COLUMNS = (
     Member.role,
     Member.team,
     Member.timezone,
+    Member.left_at,
 )
 _THREAD = select(Thread.id, Thread.title, Thread.locked, Thread.version).where(
     Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor")

@@ -84,7 +84,7 @@ _SHOW = {
     "post": (
         "SELECT p.id, p.thread_id, p.parent_id, p.body_html, p.created_at, p.hidden, "
         "t.anchor, t.title, t.kind, m.id AS author_id, m.username, m.name, m.role, m.team, "
-        "m.timezone, c.score FROM candidates c JOIN post p ON p.id = c.id "
+        "m.timezone, m.left_at, c.score FROM candidates c JOIN post p ON p.id = c.id "
         "JOIN thread t ON t.id = p.thread_id JOIN member m ON m.id = p.author_id"
     ),
     "thread": (
@@ -94,7 +94,7 @@ _SHOW = {
     "artifact": (
         "SELECT a.id, a.title, a.description, a.tags, a.license, a.filename, a.size, "
         "a.created_at, m.id AS author_id, m.username, m.name, m.role, m.team, m.timezone, "
-        "c.score FROM candidates c JOIN artifact a ON a.id = c.id "
+        "m.left_at, c.score FROM candidates c JOIN artifact a ON a.id = c.id "
         "JOIN member m ON m.id = a.author_id"
     ),
 }

@@ -33,6 +33,7 @@ import aggregation
 import allocation
 import benchlib as bl
 import cadence_tick
+import export_load
 import live_watch
 import mail_digest
 import metrics_load
@@ -60,6 +61,7 @@ BENCHMARKS = {
     live_watch.NAME: live_watch,
     pages_render.NAME: pages_render,
     recognition.NAME: recognition,
+    export_load.NAME: export_load,
 }
 
 

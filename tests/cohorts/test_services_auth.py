@@ -276,6 +276,10 @@ review.take     y       y        y           y          y      -
 charter.publish -       -        y           y          -      -
 charter.ack     y       y        y           y          y      -
 event.signup    y       y        y           y          y      -
+member.remove   -       -        -           y          -      -
+pulse.answer    y       y        y           y          y      -
+pulse.results   y       y        y           y          y      y
+pulse.comments  -       -        y           y          -      y
 """
 
 

@@ -825,6 +825,7 @@ def test_mark_read_records_a_private_read_mark(store: Store, cohort: Cohort, peo
             "id", "thread_id", "parent_id", "author", "html", "markdown", "created_at",
             "edited_at", "deleted", "hidden", "hidden_reason", "reactions", "my_reactions",
             "can_edit", "can_delete", "replies",
+            "removed",
         }  # fmt: skip
     assert "read" not in repr(page).replace("thread", "")
 

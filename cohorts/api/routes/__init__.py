@@ -16,7 +16,9 @@ from nbcohort.cohorts.api.routes import (
     metrics,
     notifications,
     peer_review,
+    privacy,
     prompts,
+    pulse,
     recognition,
     search,
     threads,
@@ -39,6 +41,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *live.ROUTES,
     *threads.ROUTES,
     *recognition.ROUTES,
+    *privacy.ROUTES,
+    *pulse.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -1,0 +1,86 @@
+"""``nbcohort roster leave`` and ``roster export``: a member leaves (an instructor's act, run
+by the local administrator), and a member's own export written to a file."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from traitlets import Unicode
+
+from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.export import write_export
+from nbcohort.cohorts.services.leaving import leave
+from nbcohort.cohorts.services.members import find_member
+
+__all__ = ["RosterExport", "RosterLeave"]
+
+
+class RosterLeave(NbCohortCommand):
+    name = "roster leave"
+    description = (
+        "MEMBER (username or email) leaves the cohort: tokens revoked, unsent email "
+        "cancelled, shown as 'former member' everywhere, posts kept or removed, logged with "
+        "the reason. Running it again changes nothing."
+    )
+    posts = Unicode("", help="keep or remove the member's posts; empty: the charter's rule.").tag(
+        config=True
+    )
+    reason = Unicode("", help="Why the member leaves (recorded in the moderation log).").tag(
+        config=True
+    )
+    aliases = {**common_aliases, "posts": "RosterLeave.posts", "reason": "RosterLeave.reason"}
+
+    def run(self) -> None:
+        who = self.arg(0, "the member (username or email)")
+        if self.posts not in ("", "keep", "remove"):
+            raise CommandError(f"--posts must be keep or remove, not {self.posts!r}")
+        if not self.reason.strip():
+            raise CommandError("--reason is required: say why the member leaves")
+        with self.store() as store, store.write() as s:
+            member = find_member(s, self.cohort(s), who)
+            report = leave(
+                s,
+                Actor.system(),
+                member,
+                reason=self.reason,
+                posts=self.posts or None,
+                settings=PrivacySettings(parent=self),
+            )
+        if report.already:
+            print(f"{who} had already left; nothing changed")
+            return
+        print(
+            f"{who} left: posts {report.posts} ({report.posts_removed} removed), "
+            f"{report.tokens_revoked} token(s) revoked, {report.emails_cancelled} email(s) "
+            "cancelled"
+        )
+        for assignment in report.owed_reviews:
+            print(
+                f"  owes reviews in the open round {assignment!r}: move them to the backup "
+                f"pool with 'nbcohort review reassign {assignment} --due ...'"
+            )
+
+
+class RosterExport(NbCohortCommand):
+    name = "roster export"
+    description = "Write MEMBER's own data (what my_data() gives them) as a ZIP to FILE."
+
+    def run(self) -> None:
+        who = self.arg(0, "the member (username or email)")
+        dest = Path(self.arg(1, "the ZIP file to write"))
+        if not dest.parent.is_dir():
+            raise CommandError(f"{dest.parent}: no such folder")
+        settings = PrivacySettings(parent=self)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        try:
+            with self.store() as store, store.read(snapshot=True) as s, os.fdopen(fd, "wb") as out:
+                counts = write_export(s, find_member(s, self.cohort(s), who), out, settings)
+            os.replace(tmp, dest)  # complete, or not there at all
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        print(f"wrote {dest}: " + ", ".join(f"{n} {k}" for k, n in counts.items()))

@@ -1,0 +1,189 @@
+"""A member leaves the cohort: by their own request, or an instructor's.
+
+Leaving is one transaction that: revokes every token; cancels email not yet sent to them
+(outbox rows still queued or failed); wipes their name, email and team from the member row
+and marks it left (``left_at``), so every view of them, whatever renders it (thread pages,
+search, highlights, notifications, digests, the charter's lists), shows "former member"
+and no username (``members.public_member``); applies the charter's rule for their posts
+(``keep``: under "former member"; ``remove``: each post's text wiped and its place kept
+with "post removed at the author's request", replies to it stay); and records
+``member.leave`` in the activity log (the moderation log) with who asked and why.
+
+What stays: their username (the key nbgrader's gradebook knows them by, so the reviews
+they received and their grades stay with the instructor), their shared artifacts (under
+"former member"), their reactions as counts, their pulse responses (never linked to
+answers). A review they owe in an open round stays assigned to an inactive member, which
+``nbcohort review reassign`` moves to the backup pool (``exchange/round_update.py``); the
+report names those rounds. Leaving twice changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.models import (
+    Allocation,
+    Cohort,
+    Member,
+    OutboxMessage,
+    Post,
+    ReviewRound,
+    utcnow,
+)
+from nbcohort.cohorts.services.activity import record
+from nbcohort.cohorts.services.auth import Actor, require, revoke_all_tokens
+from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.members import FORMER_MEMBER
+from nbcohort.cohorts.services.pages import REMOVED_NOTE
+from nbcohort.cohorts.services.rhythm import rhythm_of
+
+__all__ = ["CONFIRM", "LeaveReport", "PostsRule", "leave", "posts_rule"]
+
+PostsRule = Literal["keep", "remove"]
+# What a member types to leave through the API (the widget asks for it too).
+CONFIRM = "leave"
+_UNSENT = ("queued", "failed")
+
+
+@dataclass
+class LeaveReport:
+    """What leaving did (all zero, ``already`` True, when the member had left before)."""
+
+    member_id: int
+    already: bool = False
+    posts: str = "keep"
+    posts_removed: int = 0
+    tokens_revoked: int = 0
+    emails_cancelled: int = 0
+    owed_reviews: list[str] = field(default_factory=list)  # assignments of open rounds
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "member_id": self.member_id,
+            "already_left": self.already,
+            "posts": self.posts,
+            "posts_removed": self.posts_removed,
+            "tokens_revoked": self.tokens_revoked,
+            "emails_cancelled": self.emails_cancelled,
+            "owed_reviews": self.owed_reviews,
+        }
+
+
+def _count(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def posts_rule(cohort: Cohort, settings: PrivacySettings | None = None) -> PostsRule:
+    """The charter's rule for a leaving member's posts: the cohort file's ``[leaving]
+    posts``, else ``PrivacySettings.posts_when_leaving``."""
+    spec = rhythm_of(cohort)
+    chosen: str | None = spec.leaving.posts if spec is not None and spec.leaving else None
+    if chosen is None:
+        chosen = str((settings or PrivacySettings()).posts_when_leaving)
+    return "remove" if chosen == "remove" else "keep"
+
+
+def leave(
+    session: Session,
+    actor: Actor,
+    member: Member,
+    *,
+    reason: str = "",
+    posts: str | None = None,
+    settings: PrivacySettings | None = None,
+) -> LeaveReport:
+    """``member`` leaves their cohort. A member may leave themselves (the charter's rule
+    applies to their posts); an instructor (or the local administrator) may make anyone
+    leave, choosing ``posts`` (``keep`` or ``remove``; default: the charter's rule)."""
+    own = actor.member_id is not None and actor.member_id == member.id
+    if not own:
+        require(actor, "member.remove", member.cohort_id)
+    elif posts is not None:
+        raise Forbidden("the charter decides what happens to your posts", field="posts")
+    if posts is not None and posts not in ("keep", "remove"):
+        raise Invalid("posts must be 'keep' or 'remove'", field="posts")
+    reason = reason.strip()
+    if len(reason) > 500:
+        raise Invalid("a reason is limited to 500 characters", field="reason")
+    if not own and not reason:
+        raise Invalid("an instructor gives a reason when a member is made to leave", field="reason")
+    report = LeaveReport(member.id)
+    # The row, locked (PostgreSQL; SQLite's writers queue anyway): of two requests to leave
+    # at once, the second waits and then finds the member already gone.
+    session.refresh(member, with_for_update=True)
+    if member.left_at is not None:
+        report.already = True
+        report.posts = "unchanged"
+        return report
+    cohort = session.get(Cohort, member.cohort_id)
+    if cohort is None:
+        raise NotFound("no such cohort")
+    rule: PostsRule = "remove" if posts == "remove" else "keep"
+    if posts is None:
+        rule = posts_rule(cohort, settings)
+    report.posts = rule
+    now = utcnow()
+    report.tokens_revoked = revoke_all_tokens(session, member)
+    report.emails_cancelled = _count(
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.member_id == member.id, OutboxMessage.state.in_(_UNSENT))
+            .values(state="cancelled", last_error="the member left the cohort")
+            .execution_options(synchronize_session=False)
+        )
+    )
+    if rule == "remove":
+        report.posts_removed = _count(
+            session.execute(
+                update(Post)
+                .where(Post.author_id == member.id, Post.deleted.is_(False))
+                .values(
+                    body_md="",
+                    body_html="",
+                    deleted=True,
+                    hidden_reason=REMOVED_NOTE,
+                    request_key=None,
+                    edited_at=now,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        )
+    report.owed_reviews = sorted(
+        set(
+            session.scalars(
+                select(ReviewRound.assignment)
+                .join(Allocation, Allocation.round_id == ReviewRound.id)
+                .where(
+                    Allocation.reviewer_id == member.id,
+                    Allocation.status == "assigned",
+                    ReviewRound.status == "open",
+                )
+            )
+        )
+    )
+    member.name = FORMER_MEMBER
+    member.email = None
+    member.team = ""
+    member.email_pref = "none"
+    member.active = False
+    member.left_at = now
+    member.updated_at = now
+    record(
+        session,
+        member.cohort_id,
+        actor.member_id,
+        "member.leave",
+        member,
+        by="self" if own else ("system" if actor.is_system else "instructor"),
+        reason=reason,
+        posts=rule,
+        posts_removed=report.posts_removed,
+        owed_reviews=report.owed_reviews,
+    )
+    session.flush()
+    return report

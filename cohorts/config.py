@@ -329,6 +329,9 @@ class PagesSettings(Configurable):
         help="Seconds a page waits for each answer of the service before it says the part "
         "is not available. Longer than a widget's ClientSettings.timeout: a page's metrics "
         "are computed over the whole activity log (tests/bench/README.md has the figures).",
+    ).tag(config=True)
+
+
 class PrivacySettings(Configurable):
     """A member's own data: their export, leaving, and the pulse survey's anonymity."""
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from sqlalchemy import select
 from traitlets.config import Config
 
-from nbcohort.cohorts.cohort_file import check_cohort_file
+from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.course import CourseSpec
 from nbcohort.cohorts.models import CadenceItem, Cohort, Member, clock_at, utcnow
 from nbcohort.cohorts.services import charter

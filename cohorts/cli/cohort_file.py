@@ -14,7 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 from nbcohort.cohorts.cli.course import read_course
-from nbcohort.cohorts.cohort_file import CohortFile, CohortFileError, load_cohort_file
+from nbcohort.cohorts.cohort_checks import CohortFileError, load_cohort_file
+from nbcohort.cohorts.cohort_file import CohortFile
 from nbcohort.cohorts.config import CadenceSettings
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_apply import apply_cohort_file

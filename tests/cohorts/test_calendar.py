@@ -26,7 +26,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 def calendar_of(store, extra: str = "", deadlines=None) -> tuple[bytes, Cohort]:
     cohort, _ = apply_text(store, cohort_toml(extra=extra), T0)
     if deadlines:
-        from nbcohort.cohorts.cohort_file import check_cohort_file
+        from nbcohort.cohorts.cohort_checks import check_cohort_file
 
         spec, _ = check_cohort_file(cohort_toml(extra=extra), "x.toml")
         with clock_at(T0), store.write() as s:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from nbcohort.cohorts.cohort_file import CohortFileError, check_cohort_file, load_cohort_file
+from nbcohort.cohorts.cohort_checks import CohortFileError, check_cohort_file, load_cohort_file
 from nbcohort.cohorts.local_time import at_local, nth_weekday
 from nbcohort.cohorts.prompt_library import community_prompts
 from nbcohort.cohorts.toml_lines import KeyLines

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 from traitlets import TraitError
 
-from nbcohort.cohorts.cohort_file import check_cohort_file
+from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.config import PrivacySettings
 from nbcohort.cohorts.models import (
     CadenceItem,

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from nbcohort.cohorts.cohort_file import check_cohort_file
+from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.models import Cohort, Member, clock_at
 from nbcohort.cohorts.services.cohort_apply import ApplyReport, apply_cohort_file
 from nbcohort.cohorts.store import Store

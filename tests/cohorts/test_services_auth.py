@@ -280,6 +280,13 @@ member.remove   -       -        -           y          -      -
 pulse.answer    y       y        y           y          y      -
 pulse.results   y       y        y           y          y      y
 pulse.comments  -       -        y           y          -      y
+badge.revoke    -       -        y           y          -      -
+spotlight.edit  -       -        y           y          -      -
+champion.suggest -      -        y           y          -      -
+champion.appoint -      -        -           y          -      -
+post.pin        -       y        y           y          -      -
+post.welcome    -       y        y           y          -      -
+routine.host    -       y        y           y          -      -
 """
 
 

@@ -141,6 +141,7 @@ def test_reading_an_unknown_anchor_creates_nothing(
         "posts": [],
         "has_more": False,
         "total": 0,
+        "version": 0,
     }
     got = write(
         store, lambda s: threads.mark_read(s, actor(people["ana"]), cohort, "module-9/nobody-here")

@@ -18,6 +18,7 @@ from requests.adapters import HTTPAdapter
 from traitlets.config import Config
 from urllib3.util.retry import Retry
 
+from nbcohort.cohorts.client_calls import ReviewCalls, RhythmCalls, described
 from nbcohort.cohorts.config import ClientSettings, ServiceSettings, load_config
 
 __all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
@@ -38,7 +39,7 @@ class ServiceUnavailable(ClientError):
         super().__init__(0, message)
 
 
-class CohortClient:
+class CohortClient(ReviewCalls, RhythmCalls):
     """A member's connection to the community service (token from ``NBCOHORT_TOKEN``)."""
 
     def __init__(
@@ -262,7 +263,7 @@ class CohortClient:
         payload = {
             "filename": filename,
             "content_b64": base64.b64encode(content).decode("ascii"),
-            **_described(title, description, tags, license),
+            **described(title, description, tags, license),
         }
         return self.request("POST", "/api/v1/artifacts", json=payload)
 
@@ -306,102 +307,6 @@ class CohortClient:
         params = {"quiet_days": quiet_days, "unanswered_hours": unanswered_hours}
         return self.request("GET", "/api/v1/dashboard", params=params)
 
-    # -- peer review ------------------------------------------------------------------------
-    def review_inbox(self, assignment: str) -> dict[str, Any]:
-        """The member's review inbox for ``assignment`` and, as an author, their own result."""
-        return self.request("GET", f"/api/v1/reviews/{quote(assignment, safe='')}")
-
-    def save_review(
-        self,
-        assignment: str,
-        allocation_id: int,
-        scores: dict[str, float],
-        comments: dict[str, str] | None = None,
-        overall_comment: str = "",
-        *,
-        submit: bool = False,
-    ) -> dict[str, Any]:
-        """Save a draft review, or submit it (a submitted review stays editable until due)."""
-        path = f"/api/v1/reviews/{quote(assignment, safe='')}/allocations/{allocation_id}"
-        payload = {
-            "scores": scores,
-            "comments": comments or {},
-            "overall_comment": overall_comment,
-            "submit": submit,
-        }
-        return self.request("PUT", path, json=payload)
-
-    def review_packet(self, assignment: str, allocation_id: int) -> dict[str, bytes]:
-        """The files of a packet assigned to you: relative path -> content."""
-        path = f"/api/v1/reviews/{quote(assignment, safe='')}/allocations/{allocation_id}/packet"
-        files = self.request("GET", path)["files"]
-        return {rel: base64.b64decode(data) for rel, data in files.items()}
-
-    def rate_review(self, assignment: str, review_id: int, helpfulness: int) -> dict[str, Any]:
-        """Rate a review of your work from 1 to 5 (feedback on feedback)."""
-        path = f"/api/v1/reviews/{quote(assignment, safe='')}/reviews/{review_id}/helpfulness"
-        return self.request("PUT", path, json={"helpfulness": helpfulness})
-
-    def publish_reviewed(
-        self,
-        assignment: str,
-        *,
-        consent: bool,
-        title: str,
-        description: str = "",
-        tags: list[str] | None = None,
-        license: str | None = None,
-    ) -> dict[str, Any]:
-        """Publish your reviewed notebook to the library once the round has closed."""
-        payload = {"consent": consent, **_described(title, description, tags, license)}
-        return self.request(
-            "POST", f"/api/v1/reviews/{quote(assignment, safe='')}/publish", json=payload
-        )
-
-    # -- the cohort's rhythm ----------------------------------------------------------------
-    def charter(self) -> dict[str, Any]:
-        """The current charter, your acknowledgement, and what changed since it."""
-        return self.request("GET", "/api/v1/charter")
-
-    def ack_charter(self, version: int) -> dict[str, Any]:
-        return self.request("POST", "/api/v1/charter/ack", json={"version": version})
-
-    def onboarding(self) -> dict[str, Any]:
-        """Your onboarding steps (done, to do, upcoming) and what to do next."""
-        return self.request("GET", "/api/v1/onboarding")
-
-    def onboarding_done(self, step: str) -> dict[str, Any]:
-        return self.request("PUT", f"/api/v1/onboarding/{quote(step, safe='')}/done")
-
-    def events(self, days: int | None = None) -> list[dict[str, Any]]:
-        """Clinics, routines and deadlines coming up, in your time zone."""
-        params = {"days": days} if days else {}
-        return self.request("GET", "/api/v1/events", params=params)["events"]
-
-    def signup(self, event_id: int, join: bool = True) -> dict[str, Any]:
-        """Sign up for a clinic (``join=False``: take it back)."""
-        return self.request("PUT" if join else "DELETE", f"/api/v1/events/{event_id}/signup")
-
-    def cadence(self, days: int | None = None) -> dict[str, Any]:
-        """What the rhythm published today and plans next, in your time zone."""
-        params = {"days": days} if days else {}
-        return self.request("GET", "/api/v1/cadence", params=params)
-
-    def watch(
-        self, threads: dict[str, int], notifications: str | None = None, wait: float = 25.0
-    ) -> dict[str, Any]:
-        """Wait up to ``wait`` s for a thread version or the notifications mark to differ from
-        the ones given: ``{"changed": bool, "threads": {...}, "notifications": mark}``. Give
-        this client a timeout longer than ``wait``."""
-        body: dict[str, Any] = {"threads": threads, "wait": wait}
-        if notifications is not None:
-            body["notifications"] = notifications
-        return self.request("POST", "/api/v1/watch", json=body)
-
-    def calendar_url(self) -> str:
-        """Your own calendar feed, to subscribe to from a calendar application."""
-        return self.url + self.request("GET", "/api/v1/calendar")["path"]
-
     def export_my_data(self, dest: str | os.PathLike[str], *, timeout: float = 120.0) -> int:
         """Download your own data as a ZIP into ``dest`` (written to a temporary file
         beside it, then renamed: never half-written); returns its size in bytes."""
@@ -438,23 +343,3 @@ class CohortClient:
     def leave(self, reason: str = "") -> dict[str, Any]:
         """Leave the cohort (not undone): your tokens stop working, your name is gone."""
         return self.request("POST", "/api/v1/me/leave", json={"confirm": "leave", "reason": reason})
-
-    def pulse(self) -> dict[str, Any]:
-        """The pulse survey open now (``survey`` None when none is), and whether you answered."""
-        return self.request("GET", "/api/v1/pulse")
-
-    def answer_pulse(self, survey_id: int, scores: list[int], text: str = "") -> dict[str, Any]:
-        return self.request(
-            "POST", f"/api/v1/pulse/{survey_id}/answers", json={"scores": scores, "text": text}
-        )
-
-    def pulse_results(self) -> dict[str, Any]:
-        """The cohort's pulse results over time, as you may see them."""
-        return self.request("GET", "/api/v1/pulse/results")
-
-
-def _described(
-    title: str, description: str, tags: list[str] | None, license: str | None
-) -> dict[str, Any]:
-    """What the library shows of an artifact (None: the cohort's first license)."""
-    return {"title": title, "description": description, "tags": tags or [], "license": license}

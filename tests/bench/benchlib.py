@@ -185,6 +185,61 @@ def _pg_database(create_options: str) -> Iterator[str]:
         admin.dispose()
 
 
+ARTIFACT_COLUMNS = [
+    "cohort_id", "author_id", "title", "description", "tags", "license",
+    "filename", "content", "sha256", "size", "source", "created_at",
+]  # fmt: skip
+
+
+def bulk_insert(conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+    """INSERT many rows at once: COPY on PostgreSQL, executemany on SQLite (seeding only:
+    the service's own writes are what the benchmarks measure)."""
+    raw = conn.connection.driver_connection
+    if conn.dialect.name == "postgresql":
+        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
+            for row in rows:
+                cp.write_row(row)
+        return
+    marks = ", ".join("?" for _ in columns)
+    raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def db_time(dialect: str, when: dt.datetime) -> Any:
+    """A timestamp as the raw driver stores it (SQLAlchemy's SQLite text form)."""
+    return when.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else when
+
+
+def runs_on_clones(
+    name: str,
+    backend: str,
+    template: str,
+    tmp: Path,
+    runs: int,
+    measure: Any,
+) -> list[dict[str, Any]]:
+    """``runs`` measurements, each on a fresh clone of ``template``: ``measure(url, run)`` fills
+    the run's dict (it must set ``ok``); the run number and load average are recorded first."""
+    out = []
+    for i in range(1, runs + 1):
+        print(f"[bench] {name} {backend} run {i}/{runs}", flush=True)
+        with clone_database(backend, template, tmp) as url:
+            run: dict[str, Any] = {"run": i, "load_average_1m": os.getloadavg()[0]}
+            measure(url, run)
+        out.append(run)
+    return out  # fmt: skip
+
+
+def record_backend(payload: dict[str, Any], backend: str, runs: list[dict[str, Any]]) -> dict:
+    """Store one backend's runs and their medians in ``payload``; returns the medians."""
+    med = medians(runs)
+    payload["backends"][backend] = {
+        "median": med,
+        "checks_ok_all_runs": all(r["ok"] for r in runs),
+        "runs": runs,
+    }
+    return med
+
+
 def redact(url: str) -> str:
     """A database URL without its password, for the JSON results."""
     if url.startswith("sqlite"):

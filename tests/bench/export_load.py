@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
 import re
 import tempfile
@@ -145,12 +144,9 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
                 expected = prepare(
                     template, params["members"], params["posts"], params["artifacts"], MB
                 )
-                runs = []
-                for i in range(1, opts.runs + 1):
-                    print(f"[bench] {NAME} {backend} run {i}/{opts.runs}", flush=True)
-                    with bl.clone_database(backend, template, tmp) as url:
-                        r: dict[str, Any] = {"run": i, "load_average_1m": os.getloadavg()[0]}
-                        r["export"] = cli_run(tmp, url)
+
+                def measure(url: str, r: dict[str, Any], expected=expected) -> None:
+                    r["export"] = cli_run(tmp, url)
                     r["checks"] = check(tmp, params["posts"], expected)
                     r["ok"] = all(r["checks"].values())
                     e = r["export"]
@@ -162,14 +158,10 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
                     )
                     if not r["ok"]:
                         print(f"  {e.get('error', e['output'])}", flush=True)
-                    ok = ok and r["ok"]
-                    runs.append(r)
-            med = bl.medians(runs)
-            payload["backends"][backend] = {
-                "median": med,
-                "checks_ok_all_runs": all(r["ok"] for r in runs),
-                "runs": runs,
-            }
+
+                runs = bl.runs_on_clones(NAME, backend, template, tmp, opts.runs, measure)
+            ok = ok and all(r["ok"] for r in runs)
+            med = bl.record_backend(payload, backend, runs)
             rows.append(
                 [
                     backend,

@@ -11,7 +11,6 @@ per member, none the second time, every dedupe key once.
 from __future__ import annotations
 
 import json
-import os
 import re
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -135,14 +134,11 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
         for backend in params["backends"]:
             with bl.fresh_database(backend, tmp) as template:
                 prepare(template, n, params["posts"], params["threads"], 2)
-                runs = []
-                for i in range(1, opts.runs + 1):
-                    print(f"[bench] {NAME} {backend} run {i}/{opts.runs}", flush=True)
-                    with bl.clone_database(backend, template, tmp) as url:
-                        r: dict[str, Any] = {"run": i, "load_average_1m": os.getloadavg()[0]}
-                        r["digest"] = cli_run(tmp, url)
-                        r["again"] = cli_run(tmp, url)
-                        r["outbox"] = outbox_counts(url)
+
+                def measure(url: str, r: dict[str, Any]) -> None:
+                    r["digest"] = cli_run(tmp, url)
+                    r["again"] = cli_run(tmp, url)
+                    r["outbox"] = outbox_counts(url)
                     r["checks"] = {
                         "one_digest_per_member": r["digest"]["queued"] == n,
                         "none_the_second_time": r["again"]["queued"] == 0,
@@ -160,14 +156,10 @@ def run(opts: Any) -> tuple[dict[str, Any], str, bool]:
                     )
                     if not r["ok"]:
                         print(f"  {r['digest'].get('error', r['digest']['output'])}", flush=True)
-                    ok = ok and r["ok"]
-                    runs.append(r)
-            med = bl.medians(runs)
-            payload["backends"][backend] = {
-                "median": med,
-                "checks_ok_all_runs": all(r["ok"] for r in runs),
-                "runs": runs,
-            }
+
+                runs = bl.runs_on_clones(NAME, backend, template, tmp, opts.runs, measure)
+            ok = ok and all(r["ok"] for r in runs)
+            med = bl.record_backend(payload, backend, runs)
             rows.append(
                 [
                     backend,

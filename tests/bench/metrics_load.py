@@ -48,22 +48,6 @@ def parameters(opts: Any) -> dict[str, Any]:
     }
 
 
-def _bulk(conn: Any, table: str, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
-    """INSERT many rows at once: COPY on PostgreSQL, executemany on SQLite."""
-    raw = conn.connection.driver_connection
-    if conn.dialect.name == "postgresql":
-        with raw.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as cp:
-            for row in rows:
-                cp.write_row(row)
-        return
-    marks = ", ".join("?" for _ in columns)
-    raw.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
-
-
-def _at(dialect: str, when: datetime) -> Any:
-    return when.strftime("%Y-%m-%d %H:%M:%S.%f") if dialect == "sqlite" else when
-
-
 def seed(url: str, members_n: int, events_n: int) -> dict[str, Any]:
     from sqlalchemy import select
 
@@ -128,7 +112,7 @@ def _history(
         d = conn.dialect.name
         anchors = [f"module-{m}/part-{p}" for m in range(1, 9) for p in range(1, 7)]
         anchors += [f"prompt/day-{k}" for k in range(1, 61)]
-        _bulk(
+        bl.bulk_insert(
             conn,
             "thread",
             ["cohort_id", "anchor", "kind", "title", "created_at", "locked", "version"],
@@ -138,7 +122,7 @@ def _history(
                     a,
                     "prompt" if a.startswith("prompt/") else "section",
                     a,
-                    _at(d, start),
+                    bl.db_time(d, start),
                     False,
                     0,
                 )
@@ -164,12 +148,23 @@ def _history(
             author = who()
             body = f"post {pid} about groupby and merge"
             post_rows.append(
-                (pid, thread, author, parent, body, f"<p>{body}</p>", _at(d, at), False, False, "")
+                (
+                    pid,
+                    thread,
+                    author,
+                    parent,
+                    body,
+                    f"<p>{body}</p>",
+                    bl.db_time(d, at),
+                    False,
+                    False,
+                    "",
+                )
             )
             post_events.append((at, author, "post.create", "post", pid))
             if parent is None:
                 earlier.append(pid)
-        _bulk(
+        bl.bulk_insert(
             conn,
             "post",
             [
@@ -202,12 +197,12 @@ def _history(
         ]
         events.sort(key=lambda e: e[0])
         data = '{"seeded": true}'
-        _bulk(
+        bl.bulk_insert(
             conn,
             "activity",
             ["cohort_id", "member_id", "verb", "object_type", "object_id", "data", "at"],
             [
-                (cohort_id, m, verb, kind, obj, data, _at(d, at))
+                (cohort_id, m, verb, kind, obj, data, bl.db_time(d, at))
                 for at, m, verb, kind, obj in events
             ],
         )
@@ -237,26 +232,13 @@ def _side_tables(
                 "0" * 64,
                 2,
                 "share",
-                _at(d, at),
+                bl.db_time(d, at),
             )
         )
-    _bulk(
+    bl.bulk_insert(
         conn,
         "artifact",
-        [
-            "cohort_id",
-            "author_id",
-            "title",
-            "description",
-            "tags",
-            "license",
-            "filename",
-            "content",
-            "sha256",
-            "size",
-            "source",
-            "created_at",
-        ],
+        bl.ARTIFACT_COLUMNS,
         arts,
     )
     art_ids = [
@@ -266,29 +248,33 @@ def _side_tables(
         )
     ]
     pairs = {(rng.choice(art_ids), rng.choice(members)) for _ in range(4000)}
-    reuse = [(a, m, _at(d, when())) for a, m in pairs]
-    _bulk(conn, "artifact_reuse", ["artifact_id", "member_id", "created_at"], reuse)
+    reuse = [(a, m, bl.db_time(d, when())) for a, m in pairs]
+    bl.bulk_insert(conn, "artifact_reuse", ["artifact_id", "member_id", "created_at"], reuse)
     applied = {(rng.choice(members), f"practice-{rng.randrange(8)}") for _ in range(3000)}
-    _bulk(
+    bl.bulk_insert(
         conn,
         "applied_practice",
         ["cohort_id", "member_id", "practice", "note", "created_at", "updated_at"],
-        [(cohort_id, m, p, "", _at(d, t), _at(d, t)) for m, p in applied for t in [when()]],
+        [
+            (cohort_id, m, p, "", bl.db_time(d, t), bl.db_time(d, t))
+            for m, p in applied
+            for t in [when()]
+        ],
     )
     steps = [
-        (m, step, rng.choice(["sent", "done", "done", "skipped"]), _at(d, when()))
+        (m, step, rng.choice(["sent", "done", "done", "skipped"]), bl.db_time(d, when()))
         for m in members
         for step in ("welcome", "intro-post", "charter")
     ]
-    _bulk(conn, "onboarding_step", ["member_id", "step", "state", "at"], steps)
+    bl.bulk_insert(conn, "onboarding_step", ["member_id", "step", "state", "at"], steps)
     due = when()
     conn.exec_driver_sql(
         "INSERT INTO review_round (cohort_id, assignment, status, reviewers_per_submission, "
         f"seed, due_at, opened_at, settings, folder) VALUES ({cohort_id}, 'project-1', 'closed', "
-        f"3, 1, '{_at(d, due)}', '{_at(d, due - timedelta(days=7))}', '{{}}', '')"
+        f"3, 1, '{bl.db_time(d, due)}', '{bl.db_time(d, due - timedelta(days=7))}', '{{}}', '')"
     )
     round_id = conn.exec_driver_sql("SELECT max(id) FROM review_round").scalar()
-    _bulk(
+    bl.bulk_insert(
         conn,
         "review_submission",
         ["round_id", "author_id", "kind", "snapshot", "sha256", "problems"],
@@ -308,12 +294,12 @@ def _side_tables(
             "peer",
             "",
             "submitted",
-            _at(d, due - timedelta(days=7)),
+            bl.db_time(d, due - timedelta(days=7)),
         )
         for i, sub in enumerate(subs)
         for k in (1, 2, 3)
     ]
-    _bulk(
+    bl.bulk_insert(
         conn,
         "allocation",
         ["round_id", "reviewer_id", "submission_id", "kind", "packet", "status", "assigned_at"],
@@ -330,8 +316,10 @@ def _side_tables(
         if rng.random() < 0.85:
             at = due - timedelta(hours=rng.uniform(-12, 72))
             rating = rng.choice([None, 2, 3, 4, 5, 5])
-            reviews.append((alloc_id, "{}", "{}", "", False, _at(d, at), _at(d, at), rating))
-    _bulk(
+            reviews.append(
+                (alloc_id, "{}", "{}", "", False, bl.db_time(d, at), bl.db_time(d, at), rating)
+            )
+    bl.bulk_insert(
         conn,
         "review",
         [

@@ -66,7 +66,7 @@ def _signals(url: str, cohort_id: int, helpful: int, ratings: int, teams: int) -
                 )
             ]
             reviews = [r[0] for r in conn.execute(text("SELECT id FROM review"))]
-            now = ml._at(d, ml.datetime.now(ml.UTC))
+            now = bl.db_time(d, ml.datetime.now(ml.UTC))
             rows = [
                 (cohort_id, rng.choice(members), "post.react", "post", rng.choice(replies),
                  '{"kind": "helpful"}', now)
@@ -77,7 +77,7 @@ def _signals(url: str, cohort_id: int, helpful: int, ratings: int, teams: int) -
                  json.dumps({"helpfulness": rng.randint(1, 5)}), now)
                 for _ in range(ratings if reviews else 0)
             ]  # fmt: skip
-            ml._bulk(
+            bl.bulk_insert(
                 conn,
                 "activity",
                 ["cohort_id", "member_id", "verb", "object_type", "object_id", "data", "at"],

@@ -96,7 +96,6 @@ def vocabulary(n: int = 6000, seed: int = 3) -> list[str]:
 def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
     from html import escape
 
-    from metrics_load import _at, _bulk
     from sqlalchemy import select
 
     from nbcohort.cohorts.models import Member
@@ -134,7 +133,7 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
             anchors = [f"module-{m}/part-{p}" for m in range(1, 11) for p in range(1, 9)]
             anchors += [f"topic/{w}" for w in words[30:50]]
             anchors += [f"prompt/day-{k}" for k in range(1, 21)]
-            _bulk(
+            bl.bulk_insert(
                 conn,
                 "thread",
                 ["cohort_id", "anchor", "kind", "title", "created_at", "locked", "version"],
@@ -144,7 +143,7 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
                         a,
                         a.split("/")[0] if a.startswith(("topic", "prompt")) else "section",
                         a.replace("/", " "),
-                        _at(d, now),
+                        bl.db_time(d, now),
                         False,
                         0,
                     )
@@ -173,9 +172,18 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
                 text = " ".join(rng.choices(words, weights, k=rng.randint(8, 60)))
                 hidden = rng.random() < 0.01
                 rows.append(
-                    (thread, author, text, f"<p>{escape(text)}</p>", _at(d, now), False, hidden, "")
+                    (
+                        thread,
+                        author,
+                        text,
+                        f"<p>{escape(text)}</p>",
+                        bl.db_time(d, now),
+                        False,
+                        hidden,
+                        "",
+                    )
                 )
-            _bulk(
+            bl.bulk_insert(
                 conn,
                 "post",
                 [
@@ -203,27 +211,14 @@ def seed(url: str, posts_n: int, members_n: int) -> dict[str, Any]:
                     "0" * 64,
                     2,
                     "share",
-                    _at(d, now),
+                    bl.db_time(d, now),
                 )
                 for _ in range(1000)
             ]
-            _bulk(
+            bl.bulk_insert(
                 conn,
                 "artifact",
-                [
-                    "cohort_id",
-                    "author_id",
-                    "title",
-                    "description",
-                    "tags",
-                    "license",
-                    "filename",
-                    "content",
-                    "sha256",
-                    "size",
-                    "source",
-                    "created_at",
-                ],
+                bl.ARTIFACT_COLUMNS,
                 arts,
             )
         if store.engine.dialect.name == "postgresql":

@@ -136,6 +136,19 @@ def mypy_targets() -> list[str]:
     return ["-p", "nbcohort.cohorts", "-p", "nbcohort.exchange", "-p", "nbcohort.widgets"]
 
 
+def pytest_workers(args: list[str]) -> list[str]:
+    """pytest-xdist options: one worker per CPU (at most 4), a test file per worker so that
+    each file's servers start once; none when the caller chose (-n, -p no:xdist) or picked a
+    few tests (-k, a file), where starting workers costs more than it saves."""
+    chose = any(a.startswith(("-n", "--numprocesses", "-k", "--dist")) or a == "no:xdist"
+                or (ROOT / a.split("::")[0]).is_file() for a in args)  # fmt: skip
+    default = str(min(os.cpu_count() or 1, 4))
+    workers = os.environ.get("NBCOHORT_TEST_WORKERS", default)
+    if chose or not workers.isdigit() or int(workers) < 2:
+        return []
+    return ["-n", workers, "--dist", "loadfile"]
+
+
 def cmd_test(args: list[str]) -> int:
     ensure_venv("postgres,test")
     ensure_debian_packages()
@@ -160,7 +173,7 @@ def cmd_test(args: list[str]) -> int:
     ):
         return 1
     say("pytest")
-    code = run([str(PY), "-m", "pytest", *args], cwd=ROOT, env=env)
+    code = run([str(PY), "-m", "pytest", *pytest_workers(args), *args], cwd=ROOT, env=env)
     if code == 5:
         say("pytest collected no tests: that is a failure here")
         return 1

@@ -22,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("NBCOHORT_VENV", ROOT / ".venv"))
 PY = VENV / "bin" / "python"
-APT_PACKAGES = {"postgresql": "pg_ctlcluster", "chromium": "chromium"}
+APT_PACKAGES = {"postgresql": "pg_ctlcluster", "chromium": "chromium", "npm": "npm"}
+AXE = VENV / "node" / "node_modules" / "axe-core" / "axe.min.js"  # the accessibility scan
+AXE_VERSION = "4.14"
 PG_ROLE, PG_PASSWORD, PG_DB = "nbcohort", "nbcohort", "nbcohort_test"
 
 
@@ -111,6 +113,21 @@ def ensure_postgres() -> str:
     return f"postgresql+psycopg://{PG_ROLE}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DB}"
 
 
+def ensure_axe() -> str:
+    """axe-core from the npm registry (the browser leg's accessibility scan); '' without npm."""
+    if AXE.exists():
+        return str(AXE)
+    npm = shutil.which("npm")
+    if not npm:
+        say("axe-core not installed (no npm): the accessibility scan skips")
+        return ""
+    say(f"npm install axe-core@{AXE_VERSION}")
+    quiet = ["--no-audit", "--no-fund", "--silent", "--no-save"]
+    if run([npm, "install", "--prefix", str(AXE.parents[2]), *quiet, f"axe-core@{AXE_VERSION}"]):
+        say("npm install axe-core failed: the accessibility scan skips")
+    return str(AXE) if AXE.exists() else ""
+
+
 def env_for_repo() -> dict[str, str]:
     """The environment every command runs in: this repo's jupyter_config.py applies."""
     env = dict(os.environ)
@@ -158,6 +175,8 @@ def cmd_test(args: list[str]) -> int:
         env["NBCOHORT_TEST_DB_URL"] = pg
     if shutil.which("chromium"):
         env.setdefault("NBCOHORT_CHROMIUM", shutil.which("chromium") or "")
+    if axe := ensure_axe():
+        env.setdefault("NBCOHORT_AXE", axe)
     bin_ = VENV / "bin"
     say("ruff")
     if run([str(bin_ / "ruff"), "check", "."], cwd=ROOT, env=env) or run(

@@ -211,7 +211,7 @@ PAGE_CSS = """
 .nbc-table th,.nbc-table td{border:1px solid #c8cdd6;padding:3px 8px;text-align:left}
 .nbc-numbers summary,.nbc-page details summary{cursor:pointer;color:#174ea6}
 .nbc-numbers summary:focus-visible,.nbc-page a:focus-visible{outline:2px solid #1a4fb4}
-.nbc-page a{color:#174ea6}
+.nbc-page a{color:#174ea6;text-decoration:underline}
 .nbc-lead{font-size:16px;margin:8px 0}
 .nbc-meta{font-size:12px;color:#595959}
 .nbc-figure{margin:4px 0 16px}

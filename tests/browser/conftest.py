@@ -70,7 +70,7 @@ class JupyterServer:
             args, env=env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT
         )
 
-    def wait(self, timeout: float = 60) -> JupyterServer:
+    def wait(self, timeout: float = 180) -> JupyterServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

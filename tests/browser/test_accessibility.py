@@ -1,0 +1,175 @@
+"""Accessibility in a real browser: axe-core (from the npm registry, installed by dev.py) scans
+every Voila page and every widget's DOM in JupyterLab for WCAG 2.1 A/AA rules, and no serious
+or critical violation may sit in what nbcohort renders (the cell outputs; JupyterLab's and
+Voila's own chrome are theirs). At 200 % zoom the pages reflow instead of scrolling sideways.
+The scan first proves it sees a planted violation, so a silent axe cannot pass the test."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+from nbcohort.cohorts.pages import copy_pages
+from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
+from tests.helpers.demo_pages import seed_pages
+
+AXE = os.environ.get("NBCOHORT_AXE", "")
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
+    pytest.mark.skipif(
+        not (AXE and Path(AXE).is_file()),
+        reason="axe-core is not installed (dev.py test installs it with npm)",
+    ),
+]
+
+OURS = ".jp-OutputArea-output"  # what the kernel rendered: nbcohort's widgets and pages
+RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+# axe.run over the cell outputs (a selector) or one element; [id, impact, help, [targets]] each.
+SCAN = """async ([where, tags]) => {
+  const context = typeof where === 'string' ? {include: [[where]]} : where;
+  const found = await axe.run(context,
+    {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']});
+  return found.violations.map(v => [v.id, v.impact, v.help, v.nodes.map(n => n.target.join(' '))]);
+}"""
+
+
+def serious(page, where: Any = OURS) -> list[list]:
+    """The serious and critical violations axe finds under ``where`` (a selector or a
+    Playwright element handle)."""
+    if not page.evaluate("typeof axe !== 'undefined'"):
+        page.add_script_tag(path=AXE)
+    found = page.evaluate(SCAN, [where, RULES])
+    return [v for v in found if v[1] in ("serious", "critical")]
+
+
+def proves_it_sees(page, selector: str = OURS) -> None:
+    """A button with no name planted in our markup must be reported, then it goes."""
+    page.evaluate(
+        "s => { const b = document.createElement('button'); b.className = 'nbc-planted';"
+        " document.querySelector(s).appendChild(b); }",
+        selector,
+    )
+    ids = {v[0] for v in serious(page, selector)}
+    assert "button-name" in ids, ids
+    one = page.locator(selector).first.element_handle()  # the form the widget scan uses
+    assert "button-name" in {v[0] for v in serious(page, one)}
+    page.evaluate("document.querySelector('.nbc-planted').remove()")
+
+
+def report(name: str, found: list[list]) -> str:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"axe-{name}.json").write_text(json.dumps(found, indent=1))
+    return "\n".join(f"{v[0]} ({v[1]}): {v[2]} at {v[3][:5]}" for v in found)
+
+
+@pytest.fixture
+def demo(store, service):
+    return seed_pages(store)
+
+
+PAGES = {  # page: (who opens it, a heading that says it has rendered)
+    "cohort": ("learner", "Active threads"),
+    "leader": ("sponsor", "Outcomes"),
+    "dashboard": ("instructor", "Members at risk"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(PAGES))
+def test_each_page_has_no_serious_violation_and_reflows_at_200_percent(
+    name, tmp_path, service, demo, browser
+):
+    who, heading = PAGES[name]
+    home = tmp_path / "home"
+    copy_pages(home / "community")
+    lab = JupyterServer(tmp_path, home, service.url, demo.tokens[who]).wait()
+    try:
+        page = browser.new_page(viewport={"width": 1280, "height": 1600})
+        page.goto(f"{lab.url}/voila/render/community/{name}.ipynb?token={lab.token}",
+                  timeout=120_000)  # fmt: skip
+        page.get_by_role("heading", name=heading).wait_for(timeout=120_000)
+        proves_it_sees(page)
+        found = serious(page)
+        # 200 % zoom: the CSS viewport halves (1280 -> 640 px); nothing of ours may need a
+        # sideways scroll to be read (wide tables scroll inside their own box).
+        page.set_viewport_size({"width": 640, "height": 1600})
+        page.wait_for_timeout(500)
+        overflow = page.evaluate(
+            """s => [...document.querySelectorAll(s)].filter(e => e.offsetParent !== null
+                 && e.getBoundingClientRect().right > window.innerWidth + 1).length""",
+            OURS,
+        )
+        page.screenshot(path=str(ARTIFACTS / f"zoom-200-{name}.png"), full_page=True)
+    finally:
+        lab.stop()
+    assert found == [], report(f"page-{name}", found)
+    assert overflow == 0
+
+
+WIDGET_CELLS = [
+    "import nbcohort.widgets as nbw",
+    "nbw.discussion('module-1/reading-files', expanded=True)",
+    "nbw.prompt()",
+    "nbw.applied('first-look-checklist')",
+    "open('mine.py', 'w').write('print(1)\\n'); nbw.share('mine.py')",
+    "nbw.library()",
+    "nbw.search()",
+    "nbw.notifications()",
+    "nbw.onboarding()",
+    "nbw.charter()",
+    "nbw.badges()",
+    "nbw.pulse()",
+    "nbw.my_data()",
+]
+
+
+def test_every_widget_in_jupyterlab_has_no_serious_violation(tmp_path, service, demo, browser):
+    home = tmp_path / "home"
+    home.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(src) for src in WIDGET_CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}  # fmt: skip
+    nbformat.write(nb, home / "widgets.ipynb")
+    lab = JupyterServer(tmp_path, home, service.url, demo.tokens["learner"]).wait()
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{lab.url}/lab/tree/widgets.ipynb?token={lab.token}", timeout=90_000)
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=90_000)
+        page.locator(".jp-Notebook .jp-Cell").first.click()
+        page.get_by_role("menuitem", name="Run", exact=True).click()
+        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+        # Every widget cell has drawn (ipywidgets' views carry .jupyter-widgets) and the
+        # kernel is idle again: the last widget's answer is in.
+        page.wait_for_function(
+            "n => document.querySelectorAll('.jp-OutputArea-output .jupyter-widgets').length >= n",
+            arg=len(WIDGET_CELLS) - 1,
+            timeout=120_000,
+        )
+        page.get_by_text("Python 3 (ipykernel) | Idle").wait_for(timeout=120_000)
+        page.wait_for_timeout(1500)
+        errors = page.locator(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']"
+        )
+        assert errors.count() == 0, errors.all_inner_texts()
+        proves_it_sees(page)
+        # JupyterLab may render cells out of view lazily: each output is scrolled into view
+        # and scanned on its own.
+        found, scanned = [], 0
+        outputs = page.locator(".jp-Cell .jp-OutputArea-output")
+        for i in range(outputs.count()):
+            output = outputs.nth(i)
+            output.scroll_into_view_if_needed()
+            found += serious(page, output.element_handle())
+            scanned += 1
+        page.screenshot(path=str(ARTIFACTS / "axe-widgets.png"))
+    finally:
+        lab.stop()
+    assert scanned >= len(WIDGET_CELLS) - 1
+    assert found == [], report("widgets", found)

@@ -14,6 +14,7 @@ from typing import Any
 import nbformat
 import pytest
 
+from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.pages import copy_pages
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
 from tests.helpers.demo_pages import seed_pages
@@ -173,3 +174,43 @@ def test_every_widget_in_jupyterlab_has_no_serious_violation(tmp_path, service, 
         lab.stop()
     assert scanned >= len(WIDGET_CELLS) - 1
     assert found == [], report("widgets", found)
+
+
+def _tab_to(page, matches: str, limit: int = 80) -> None:
+    """Press Tab until the focused element satisfies the JS predicate ``matches``."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate(f"(e => {matches})(document.activeElement)"):
+            return
+    raise AssertionError(f"Tab never reached {matches}")
+
+
+def test_a_member_can_read_and_post_with_the_keyboard_alone(tmp_path, service, demo, browser):
+    """Tab to the thread's line, open it with Enter, write, Tab to Post, Enter: the post is
+    in, and no step needed the mouse."""
+    home = tmp_path / "home"
+    home.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import nbcohort.widgets as nbw\nnbw.discussion('module-1/reading-files')")]  # fmt: skip
+    nbformat.write(nb, home / "thread.ipynb")
+    lab = JupyterServer(tmp_path, home, service.url, demo.tokens["learner"]).wait()
+    text = "Written with the keyboard alone"
+    try:
+        page = browser.new_page(viewport={"width": 1200, "height": 1000})
+        page.goto(f"{lab.url}/voila/render/thread.ipynb?token={lab.token}", timeout=120_000)
+        page.locator(".nbc-summary").wait_for(timeout=120_000)
+        _tab_to(page, "e.classList.contains('nbc-summary')")
+        page.keyboard.press("Enter")
+        page.locator(".nbc-thread").wait_for(timeout=30_000)
+        _tab_to(page, "e.tagName === 'TEXTAREA'")
+        page.keyboard.type(text)
+        _tab_to(page, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Post'")
+        page.keyboard.press("Enter")
+        page.locator(".nbc-card", has_text=text).wait_for(timeout=30_000)
+    finally:
+        lab.stop()
+    posts = CohortClient(service.url, demo.tokens["learner"], timeout=10).thread(
+        "module-1/reading-files"
+    )["posts"]
+    assert any(text in p["html"] and p["author"]["name"] == demo.names["learner"] for p in posts)

@@ -36,6 +36,9 @@ def pin_post(session: Session, actor: Actor, post_id: int) -> bool:
     """Pin a shown post to the top of its thread; True if it was not pinned before."""
     require(actor, "post.pin", actor.cohort_id)
     post = reach_post(session, actor, post_id, "react")  # live and shown, as a reaction needs
+    # Two champions pinning in one thread at once must not both see room for a last pin:
+    # the thread's row is locked until commit (SQLite's one writer already serialises).
+    session.execute(select(Thread.id).where(Thread.id == post.thread_id).with_for_update())
     pins = (
         session.scalar(
             select(func.count())

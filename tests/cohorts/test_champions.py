@@ -4,13 +4,14 @@ is for instructors, refused for who left; champions pin, welcome and host."""
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 
 from nbcohort.cohorts.models import (
     Activity,
@@ -20,9 +21,11 @@ from nbcohort.cohorts.models import (
     Member,
     Notification,
     Post,
+    PostPin,
     Thread,
     utcnow,
 )
+from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.champion_actions import (
     MAX_PINS,
     host_routine,
@@ -321,3 +324,37 @@ def test_champions_host_a_planned_routine_first_come(store: Store) -> None:
         payload = s.scalar(select(CadenceItem.payload).where(CadenceItem.key == "r1"))
         assert payload == {"routine": "x", "host": "chi"}
         assert s.scalar(select(Thread.id)) is None and s.scalar(select(Post.id)) is None
+
+
+def test_champions_pinning_at_once_never_pass_the_limit(store: Store) -> None:
+    """Each of MAX_PINS + 2 champions pins a different post of one thread at the same moment,
+    each in their own connection: the thread still keeps MAX_PINS pins, the rest are told."""
+    t = Timeline(store)
+    n = MAX_PINS + 2
+    champions = [f"champ{i}" for i in range(n)]
+    t.join(BEFORE, "ana")
+    t.join(BEFORE, *champions, role="champion")
+    posts = [t.post(f"2026-03-02 10:0{i}", "ana", f"post {i}") for i in range(n)]
+    barrier = threading.Barrier(n)
+    outcomes: list[object] = []
+
+    def pin(who: str, post: int) -> None:
+        other = Store.open(store.url)
+        try:
+            barrier.wait(10)
+            with other.write() as s:
+                outcomes.append(pin_post(s, Actor.of(s.merge(t.members[who])), post))
+        except Conflict as exc:
+            outcomes.append(exc)
+        finally:
+            other.close()
+
+    threads = [threading.Thread(target=pin, args=w) for w in zip(champions, posts, strict=True)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert sorted(map(repr, outcomes)).count("True") == MAX_PINS
+    assert len(outcomes) == n and all(o is True or isinstance(o, Conflict) for o in outcomes)
+    with store.read() as s:
+        assert s.scalar(select(func.count()).select_from(PostPin)) == MAX_PINS

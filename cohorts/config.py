@@ -25,12 +25,14 @@ from nbcohort.cohorts.config_features import (
     PrivacySettings,
     SearchSettings,
 )
+from nbcohort.cohorts.config_hub import HubSettings
 
 __all__ = [
     "ROLES",
     "CadenceSettings",
     "ClientSettings",
     "CommunitySettings",
+    "HubSettings",
     "LiveSettings",
     "MailSettings",
     "MetricsSettings",
@@ -135,15 +137,19 @@ class ServiceSettings(Configurable):
         return (self.public_url or client_url or f"http://{self.ip}:{self.port}").rstrip("/")
 
     auth = Enum(
-        ["local"],
+        ["local", "hub"],
         default_value="local",
-        help="How requests are authenticated. 'local': per-member tokens minted by "
-        "'nbcohort token MEMBER' and stored hashed.",
+        help="How requests are authenticated. 'local' (the embedded default): per-member "
+        "tokens minted by 'nbcohort token MEMBER' and stored hashed. 'hub': the service runs "
+        "as a JupyterHub service and asks the hub who each token belongs to (a kernel sends "
+        "its user's own JUPYTERHUB_API_TOKEN); the hub user is the member with that username "
+        "on the roster (HubSettings).",
     ).tag(config=True)
     auth_cache_seconds = Float(
         10.0,
-        help="Seconds a verified token is trusted before the store is asked again. Revoking a "
-        "token or deactivating a member takes effect within this time; 0 checks every request.",
+        help="Seconds a verified token is trusted before the store (or, with auth='hub', the "
+        "hub) is asked again. Revoking a token, deactivating a member or taking a hub user "
+        "out of a group takes effect within this time; 0 checks every request.",
     ).tag(config=True)
     workers = Int(
         1,
@@ -286,6 +292,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         LiveSettings,
         PagesSettings,
         PrivacySettings,
+        HubSettings,
     ]
 
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Enum, Float, Int, List, Undefined, Unicode, default
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -304,6 +304,8 @@ def config_reference() -> str:
         out.append("| setting | default | what it does |\n|---|---|---|")
         for name, trait in sorted(cls.class_traits(config=True).items()):
             default = "<jupyter data dir>/nbcohort" if name == "data_dir" else trait.default_value
+            if default is Undefined:  # a container given its default as an argument (Dict)
+                default = trait.default()
             out.append(
                 f"| `c.{cls.__name__}.{name}` | `{default!r}` | {' '.join(trait.help.split())} |"
             )

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from jupyterhub.services.auth import HubAuth, check_scopes
 from jupyterhub.utils import url_path_join
@@ -84,7 +85,7 @@ class HubTokenAuth:
             hit = await self._identify(token)
             self._answers.put(key, hit)
         if isinstance(hit, ServiceError):
-            raise hit
+            raise hit.with_traceback(None)  # kept for a while: its traceback must not grow
         self._known.put(key, True)
         return hit
 
@@ -124,7 +125,7 @@ class HubTokenAuth:
 
     async def _groups(self, username: str) -> list[str]:
         """The user's hub groups, asked with the service's own token (read:users:groups)."""
-        url = url_path_join(self.settings.api_url, "users", username)
+        url = url_path_join(self.settings.api_url, "users", quote(username, safe=""))
         model = await self._hub_call(self.hub._api_request("GET", url))
         return list((model or {}).get("groups") or ())
 

@@ -17,7 +17,7 @@ from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import Member
 from nbcohort.widgets import _connection
 from tests.helpers.hub import HubProcess, find_proxy
-from tests.helpers.processes import ServiceProcess, free_port
+from tests.helpers.processes import REPO, ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -196,3 +196,39 @@ def test_a_hub_that_is_down_gives_503_and_the_widgets_say_so_calmly(
         svc.stop()
         hub.stop()
         _connection.reset()
+
+
+def test_the_example_config_runs_the_service_as_a_hub_managed_service(
+    tmp_path, db_url, proxy, people
+):
+    """The shipped example unchanged but for the hub's ports: the hub starts `nbcohort serve`
+    (its `command`), which learns the hub's API, its token, its name and its prefix from the
+    hub's environment and reads the kit's config from the example's jupyter_config.py."""
+    config = tmp_path / "kit-config"
+    config.mkdir()
+    example = REPO / "cohorts" / "hub" / "jupyter_config.py"
+    (config / "jupyter_config.py").write_text(
+        f"load_subconfig({str(example)!r})\n"
+        f"c.NbCohort.db_url = {db_url!r}\n"
+        f"c.NbCohort.data_dir = {str(tmp_path / 'data')!r}\n"
+    )
+    port = free_port()
+    hub = HubProcess(tmp_path / "hub", proxy, port, managed=config).start()
+    try:
+        hub.wait_until_running()  # the hub waits for its managed service to answer
+        hub.set_group("nbcohort-instructors", ["ivo"])
+        ivo, _id = hub.token_for("ivo")
+        direct = f"http://127.0.0.1:{port}{PREFIX}/api/v1"
+        proxied = f"http://127.0.0.1:{hub.proxy_port}{PREFIX}/api/v1"
+        for base in (direct, proxied):
+            resp = requests.get(base + "/me", headers={"Authorization": f"token {ivo}"}, timeout=10)
+            assert resp.status_code == 200, resp.text
+            assert resp.json()["member"]["role"] == "instructor"
+        staff = requests.get(
+            direct + "/champions/suggestions", headers={"Authorization": f"token {ivo}"}, timeout=10
+        )
+        assert staff.status_code == 200, staff.text
+    finally:
+        hub.stop()
+    with pytest.raises(requests.ConnectionError):  # the hub stopped the service it started
+        requests.get(f"http://127.0.0.1:{port}{PREFIX}/api/v1/health", timeout=5)

@@ -50,7 +50,11 @@ def find_proxy(cache: Path) -> str | None:
 class HubProcess:
     """``jupyterhub`` in its own folder and process, with nbcohort at ``service_url``."""
 
-    def __init__(self, folder: Path, proxy: str, service_port: int) -> None:
+    def __init__(
+        self, folder: Path, proxy: str, service_port: int, *, managed: Path | None = None
+    ) -> None:
+        """``managed``: the hub starts the service itself, as the example's entry says (with
+        ``managed`` as its config folder); otherwise the service is external."""
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.hub_port, self.proxy_port, self.proxy_api_port = free_port(), free_port(), free_port()
@@ -59,6 +63,9 @@ class HubProcess:
         self.service_token = secrets.token_hex(16)  # the nbcohort service's own hub token
         self.admin_token = secrets.token_hex(16)
         self.log = folder / "hub.log"
+        self.env: dict[str, str] = {}
+        if managed is not None:  # read by the example's service entry
+            self.env.update(NBCOHORT_CONFIG_DIR=str(managed), NBCOHORT_PORT=str(service_port))
         self.proc: subprocess.Popen[bytes] | None = None
         (folder / "jupyterhub_config.py").write_text(
             f"""c = get_config()
@@ -73,17 +80,26 @@ c.ConfigurableHTTPProxy.command = [{proxy!r}]
 c.JupyterHub.db_url = "sqlite:///{folder / "hub.sqlite"}"
 c.JupyterHub.cookie_secret_file = {str(folder / "cookie_secret")!r}
 c.JupyterHub.pid_file = {str(folder / "hub.pid")!r}
-# External: the test starts and stops the service (and may stop the hub under it).
-c.JupyterHub.services = [
-    {{"name": "nbcohort", "url": {self.service_url!r}, "api_token": {self.service_token!r}}},
+{self._services(managed)}
+c.JupyterHub.services = c.JupyterHub.services + [
     {{"name": "admin-bot", "api_token": {self.admin_token!r}}},
 ]
 c.JupyterHub.load_roles = c.JupyterHub.load_roles + [{{"name": "admin", "services": ["admin-bot"]}}]
 """
         )
 
+    def _services(self, managed: Path | None) -> str:
+        if managed is not None:
+            return "# Hub-managed: the example's own entry starts nbcohort serve."
+        return (
+            "# External: the test starts and stops the service (and may stop the hub under it).\n"
+            f'c.JupyterHub.services = [{{"name": "nbcohort", "url": {self.service_url!r}, '
+            f'"api_token": {self.service_token!r}}}]'
+        )
+
     def start(self, timeout: float = 60) -> HubProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("JUPYTER", "NBCOHORT_"))}
+        env.update(self.env)
         cmd = [sys.executable, "-m", "jupyterhub", "-f", "jupyterhub_config.py"]
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(

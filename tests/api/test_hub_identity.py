@@ -168,6 +168,10 @@ def test_a_token_without_access_to_the_service_or_not_a_users_is_refused(hub, se
     assert resp.status_code == 403
     assert "service's token" in resp.json()["message"]
     assert call(service, "not-a-token", "/me").status_code == 401
+    odd = requests.get(  # bytes no hub token has: refused, never a 500
+        service.url + "/api/v1/me", headers={"Authorization": b"token \xff\xfe x"}, timeout=10
+    )
+    assert odd.status_code == 401, odd.text
 
 
 def test_a_hub_that_is_down_gives_503_and_the_widgets_say_so_calmly(

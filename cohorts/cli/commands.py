@@ -190,6 +190,11 @@ class TokenCommand(NbCohortCommand):
 
     def run(self) -> None:
         who = self.arg(0, "the member (username or email)")
+        if ServiceSettings(parent=self).auth == "hub":  # the service would never accept it
+            raise CommandError(
+                "c.ServiceSettings.auth is 'hub': members' kernels send their own hub token "
+                "(JUPYTERHUB_API_TOKEN); there is no nbcohort token to mint"
+            )
         with self.store() as store:
             with store.write() as s:
                 token = mint_token(s, SYSTEM, find_member(s, self.cohort(s), who), self.note)

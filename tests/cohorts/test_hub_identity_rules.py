@@ -107,6 +107,31 @@ def test_serve_refuses_to_start_with_bad_hub_settings(tmp_path, lines, says):
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
+def test_no_token_is_minted_for_a_service_that_would_refuse_it(tmp_path):
+    env = isolated_env(tmp_path)
+    (tmp_path / "jupyter-config" / "jupyter_config.py").write_text(
+        'c.ServiceSettings.auth = "hub"\n'
+    )
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "nbcohort.cohorts.cli",
+            "token",
+            "ana",
+            f"--data-dir={tmp_path / 'data'}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "c.ServiceSettings.auth is 'hub'" in done.stderr
+    assert not (tmp_path / "data").exists()  # refused before any store was opened
+
+
 def test_the_cache_keeps_each_answer_for_its_seconds_only():
     now = [100.0]
     cache: TtlCache[str] = TtlCache(2.0, max_entries=3, clock=lambda: now[0])

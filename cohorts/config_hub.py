@@ -31,9 +31,9 @@ class HubSettings(Configurable):
         return os.environ.get("JUPYTERHUB_API_URL", "")
 
     api_token = Unicode(
-        help="The service's own hub token (the api_token of its entry in c.JupyterHub.services), "
-        "used to read a hub user's groups. Empty means JUPYTERHUB_API_TOKEN; prefer the "
-        "environment to writing a secret into a config file.",
+        help="The service's own hub token (the api_token of its entry in c.JupyterHub.services). "
+        "Empty means JUPYTERHUB_API_TOKEN; prefer the environment to writing a secret into a "
+        "config file.",
     ).tag(config=True)
 
     @default("api_token")

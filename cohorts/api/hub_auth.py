@@ -14,10 +14,8 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import quote
 
 from jupyterhub.services.auth import HubAuth, check_scopes
-from jupyterhub.utils import url_path_join
 from tornado.web import HTTPError
 
 from nbcohort.cohorts.api.answers import Refusal
@@ -111,10 +109,9 @@ class HubTokenAuth:
         try:
             member: Member = self.store.run(self._roster, username)
             confirming = self.settings.groups_for(member.role)
-            groups: list[str] = []
-            if confirming:
-                groups = model["groups"] if "groups" in model else await self._groups(username)
-            return hub_actor(member, groups, confirming)
+            # Every hub token may read its own user's name and groups (the hub's "identify"
+            # scopes), so the answer carries them: no second request, no scope to grant.
+            return hub_actor(member, model.get("groups") or (), confirming)
         except Forbidden as exc:
             self._log_once(username, exc)
             return exc
@@ -122,12 +119,6 @@ class HubTokenAuth:
     def _roster(self, username: str) -> Member:
         with self.store.read() as session:
             return roster_member(session, username)
-
-    async def _groups(self, username: str) -> list[str]:
-        """The user's hub groups, asked with the service's own token (read:users:groups)."""
-        url = url_path_join(self.settings.api_url, "users", quote(username, safe=""))
-        model = await self._hub_call(self.hub._api_request("GET", url))
-        return list((model or {}).get("groups") or ())
 
     @staticmethod
     async def _hub_call(call: Any) -> Any:

@@ -43,10 +43,9 @@ c.JupyterHub.services = [
 
 # -- roles and scopes ---------------------------------------------------------------------------
 c.JupyterHub.load_roles = [
-    # Every user may call the service (and so may the tokens their servers get, below).
+    # Every user may call the service (and so may the tokens their servers get, below). The
+    # service needs no role of its own: the hub tells it a token's user and groups.
     {"name": "user", "scopes": ["self", "access:services!service=nbcohort"]},
-    # The service reads a user's hub groups, to confirm a staff role the roster gives.
-    {"name": "nbcohort-service", "scopes": ["read:users:groups"], "services": ["nbcohort"]},
 ]
 # JUPYTERHUB_API_TOKEN of each single-user server (and so of its kernels): the server role's
 # scopes plus access to the community service; nothing more.

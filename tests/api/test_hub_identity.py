@@ -132,7 +132,9 @@ def test_a_revoked_hub_token_is_refused_within_the_cache_time(hub, service):
 
 def test_a_hub_group_confirms_the_instructor_role_the_roster_gives(hub, service):
     hub.set_group("nbcohort-instructors", [])
-    ivo, _ = hub.token_for("ivo")  # an instructor on the roster
+    # An instructor on the roster, with a token that may reach the service and nothing else:
+    # the hub's answer lacks their groups, so the service asks with its own token.
+    ivo, _ = hub.token_for("ivo", scopes=["access:services!service=nbcohort"])
     refused = call(service, ivo, "/champions/suggestions")
     assert refused.status_code == 403
     assert refused.json()["error"] == "role_not_confirmed"

@@ -134,7 +134,12 @@ class ServiceSettings(Configurable):
 
     def public_base(self, client_url: str = "") -> str:
         """The address links to this service start with (no trailing slash)."""
-        return (self.public_url or client_url or f"http://{self.ip}:{self.port}").rstrip("/")
+        if self.public_url or client_url:
+            return (self.public_url or client_url).rstrip("/")
+        base = f"http://{self.ip}:{self.port}"
+        if self.auth == "hub":  # the routes are under the hub service's prefix
+            base += "/" + HubSettings(config=self.config).prefix.strip("/")
+        return base.rstrip("/")
 
     auth = Enum(
         ["local", "hub"],

@@ -13,7 +13,7 @@ from traitlets.config import Config
 
 from nbcohort.cohorts.api.ttl_cache import TtlCache
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.config import HubSettings
+from nbcohort.cohorts.config import HubSettings, ServiceSettings
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.hub_identity import (
     NotOnRoster,
@@ -177,3 +177,15 @@ def test_in_hub_mode_the_client_finds_the_service_under_its_prefix(monkeypatch):
     client = CohortClient(config=cfg)
     assert client.url == "http://127.0.0.1:8765/services/nbcohort"
     assert client.token == "hub-token-of-ana"
+
+
+def test_links_point_under_the_prefix_when_no_public_url_is_set(monkeypatch):
+    monkeypatch.delenv("JUPYTERHUB_SERVICE_PREFIX", raising=False)
+    cfg = Config()
+    cfg.ServiceSettings.auth = "hub"
+    settings = ServiceSettings(config=cfg)
+    assert settings.public_base() == "http://127.0.0.1:8765/services/nbcohort"
+    assert settings.public_base("https://hub.example.org/services/nbcohort/") == (
+        "https://hub.example.org/services/nbcohort"
+    )
+    assert ServiceSettings(config=Config()).public_base() == "http://127.0.0.1:8765"

@@ -22,8 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("NBCOHORT_VENV", ROOT / ".venv"))
 PY = VENV / "bin" / "python"
-# npm: configurable-http-proxy for the real JupyterHub test (tests/helpers/hub.py installs it)
-APT_PACKAGES = {"postgresql": "pg_ctlcluster", "chromium": "chromium", "npm": "npm"}
+APT_PACKAGES = {"postgresql": "pg_ctlcluster", "chromium": "chromium"}
 PG_ROLE, PG_PASSWORD, PG_DB = "nbcohort", "nbcohort", "nbcohort_test"
 
 
@@ -58,7 +57,7 @@ def ensure_venv(extras: str) -> None:
 
 
 def ensure_debian_packages() -> None:
-    """Install PostgreSQL, Chromium and npm from Debian when missing and we may (root)."""
+    """Install PostgreSQL and Chromium from Debian when missing and we may (root)."""
     missing = [pkg for pkg, probe in APT_PACKAGES.items() if not _have(probe)]
     if not missing:
         return
@@ -71,7 +70,7 @@ def ensure_debian_packages() -> None:
     if run(["apt-get", "update", "-qq"], **quiet) or run(
         ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], **quiet
     ):
-        say("apt-get failed: the PostgreSQL, browser and hub legs will skip")
+        say("apt-get failed: the PostgreSQL and browser legs will skip")
 
 
 def _have(probe: str) -> bool:

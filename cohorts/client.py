@@ -19,7 +19,7 @@ from traitlets.config import Config
 from urllib3.util.retry import Retry
 
 from nbcohort.cohorts.client_calls import ReviewCalls, RhythmCalls, described
-from nbcohort.cohorts.config import ClientSettings, ServiceSettings, load_config
+from nbcohort.cohorts.config import ClientSettings, HubSettings, ServiceSettings, load_config
 
 __all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
 
@@ -39,8 +39,21 @@ class ServiceUnavailable(ClientError):
         super().__init__(0, message)
 
 
+def _token_from_env(hub_mode: bool) -> str:
+    """``NBCOHORT_TOKEN`` (a local token), else, in hub mode or in a kernel a hub started (its
+    environment names the hub's API), the user's own ``JUPYTERHUB_API_TOKEN``."""
+    token = os.environ.get("NBCOHORT_TOKEN", "")
+    under_hub = hub_mode or any(
+        os.environ.get(name) for name in ("JUPYTERHUB_API_URL", "JUPYTERHUB_SERVICE_PREFIX")
+    )
+    if not token and under_hub:
+        token = os.environ.get("JUPYTERHUB_API_TOKEN", "")
+    return token
+
+
 class CohortClient(ReviewCalls, RhythmCalls):
-    """A member's connection to the community service (token from ``NBCOHORT_TOKEN``)."""
+    """A member's connection to the community service: the token is ``NBCOHORT_TOKEN``, or
+    under JupyterHub the user's own ``JUPYTERHUB_API_TOKEN`` (nothing to mint or place)."""
 
     def __init__(
         self,
@@ -55,11 +68,13 @@ class CohortClient(ReviewCalls, RhythmCalls):
         settings = ClientSettings(config=cfg)
         if not url:
             url = os.environ.get("NBCOHORT_URL") or settings.url
+        service = ServiceSettings(config=cfg)
         if not url:
-            service = ServiceSettings(config=cfg)
             url = f"http://{service.ip}:{service.port}"
+            if service.auth == "hub":  # the hub's proxy keeps the path: so does the service
+                url += "/" + HubSettings(config=cfg).prefix.strip("/")
         self.url = url.rstrip("/")
-        self.token = token if token is not None else os.environ.get("NBCOHORT_TOKEN", "")
+        self.token = token if token is not None else _token_from_env(service.auth == "hub")
         self.timeout = timeout if timeout is not None else settings.timeout
         self._http = requests.Session()
         retries = settings.retries if retries is None else retries

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from jupyter_core.paths import jupyter_config_path, jupyter_data_dir
-from traitlets import Bool, Enum, Float, Int, List, Unicode, default
+from traitlets import Bool, Enum, Float, Int, List, Undefined, Unicode, default
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
@@ -25,12 +25,14 @@ from nbcohort.cohorts.config_features import (
     PrivacySettings,
     SearchSettings,
 )
+from nbcohort.cohorts.config_hub import HubSettings
 
 __all__ = [
     "ROLES",
     "CadenceSettings",
     "ClientSettings",
     "CommunitySettings",
+    "HubSettings",
     "LiveSettings",
     "MailSettings",
     "MetricsSettings",
@@ -132,18 +134,27 @@ class ServiceSettings(Configurable):
 
     def public_base(self, client_url: str = "") -> str:
         """The address links to this service start with (no trailing slash)."""
-        return (self.public_url or client_url or f"http://{self.ip}:{self.port}").rstrip("/")
+        if self.public_url or client_url:
+            return (self.public_url or client_url).rstrip("/")
+        base = f"http://{self.ip}:{self.port}"
+        if self.auth == "hub":  # the routes are under the hub service's prefix
+            base += "/" + HubSettings(config=self.config).prefix.strip("/")
+        return base.rstrip("/")
 
     auth = Enum(
-        ["local"],
+        ["local", "hub"],
         default_value="local",
-        help="How requests are authenticated. 'local': per-member tokens minted by "
-        "'nbcohort token MEMBER' and stored hashed.",
+        help="How requests are authenticated. 'local' (the embedded default): per-member "
+        "tokens minted by 'nbcohort token MEMBER' and stored hashed. 'hub': the service runs "
+        "as a JupyterHub service and asks the hub who each token belongs to (a kernel sends "
+        "its user's own JUPYTERHUB_API_TOKEN); the hub user is the member with that username "
+        "on the roster (HubSettings).",
     ).tag(config=True)
     auth_cache_seconds = Float(
         10.0,
-        help="Seconds a verified token is trusted before the store is asked again. Revoking a "
-        "token or deactivating a member takes effect within this time; 0 checks every request.",
+        help="Seconds a verified token is trusted before the store (or, with auth='hub', the "
+        "hub) is asked again. Revoking a token, deactivating a member or taking a hub user "
+        "out of a group takes effect within this time; 0 checks every request.",
     ).tag(config=True)
     workers = Int(
         1,
@@ -286,6 +297,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         LiveSettings,
         PagesSettings,
         PrivacySettings,
+        HubSettings,
     ]
 
 
@@ -297,6 +309,8 @@ def config_reference() -> str:
         out.append("| setting | default | what it does |\n|---|---|---|")
         for name, trait in sorted(cls.class_traits(config=True).items()):
             default = "<jupyter data dir>/nbcohort" if name == "data_dir" else trait.default_value
+            if default is Undefined:  # a container given its default as an argument (Dict)
+                default = trait.default()
             out.append(
                 f"| `c.{cls.__name__}.{name}` | `{default!r}` | {' '.join(trait.help.split())} |"
             )

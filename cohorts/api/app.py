@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,7 +19,7 @@ from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
-from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, HubSettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -70,6 +71,7 @@ def make_app(
     *,
     mail: Mailer | None = None,
     live: LiveSettings | None = None,
+    hub: HubSettings | None = None,
 ) -> Application:
     settings = settings or ServiceSettings()
     service_store = store.for_service()
@@ -90,7 +92,7 @@ def make_app(
         store=service_store,
         settings=settings,
         rules=rules or CommunitySettings(),
-        auth=auth or LocalTokenAuth(service_store, settings.auth_cache_seconds),
+        auth=auth or _authenticator(service_store, settings, hub),
         units=Units(service_store, executor, batcher, watch),
         failed_attempts=FailedAttempts(settings.failed_auth_limit, settings.failed_auth_window),
         pages=pages,
@@ -104,12 +106,31 @@ def make_app(
     ctx.units.on_write = ctx.live.poke
     if watch is not None:
         watch.on_thread = lambda _thread_id: ctx.live.poke()
+    prefix = _prefix(settings, hub)
     return Application(
-        [*ROUTES, *PAGES],
+        [(prefix + pattern, handler) for pattern, handler in [*ROUTES, *PAGES]],
         nbcohort=ctx,
         transforms=[_FastGzip],
         default_handler_class=NotFoundHandler,
     )
+
+
+def _authenticator(
+    store: Store, settings: ServiceSettings, hub: HubSettings | None
+) -> Authenticator:
+    if settings.auth == "hub":
+        from nbcohort.cohorts.api.hub_auth import HubTokenAuth  # needs the 'hub' extra
+
+        return HubTokenAuth(store, hub or HubSettings(), settings.auth_cache_seconds)
+    return LocalTokenAuth(store, settings.auth_cache_seconds)
+
+
+def _prefix(settings: ServiceSettings, hub: HubSettings | None) -> str:
+    """Behind the hub's proxy, which keeps the path, routes live under the service's prefix."""
+    if settings.auth != "hub":
+        return ""
+    path = (hub or HubSettings()).prefix.strip("/")
+    return re.escape("/" + path) if path else ""
 
 
 class _FastGzip(GZipContentEncoding):

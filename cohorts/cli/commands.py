@@ -12,12 +12,12 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from traitlets import Bool, Unicode
+from traitlets import Bool, TraitError, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.cli.leaving import RosterExport, RosterLeave
-from nbcohort.cohorts.config import CommunitySettings, LiveSettings, ServiceSettings
+from nbcohort.cohorts.config import CommunitySettings, HubSettings, LiveSettings, ServiceSettings
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -190,6 +190,11 @@ class TokenCommand(NbCohortCommand):
 
     def run(self) -> None:
         who = self.arg(0, "the member (username or email)")
+        if ServiceSettings(parent=self).auth == "hub":  # the service would never accept it
+            raise CommandError(
+                "c.ServiceSettings.auth is 'hub': members' kernels send their own hub token "
+                "(JUPYTERHUB_API_TOKEN); there is no nbcohort token to mint"
+            )
         with self.store() as store:
             with store.write() as s:
                 token = mint_token(s, SYSTEM, find_member(s, self.cohort(s), who), self.note)
@@ -234,6 +239,7 @@ class ServeCommand(NbCohortCommand):
         from nbcohort.cohorts.api.server import freeze_heap, serve
 
         settings = ServiceSettings(parent=self)
+        hub = self._hub(settings)
         if settings.processes < 1:
             raise CommandError(
                 f"ServiceSettings.processes must be 1 or more, not {settings.processes}"
@@ -248,13 +254,29 @@ class ServeCommand(NbCohortCommand):
                     signing_key=self.signing_key(),
                     mail=self._mail(),
                     live=LiveSettings(parent=self),
+                    hub=hub,
                 )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
                 asyncio.run(serve(app, settings))
                 self._farewell(app)
                 return
-        self._serve_workers(settings)
+        self._serve_workers(settings, hub)
+
+    def _hub(self, settings: ServiceSettings) -> HubSettings | None:
+        """Hub identity's settings, checked before anything is served (auth = 'hub')."""
+        if settings.auth != "hub":
+            return None
+        try:
+            hub = HubSettings(parent=self)
+        except TraitError as exc:  # a hub group naming a role that does not exist
+            raise CommandError(str(exc)) from None
+        if not hub.api_url:
+            raise CommandError(
+                "c.ServiceSettings.auth = 'hub' needs the hub's API: set c.HubSettings.api_url "
+                "or run the service as a hub service (JUPYTERHUB_API_URL)"
+            )
+        return hub
 
     def signing_key(self) -> bytes:
         """The key that signs links that need no token (created in the data dir if missing)."""
@@ -289,7 +311,7 @@ class ServeCommand(NbCohortCommand):
                 flush=True,
             )
 
-    def _serve_workers(self, settings: ServiceSettings) -> None:
+    def _serve_workers(self, settings: ServiceSettings, hub: HubSettings | None) -> None:
         from nbcohort.cohorts.api.app import make_app
         from nbcohort.cohorts.api.processes import Supervisor, bind_worker_sockets
         from nbcohort.cohorts.api.server import freeze_heap, serve
@@ -312,6 +334,7 @@ class ServeCommand(NbCohortCommand):
                     signing_key=key,
                     mail=mail,
                     live=LiveSettings(parent=self),
+                    hub=hub,
                 )
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)

@@ -1,0 +1,72 @@
+"""Who a JupyterHub user is in the community (``c.ServiceSettings.auth = "hub"``).
+
+The hub says who is calling (a username, and the user's hub groups); the roster says who
+that is here. A hub user is the active member with the same username. The roster decides the
+role, and a role that ``HubSettings.role_groups`` names is held only with one of its hub
+groups as well. Why the roster wins: a role is per cohort, while a hub group is hub-wide and
+cannot say which cohort it means; and asking for both keys means that neither a roster entry
+alone (an instructor's typo in a cohort file) nor a hub group alone (an identity provider's
+group) makes anyone staff. A hub user in a group whose role the roster does not give them
+acts with their roster role: the group confirms, it never grants.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.errors import Forbidden
+
+__all__ = ["NotOnRoster", "RoleNotConfirmed", "hub_actor", "roster_member"]
+
+
+class NotOnRoster(Forbidden):
+    """A hub user the hub knows but no cohort's roster has (or no longer has)."""
+
+    code = "not_on_roster"
+
+
+class RoleNotConfirmed(Forbidden):
+    """The roster gives a role that needs a hub group the hub user is not in."""
+
+    code = "role_not_confirmed"
+
+
+def roster_member(session: Session, username: str) -> Member:
+    """The active member whose roster username is the hub user's name."""
+    rows = session.execute(
+        select(Member, Cohort.slug)
+        .join(Cohort, Member.cohort_id == Cohort.id)
+        .where(Member.username == username)
+        .order_by(Member.id)
+    ).all()
+    active = [(m, slug) for m, slug in rows if m.active]
+    if not rows:
+        raise NotOnRoster(f"hub user {username!r} is not on the roster of any cohort here")
+    if not active:
+        raise NotOnRoster(f"hub user {username!r} is no longer an active member of the cohort")
+    if len(active) > 1:
+        slugs = ", ".join(slug for _m, slug in active)
+        raise NotOnRoster(
+            f"hub user {username!r} is on the rosters of several cohorts ({slugs}); one "
+            "service serves a hub user in one cohort"
+        )
+    member = active[0][0]
+    session.expunge(member)
+    return member
+
+
+def hub_actor(member: Member, groups: Collection[str], confirming: Collection[str]) -> Actor:
+    """The actor for ``member``, whose role needs one of the ``confirming`` hub groups (none:
+    the role needs no group) and who is in ``groups``."""
+    if confirming and not set(groups) & set(confirming):
+        needed = " or ".join(sorted(confirming))
+        raise RoleNotConfirmed(
+            f"the roster makes {member.username!r} a {member.role}, which also needs hub group "
+            f"{needed} (c.HubSettings.role_groups); ask the hub's administrator"
+        )
+    return Actor.of(member)

@@ -318,3 +318,21 @@ def test_a_code_of_conduct_too_long_is_refused_naming_it():
     spec, problems = check_cohort_file(charter_toml(conduct="x" * 20_001), "c.toml")
     assert spec is None and "charter.code_of_conduct" in str(problems[0])
     assert str(problems[0]).startswith("c.toml:")
+
+
+def test_a_member_who_leaves_takes_their_unpublished_posts_along(store, cohort, people):
+    from nbcohort.cohorts.services.leaving import leave
+
+    set_charter(store, cohort.id, hold_first_posts=2)
+    _, waiting = _post(store, cohort, people["ana"], "waiting")
+    _, turned_down = _post(store, cohort, people["ana"], "turned down")
+    with store.write() as s:
+        reject_held(s, _a(s, people["chi"]), turned_down, "no")
+    with store.write() as s:
+        leave(s, _a(s, people["ana"]), s.get_one(Member, people["ana"].id))
+    with store.read() as s:
+        assert s.scalar(select(func.count()).select_from(HeldPost)) == 0
+        queue = moderation_queue(s, _a(s, people["fay"]), s.get_one(Cohort, cohort.id))
+        assert queue["held"] == []
+    with store.write() as s, pytest.raises(NotFound):
+        approve_held(s, _a(s, people["chi"]), waiting)

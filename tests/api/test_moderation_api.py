@@ -118,3 +118,21 @@ def test_rejecting_and_appealing_with_bad_input_named(service, tokens, store, co
     assert decided["status"] == "denied"
     assert c["ana"].my_moderation()["appeals"][0]["answer_html"].startswith("<p>not yet")
     assert c["ana"].charter()["code_of_conduct"].count("no harassment") == 1
+
+
+def test_a_held_answer_to_a_micro_prompt_is_not_counted_for_others(service, tokens, store, cohort):
+    from nbcohort.cohorts.models import Prompt
+
+    set_charter(store, cohort.id, hold_first_posts=1)
+    with store.write() as s:
+        s.add(Prompt(cohort_id=cohort.id, key="day-1", text="What did you try?"))
+    c = clients(service, tokens)
+    held = c["ana"].answer_prompt("day-1", "Platypus: I tried read_csv")
+    assert held["held"] is True and held["anchor"] == "prompt/day-1"
+    for who in ("ben", "chi"):
+        shown = c[who].prompt("day-1")
+        assert shown["answer_count"] == 0 and shown["answers"] == []
+    assert c["ana"].prompt("day-1")["my_answer"] is None
+    c["fay"].approve_held(held["id"])
+    assert c["ana"].prompt("day-1")["my_answer"]["html"].count("Platypus") == 1
+    assert c["fay"].prompt("day-1")["answer_count"] == 1

@@ -45,7 +45,8 @@ def clean_reason(reason: object, field: str = "reason", *, required: bool = True
         raise Invalid(f"{field} must be text", field=field)
     reason = reason.replace("\r\n", "\n").strip()
     if required and not reason:
-        raise Invalid(f"say why: the member reads the {field}", field=field)
+        says = "say why you appeal" if field == "text" else f"say why: the member reads the {field}"
+        raise Invalid(says, field=field)
     if len(reason) > MAX_REASON_CHARS:
         raise Invalid(
             f"{field} is limited to {MAX_REASON_CHARS} characters; this one has {len(reason)}",

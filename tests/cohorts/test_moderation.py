@@ -336,3 +336,31 @@ def test_a_member_who_leaves_takes_their_unpublished_posts_along(store, cohort, 
         assert queue["held"] == []
     with store.write() as s, pytest.raises(NotFound):
         approve_held(s, _a(s, people["chi"]), waiting)
+
+
+def test_appeals_of_another_cohorts_posts_and_empty_or_huge_texts_are_refused(
+    store, cohort, people
+):
+    _, removed_id = _post(store, cohort, people["ana"], "removed")
+    with store.write() as s:
+        delete_post(s, _a(s, people["fay"]), removed_id, "off topic")
+        other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        zoe = add_member(s, SYSTEM, other, name="Zoe", email="z@example.org", username="zoe")
+        zoe_id, other_id = zoe.id, other.id
+    with store.write() as s, pytest.raises(NotFound):
+        file_appeal(s, Actor.of(s.get_one(Member, zoe_id)), s.get_one(Cohort, other_id), "x",
+                    post_id=removed_id)  # fmt: skip
+    for text, says in (("", "say why you appeal"), ("y" * 100_000, "limited to 1000")):
+        with store.write() as s, pytest.raises(Invalid, match=says) as refused:
+            file_appeal(s, _a(s, people["ana"]), s.get_one(Cohort, cohort.id), text,
+                        post_id=removed_id)  # fmt: skip
+        assert refused.value.field == "text"
+    with store.write() as s:
+        appeal = file_appeal(s, _a(s, people["ana"]), s.get_one(Cohort, cohort.id), "on topic",
+                             post_id=removed_id)  # fmt: skip
+        appeal_id = appeal.id
+    with store.write() as s:
+        zoe_staff = s.get_one(Member, zoe_id)
+        zoe_staff.role = "facilitator"
+    with store.write() as s, pytest.raises(NotFound):
+        decide_appeal(s, Actor.of(s.get_one(Member, zoe_id)), appeal_id, "grant", "ok")

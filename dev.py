@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("NBCOHORT_VENV", ROOT / ".venv"))
 PY = VENV / "bin" / "python"
 APT_PACKAGES = {"postgresql": "pg_ctlcluster", "chromium": "chromium", "npm": "npm"}
-AXE = VENV / "node" / "node_modules" / "axe-core" / "axe.min.js"  # the accessibility scan
-AXE_VERSION = "4.14"
+NODE_BIN = VENV / "node" / "node_modules" / ".bin"  # npm tools the tests use, on their PATH
+AXE = NODE_BIN.parent / "axe-core" / "axe.min.js"
+AXE_VERSION, CHP_VERSION = "4.14", "5"
 PG_ROLE, PG_PASSWORD, PG_DB = "nbcohort", "nbcohort", "nbcohort_test"
 
 
@@ -113,18 +114,22 @@ def ensure_postgres() -> str:
     return f"postgresql+psycopg://{PG_ROLE}:{PG_PASSWORD}@127.0.0.1:{port}/{PG_DB}"
 
 
-def ensure_axe() -> str:
-    """axe-core from the npm registry (the browser leg's accessibility scan); '' without npm."""
-    if AXE.exists():
-        return str(AXE)
+def ensure_node_tools() -> str:
+    """From the npm registry into .venv/node: axe-core (the accessibility scan) and
+    configurable-http-proxy (the JupyterHub tests' proxy). Returns axe's path, '' without."""
+    wanted = {AXE: f"axe-core@{AXE_VERSION}", NODE_BIN / "configurable-http-proxy":
+              f"configurable-http-proxy@{CHP_VERSION}"}  # fmt: skip
+    missing = [spec for path, spec in wanted.items() if not path.exists()]
     npm = shutil.which("npm")
-    if not npm:
-        say("axe-core not installed (no npm): the accessibility scan skips")
-        return ""
-    say(f"npm install axe-core@{AXE_VERSION}")
-    quiet = ["--no-audit", "--no-fund", "--silent", "--no-save"]
-    if run([npm, "install", "--prefix", str(AXE.parents[2]), *quiet, f"axe-core@{AXE_VERSION}"]):
-        say("npm install axe-core failed: the accessibility scan skips")
+    if missing and not npm:
+        say(f"not installing {', '.join(missing)} (no npm): the tests that need them skip")
+    elif missing:
+        # All at once: npm removes what an install without a package.json did not name.
+        specs = list(wanted.values())
+        say(f"npm install {' '.join(specs)}")
+        quiet = ["--no-audit", "--no-fund", "--silent", "--no-save"]
+        if run([str(npm), "install", "--prefix", str(NODE_BIN.parents[1]), *quiet, *specs]):
+            say("npm install failed: the tests that need those tools skip")
     return str(AXE) if AXE.exists() else ""
 
 
@@ -134,7 +139,7 @@ def env_for_repo() -> dict[str, str]:
     env["JUPYTER_CONFIG_PATH"] = os.pathsep.join(
         p for p in [str(ROOT), env.get("JUPYTER_CONFIG_PATH", "")] if p
     )
-    env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    env["PATH"] = os.pathsep.join([str(VENV / "bin"), str(NODE_BIN), env.get("PATH", "")])
     return env
 
 
@@ -175,7 +180,7 @@ def cmd_test(args: list[str]) -> int:
         env["NBCOHORT_TEST_DB_URL"] = pg
     if shutil.which("chromium"):
         env.setdefault("NBCOHORT_CHROMIUM", shutil.which("chromium") or "")
-    if axe := ensure_axe():
+    if axe := ensure_node_tools():
         env.setdefault("NBCOHORT_AXE", axe)
     bin_ = VENV / "bin"
     say("ruff")

@@ -94,6 +94,8 @@ def _schema_problems(error: ValidationError) -> list[tuple[KeyPath, str]]:
             bound = e.get("ctx", {})
             limit = f"at most {bound['le']}" if "le" in bound else f"at least {bound['ge']}"
             msg = f"must be {limit} (got {e.get('input')!r})"
+            if path[:2] == ("charter", "moderation") and path[-1:] == ("posts_per_hour",):
+                msg += ": leave posts_per_hour out for no limit"
             if path[:1] == ("onboarding",) and path[-1:] == ("day",):
                 msg += f": the onboarding lasts {MAX_ONBOARDING_DAY} days (day 0 to day 14)"
         else:

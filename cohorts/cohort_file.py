@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_a
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from nbcohort.cohorts.badge_file import Badges
+from nbcohort.cohorts.charter_file import CharterSection
 from nbcohort.cohorts.local_time import WEEKDAYS, valid_zone
 
 if TYPE_CHECKING:
@@ -226,6 +227,7 @@ class CohortFile(_Section):
     notifications: Notifications = Field(default_factory=Notifications)
     badges: Badges = Field(default_factory=Badges)
     leaving: Leaving = Field(default_factory=Leaving)
+    charter: CharterSection = Field(default_factory=CharterSection)
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -673,6 +673,56 @@ class PulseAnswer(Base):
     text: Mapped[str] = mapped_column(Text, default="")
 
 
+class HeldPost(Base):
+    """A new member's post waiting for a champion's or facilitator's approval
+    (services/moderation_hold.py). Kept apart from ``post`` until it is approved, so no path
+    that reads posts (thread pages and lists, counts, search, live updates, digests, metrics,
+    exports) can see it; approving writes it as a post through the one posting path."""
+
+    __tablename__ = "held_post"
+    __table_args__ = (
+        Index("ix_held_post_cohort_id_status", "cohort_id", "status"),
+        Index("uq_held_post_author_id_request_key", "author_id", "request_key", unique=True),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    author_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    anchor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str | None] = mapped_column(String(16))  # the thread kind it would create
+    title: Mapped[str] = mapped_column(String(200), default="")
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    request_key: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="held")  # held|approved|rejected
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    reason_html: Mapped[str] = mapped_column(Text, default="")  # a rejection's, sanitized
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="SET NULL"))
+
+
+class Appeal(Base):
+    """A member's one appeal against a moderation decision about their own post: removed or
+    hidden, flagged, or held and rejected (``subject``: ``post:<id>`` or ``held:<id>``,
+    unique, so a second appeal is refused by the database too). Staff answer it with a
+    reason the member reads."""
+
+    __tablename__ = "appeal"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    subject: Mapped[str] = mapped_column(String(32), unique=True)
+    post_id: Mapped[int | None] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"))
+    held_id: Mapped[int | None] = mapped_column(ForeignKey("held_post.id", ondelete="CASCADE"))
+    body_html: Mapped[str] = mapped_column(Text)  # the member's text, sanitized
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|granted|denied
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    answer_html: Mapped[str] = mapped_column(Text, default="")
+
+
 class Activity(Base):
     """Append-only log of every write: the single source of every metric."""
 

@@ -8,6 +8,7 @@ from nbcohort.widgets.applied import applied
 from nbcohort.widgets.badges import badges
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
+from nbcohort.widgets.moderation import moderation
 from nbcohort.widgets.my_data import my_data
 from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.onboarding import onboarding
@@ -23,6 +24,7 @@ __all__ = [
     "charter",
     "discussion",
     "library",
+    "moderation",
     "my_data",
     "notifications",
     "onboarding",

@@ -33,6 +33,7 @@ class Charter(w.VBox):
         if version is None:
             self.head.value = '<div class="nbc-head">Our charter</div>'
             self.body.value = data["html"] or status("No charter has been published yet.")
+            self.body.value += _conduct(data)
             self.ack.layout.display = "none"
             return
         published = (data["published_at"] or "")[:10]
@@ -40,7 +41,7 @@ class Charter(w.VBox):
             f'<div class="nbc-head">Our charter · version {version}</div>'
             f'<div class="nbc-meta">published {published}: {html.escape(data["note"])}</div>'
         )
-        self.body.value = data["html"]
+        self.body.value = data["html"] + _conduct(data)
         self.changes.value = self._changes(data)
         if data["needs_ack"]:
             self.ack.layout.display = ""
@@ -75,6 +76,16 @@ class Charter(w.VBox):
             self.show(self.conn.client.ack_charter(int(self.data["version"])))
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")
+
+
+def _conduct(data: dict[str, Any]) -> str:
+    """The code of conduct (the cohort file's, sanitized by the service), part of the charter."""
+    text = data.get("code_of_conduct") or ""
+    return (
+        f'<div class="nbc-card"><div class="nbc-head">Code of conduct</div>{text}</div>'
+        if text
+        else ""
+    )
 
 
 def _diff_line(line: str) -> str:

@@ -66,7 +66,9 @@ class Discussion(w.VBox):
         self.earlier.on_click(lambda _b: self.load_earlier())
         self.posts = w.VBox()
         self.composer = Composer(conn, self.send, "Post")
-        self.content = w.VBox([self.earlier, self.posts, self.composer])
+        self.held = w.HTML()  # my posts waiting for approval, or not approved (mine alone)
+        self.conduct = w.HTML()  # the code of conduct, to read before posting
+        self.content = w.VBox([self.earlier, self.posts, self.held, self.conduct, self.composer])
         self.content.add_class("nbc-thread")
         self.live_line = w.HTML()  # the calm line while live updates are paused
         self.hint = w.HTML()  # the next onboarding step, for a member who has not started
@@ -95,6 +97,7 @@ class Discussion(w.VBox):
         with self.lock:
             self.total, self.version = page["total"], int(page.get("version") or 0)
             self.unread = int(page.get("unread") or 0)
+            self.held.value = held_html(page.get("held") or [])
             self.latest = _latest(page["posts"]) or self.latest
             if not self._cards_made:
                 self._first_page = page  # cards are made when the thread is opened
@@ -143,6 +146,7 @@ class Discussion(w.VBox):
     # Not open/close: those open and close a widget's channel to the front end.
     def expand(self) -> None:
         self._make_cards()
+        self.conduct.value = conduct_html(self.conn)
         self.children = [self._style, self.summary, self.hint, self.live_line, self.content]
         self.opened = True
         self.summary.add_class("nbc-open")
@@ -215,6 +219,14 @@ class Discussion(w.VBox):
         self.total = page["total"]
         self.render_summary()
 
+    def _held_shown(self, new_id: int) -> list[dict[str, Any]]:
+        """The held posts the last page listed, but ``new_id`` (asked again, cheaply)."""
+        try:
+            page = self.conn.client.thread(self.anchor, limit=1)
+        except ClientError:
+            return []
+        return [h for h in page.get("held") or [] if h["id"] != new_id]
+
     def load_earlier(self) -> None:
         try:
             page = self.conn.client.thread(self.anchor, before=self._oldest, limit=self.page_size)
@@ -225,6 +237,9 @@ class Discussion(w.VBox):
 
     def send(self, text: str) -> dict[str, Any]:
         post = self.conn.client.post(self.anchor, text, key=self.composer.draft_key)
+        if post.get("held"):  # a first post waits for approval: shown to me alone
+            self.held.value = held_html([post, *self._held_shown(post["id"])])
+            return post
         with self.lock:  # the watcher may have shown it already
             self._make_cards()
             known = any(c.post["id"] == post["id"] for c in self.posts.children)
@@ -234,6 +249,41 @@ class Discussion(w.VBox):
         self.hint.value = ""  # they have started
         self.conn.kept.pop("onboarding_hint", None)
         return post
+
+
+def held_html(held: list[dict[str, Any]]) -> str:
+    """My held posts in this thread: waiting for approval, or not approved with the reason
+    (sanitized by the service). Nobody else is shown them."""
+    cards = []
+    for h in held:
+        if h["status"] == "held":
+            head = "Your post is waiting for approval by a champion or facilitator"
+        else:
+            head = "Your post was not approved"
+        reason = (
+            f'<div class="nbc-meta">Reason: {h["reason_html"]}</div>' if h["reason_html"] else ""
+        )
+        cards.append(
+            f'<div class="nbc-card nbc-held" data-held="{int(h["id"])}"><div class="nbc-meta">'
+            f"{head} · {when(h['created_at'])}</div>{h['html']}{reason}</div>"
+        )
+    return "".join(cards)
+
+
+def conduct_html(conn: Connection) -> str:
+    """The code of conduct behind one disclosure above the compose box (asked once per
+    kernel; nothing when the cohort has none or the service cannot say)."""
+    if "code_of_conduct" not in conn.kept:
+        try:
+            conn.kept["code_of_conduct"] = conn.client.my_moderation()["code_of_conduct"]
+        except ClientError:
+            return ""
+    text = conn.kept["code_of_conduct"]
+    return (
+        f'<details class="nbc-conduct"><summary>Our code of conduct</summary>{text}</details>'
+        if text
+        else ""
+    )
 
 
 def discussion(anchor: str, *, page_size: int | None = None, expanded: bool = False) -> w.Widget:

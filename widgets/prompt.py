@@ -57,6 +57,11 @@ class Prompt(w.VBox):
     def send(self, text: str) -> dict[str, Any]:
         post = self.conn.client.answer_prompt(self.key or "current", text)
         self.show(self.conn.client.prompt(self.key))
+        if post.get("held"):  # a new member's first answer waits for approval: mine alone
+            self.mine.value = (
+                '<div class="nbc-card nbc-held"><div class="nbc-meta">Your answer is waiting '
+                f"for approval by a champion or facilitator</div>{post['html']}</div>"
+            )
         return post
 
 

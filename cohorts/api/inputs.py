@@ -23,6 +23,8 @@ __all__ = [
     "WATCH_MAX_THREADS",
     "AnchorRead",
     "Answer",
+    "AppealBody",
+    "AppealDecision",
     "BadgeRevoke",
     "BadgesQuery",
     "ChampionsQuery",
@@ -30,6 +32,7 @@ __all__ = [
     "DashboardQuery",
     "DaysQuery",
     "EmailPref",
+    "HeldReject",
     "Helpfulness",
     "LeaveBody",
     "MetricsQuery",
@@ -259,6 +262,21 @@ class LeaveBody(_Body):
 class PulseAnswerBody(_Body):
     scores: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5)]
     text: Annotated[str, Field(max_length=2000)] = ""
+
+
+class HeldReject(_Body):
+    reason: Short  # the author reads it; the services layer requires it and sanitizes it
+
+
+class AppealBody(_Body):
+    post_id: Id | None = None  # a post removed, hidden or flagged
+    held_id: Id | None = None  # or a held post that was not approved
+    text: Short
+
+
+class AppealDecision(_Body):
+    decision: Literal["grant", "deny"]
+    reason: Short
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -39,6 +39,10 @@ class NbCohortApp(NbCohortCommand):
             "nbcohort.cohorts.cli.recognition.ChampionsApp",
             "Champions: suggest, appoint.",
         ),
+        "moderation": (
+            "nbcohort.cohorts.cli.moderation.ModerationApp",
+            "Moderation: held posts, flags, appeals.",
+        ),
     }
 
     def run(self) -> None:

@@ -72,6 +72,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.pin": _STAFF | {"champion"},
     "post.welcome": _STAFF | {"champion"},
     "routine.host": _STAFF | {"champion"},
+    # Moderation (#16 part 8): champions and staff read the queue and approve or reject held
+    # posts; staff answer appeals; a participant appeals a decision about their own post.
+    "moderation.queue": _STAFF | {"champion"},
+    "post.approve": _STAFF | {"champion"},
+    "appeal.decide": _STAFF,
+    "appeal.file": _PARTICIPANTS,
 }
 
 

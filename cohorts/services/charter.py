@@ -20,6 +20,7 @@ from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid
+from nbcohort.cohorts.services.moderation_mine import code_of_conduct
 from nbcohort.cohorts.services.unique import insert_if_absent
 
 __all__ = [
@@ -178,6 +179,8 @@ def charter_view(session: Session, actor: Actor, cohort: Cohort) -> dict[str, An
         ),
         "changes": [],
         "diff": "",
+        # The cohort file's code of conduct, part of the charter (services/moderation_mine.py).
+        "code_of_conduct": code_of_conduct(cohort),
     }
     if latest is not None and mine is not None and mine.version < latest.version:
         since = session.scalars(

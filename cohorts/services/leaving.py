@@ -22,13 +22,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import PrivacySettings
 from nbcohort.cohorts.models import (
     Allocation,
     Cohort,
+    HeldPost,
     Member,
     OutboxMessage,
     Post,
@@ -153,6 +154,13 @@ def leave(
                 .execution_options(synchronize_session=False)
             )
         )
+    # Posts that were never published (held, or not approved) leave with them, whatever the
+    # rule: nobody else ever saw them (services/moderation_hold.py).
+    session.execute(
+        delete(HeldPost)
+        .where(HeldPost.author_id == member.id, HeldPost.status != "approved")
+        .execution_options(synchronize_session=False)
+    )
     report.owed_reviews = sorted(
         set(
             session.scalars(

@@ -10,11 +10,13 @@ from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Cohort, Flag, Post, Reaction, Thread, utcnow
+from nbcohort.cohorts.models import Cohort, Flag, HeldPost, Post, Reaction, Thread, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, ServiceError
+from nbcohort.cohorts.services.moderation_gate import PostingTooFast, check_posting
+from nbcohort.cohorts.services.moderation_hold import held_resent, hold_post
 from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
 from nbcohort.cohorts.services.post_insert import check_key, insert_post, sent_before
 from nbcohort.cohorts.services.threads import clean_anchor
@@ -80,12 +82,18 @@ def create_post(
     rules: CommunitySettings | None = None,
     kind: str | None = None,
     request_key: str | None = None,
-) -> Post:
+    approved: bool = False,
+) -> Post | HeldPost:
     """Post to the thread at ``anchor``, creating the thread with its first post.
 
     A reply to a reply joins its top-level post: threads keep one level of replies. With a
     ``request_key`` (the client's name for this post), sending the same post again returns
     the one already written, so a member who resends after a lost answer posts once.
+
+    A new member's post goes through the charter's rules first (``moderation_gate``): over
+    their posts per hour it is refused (429), and one of their first posts is kept for
+    approval and returned as a ``HeldPost`` that no one else sees. ``approved``: a held post
+    being published (``moderation_hold``), which has been through them.
     """
     rules = rules or CommunitySettings()
     require(actor, "post.create", cohort.id)
@@ -97,6 +105,18 @@ def create_post(
     text = clean_body(body, rules)
     if request_key is not None:
         check_key(request_key)
+    hold = False
+    if not approved:
+        try:
+            hold = check_posting(session, actor, cohort)
+        except PostingTooFast:
+            # A resend of a post already written (or held) is answered, never refused.
+            if request_key is not None:
+                sent = sent_before(session, actor, request_key, anchor, text, parent_id)
+                again = sent or held_resent(session, actor, request_key, anchor, text)
+                if again is not None:
+                    return again
+            raise
 
     def find() -> Thread | None:
         return session.scalar(_THREAD_AT, {"cohort_id": cohort.id, "anchor": anchor})
@@ -114,6 +134,27 @@ def create_post(
             raise Invalid(f"post {parent_id} is not in thread {anchor!r}", field="parent_id")
         if parent.parent_id is not None:
             parent = session.get(Post, parent.parent_id)
+    if hold:  # kept apart until approved: no thread is made, nobody is notified
+        if thread is not None and thread.locked:
+            raise Forbidden(f"thread {anchor!r} is locked")
+        sent = (
+            sent_before(session, actor, request_key, anchor, text, parent_id)
+            if (request_key is not None)
+            else None
+        )
+        if sent is not None:
+            return sent
+        return hold_post(
+            session,
+            actor,
+            cohort,
+            anchor=anchor,
+            kind=kind,
+            title=title,
+            parent_id=parent.id if parent is not None else None,
+            text=text,
+            request_key=request_key,
+        )
     if thread is None:
         kind = kind or ("topic" if anchor.startswith("topic/") else "section")
         new = Thread(

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Cohort, Post, Prompt, utcnow
+from nbcohort.cohorts.models import Cohort, HeldPost, Post, Prompt, utcnow
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Invalid, NotFound
 from nbcohort.cohorts.services.keyed_rows import sync_keyed
@@ -122,8 +122,9 @@ def answer_prompt(
     key: str,
     body: object,
     rules: CommunitySettings | None = None,
-) -> Post:
-    """Answer a prompt; answering again edits the earlier answer (one answer per member)."""
+) -> Post | HeldPost:
+    """Answer a prompt; answering again edits the earlier answer (one answer per member).
+    A new member's first answer may wait for approval (``HeldPost``, see create_post)."""
     require(actor, "prompt.answer", cohort.id)
     prompt = _prompt(session, actor, cohort, key)
     mine = answered_prompt(session, actor, prompt)

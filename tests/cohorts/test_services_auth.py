@@ -287,6 +287,10 @@ champion.appoint -      -        -           y          -      -
 post.pin        -       y        y           y          -      -
 post.welcome    -       y        y           y          -      -
 routine.host    -       y        y           y          -      -
+moderation.queue -      y        y           y          -      -
+post.approve    -       y        y           y          -      -
+appeal.decide   -       -        y           y          -      -
+appeal.file     y       y        y           y          y      -
 """
 
 

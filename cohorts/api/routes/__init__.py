@@ -14,6 +14,7 @@ from nbcohort.cohorts.api.routes import (
     live,
     members,
     metrics,
+    moderation,
     notifications,
     peer_review,
     privacy,
@@ -43,6 +44,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *recognition.ROUTES,
     *privacy.ROUTES,
     *pulse.ROUTES,
+    *moderation.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -18,10 +18,11 @@ from nbcohort.cohorts.api.inputs import (
     path_id,
 )
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
-from nbcohort.cohorts.models import Cohort, Post
+from nbcohort.cohorts.models import Cohort, HeldPost, Post
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services import posts, threads
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.moderation_hold import held_dict, my_held
 from nbcohort.cohorts.services.notifications import resolve_mentions
 
 __all__ = ["ROUTES"]
@@ -40,11 +41,15 @@ class ThreadHandler(ApiHandler):
     async def get(self) -> None:
         q, ctx = self.query(ThreadQuery), self.ctx
         limit = q.limit or ctx.rules.page_size
-        await self.run(
-            lambda s, a, c: threads.read_thread(
+
+        def work(s: Session, a: Actor, c: Cohort) -> dict[str, Any]:
+            page = threads.read_thread(
                 s, a, c, q.anchor, before=q.before, limit=limit, cache=ctx.pages, unread=q.unread
             )
-        )
+            # The reader's own posts waiting for approval (or not approved), for them alone.
+            return {**page, "held": my_held(s, a, c, page.get("anchor", q.anchor))}
+
+        await self.run(work)
 
 
 class ThreadReadHandler(ApiHandler):
@@ -73,6 +78,8 @@ class PostsHandler(ApiHandler):
                 rules=rules,
                 request_key=data.request_key,
             )
+            if isinstance(post, HeldPost):  # waits for approval; only its author sees it
+                return held_dict(post)
             # A new post has no reactions, and its author is the caller: no more queries. A
             # post sent again under its request key gets the answer it got the first time.
             return threads.post_dict(post, actor, author=actor.public())

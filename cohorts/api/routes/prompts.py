@@ -10,9 +10,10 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.api.handler import ApiHandler
 from nbcohort.cohorts.api.inputs import Answer, PracticeNote, PromptQuery
 from nbcohort.cohorts.api.routes.paths import NAME, PREFIX
-from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.models import Cohort, HeldPost
 from nbcohort.cohorts.services import practices, prompts
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.moderation_hold import held_dict
 from nbcohort.cohorts.services.threads import full_post
 
 __all__ = ["ROUTES"]
@@ -33,6 +34,8 @@ class PromptAnswerHandler(ApiHandler):
 
         def answer(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             post = prompts.answer_prompt(s, actor, cohort, key, data.body, rules)
+            if isinstance(post, HeldPost):  # a new member's first answer waits for approval
+                return held_dict(post)
             return full_post(s, actor, post)
 
         await self.run(answer, write=True, status=201)

@@ -30,7 +30,9 @@ posts_per_hour = {per_hour}
 def test_moderation_from_the_command_line(course, tmp_path):  # noqa: F811
     folder, env = course
     cohort_file = folder / "spring-26.toml"
+    # The scaffold's own [charter] (a code of conduct, rules commented out) gives way to ours.
     text = cohort_file.read_text("utf-8")
+    text = text[: text.index("[charter]")] if "[charter]" in text else text
     cohort_file.write_text(text + CHARTER.format(per_hour=0), "utf-8")
     refused = nbcohort(env, "cohort", "validate", str(cohort_file))
     line = (text + CHARTER).splitlines().index("posts_per_hour = {per_hour}") + 1

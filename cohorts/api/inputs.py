@@ -27,15 +27,18 @@ __all__ = [
     "BadgesQuery",
     "ChampionsQuery",
     "CharterAckBody",
+    "CourseThreadQuery",
     "DashboardQuery",
     "DaysQuery",
     "EmailPref",
+    "GraduateBody",
     "Helpfulness",
     "LeaveBody",
     "MetricsQuery",
     "Moderation",
     "NewArtifact",
     "NewPost",
+    "NewTopic",
     "NotificationsQuery",
     "NotificationsRead",
     "PinsQuery",
@@ -54,6 +57,8 @@ __all__ = [
     "TagQuery",
     "ThreadQuery",
     "ThreadsQuery",
+    "TopicPost",
+    "TopicQuery",
     "Watch",
     "parse_body",
     "parse_query",
@@ -259,6 +264,34 @@ class LeaveBody(_Body):
 class PulseAnswerBody(_Body):
     scores: Annotated[list[Annotated[int, Field(ge=1, le=5)]], Field(min_length=1, max_length=5)]
     text: Annotated[str, Field(max_length=2000)] = ""
+
+
+class NewTopic(_Body):
+    name: Short
+    title: Short
+    body: Text
+
+
+class TopicPost(_Body):
+    body: Text
+    parent_id: Id | None = None
+    request_key: Short | None = None
+
+
+class TopicQuery(_Query):
+    before: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] | None = None
+
+
+class CourseThreadQuery(_Query):
+    cohort: Short
+    anchor: Short | None = None  # none: the list of that cohort's course threads
+    before: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] | None = None
+
+
+class GraduateBody(_Body):
+    dry_run: bool = False
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -72,6 +72,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.pin": _STAFF | {"champion"},
     "post.welcome": _STAFF | {"champion"},
     "routine.host": _STAFF | {"champion"},
+    # Graduation (#16): instructors end the formal course; in the community of practice the
+    # cohort graduated into, participants start topics and everyone reads the community.
+    "cohort.graduate": frozenset({"instructor"}),
+    "topic.create": _PARTICIPANTS,
+    "community.read": _PARTICIPANTS | {"sponsor"},
 }
 
 

@@ -22,7 +22,8 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.course_content import sync_course
-from nbcohort.cohorts.services.errors import Forbidden
+from nbcohort.cohorts.services.errors import Conflict, Forbidden
+from nbcohort.cohorts.services.graduation import community_rhythm
 from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window
 from nbcohort.cohorts.services.unique import insert_if_absent
 
@@ -93,12 +94,15 @@ def apply_cohort_file(
             if getattr(cohort, name) != value:
                 setattr(cohort, name, value)
                 report.changed.append(name)
+    rhythm = _rhythm(cohort, spec)
     if course is not None:
         report.course = sync_course(session, actor, cohort, course)
     order = list(course.prompts) if course is not None else course_prompt_order(cohort)
     settings = dict(cohort.settings or {})
+    if rhythm is not spec:  # graduated: the community's cadence; the course's is kept
+        settings["course_cadence"] = spec.cadence.model_dump(mode="json")
     new = {
-        "rhythm": spec.model_dump(mode="json"),
+        "rhythm": rhythm.model_dump(mode="json"),
         "rhythm_prompts": order,
         "digest": spec.cadence.digest.model_dump(mode="json"),
         "notifications": spec.notifications.model_dump(mode="json"),
@@ -112,18 +116,33 @@ def apply_cohort_file(
         cohort.settings = settings
     session.flush()
     now = utcnow()
-    if spec.cadence.prompts.enabled:
+    if rhythm.cadence.prompts.enabled:
         _prompts_wait_for_the_cadence(session, cohort, order, now)
     report.events = _routine_events(session, cohort, spec) + _deadline_events(
         session, cohort, deadlines or {}
     )
-    start, end = plan_window(spec, now, horizon_days)
-    items = plan_items(spec, order, community_prompts(), start, end)
+    start, end = plan_window(rhythm, now, horizon_days)
+    items = plan_items(rhythm, order, community_prompts(), start, end)
     report.plan = sync_plan(session, cohort, items, prune_after=now)
     report.notes = _notes(session, cohort, spec)
     if report.created or report.changed or report.plan.added or report.plan.updated:
         record(session, cohort.id, None, "cohort.apply", cohort, sha256=sha256, source=source)
     return cohort, report
+
+
+def _rhythm(cohort: Cohort, spec: CohortFile) -> CohortFile:
+    """The file as the rhythm reads it: after graduation, with the community's cadence (a
+    graduated cohort's file must keep naming its community)."""
+    if cohort.graduated_at is None:
+        return spec
+    if spec.community is None or spec.community.name != cohort.community:
+        named = repr(spec.community.name) if spec.community else "no community"
+        raise Conflict(
+            f"cohort {cohort.slug!r} graduated into the community {cohort.community!r}; this "
+            f"cohort file names {named}: keep [community] name = {cohort.community!r}",
+            field="community",
+        )
+    return community_rhythm(spec)
 
 
 def _prompts_wait_for_the_cadence(

@@ -287,6 +287,9 @@ champion.appoint -      -        -           y          -      -
 post.pin        -       y        y           y          -      -
 post.welcome    -       y        y           y          -      -
 routine.host    -       y        y           y          -      -
+cohort.graduate -       -        -           y          -      -
+topic.create    y       y        y           y          y      -
+community.read  y       y        y           y          y      y
 """
 
 

@@ -115,6 +115,9 @@ def _community(session: Session, actor: Actor, cohort: Cohort, action: str) -> l
     """The cohorts of the community ``cohort`` graduated into (``cohort`` first), once the
     actor may ``action`` in ``cohort``; refused with the reason before graduation."""
     require(actor, action, cohort.id)
+    # The row as it is now (the API hands over a copy cached for a few seconds, which may
+    # predate the cohort's graduation).
+    cohort = session.get_one(Cohort, cohort.id, populate_existing=True)
     if cohort.graduated_at is None or not cohort.community:
         raise Forbidden(
             f"cohort {cohort.slug!r} has not graduated: community topics open when the course "
@@ -158,7 +161,7 @@ def community_summary(session: Session, actor: Actor, cohort: Cohort) -> dict[st
             .group_by(Member.cohort_id)
         ).all()
     )
-    spec = rhythm_of(cohort)
+    spec = rhythm_of(cohorts[0])
     title = spec.community.title if spec is not None and spec.community is not None else ""
     return {
         "name": cohort.community,

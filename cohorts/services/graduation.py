@@ -123,6 +123,8 @@ def graduate(
 ) -> GraduationReport:
     """Graduate ``cohort`` into the community its cohort file names (see the module)."""
     require(actor, "cohort.graduate", cohort.id)
+    # The row as it is now, in this session (the API hands over a cached, detached copy).
+    cohort = session.get_one(Cohort, cohort.id, populate_existing=True)
     spec = rhythm_of(cohort)
     if spec is None or spec.community is None:
         raise Invalid(

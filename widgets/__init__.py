@@ -16,6 +16,7 @@ from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.pulse import pulse
 from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
+from nbcohort.widgets.topics import topics
 
 __all__ = [
     "applied",
@@ -31,4 +32,5 @@ __all__ = [
     "pulse",
     "search",
     "share",
+    "topics",
 ]

@@ -5,10 +5,8 @@ alumna starts) and cadence (the community's rhythm), checked row by row on the a
 
 from __future__ import annotations
 
-import hashlib
 import json
 import zipfile
-from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,19 +14,16 @@ import pytest
 from sqlalchemy import select
 from traitlets.config import Config
 
-from nbcohort.cohorts.cohort_checks import check_cohort_file
-from nbcohort.cohorts.demo_rhythm import demo_cohort_file
 from nbcohort.cohorts.demo_seed import seed_demo
-from nbcohort.cohorts.models import Base, Cohort, Member, clock_at, utcnow
+from nbcohort.cohorts.models import Base, Cohort, Member, utcnow
 from nbcohort.cohorts.services import community
 from nbcohort.cohorts.services.archive import export_archive
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_tick import STEPS, run_tick
-from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.store import Store
 from tests.helpers.demo_pages import demo_course
-from tests.helpers.processes import REPO
+from tests.helpers.graduation import demo_cohort_file_applied
 
 pytestmark = pytest.mark.slow
 SYSTEM = Actor.system()
@@ -67,25 +62,12 @@ def _export(store: Store, dest: Path) -> Path:
 
 
 def _demo_with_its_cohort_file(store: Store) -> int:
-    """The demo cohort with the example cohort file made its own (as ``seed_rhythm`` does),
-    whose [community] section names the community of practice."""
+    """The demo cohort with its cohort file, and the cadence's two weeks so far published."""
     with store.write() as s:
         cohort = seed_demo(s, demo_course()).cohort
-        people = list(s.scalars(select(Member).where(Member.cohort_id == cohort.id)))
-        staff = {
-            "facilitators": [m.username for m in people if m.role == "facilitator"],
-            "champion": next(m.username for m in people if m.role == "champion"),
-        }
-        assert cohort.starts_on is not None
-        start = datetime.combine(cohort.starts_on, time(0), tzinfo=UTC)
-        template = (REPO / "course" / "cohorts" / "spring-27.toml").read_text()
-        text = demo_cohort_file(template, cohort.slug, cohort.title, start, staff)
-        spec, problems = check_cohort_file(text, "demo.toml")
-        assert spec is not None and spec.community is not None, problems
-        with clock_at(start - timedelta(days=2)):  # applied before the course began
-            apply_cohort_file(s, SYSTEM, spec, hashlib.sha256(text.encode()).hexdigest())
         slug, cohort_id = cohort.slug, cohort.id
-    quiet = [step for step in STEPS if step[0] != "mail"]  # the cadence's two weeks so far
+    demo_cohort_file_applied(store, cohort_id)
+    quiet = [step for step in STEPS if step[0] != "mail"]
     for report in run_tick(store, [slug], now=utcnow(), config=Config(), steps=quiet):
         assert not report.errors, report.errors
     return cohort_id

@@ -13,7 +13,7 @@ from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 
-__all__ = ["ROLES", "cohort_file", "make_cohort"]
+__all__ = ["ROLES", "cohort_file", "demo_cohort_file_applied", "make_cohort"]
 
 SYSTEM = Actor.system()
 # username suffix -> role: every role a cohort has
@@ -79,3 +79,32 @@ def cohort_of(store: Store, slug: str) -> Cohort:
         assert found is not None
         s.expunge(found)
         return found
+
+
+def demo_cohort_file_applied(store: Store, cohort_id: int) -> None:
+    """Give the seeded demo cohort the example cohort file made its own (as ``seed_rhythm``
+    does), applied before its course began: its [community] names the community."""
+    from datetime import UTC, datetime, time
+    from datetime import timedelta as delta
+
+    from sqlalchemy import select
+
+    from nbcohort.cohorts.demo_rhythm import demo_cohort_file
+    from nbcohort.cohorts.models import clock_at
+    from tests.helpers.processes import REPO
+
+    with store.write() as s:
+        cohort = s.get_one(Cohort, cohort_id)
+        people = list(s.scalars(select(Member).where(Member.cohort_id == cohort.id)))
+        staff = {
+            "facilitators": [m.username for m in people if m.role == "facilitator"],
+            "champion": next(m.username for m in people if m.role == "champion"),
+        }
+        assert cohort.starts_on is not None
+        start = datetime.combine(cohort.starts_on, time(0), tzinfo=UTC)
+        template = (REPO / "course" / "cohorts" / "spring-27.toml").read_text()
+        text = demo_cohort_file(template, cohort.slug, cohort.title, start, staff)
+        spec, problems = check_cohort_file(text, "demo.toml")
+        assert spec is not None and spec.community is not None, problems
+        with clock_at(start - delta(days=2)):
+            apply_cohort_file(s, SYSTEM, spec, hashlib.sha256(text.encode()).hexdigest())

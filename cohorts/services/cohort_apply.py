@@ -23,11 +23,15 @@ from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import Conflict, Forbidden
-from nbcohort.cohorts.services.graduation import community_rhythm
-from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window
+from nbcohort.cohorts.services.rhythm import (
+    community_rhythm,
+    course_prompt_order,
+    course_until,
+    plan_window,
+)
 from nbcohort.cohorts.services.unique import insert_if_absent
 
-__all__ = ["ApplyReport", "apply_cohort_file"]
+__all__ = ["ApplyReport", "apply_cohort_file", "routine_events"]
 
 _EVENT = cast(Table, Event.__table__)
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -118,7 +122,10 @@ def apply_cohort_file(
     now = utcnow()
     if rhythm.cadence.prompts.enabled:
         _prompts_wait_for_the_cadence(session, cohort, order, now)
-    report.events = _routine_events(session, cohort, spec) + _deadline_events(
+    routines = spec
+    if cohort.graduated_at is not None:  # the course's routines ended on graduation day
+        routines = course_until(spec, cohort.graduated_at.astimezone(in_zone(c.timezone)).date())
+    report.events = routine_events(session, cohort, routines) + _deadline_events(
         session, cohort, deadlines or {}
     )
     start, end = plan_window(rhythm, now, horizon_days)
@@ -159,8 +166,9 @@ def _prompts_wait_for_the_cadence(
             prompt.opens_at = None
 
 
-def _routine_events(session: Session, cohort: Cohort, spec: CohortFile) -> int:
-    """One recurring calendar entry per routine (RRULE weekly on its day)."""
+def routine_events(session: Session, cohort: Cohort, spec: CohortFile) -> int:
+    """One recurring calendar entry per routine of the course (RRULE weekly on its day,
+    until the cadence's ``until``)."""
     zone = in_zone(spec.cohort.timezone)
     changed = 0
     keys = []

@@ -24,20 +24,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.cohort_file import CohortFile
+from nbcohort.cohorts.local_time import in_zone
 from nbcohort.cohorts.models import Cohort, Member, ReviewRound, utcnow
 from nbcohort.cohorts.prompt_library import community_prompts
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
+from nbcohort.cohorts.services.cohort_apply import routine_events
 from nbcohort.cohorts.services.errors import Conflict, Invalid
-from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window, rhythm_of
+from nbcohort.cohorts.services.rhythm import (
+    community_rhythm,
+    course_prompt_order,
+    course_until,
+    plan_window,
+    rhythm_of,
+)
 
-__all__ = [
-    "GraduationReport",
-    "community_rhythm",
-    "graduate",
-    "refuse_after_graduation",
-]
+__all__ = ["GraduationReport", "graduate", "refuse_after_graduation"]
 
 COMMUNITY_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 
@@ -90,14 +93,6 @@ class GraduationReport:
                 "review rounds: no new round can open",
             ]
         )
-
-
-def community_rhythm(spec: CohortFile) -> CohortFile:
-    """The cohort file as the rhythm reads it after graduation: the community's cadence in
-    place of the course's."""
-    if spec.community is None:
-        return spec
-    return spec.model_copy(update={"cadence": spec.community.cadence})
 
 
 def refuse_after_graduation(session: Session, cohort_id: int, what: str) -> None:
@@ -210,6 +205,9 @@ def _graduate(
     start, end = plan_window(rhythm, now, horizon_days)
     items = plan_items(rhythm, course_prompt_order(cohort), community_prompts(), start, end)
     report.plan = sync_plan(session, cohort, items, prune_after=now)
+    # The course's routines end in the calendar on graduation day (their entries stay).
+    today = now.astimezone(in_zone(cohort.timezone)).date()
+    routine_events(session, cohort, course_until(spec, today))
     record(
         session,
         cohort.id,

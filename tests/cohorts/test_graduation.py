@@ -5,7 +5,7 @@ longer open, the cadence becomes the community's, and the refusals name what is 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -16,6 +16,7 @@ from nbcohort.cohorts.models import (
     Activity,
     CadenceItem,
     Cohort,
+    Event,
     Member,
     Post,
     ReviewRound,
@@ -294,3 +295,24 @@ def test_an_unknown_key_in_community_is_named():
     _, problems = check_cohort_file(text, "spring.toml")
     assert [p.key for p in problems] == ["community.motto"]
     assert "known here: name, title, cadence" in problems[0].message
+
+
+def test_the_courses_routines_end_in_the_calendar_on_graduation_day(store, spring):
+    with store.read() as s:
+        (before,) = s.scalars(select(Event.rrule).where(Event.kind == "routine")).all()
+    assert "UNTIL" not in before
+    _graduate(store, "spring")
+    with store.read() as s:
+        cohort = _cohort(s, "spring")
+        (after,) = s.scalars(select(Event.rrule).where(Event.kind == "routine")).all()
+        day = cohort.graduated_at.astimezone(cohort_zone(cohort)).date()
+    assert after.startswith(before + ";UNTIL=")
+    until = datetime.strptime(after.split("UNTIL=")[1], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    assert until.astimezone(cohort_zone(cohort)).date() == day  # the end of that day
+    text = cohort_file("spring", "pandas-practice")
+    spec, _ = check_cohort_file(text, "spring.toml")
+    assert spec is not None
+    with store.write() as s:  # applying the file again keeps the end
+        apply_cohort_file(s, SYSTEM, spec, "again")
+    with store.read() as s:
+        assert s.scalars(select(Event.rrule).where(Event.kind == "routine")).all() == [after]

@@ -44,7 +44,7 @@ def test_no_round_opens_or_reopens_after_graduation(tmp_path: Path, sqlite_store
         assert s.scalar(select(ReviewRound.status)) == "closed"
     folders = sorted((ctx.data_dir / "reviews").rglob("*"))
     with pytest.raises(Conflict, match="no review round can open"):
-        round_open.open_round(ctx, "ps-2", due=due, reviewers=2, seed=1)
+        round_open.open_round(ctx, ASSIGNMENT, due=due, reviewers=2, seed=1)
     assert sorted((ctx.data_dir / "reviews").rglob("*")) == folders  # nothing collected
     with sqlite_store.read() as s:
         assert s.scalar(select(func.count()).select_from(ReviewRound)) == 1

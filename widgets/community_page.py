@@ -35,11 +35,19 @@ def gather_community(client: CohortClient) -> dict[str, Any]:
     data["artifacts"] = _ask(client.artifacts)
     data["topics"] = _ask(client.topics)
     data["events"] = _ask(lambda: client.events(60))
+    others = [c["slug"] for c in data["community"].get("cohorts", []) if not c.get("mine")]
+    data["course_threads"] = [
+        t for slug in others for t in _listed_or_none(_ask(lambda s=slug: client.course_threads(s)))
+    ]
     pilots = getattr(client, "pilots", None)  # pilots (issue #16 part 3) may not exist yet
     if callable(pilots):
         with suppress(TypeError):  # a client method that needs arguments: not this page's
             data["pilots"] = _ask(pilots)
     return data
+
+
+def _listed_or_none(value: Any) -> list[dict[str, Any]]:
+    return value[:5] if isinstance(value, list) else []  # a cohort's five busiest threads
 
 
 class CommunityPage(w.VBox):

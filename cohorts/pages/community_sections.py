@@ -81,6 +81,17 @@ def _events(events: list[dict[str, Any]]) -> str:
     return _list(items)
 
 
+def _course_threads(threads: list[dict[str, Any]]) -> str:
+    return _list(
+        [
+            f"{html.escape(str(t.get('title') or t['anchor']))} "
+            f'<span class="nbc-meta">· {html.escape(str(t["cohort"]["title"]))} · read-only · '
+            f"{int(t['posts'])} posts · last {when(t.get('last_post_at'))}</span>"
+            for t in threads
+        ]
+    )
+
+
 def _pilots(pilots: list[dict[str, Any]]) -> str:
     items = []
     for p in pilots[:20]:
@@ -113,6 +124,7 @@ def community_sections(data: dict[str, Any]) -> list[Section]:
     plan: list[tuple[str, str, Any]] = [
         ("artifacts", "Artifact library", _library),
         ("topics", "Ongoing topics", _topics),
+        ("course_threads", "The other cohorts' course threads", _course_threads),
         ("pilots", "Pilots and their outcomes", _pilots),
         ("events", "Events", _events),
     ]

@@ -6,6 +6,7 @@ says so in words."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.cohort_checks import check_cohort_file
@@ -15,9 +16,10 @@ from nbcohort.cohorts.pages.sections import Refused
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.graduation import graduate
+from nbcohort.cohorts.services.posts import create_post
 from nbcohort.widgets.community_page import CommunityPage, community_page
 from nbcohort.widgets.search import Search
-from tests.helpers.graduation import cohort_file
+from tests.helpers.graduation import cohort_file, make_cohort
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
 COMMUNITY = {
@@ -60,9 +62,15 @@ def test_each_section_appears_when_its_data_exists():
         "topics": [topic],
         "events": Refused("the calendar is not reachable"),
         "pilots": {"pilots": [pilot]},
-    }
+        "course_threads": [{"anchor": "module-1/loading", "title": "", "posts": 2,
+                            "cohort": {"title": "Autumn"}, "last_post_at": None}],
+    }  # fmt: skip
     sections = {s.key: s for s in community_sections(data)}
-    assert list(sections) == ["cohorts", "artifacts", "topics", "pilots", "events"]
+    assert list(sections) == [
+        "cohorts", "artifacts", "topics", "course_threads", "pilots", "events"
+    ]  # fmt: skip
+    assert "module-1/loading" in sections["course_threads"].html
+    assert "Autumn · read-only · 2 posts" in sections["course_threads"].html
     library = sections["artifacts"].html
     assert "reused 3 times" in library and "licence CC-BY-4.0" in library
     assert "pandas (1)" in library and HOSTILE not in library
@@ -89,8 +97,13 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
     assert isinstance(before, CommunityPage)
     assert [s.key for s in before.sections] == ["community"]
     assert "has not graduated" in before.sections[0].html
+    autumn = make_cohort(store, "autumn", "pandas-practice")  # another cohort, same community
     with store.write() as s:
         graduate(s, Actor.system(), s.get_one(Cohort, applied.id))
+        other = s.scalars(select(Cohort).where(Cohort.slug == "autumn")).one()
+        create_post(s, Actor.of(autumn["ana"]), other, "module-2/groupby", "groupby in autumn")
+        graduate(s, Actor.system(), other)
+    make_cohort(store, "elsewhere", "sql-practice")  # not this community: never shown
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     ana.share("merge.py", b"print(1)\n", "Merge checks", tags=["merge"])
     ana.start_topic("merge-tips", "Merge tips", "How do you check a merge?")
@@ -103,3 +116,5 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
     assert any(isinstance(c, Search) and c.kind == "artifact" for c in page.children)
     text = "".join(s.html for s in page.sections)
     assert "Merge checks" in text and "Merge tips" in text and "Ben Okafor" not in text
+    assert "course_threads" in keys and "module-2/groupby" in text and "read-only" in text
+    assert "Cohort autumn" in text and "elsewhere" not in text

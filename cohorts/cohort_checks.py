@@ -106,45 +106,10 @@ def _schema_problems(error: ValidationError) -> list[tuple[KeyPath, str]]:
 
 def _cross_problems(raw: dict[str, Any]) -> list[tuple[KeyPath, str]]:
     """What no single key shows: clashes, duplicates, steps that need more, templates."""
-    out: list[tuple[KeyPath, str]] = []
-    cadence = raw.get("cadence") if isinstance(raw.get("cadence"), dict) else {}
-    assert isinstance(cadence, dict)
-    routines = cadence.get("routines") if isinstance(cadence.get("routines"), list) else []
-    assert isinstance(routines, list)
-    slots: dict[tuple[str, str], str] = {}
-    highlights = cadence.get("highlights", {})
-    if isinstance(highlights, dict) and highlights.get("enabled", True):
-        slot = _slot(highlights.get("day", "friday"), highlights.get("time", dt.time(15, 0)))
-        if slot:
-            slots[slot] = "cadence.highlights"
-    keys: dict[str, int] = {}
-    for i, routine in enumerate(routines):
-        if not isinstance(routine, dict):
-            continue
-        slot = _slot(routine.get("day"), routine.get("time"))
-        if slot and slot in slots:
-            out.append(
-                (
-                    ("cadence", "routines", i, "time"),
-                    f"at the same time as {slots[slot]} ({slot[0]} {slot[1]}): two routines "
-                    "cannot share a time",
-                )
-            )
-        elif slot:
-            slots[slot] = f"cadence.routines#{i + 1} ({routine.get('title', '')})"
-        key = routine.get("key")
-        if isinstance(key, str):
-            if key in keys:
-                out.append(
-                    (("cadence", "routines", i, "key"), f"{key!r} is also routine #{keys[key] + 1}")
-                )
-            keys.setdefault(key, i)
-        _template_problem(
-            out, ("cadence", "routines", i, "prompt"), routine.get("prompt"), ROUTINE_VARS
-        )
-    clinic = cadence.get("clinic", {})
-    if isinstance(clinic, dict):
-        _template_problem(out, ("cadence", "clinic", "intro"), clinic.get("intro"), CLINIC_VARS)
+    out = _cadence_problems(raw.get("cadence"), ("cadence",))
+    community = raw.get("community")
+    if isinstance(community, dict):
+        out.extend(_cadence_problems(community.get("cadence"), ("community", "cadence")))
     onboarding = raw.get("onboarding") if isinstance(raw.get("onboarding"), dict) else {}
     assert isinstance(onboarding, dict)
     steps = onboarding.get("steps") if isinstance(onboarding.get("steps"), list) else []
@@ -174,6 +139,48 @@ def _cross_problems(raw: dict[str, Any]) -> list[tuple[KeyPath, str]]:
     starts, ends = cohort.get("starts_on"), cohort.get("ends_on")
     if isinstance(starts, date) and isinstance(ends, date) and ends < starts:
         out.append((("cohort", "ends_on"), f"{ends} is before starts_on {starts}"))
+    return out
+
+
+def _cadence_problems(raw: Any, at: KeyPath) -> list[tuple[KeyPath, str]]:
+    """Clashing times, duplicate keys and bad templates in the cadence at ``at`` (the
+    course's, or the community's after graduation)."""
+    out: list[tuple[KeyPath, str]] = []
+    cadence = raw if isinstance(raw, dict) else {}
+    routines = cadence.get("routines") if isinstance(cadence.get("routines"), list) else []
+    assert isinstance(routines, list)
+    slots: dict[tuple[str, str], str] = {}
+    highlights = cadence.get("highlights", {})
+    if isinstance(highlights, dict) and highlights.get("enabled", at == ("cadence",)):
+        slot = _slot(highlights.get("day", "friday"), highlights.get("time", dt.time(15, 0)))
+        if slot:
+            slots[slot] = f"{_key(at)}.highlights"
+    keys: dict[str, int] = {}
+    for i, routine in enumerate(routines):
+        if not isinstance(routine, dict):
+            continue
+        slot = _slot(routine.get("day"), routine.get("time"))
+        if slot and slot in slots:
+            out.append(
+                (
+                    (*at, "routines", i, "time"),
+                    f"at the same time as {slots[slot]} ({slot[0]} {slot[1]}): two routines "
+                    "cannot share a time",
+                )
+            )
+        elif slot:
+            slots[slot] = f"{_key(at)}.routines#{i + 1} ({routine.get('title', '')})"
+        key = routine.get("key")
+        if isinstance(key, str):
+            if key in keys:
+                out.append(
+                    ((*at, "routines", i, "key"), f"{key!r} is also routine #{keys[key] + 1}")
+                )
+            keys.setdefault(key, i)
+        _template_problem(out, (*at, "routines", i, "prompt"), routine.get("prompt"), ROUTINE_VARS)
+    clinic = cadence.get("clinic", {})
+    if isinstance(clinic, dict):
+        _template_problem(out, (*at, "clinic", "intro"), clinic.get("intro"), CLINIC_VARS)
     return out
 
 

@@ -9,6 +9,7 @@ onboarding; notification settings. The schema is declared here with pydantic;
 from __future__ import annotations
 
 import datetime as dt
+import re
 from datetime import date
 from functools import cache
 from types import NoneType, UnionType
@@ -29,6 +30,7 @@ __all__ = [
     "Cadence",
     "Clinic",
     "CohortFile",
+    "Community",
     "Digest",
     "Highlights",
     "Leaving",
@@ -220,6 +222,34 @@ class Leaving(_Section):
     posts: Literal["keep", "remove"] | None = None
 
 
+def _community_name(value: str) -> str:
+    if not re.fullmatch(_SLUG, value):
+        raise ValueError(
+            f"community name {value!r} must be lowercase letters, digits and '-' "
+            "(a letter or digit first, at most 63)"
+        )
+    return value
+
+
+def _community_cadence() -> Cadence:
+    """The community's rhythm once the course has ended: fewer prompts (one a week, from the
+    kit's community library), no weekly highlights, the monthly clinic, the digest."""
+    return Cadence(
+        prompts=Prompts(days=["tuesday"]),
+        highlights=Highlights(enabled=False),
+    )
+
+
+class Community(_Section):
+    """The community of practice the cohort graduates into (``cohort graduate``): cohorts
+    naming the same ``name`` share its topics and read each other's course threads; after
+    graduation ``cadence`` replaces the course's."""
+
+    name: Annotated[str, AfterValidator(_community_name)]
+    title: Annotated[str, Field(max_length=200)] = ""
+    cadence: Cadence = Field(default_factory=_community_cadence)
+
+
 class CohortFile(_Section):
     cohort: CohortSection
     cadence: Cadence = Field(default_factory=Cadence)
@@ -228,6 +258,7 @@ class CohortFile(_Section):
     badges: Badges = Field(default_factory=Badges)
     leaving: Leaving = Field(default_factory=Leaving)
     charter: CharterSection = Field(default_factory=CharterSection)
+    community: Community | None = None
 
 
 M = TypeVar("M", bound=BaseModel)

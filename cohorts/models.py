@@ -149,6 +149,10 @@ class Cohort(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Graduation (migration 0013, services/graduation.py): the community of practice the
+    # cohort graduated into, and when. Cohorts naming the same community share its topics.
+    community: Mapped[str | None] = mapped_column(String(64), index=True)
+    graduated_at: Mapped[datetime | None] = mapped_column()
 
 
 class Member(Base):

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from nbcohort.cohorts.models import ReviewRound, utcnow
 from nbcohort.cohorts.services.cohort_registry import get_cohort
 from nbcohort.cohorts.services.errors import Conflict
+from nbcohort.cohorts.services.graduation import refuse_after_graduation
 from nbcohort.cohorts.services.review_rounds import NewSubmission, create_round
 from nbcohort.exchange.allocation import AllocationError, allocate, check
 from nbcohort.exchange.nbgrader_io import collect
@@ -88,9 +89,12 @@ def _refuse_a_second_round(ctx: RoundContext, assignment: str) -> None:
     """A Conflict, before any work, when the assignment has a round already (when two open at
     once, ``create_round`` decides)."""
     with ctx.store.read() as s:
+        cohort_id = get_cohort(s, ctx.cohort).id
+        # A graduated cohort opens no round: said before nbgrader collects anything.
+        refuse_after_graduation(s, cohort_id, "no review round can open")
         existing = s.scalar(
             select(ReviewRound.status).where(
-                ReviewRound.cohort_id == get_cohort(s, ctx.cohort).id,
+                ReviewRound.cohort_id == cohort_id,
                 ReviewRound.assignment == assignment,
             )
         )

@@ -17,6 +17,7 @@ from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.pulse import pulse
 from nbcohort.widgets.search import search
 from nbcohort.widgets.share import library, share
+from nbcohort.widgets.topics import topics
 
 __all__ = [
     "applied",
@@ -33,4 +34,5 @@ __all__ = [
     "pulse",
     "search",
     "share",
+    "topics",
 ]

@@ -17,6 +17,7 @@ PAGES = {
     "cohort": "Cohort activity",
     "leader": "Leader one-pager",
     "dashboard": "Facilitator dashboard",
+    "community": "Community of practice",
 }
 
 

@@ -29,9 +29,11 @@ __all__ = [
     "BadgesQuery",
     "ChampionsQuery",
     "CharterAckBody",
+    "CourseThreadQuery",
     "DashboardQuery",
     "DaysQuery",
     "EmailPref",
+    "GraduateBody",
     "HeldReject",
     "Helpfulness",
     "LeaveBody",
@@ -39,6 +41,7 @@ __all__ = [
     "Moderation",
     "NewArtifact",
     "NewPost",
+    "NewTopic",
     "NotificationsQuery",
     "NotificationsRead",
     "PinsQuery",
@@ -57,6 +60,8 @@ __all__ = [
     "TagQuery",
     "ThreadQuery",
     "ThreadsQuery",
+    "TopicPost",
+    "TopicQuery",
     "Watch",
     "parse_body",
     "parse_query",
@@ -277,6 +282,34 @@ class AppealBody(_Body):
 class AppealDecision(_Body):
     decision: Literal["grant", "deny"]
     reason: Short
+
+
+class NewTopic(_Body):
+    name: Short
+    title: Short
+    body: Text
+
+
+class TopicPost(_Body):
+    body: Text
+    parent_id: Id | None = None
+    request_key: Short | None = None
+
+
+class TopicQuery(_Query):
+    before: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] | None = None
+
+
+class CourseThreadQuery(_Query):
+    cohort: Short
+    anchor: Short | None = None  # none: the list of that cohort's course threads
+    before: Id | None = None
+    limit: Annotated[int, Field(ge=1, le=200)] | None = None
+
+
+class GraduateBody(_Body):
+    dry_run: bool = False
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -116,10 +116,14 @@ class CohortApp(NbCohortCommand):
             "nbcohort.cohorts.cli.cohort_file.CohortApply",
             "Create or update the cohort a cohort file defines (safe to run again).",
         ),
+        "graduate": (
+            "nbcohort.cohorts.cli.graduation.CohortGraduate",
+            "End the formal course: learners become alumni in the community of practice.",
+        ),
     }
 
     def run(self) -> None:
-        raise CommandError("choose a subcommand: create, list, validate, apply")
+        raise CommandError("choose a subcommand: create, list, validate, apply, graduate")
 
 
 class RosterImport(NbCohortCommand):

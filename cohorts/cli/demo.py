@@ -260,6 +260,10 @@ class DemoCommand(NbCohortCommand):
                 voila = f"{lab_url}/voila/render/{self.pages_folder()}"
                 print(f"cohort page       : {voila}/cohort.ipynb?token={lab_token}")
                 print(f"leader one-pager  : {voila}/leader.ipynb?token={lab_token}")
+                print(
+                    f"community page    : {voila}/community.ipynb?token={lab_token} (after "
+                    "'nbcohort cohort graduate demo')"
+                )
             print(f"community service : {service.url}/api/v1/health")
             outbox = Path(
                 MailSettings(parent=self).outbox_dir or Path(self.settings().data_dir) / "outbox"

@@ -1,6 +1,7 @@
-"""The Voila pages: page notebooks (``cohort.ipynb``, ``leader.ipynb``, ``dashboard.ipynb``)
-made of widgets over the member's client, and what renders their content for both Voila and
-the static export: ``sections`` (the cohort activity page), ``leader`` (the one-pager),
+"""The Voila pages: page notebooks (``cohort.ipynb``, ``leader.ipynb``, ``dashboard.ipynb``,
+``community.ipynb``) made of widgets over the member's client, and what renders their content
+for both Voila and the static export: ``sections`` (the cohort activity page),
+``community_sections`` (the community-of-practice page), ``leader`` (the one-pager),
 ``charts`` (Vega-Lite specs drawn as SVG, and their tables), ``tables`` (HTML and CSV),
 ``export`` (one static HTML file; the only module here that reads the services layer, for
 the CLI)."""
@@ -12,7 +13,7 @@ from pathlib import Path
 
 __all__ = ["PAGE_NOTEBOOKS", "copy_pages"]
 
-PAGE_NOTEBOOKS = ("cohort.ipynb", "leader.ipynb", "dashboard.ipynb")
+PAGE_NOTEBOOKS = ("cohort.ipynb", "leader.ipynb", "dashboard.ipynb", "community.ipynb")
 
 
 def copy_pages(folder: Path) -> list[Path]:

@@ -78,6 +78,11 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "post.approve": _STAFF | {"champion"},
     "appeal.decide": _STAFF,
     "appeal.file": _PARTICIPANTS,
+    # Graduation (#16): instructors end the formal course; in the community of practice the
+    # cohort graduated into, participants start topics and everyone reads the community.
+    "cohort.graduate": frozenset({"instructor"}),
+    "topic.create": _PARTICIPANTS,
+    "community.read": _PARTICIPANTS | {"sponsor"},
 }
 
 

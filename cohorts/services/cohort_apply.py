@@ -22,11 +22,16 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.course_content import sync_course
-from nbcohort.cohorts.services.errors import Forbidden
-from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window
+from nbcohort.cohorts.services.errors import Conflict, Forbidden
+from nbcohort.cohorts.services.rhythm import (
+    community_rhythm,
+    course_prompt_order,
+    course_until,
+    plan_window,
+)
 from nbcohort.cohorts.services.unique import insert_if_absent
 
-__all__ = ["ApplyReport", "apply_cohort_file"]
+__all__ = ["ApplyReport", "apply_cohort_file", "routine_events"]
 
 _EVENT = cast(Table, Event.__table__)
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")
@@ -93,12 +98,15 @@ def apply_cohort_file(
             if getattr(cohort, name) != value:
                 setattr(cohort, name, value)
                 report.changed.append(name)
+    rhythm = _rhythm(cohort, spec)
     if course is not None:
         report.course = sync_course(session, actor, cohort, course)
     order = list(course.prompts) if course is not None else course_prompt_order(cohort)
     settings = dict(cohort.settings or {})
+    if rhythm is not spec:  # graduated: the community's cadence; the course's is kept
+        settings["course_cadence"] = spec.cadence.model_dump(mode="json")
     new = {
-        "rhythm": spec.model_dump(mode="json"),
+        "rhythm": rhythm.model_dump(mode="json"),
         "rhythm_prompts": order,
         "digest": spec.cadence.digest.model_dump(mode="json"),
         "notifications": spec.notifications.model_dump(mode="json"),
@@ -112,18 +120,36 @@ def apply_cohort_file(
         cohort.settings = settings
     session.flush()
     now = utcnow()
-    if spec.cadence.prompts.enabled:
+    if rhythm.cadence.prompts.enabled:
         _prompts_wait_for_the_cadence(session, cohort, order, now)
-    report.events = _routine_events(session, cohort, spec) + _deadline_events(
+    routines = spec
+    if cohort.graduated_at is not None:  # the course's routines ended on graduation day
+        routines = course_until(spec, cohort.graduated_at.astimezone(in_zone(c.timezone)).date())
+    report.events = routine_events(session, cohort, routines) + _deadline_events(
         session, cohort, deadlines or {}
     )
-    start, end = plan_window(spec, now, horizon_days)
-    items = plan_items(spec, order, community_prompts(), start, end)
+    start, end = plan_window(rhythm, now, horizon_days)
+    items = plan_items(rhythm, order, community_prompts(), start, end)
     report.plan = sync_plan(session, cohort, items, prune_after=now)
     report.notes = _notes(session, cohort, spec)
     if report.created or report.changed or report.plan.added or report.plan.updated:
         record(session, cohort.id, None, "cohort.apply", cohort, sha256=sha256, source=source)
     return cohort, report
+
+
+def _rhythm(cohort: Cohort, spec: CohortFile) -> CohortFile:
+    """The file as the rhythm reads it: after graduation, with the community's cadence (a
+    graduated cohort's file must keep naming its community)."""
+    if cohort.graduated_at is None:
+        return spec
+    if spec.community is None or spec.community.name != cohort.community:
+        named = repr(spec.community.name) if spec.community else "no community"
+        raise Conflict(
+            f"cohort {cohort.slug!r} graduated into the community {cohort.community!r}; this "
+            f"cohort file names {named}: keep [community] name = {cohort.community!r}",
+            field="community",
+        )
+    return community_rhythm(spec)
 
 
 def _prompts_wait_for_the_cadence(
@@ -140,8 +166,9 @@ def _prompts_wait_for_the_cadence(
             prompt.opens_at = None
 
 
-def _routine_events(session: Session, cohort: Cohort, spec: CohortFile) -> int:
-    """One recurring calendar entry per routine (RRULE weekly on its day)."""
+def routine_events(session: Session, cohort: Cohort, spec: CohortFile) -> int:
+    """One recurring calendar entry per routine of the course (RRULE weekly on its day,
+    until the cadence's ``until``)."""
     zone = in_zone(spec.cohort.timezone)
     changed = 0
     keys = []

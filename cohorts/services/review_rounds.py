@@ -32,6 +32,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.graduation import refuse_after_graduation
 from nbcohort.cohorts.services.notifications import notify_members, notify_reviewers
 
 __all__ = [
@@ -105,6 +106,7 @@ def create_round(
     packet). A second round for the same assignment is a Conflict, also when two instructors
     race (the unique constraint decides)."""
     require(actor, "review.run", cohort.id)
+    refuse_after_graduation(session, cohort.id, "no review round can open")
     if due_at <= utcnow():
         raise Invalid(f"the due date {due_at:%Y-%m-%d %H:%M %Z} has passed", field="due")
     existing = session.scalar(
@@ -332,6 +334,7 @@ def close_round(
 def reopen_round(session: Session, actor: Actor, rnd: ReviewRound, due_at: datetime) -> None:
     """Open a closed round again until ``due_at``; the results stand until the next close."""
     require(actor, "review.run", rnd.cohort_id)
+    refuse_after_graduation(session, rnd.cohort_id, "no review round can open again")
     if rnd.status != "closed":
         raise Conflict(f"the review round for {rnd.assignment!r} is {rnd.status}, not closed")
     if due_at <= utcnow():

@@ -8,7 +8,7 @@ from and its SHA-256). Light on imports: the cadence tick loads it every minute.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -17,13 +17,37 @@ from nbcohort.cohorts.cohort_file import CohortFile, from_stored
 from nbcohort.cohorts.local_time import at_local, in_zone
 from nbcohort.cohorts.models import Cohort, Member
 
-__all__ = ["course_prompt_order", "facilitator", "plan_window", "rhythm_of"]
+__all__ = [
+    "community_rhythm",
+    "course_prompt_order",
+    "course_until",
+    "facilitator",
+    "plan_window",
+    "rhythm_of",
+]
 
 
 def rhythm_of(cohort: Cohort) -> CohortFile | None:
     """The cohort file applied to ``cohort``, or None for a cohort without one."""
     raw = (cohort.settings or {}).get("rhythm")
     return from_stored(CohortFile, raw) if raw else None
+
+
+def community_rhythm(spec: CohortFile) -> CohortFile:
+    """The cohort file as the rhythm reads it after graduation: the community's cadence in
+    place of the course's."""
+    if spec.community is None:
+        return spec
+    return spec.model_copy(update={"cadence": spec.community.cadence})
+
+
+def course_until(spec: CohortFile, last: date) -> CohortFile:
+    """The file with the course's cadence ending on ``last`` at the latest (graduation day):
+    the course's routines stay in the calendar up to then, and end."""
+    until = spec.cadence.until
+    if until is not None and until <= last:
+        return spec
+    return spec.model_copy(update={"cadence": spec.cadence.model_copy(update={"until": last})})
 
 
 def course_prompt_order(cohort: Cohort) -> list[str]:

@@ -18,8 +18,11 @@ from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.metrics import compute_metrics, load_frames
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.pages import copy_pages
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.graduation import graduate
 from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
 from tests.helpers.demo_pages import seed_pages
+from tests.helpers.graduation import demo_cohort_file_applied
 
 pytestmark = [
     pytest.mark.browser,
@@ -183,3 +186,40 @@ def test_dashboard_for_an_instructor(tmp_path, store, service, demo, browser):
     metrics = _metrics(store, demo.slug)
     for metric in metrics.values():
         assert metric["title"] in text
+
+
+def test_community_page_for_an_alumnus_after_graduation(tmp_path, store, service, demo, browser):
+    """The demo cohort graduates; an alumna's community page shows its cohorts, library,
+    topics and events, with a hostile topic title and artifact title shown as text."""
+    with store.read() as s:
+        cohort_id = s.scalars(select(Cohort.id).where(Cohort.slug == demo.slug)).one()
+    demo_cohort_file_applied(store, cohort_id)
+    with store.write() as s:
+        graduate(s, Actor.system(), s.get_one(Cohort, cohort_id))
+    alumna = CohortClient(service.url, demo.tokens["learner"], timeout=10)
+    assert alumna.me()["member"]["role"] == "alumni"
+    alumna.share("hostile.py", b"print(1)\n", HOSTILE, tags=["pandas"])
+    alumna.start_topic("after-the-course", HOSTILE[:100], "What are you working on now?")
+    home = tmp_path / "home"
+    copy_pages(home / "community")
+    lab = JupyterServer(tmp_path, home, service.url, demo.tokens["learner"]).wait()
+    try:
+        page, blocked, _ = _open(browser, lab, "community")
+        page.get_by_role("heading", name="Ongoing topics").wait_for(timeout=120_000)
+        text = page.inner_text("body")
+        page.screenshot(path=str(ARTIFACTS / "page-community.png"), full_page=True)
+        pwned = page.evaluate("window.__pwned === undefined ? null : window.__pwned")
+        search = page.get_by_placeholder("words to find in artifacts")
+        search.fill("hostile")
+        search.press("Enter")
+        page.get_by_text("Artifacts (1)").wait_for(timeout=60_000)
+    finally:
+        lab.stop()
+    assert _ours(blocked) == []
+    assert pwned is None
+    for heading in ("Community of practice: Pandas practitioners", "Cohorts in this community",
+                    "Artifact library", "Ongoing topics", "Events"):  # fmt: skip
+        assert heading in text, heading
+    assert "topic/after-the-course" in text and HOSTILE[:60] in text
+    assert "reused 0 times" in text and "licence" in text
+    assert "grade" not in text.lower() and "score" not in text.lower()

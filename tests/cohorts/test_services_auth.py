@@ -291,6 +291,9 @@ moderation.queue -      y        y           y          -      -
 post.approve    -       y        y           y          -      -
 appeal.decide   -       -        y           y          -      -
 appeal.file     y       y        y           y          y      -
+cohort.graduate -       -        -           y          -      -
+topic.create    y       y        y           y          y      -
+community.read  y       y        y           y          y      y
 """
 
 

@@ -25,6 +25,7 @@ from nbcohort.cohorts.api.routes import (
     threads,
     unsubscribe,
 )
+from nbcohort.cohorts.api.routes import community as community_routes
 
 __all__ = ["PAGES", "ROUTES"]
 
@@ -45,6 +46,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *privacy.ROUTES,
     *pulse.ROUTES,
     *moderation.ROUTES,
+    *community_routes.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -1,0 +1,62 @@
+"""The client's calls for the community of practice after graduation, mixed into
+:class:`~nbcohort.cohorts.client.CohortClient` (which holds the connection and ``request``)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+__all__ = ["CommunityCalls"]
+
+
+class CommunityCalls:
+    """The community a graduated cohort belongs to: its cohorts, topics, course threads."""
+
+    def request(self, method: str, path: str, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def community(self) -> dict[str, Any]:
+        """The community the member's cohort graduated into, and its cohorts."""
+        return self.request("GET", "/api/v1/community")
+
+    def topics(self) -> list[dict[str, Any]]:
+        """The community's topics, most recently active first, each with its cohort."""
+        return self.request("GET", "/api/v1/community/topics")["topics"]
+
+    def start_topic(self, name: str, title: str, body: str) -> dict[str, Any]:
+        """Start a community topic ``topic/<name>`` with its first post."""
+        payload = {"name": name, "title": title, "body": body}
+        return self.request("POST", "/api/v1/community/topics", json=payload)
+
+    def topic(
+        self, name: str, *, before: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A page of a community topic."""
+        params = {k: v for k, v in {"before": before, "limit": limit}.items() if v is not None}
+        path = f"/api/v1/community/topics/{quote(name, safe='')}"
+        return self.request("GET", path, params=params)
+
+    def post_in_topic(
+        self, name: str, body: str, *, parent_id: int | None = None, key: str | None = None
+    ) -> dict[str, Any]:
+        """Post, or reply to ``parent_id``, in a community topic."""
+        path = f"/api/v1/community/topics/{quote(name, safe='')}/posts"
+        payload = {"body": body, "parent_id": parent_id, "request_key": key}
+        return self.request("POST", path, json=payload)
+
+    def course_threads(self, cohort: str) -> list[dict[str, Any]]:
+        """The course threads of a cohort in the community (read-only when not one's own)."""
+        params = {"cohort": cohort}
+        return self.request("GET", "/api/v1/community/threads", params=params)["threads"]
+
+    def course_thread(
+        self, cohort: str, anchor: str, *, before: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A page of a course thread of a cohort in the community."""
+        params: dict[str, Any] = {"cohort": cohort, "anchor": anchor}
+        params.update({k: v for k, v in {"before": before, "limit": limit}.items() if v})
+        return self.request("GET", "/api/v1/community/threads", params=params)
+
+    def graduate(self, *, dry_run: bool = False) -> dict[str, Any]:
+        """Graduate the member's cohort (instructors): what changed, or would change."""
+        return self.request("POST", "/api/v1/cohort/graduate", json={"dry_run": dry_run})

@@ -1,0 +1,120 @@
+"""The community-of-practice page's widget against a real service, and its sections as pure
+functions: before graduation it gives the service's reason and nothing else; after it, each
+section appears only when its data exists, member text is escaped, and an empty community
+says so in words."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.cohort_checks import check_cohort_file
+from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.pages.community_sections import community_sections
+from nbcohort.cohorts.pages.sections import Refused
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
+from nbcohort.cohorts.services.graduation import graduate
+from nbcohort.cohorts.services.posts import create_post
+from nbcohort.widgets.community_page import CommunityPage, community_page
+from nbcohort.widgets.search import Search
+from tests.helpers.graduation import cohort_file, make_cohort
+
+HOSTILE = '<img src=x onerror="window.__pwned=1">'
+COMMUNITY = {
+    "name": "pandas-practice",
+    "title": "Pandas practice",
+    "cohorts": [
+        {"slug": "spring", "title": "Spring", "graduated_at": "2027-04-01T10:00:00+00:00",
+         "alumni": 12, "mine": True},
+        {"slug": "autumn", "title": HOSTILE, "graduated_at": None, "alumni": 0, "mine": False},
+    ],
+}  # fmt: skip
+
+
+def test_an_empty_community_says_so_in_words():
+    data = {"community": COMMUNITY, "artifacts": [], "topics": [], "events": []}
+    sections = community_sections(data)
+    assert [s.key for s in sections] == ["cohorts", "empty"]
+    assert "no shared artifacts, topics, pilots or events yet" in sections[1].html
+    assert HOSTILE not in sections[0].html and "&lt;img" in sections[0].html
+    assert "12 alumni" in sections[0].html and "(yours)" in sections[0].html
+
+
+def test_before_graduation_only_the_reason_is_shown():
+    data = {"community": Refused("cohort 'spring' has not graduated")}
+    sections = community_sections(data)
+    assert [(s.key, s.title) for s in sections] == [("community", "Community of practice")]
+    assert "Not available: cohort &#x27;spring&#x27; has not graduated" in sections[0].html
+
+
+def test_each_section_appears_when_its_data_exists():
+    artifact = {"title": HOSTILE, "author": {"name": "Ana"}, "license": "CC-BY-4.0",
+                "reuses": 3, "tags": ["pandas", "merge"]}  # fmt: skip
+    topic = {"name": "merge-tips", "title": "Merge tips", "cohort": {"title": "Spring"},
+             "posts": 4, "last_post_at": "2027-04-02T10:00:00+00:00"}  # fmt: skip
+    pilot = {"title": "Automate the weekly report", "owner": {"name": "Chi"},
+             "status": "running", "outcome": "2 hours saved a week"}  # fmt: skip
+    data = {
+        "community": COMMUNITY,
+        "artifacts": [artifact],
+        "topics": [topic],
+        "events": Refused("the calendar is not reachable"),
+        "pilots": {"pilots": [pilot]},
+        "course_threads": [{"anchor": "module-1/loading", "title": "", "posts": 2,
+                            "cohort": {"title": "Autumn"}, "last_post_at": None}],
+    }  # fmt: skip
+    sections = {s.key: s for s in community_sections(data)}
+    assert list(sections) == [
+        "cohorts", "artifacts", "topics", "course_threads", "pilots", "events"
+    ]  # fmt: skip
+    assert "module-1/loading" in sections["course_threads"].html
+    assert "Autumn · read-only · 2 posts" in sections["course_threads"].html
+    library = sections["artifacts"].html
+    assert "reused 3 times" in library and "licence CC-BY-4.0" in library
+    assert "pandas (1)" in library and HOSTILE not in library
+    assert "topic/merge-tips" in sections["topics"].html and "4 posts" in sections["topics"].html
+    assert "Outcome: 2 hours saved a week" in sections["pilots"].html
+    assert "Not available: the calendar is not reachable" in sections["events"].html
+    without_pilots = community_sections({**data, "pilots": []})
+    assert "pilots" not in {s.key for s in without_pilots}
+
+
+@pytest.fixture
+def applied(store, cohort):
+    spec, _ = check_cohort_file(cohort_file(cohort.slug, "pandas-practice"), "c.toml")
+    assert spec is not None
+    with store.write() as s:
+        apply_cohort_file(s, Actor.system(), spec, "sha")
+    return cohort
+
+
+@pytest.mark.slow
+def test_the_page_before_and_after_graduation(as_member, applied, people, store, service, tokens):
+    as_member("ana")
+    before = community_page()
+    assert isinstance(before, CommunityPage)
+    assert [s.key for s in before.sections] == ["community"]
+    assert "has not graduated" in before.sections[0].html
+    autumn = make_cohort(store, "autumn", "pandas-practice")  # another cohort, same community
+    with store.write() as s:
+        graduate(s, Actor.system(), s.get_one(Cohort, applied.id))
+        other = s.scalars(select(Cohort).where(Cohort.slug == "autumn")).one()
+        create_post(s, Actor.of(autumn["ana"]), other, "module-2/groupby", "groupby in autumn")
+        graduate(s, Actor.system(), other)
+    make_cohort(store, "elsewhere", "sql-practice")  # not this community: never shown
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    ana.share("merge.py", b"print(1)\n", "Merge checks", tags=["merge"])
+    ana.start_topic("merge-tips", "Merge tips", "How do you check a merge?")
+    ana.close()
+    as_member("ben")
+    page = community_page()
+    assert isinstance(page, CommunityPage)
+    keys = [s.key for s in page.sections]
+    assert keys[:3] == ["cohorts", "artifacts", "topics"] and "empty" not in keys
+    assert any(isinstance(c, Search) and c.kind == "artifact" for c in page.children)
+    text = "".join(s.html for s in page.sections)
+    assert "Merge checks" in text and "Merge tips" in text and "Ben Okafor" not in text
+    assert "course_threads" in keys and "module-2/groupby" in text and "read-only" in text
+    assert "Cohort autumn" in text and "elsewhere" not in text

@@ -1,0 +1,177 @@
+"""``topics()``: the community of practice's topics after graduation: see them, open one and
+reply, or start a new one.
+
+Who may see and start what is the service's decision (``services/community.py``): before the
+cohort graduates the widget shows the service's reason in one line; names the service refuses
+(a path, look-alike characters) come back as the refusal, shown beside the form.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import ipywidgets as w
+
+from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._style import author_line, button, status, style, when
+
+__all__ = ["Topics", "topics"]
+
+
+class Topics(w.VBox):
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+        self.header = w.HTML()
+        self.listing = w.HTML()
+        self.choice = w.Dropdown(description="Topic", options=[], layout=w.Layout(width="60%"))
+        self.open_button = button("Open", "Show the chosen topic's posts")
+        self.open_button.on_click(lambda _b: self.open())
+        self.page = w.HTML()
+        self.reply_box = w.Textarea(
+            placeholder="Reply in this topic (Markdown)", layout=w.Layout(width="100%")
+        )
+        self.reply_button = button("Post", "Post in the open topic")
+        self.reply_button.on_click(lambda _b: self.reply())
+        self.name = w.Text(description="Name", placeholder="lowercase-with-dashes")
+        self.title = w.Text(description="Title", placeholder="What the topic is about")
+        self.body = w.Textarea(
+            placeholder="The first post (Markdown)", layout=w.Layout(width="100%")
+        )
+        self.start_button = button("Start topic", "Start a community topic with this post")
+        self.start_button.on_click(lambda _b: self.start())
+        self.status = w.HTML()
+        self.opened: str | None = None
+        self.reply_form = w.VBox([self.reply_box, self.reply_button])
+        self.reply_form.layout.display = "none"  # until a topic is open
+        self.start_form = w.VBox(
+            [
+                w.HTML('<div class="nbc-head">Start a topic</div>'),
+                self.name,
+                self.title,
+                self.body,
+                self.start_button,
+            ]
+        )
+        super().__init__(
+            [
+                style(),
+                self.header,
+                self.listing,
+                w.HBox([self.choice, self.open_button]),
+                self.page,
+                self.reply_form,
+                self.start_form,
+                self.status,
+            ],
+            layout=w.Layout(width="100%"),
+        )
+        self.refresh()
+
+    def refresh(self) -> list[dict[str, Any]] | None:
+        """Read the community and its topics again; None when the service refused."""
+        try:
+            found = self.conn.client.community()
+            listed = self.conn.client.topics()
+        except ClientError as exc:
+            self.header.value = status(exc.message or "community offline: try again")
+            self.listing.value = ""
+            self.choice.options = []
+            self.start_form.layout.display = "none"
+            return None
+        self.start_form.layout.display = ""
+        cohorts = ", ".join(
+            html.escape(c["title"]) + (" (yours)" if c["mine"] else "") for c in found["cohorts"]
+        )
+        self.header.value = (
+            f'<div class="nbc-head">{html.escape(found["title"])}</div>'
+            f'<div class="nbc-meta">Cohorts in this community: {cohorts}</div>'
+        )
+        self.listing.value = _listing(listed)
+        self.choice.options = [
+            (f"{t['title']} ({t['cohort']['title']})", t["name"]) for t in listed
+        ]
+        return listed
+
+    def open(self, name: str | None = None) -> dict[str, Any] | None:
+        """Show a topic's posts (the chosen one, or ``name``)."""
+        name = name or self.choice.value
+        if not name:
+            return None
+        try:
+            page = self.conn.client.topic(name)
+        except ClientError as exc:
+            self.status.value = status(exc.message)
+            return None
+        self.opened = name
+        self.page.value = _page(page)
+        self.status.value = ""
+        self.reply_form.layout.display = ""
+        return page
+
+    def reply(self) -> dict[str, Any] | None:
+        """Post the reply box's text in the open topic."""
+        if self.opened is None:
+            self.status.value = status("open a topic first")
+            return None
+        try:
+            post = self.conn.client.post_in_topic(self.opened, self.reply_box.value)
+        except ClientError as exc:
+            self.status.value = status(exc.message)
+            return None
+        self.reply_box.value = ""
+        self.open(self.opened)
+        self.status.value = status("posted", ok=True)
+        return post
+
+    def start(self) -> dict[str, Any] | None:
+        """Start the topic the form describes."""
+        try:
+            made = self.conn.client.start_topic(self.name.value, self.title.value, self.body.value)
+        except ClientError as exc:
+            self.status.value = status(exc.message)
+            return None
+        self.name.value = self.title.value = self.body.value = ""
+        self.refresh()
+        self.open(made["name"])
+        self.status.value = status(f"started {made['anchor']}", ok=True)
+        return made
+
+
+def _listing(listed: list[dict[str, Any]]) -> str:
+    if not listed:
+        return '<div class="nbc-meta">No topics yet: start the first one below.</div>'
+    rows = "".join(
+        f'<li class="nbc-card"><b>{html.escape(t["title"])}</b> '
+        f'<span class="nbc-meta">topic/{html.escape(t["name"])} · from '
+        f"{html.escape(t['cohort']['title'])} · {t['posts']} posts · "
+        f"{when(t['last_post_at'])}</span></li>"
+        for t in listed
+    )
+    return f'<ul aria-label="Community topics" style="list-style:none;padding:0">{rows}</ul>'
+
+
+def _page(page: dict[str, Any]) -> str:
+    """A topic's posts (the service's HTML is sanitized member Markdown)."""
+    items = []
+    for post in page.get("posts", []):
+        replies = "".join(
+            f'<div class="nbc-card" style="margin-left:1.5em">{author_line(r)}{r["html"]}</div>'
+            for r in post.get("replies", [])
+        )
+        items.append(f'<div class="nbc-card">{author_line(post)}{post["html"]}{replies}</div>')
+    head = (
+        f'<div class="nbc-head">{html.escape(page.get("title") or page["anchor"])}</div>'
+        f'<div class="nbc-meta">started in {html.escape(page["cohort"]["title"])}</div>'
+    )
+    return head + ("".join(items) or '<div class="nbc-meta">No posts yet.</div>')
+
+
+def topics() -> w.Widget:
+    """The community's topics, one to open and reply in, and a form to start one; one calm
+    line when the community cannot be reached."""
+    try:
+        return Topics(connect())
+    except Offline as exc:
+        return offline(str(exc))

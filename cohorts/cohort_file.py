@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, Union, get_a
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from nbcohort.cohorts.badge_file import Badges
+from nbcohort.cohorts.idea_file import Ideas, Nudges
 from nbcohort.cohorts.local_time import WEEKDAYS, valid_zone
 
 if TYPE_CHECKING:
@@ -226,6 +227,8 @@ class CohortFile(_Section):
     notifications: Notifications = Field(default_factory=Notifications)
     badges: Badges = Field(default_factory=Badges)
     leaving: Leaving = Field(default_factory=Leaving)
+    ideas: Ideas = Field(default_factory=Ideas)
+    nudges: Nudges = Field(default_factory=Nudges)
 
 
 M = TypeVar("M", bound=BaseModel)

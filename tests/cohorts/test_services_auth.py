@@ -287,6 +287,12 @@ champion.appoint -      -        -           y          -      -
 post.pin        -       y        y           y          -      -
 post.welcome    -       y        y           y          -      -
 routine.host    -       y        y           y          -      -
+idea.mark       y       y        y           y          y      -
+idea.endorse    y       y        y           y          y      -
+idea.decide     -       -        y           y          -      -
+pilot.update    y       y        y           y          y      -
+nudge.read      -       -        y           y          -      y
+post.reply      y       y        y           y          y      y
 """
 
 

@@ -827,6 +827,7 @@ def test_mark_read_records_a_private_read_mark(store: Store, cohort: Cohort, peo
             "edited_at", "deleted", "hidden", "hidden_reason", "reactions", "my_reactions",
             "can_edit", "can_delete", "replies",
             "removed",
+            "label",
         }  # fmt: skip
     assert "read" not in repr(page).replace("thread", "")
 

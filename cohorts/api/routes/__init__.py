@@ -10,11 +10,13 @@ from nbcohort.cohorts.api.routes import (
     charter,
     discussion,
     events,
+    ideas,
     library,
     live,
     members,
     metrics,
     notifications,
+    nudges,
     peer_review,
     privacy,
     prompts,
@@ -43,6 +45,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *recognition.ROUTES,
     *privacy.ROUTES,
     *pulse.ROUTES,
+    *ideas.ROUTES,
+    *nudges.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

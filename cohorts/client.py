@@ -19,6 +19,7 @@ from traitlets.config import Config
 from urllib3.util.retry import Retry
 
 from nbcohort.cohorts.client_calls import ReviewCalls, RhythmCalls, described
+from nbcohort.cohorts.client_ideas import IdeaCalls
 from nbcohort.cohorts.config import ClientSettings, ServiceSettings, load_config
 
 __all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
@@ -39,7 +40,7 @@ class ServiceUnavailable(ClientError):
         super().__init__(0, message)
 
 
-class CohortClient(ReviewCalls, RhythmCalls):
+class CohortClient(ReviewCalls, RhythmCalls, IdeaCalls):
     """A member's connection to the community service (token from ``NBCOHORT_TOKEN``)."""
 
     def __init__(

@@ -39,6 +39,8 @@ class NbCohortApp(NbCohortCommand):
             "nbcohort.cohorts.cli.recognition.ChampionsApp",
             "Champions: suggest, appoint.",
         ),
+        "ideas": ("nbcohort.cohorts.cli.pilots.IdeasApp", "Ideas: list, decline."),
+        "pilots": ("nbcohort.cohorts.cli.pilots.PilotsApp", "Pilots: list, make, update."),
     }
 
     def run(self) -> None:

@@ -15,7 +15,6 @@ from nbcohort.cohorts.models import Cohort, Post
 from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
-from nbcohort.cohorts.services.posts import create_post
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml
 

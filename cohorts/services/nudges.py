@@ -52,22 +52,24 @@ def _unanswered(session: Session, cohort: Cohort, rules: Nudges) -> list[dict[st
     answered = exists().where(
         reply.parent_id == Post.id, reply.author_id != Post.author_id, reply.deleted.is_(False)
     )
-    rows = session.execute(
-        select(Post, Thread.anchor, Thread.title, Member)
-        .join(Thread, Thread.id == Post.thread_id)
-        .join(Member, Member.id == Post.author_id)
-        .where(
-            Thread.cohort_id == cohort.id,
-            Thread.kind != "prompt",
-            Post.parent_id.is_(None),
-            Post.deleted.is_(False),
-            Post.hidden.is_(False),
-            Post.created_at < utcnow() - timedelta(hours=rules.unanswered_hours),
-            ~answered,
-        )
-        .order_by(Post.created_at, Post.id)
-        .limit(500)
-    ).all()
+    rows = list(
+        session.execute(
+            select(Post, Thread.anchor, Thread.title, Member)
+            .join(Thread, Thread.id == Post.thread_id)
+            .join(Member, Member.id == Post.author_id)
+            .where(
+                Thread.cohort_id == cohort.id,
+                Thread.kind != "prompt",
+                Post.parent_id.is_(None),
+                Post.deleted.is_(False),
+                Post.hidden.is_(False),
+                Post.created_at < utcnow() - timedelta(hours=rules.unanswered_hours),
+                ~answered,
+            )
+            .order_by(Post.created_at, Post.id)
+            .limit(500)
+        ).tuples()
+    )
     rows.sort(key=lambda r: ("?" not in r[0].body_md, r[0].created_at, r[0].id))
     return [
         {

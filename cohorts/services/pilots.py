@@ -9,6 +9,7 @@ pilot per idea is the database's rule (the unique ``pilot.idea_id``).
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -49,6 +50,7 @@ __all__ = [
 PILOT_STATUSES = ("active", "done", "stopped")
 MAX_TEXT = 4000
 MAX_TITLE = 200
+_YMD = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$")
 REVIEW_HORIZON_DAYS = 3 * 366  # a review further away than this is not a review date
 
 
@@ -61,11 +63,14 @@ def review_date(value: object, cohort: Cohort) -> date:
     """``value`` (a date or ``YYYY-MM-DD``) as a review date: today or later, within
     ``REVIEW_HORIZON_DAYS``; anything else is refused naming ``review_on``."""
     if isinstance(value, str):
+        raw = value.strip()
         try:
-            value = date.fromisoformat(value.strip())
+            if not _YMD.match(raw):  # fromisoformat alone takes 20270101 and 2027-W01-1 too
+                raise ValueError(raw)
+            value = date.fromisoformat(raw)
         except ValueError:
             raise Invalid(
-                f"review_on must be a date as YYYY-MM-DD, not {value[:40]!r}", field="review_on"
+                f"review_on must be a date as YYYY-MM-DD, not {raw[:40]!r}", field="review_on"
             ) from None
     if not isinstance(value, date):
         raise Invalid("review_on must be a date as YYYY-MM-DD", field="review_on")

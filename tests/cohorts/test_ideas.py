@@ -283,6 +283,8 @@ def test_a_facilitator_makes_a_pilot_and_the_owner_gets_the_badge(
         ({"review_on": "2020-01-01"}, "review_on", "is in the past"),
         ({"review_on": "next tuesday"}, "review_on", "must be a date as YYYY-MM-DD"),
         ({"review_on": "2026-02-30"}, "review_on", "must be a date as YYYY-MM-DD"),
+        ({"review_on": "20990101"}, "review_on", "must be a date as YYYY-MM-DD"),
+        ({"review_on": 20990101}, "review_on", "must be a date as YYYY-MM-DD"),
         ({"review_on": "9999-12-31"}, "review_on", "days away"),
         ({"goal": "x" * 5000}, "goal", "at most 4000 characters"),
     ],

@@ -52,7 +52,7 @@ def _unanswered(session: Session, cohort: Cohort, rules: Nudges) -> list[dict[st
     answered = exists().where(
         reply.parent_id == Post.id, reply.author_id != Post.author_id, reply.deleted.is_(False)
     )
-    rows = list(
+    rows: list[Any] = list(
         session.execute(
             select(Post, Thread.anchor, Thread.title, Member)
             .join(Thread, Thread.id == Post.thread_id)
@@ -68,7 +68,7 @@ def _unanswered(session: Session, cohort: Cohort, rules: Nudges) -> list[dict[st
             )
             .order_by(Post.created_at, Post.id)
             .limit(500)
-        ).tuples()
+        ).all()
     )
     rows.sort(key=lambda r: ("?" not in r[0].body_md, r[0].created_at, r[0].id))
     return [

@@ -135,11 +135,13 @@ def make_pilot(
         raise NotFound(f"no idea {idea_id}", field="idea_id")
     if idea.state in ("piloted", "declined"):
         raise Conflict(f"idea {idea_id} was already {idea.state}", field="idea_id")
+    post = session.get_one(Post, idea.post_id)
+    if post.deleted:
+        raise Conflict(f"the post of idea {idea_id} was deleted", field="idea_id")
     owner = _owner(session, cohort, owner_id)
     goal_text = _text(goal, "goal")
     measure_text = _text(measure, "measure")
     review = review_date(review_on, cohort)
-    post = session.get_one(Post, idea.post_id)
     name = _text(title, "title", MAX_TITLE, required=False) or _title_of(post.body_md)
     now = utcnow()
     pilot = Pilot(

@@ -101,6 +101,7 @@ class Discussion(w.VBox):
                 self._first_page = page  # cards are made when the thread is opened
             else:
                 self._merge(page["posts"])
+                self._ideas_changed()
             self.render_summary()
 
     def _merge(self, posts: list[dict[str, Any]]) -> None:
@@ -160,6 +161,17 @@ class Discussion(w.VBox):
         self.opened = False
         self.summary.remove_class("nbc-open")
         self.render_summary()
+
+    def _ideas_changed(self) -> None:
+        """After a live change: the thread's ideas again, and the cards whose idea changed
+        (an endorsement bumps the thread's version, as a reaction does) painted again."""
+        before = self.ideas
+        self.refresh_ideas()
+        for card in self.posts.children:
+            for one in (card, *(card.replies.children if card.replies else ())):
+                pid = one.post["id"]
+                if before.get(pid) != self.ideas.get(pid):
+                    one.render(refill=False)
 
     def refresh_ideas(self) -> None:
         """The thread's ideas, in one request; none shown when it fails (older services)."""

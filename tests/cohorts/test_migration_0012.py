@@ -35,7 +35,34 @@ def test_0012_goes_down_and_up_keeping_posts(
         before = s.scalar(select(Thread.version)) or 0
     with store.write() as s:  # marking works again on the new, empty tables
         assert mark_idea(s, Actor.of(people["ana"]), post.id)["endorsements"] == 0
-    with store.engine.begin() as conn:
+    with store.read() as s:  # 0012's triggers are back: the mark bumped the thread
+        assert s.scalar(select(Thread.version)) == before + 1
+    with store.engine.begin() as conn:  # and 0004's still count an author's new name
         conn.execute(text("UPDATE member SET name = 'Ana S.' WHERE username = 'ana'"))
     with store.read() as s:
-        assert s.scalar(select(Thread.version)) == before + 1
+        assert s.scalar(select(Thread.version)) == before + 2
+
+
+def test_ideas_and_endorsements_bump_their_threads_version(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    with store.write() as s:
+        post = create_post(s, Actor.of(people["ana"]), s.merge(cohort), "module-1/a", "idea")
+        other = create_post(s, Actor.of(people["ana"]), s.merge(cohort), "module-1/b", "other")
+
+    def versions() -> tuple[int, int]:
+        with store.read() as s:
+            return s.get_one(Thread, post.thread_id).version, s.get_one(
+                Thread, other.thread_id
+            ).version
+
+    start = versions()
+    with store.write() as s:
+        idea = mark_idea(s, Actor.of(people["ana"]), post.id)
+    assert versions() == (start[0] + 1, start[1])
+    with store.write() as s:
+        endorse_idea(s, Actor.of(people["ben"]), idea["id"])
+    assert versions() == (start[0] + 2, start[1])
+    with store.engine.begin() as conn:  # any writer counts: plain SQL too
+        conn.execute(text(f"DELETE FROM idea_endorsement WHERE idea_id = {idea['id']}"))
+    assert versions() == (start[0] + 3, start[1])

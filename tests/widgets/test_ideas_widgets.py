@@ -133,3 +133,22 @@ def test_pilots_and_nudges_are_one_calm_line_offline_or_headless(monkeypatch):
     assert "while nbgrader runs" in pilots().value and "while nbgrader runs" in nudges().value
     assert time.monotonic() - started < 0.5
     _connection.reset()
+
+
+def test_an_open_thread_shows_anothers_endorsement_live(as_member, service, tokens):
+    """An endorsement bumps the thread's version (0012's triggers), so the kernel's watcher
+    brings the new count to an open discussion without any action by the reader."""
+    from tests.widgets.test_live_widgets import eventually
+
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    idea = ana.mark_idea(ana.post(ANCHOR, "an idea to watch")["id"])
+    as_member("ana")
+    d = discussion(ANCHOR, expanded=True)
+    assert isinstance(d, Discussion)
+    d._view_count = 1  # a front end renders it: the watcher starts
+    try:
+        assert "0 of 5 endorsements" in first_card(d).body.value
+        CohortClient(service.url, tokens["ben"], timeout=10).endorse(idea["id"])
+        eventually(lambda: "1 of 5 endorsements" in first_card(d).body.value, 15)
+    finally:
+        d.close()

@@ -2,6 +2,10 @@
 the unique key decides), pilots made from ideas (one per idea) and their status updates.
 New tables only: nothing existing is rebuilt, so the triggers of 0004 and 0009 stay.
 
+Like 0004's, triggers bump the version of the thread an idea's post is in when the idea is
+marked, changes state or is endorsed: a cached page is read again, and a live discussion
+widget shows the new count within seconds, whoever wrote it.
+
 Revision ID: 0012
 Revises: 0011
 Create Date: 2026-12-07 06:30:00
@@ -16,6 +20,70 @@ branch_labels = None
 depends_on = None
 
 UTC_DATETIME = sa.DateTime(timezone=True)
+
+_THREAD_OF_POST = "(SELECT thread_id FROM post WHERE id = {}.post_id)"
+_THREAD_OF_IDEA = (
+    "(SELECT p.thread_id FROM post p JOIN idea i ON i.post_id = p.id WHERE i.id = {}.idea_id)"
+)
+_BUMP = "UPDATE thread SET version = version + 1 WHERE id = {}"
+_SQLITE = {
+    "thread_version_idea_insert": f"AFTER INSERT ON idea BEGIN "
+    f"{_BUMP.format(_THREAD_OF_POST.format('NEW'))}; END",
+    "thread_version_idea_update": f"AFTER UPDATE ON idea BEGIN "
+    f"{_BUMP.format(_THREAD_OF_POST.format('NEW'))}; END",
+    "thread_version_endorsement_insert": f"AFTER INSERT ON idea_endorsement BEGIN "
+    f"{_BUMP.format(_THREAD_OF_IDEA.format('NEW'))}; END",
+    "thread_version_endorsement_delete": f"AFTER DELETE ON idea_endorsement BEGIN "
+    f"{_BUMP.format(_THREAD_OF_IDEA.format('OLD'))}; END",
+}
+_POSTGRES_FUNCTIONS = {
+    "nbcohort_thread_version_idea": f"""
+        BEGIN
+          {_BUMP.format(_THREAD_OF_POST.format("NEW"))};
+          RETURN NULL;
+        END""",
+    "nbcohort_thread_version_endorsement": f"""
+        BEGIN
+          IF TG_OP = 'DELETE' THEN
+            {_BUMP.format(_THREAD_OF_IDEA.format("OLD"))};
+          ELSE
+            {_BUMP.format(_THREAD_OF_IDEA.format("NEW"))};
+          END IF;
+          RETURN NULL;
+        END""",
+}
+_POSTGRES_TRIGGERS = {
+    "thread_version_idea": (
+        "AFTER INSERT OR UPDATE ON idea FOR EACH ROW",
+        "nbcohort_thread_version_idea",
+    ),
+    "thread_version_endorsement": (
+        "AFTER INSERT OR DELETE ON idea_endorsement FOR EACH ROW",
+        "nbcohort_thread_version_endorsement",
+    ),
+}
+
+
+def _create_triggers() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name, body in _POSTGRES_FUNCTIONS.items():
+            op.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $${body}$$")
+        for name, (when, function) in _POSTGRES_TRIGGERS.items():
+            op.execute(f"CREATE TRIGGER {name} {when} EXECUTE FUNCTION {function}()")
+    else:
+        for name, body in _SQLITE.items():
+            op.execute(f"CREATE TRIGGER {name} {body}")
+
+
+def _drop_triggers() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for name, (when, _function) in _POSTGRES_TRIGGERS.items():
+            op.execute(f"DROP TRIGGER {name} ON {when.split(' ON ')[1].split()[0]}")
+        for name in _POSTGRES_FUNCTIONS:
+            op.execute(f"DROP FUNCTION {name}()")
+    else:
+        for name in _SQLITE:
+            op.execute(f"DROP TRIGGER {name}")
 
 
 def _fk(table: str, column: str, target: str, ondelete: str = "CASCADE") -> sa.ForeignKeyConstraint:
@@ -95,9 +163,11 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_pilot_update")),
     )
     op.create_index(op.f("ix_pilot_update_pilot_id"), "pilot_update", ["pilot_id"])
+    _create_triggers()
 
 
 def downgrade() -> None:
+    _drop_triggers()
     op.drop_index(op.f("ix_pilot_update_pilot_id"), table_name="pilot_update")
     op.drop_table("pilot_update")
     op.drop_index(op.f("ix_pilot_cohort_id"), table_name="pilot")

@@ -20,6 +20,7 @@ from urllib3.util.retry import Retry
 
 from nbcohort.cohorts.client_calls import ReviewCalls, RhythmCalls, described
 from nbcohort.cohorts.client_community import CommunityCalls
+from nbcohort.cohorts.client_ideas import IdeaCalls
 from nbcohort.cohorts.client_moderation import ModerationCalls
 from nbcohort.cohorts.config import ClientSettings, HubSettings, ServiceSettings, load_config
 
@@ -53,7 +54,7 @@ def _token_from_env(hub_mode: bool) -> str:
     return token
 
 
-class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls):
+class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, IdeaCalls):
     """A member's connection to the community service: the token is ``NBCOHORT_TOKEN``, or
     under JupyterHub the user's own ``JUPYTERHUB_API_TOKEN`` (nothing to mint or place)."""
 

@@ -19,6 +19,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from nbcohort.cohorts.badge_file import Badges
 from nbcohort.cohorts.charter_file import CharterSection
+from nbcohort.cohorts.idea_file import Ideas, Nudges
 from nbcohort.cohorts.local_time import WEEKDAYS, valid_zone
 
 if TYPE_CHECKING:
@@ -259,6 +260,8 @@ class CohortFile(_Section):
     leaving: Leaving = Field(default_factory=Leaving)
     charter: CharterSection = Field(default_factory=CharterSection)
     community: Community | None = None
+    ideas: Ideas = Field(default_factory=Ideas)
+    nudges: Nudges = Field(default_factory=Nudges)
 
 
 M = TypeVar("M", bound=BaseModel)

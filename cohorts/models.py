@@ -56,10 +56,14 @@ __all__ = [
     "Event",
     "EventSignup",
     "Flag",
+    "Idea",
+    "IdeaEndorsement",
     "Member",
     "Notification",
     "OnboardingStep",
     "OutboxMessage",
+    "Pilot",
+    "PilotUpdate",
     "Post",
     "PostPin",
     "Practice",
@@ -725,6 +729,72 @@ class Appeal(Base):
     decided_at: Mapped[datetime | None] = mapped_column()
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
     answer_html: Mapped[str] = mapped_column(Text, default="")
+
+
+class Idea(Base):
+    """A post marked as an idea (by its author or a champion), on its way to a pilot: open
+    while members endorse it, escalated to the facilitators at the cohort file's threshold,
+    then piloted or declined (with a reason its author sees)."""
+
+    __tablename__ = "idea"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    post_id: Mapped[int] = mapped_column(ForeignKey("post.id", ondelete="CASCADE"), unique=True)
+    marked_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    state: Mapped[str] = mapped_column(
+        String(16), default="open"
+    )  # open|escalated|piloted|declined
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    escalated_at: Mapped[datetime | None] = mapped_column()
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    decline_reason: Mapped[str] = mapped_column(String(1000), default="")
+
+
+class IdeaEndorsement(Base):
+    """A member's endorsement of an idea: once each, which the unique key enforces."""
+
+    __tablename__ = "idea_endorsement"
+    __table_args__ = (UniqueConstraint("idea_id", "member_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idea_id: Mapped[int] = mapped_column(ForeignKey("idea.id", ondelete="CASCADE"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Pilot(Base):
+    """An idea a facilitator turned into a pilot: an owner, a goal, a measure and a review
+    date; status updates until its outcome. One pilot per idea (the unique key)."""
+
+    __tablename__ = "pilot"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"), index=True)
+    idea_id: Mapped[int | None] = mapped_column(
+        ForeignKey("idea.id", ondelete="SET NULL"), unique=True
+    )
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    title: Mapped[str] = mapped_column(String(200))
+    goal: Mapped[str] = mapped_column(Text)
+    measure: Mapped[str] = mapped_column(Text)
+    review_on: Mapped[date] = mapped_column(Date)
+    status: Mapped[str] = mapped_column(String(16), default="active")  # active | done | stopped
+    outcome: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class PilotUpdate(Base):
+    """A status update on a pilot, by its owner or staff (Markdown, sanitized)."""
+
+    __tablename__ = "pilot_update"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pilot_id: Mapped[int] = mapped_column(ForeignKey("pilot.id", ondelete="CASCADE"), index=True)
+    author_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    status: Mapped[str] = mapped_column(String(16))
+    body_md: Mapped[str] = mapped_column(Text)
+    body_html: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Activity(Base):

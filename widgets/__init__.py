@@ -11,8 +11,10 @@ from nbcohort.widgets.discussion import discussion
 from nbcohort.widgets.moderation import moderation
 from nbcohort.widgets.my_data import my_data
 from nbcohort.widgets.notifications import notifications
+from nbcohort.widgets.nudges import nudges
 from nbcohort.widgets.onboarding import onboarding
 from nbcohort.widgets.peer_review import peer_review
+from nbcohort.widgets.pilots import pilots
 from nbcohort.widgets.prompt import prompt
 from nbcohort.widgets.pulse import pulse
 from nbcohort.widgets.search import search
@@ -28,8 +30,10 @@ __all__ = [
     "moderation",
     "my_data",
     "notifications",
+    "nudges",
     "onboarding",
     "peer_review",
+    "pilots",
     "prompt",
     "pulse",
     "search",

@@ -12,6 +12,7 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._composer import Composer
+from nbcohort.widgets._ideas import idea_buttons, idea_line
 from nbcohort.widgets._style import author_line, button, status, when
 
 if TYPE_CHECKING:
@@ -111,7 +112,10 @@ class PostCard(w.VBox):
         )
         reactions = f'<div class="nbc-meta">{counts}</div>' if counts else ""
         badges = self.thread.badges.get(p["author"]["id"])
-        self.body.value = f'<div class="{css}">{author_line(p, badges)}{text}{reactions}</div>'
+        idea = idea_line(self.thread.ideas.get(p["id"])) if not p["deleted"] else ""
+        self.body.value = (
+            f'<div class="{css}">{author_line(p, badges)}{text}{idea}{reactions}</div>'
+        )
         what = "reply" if self.is_reply else "post"
         verb = "Close actions" if self.panel_open else "More actions"
         name = f"{verb} for {p['author']['name']}'s {what} of {when(p['created_at'])}"
@@ -154,6 +158,7 @@ class PostCard(w.VBox):
                 b.on_click(lambda _b, k=kind: self.toggle_reaction(k))
                 buttons.append(b)
                 self._reaction_buttons[kind] = b
+            buttons += idea_buttons(self)
             if not self.is_reply:
                 buttons.append(self._action("Reply", self.open_reply))
             if p["can_edit"]:

@@ -54,6 +54,8 @@ STYLE = """<style>
 .nbc-panel.nbc-reply{border:0;margin-left:42px}
 .nbc-actions{flex-wrap:wrap}
 .jupyter-button.nbc-mine{color:#123a7a;background:#dbe7fd;border:1px solid #5b8def}
+.nbc-label{font-size:11px;font-weight:600;color:#5b2c00;background:#fdecc8;
+  border:1px solid #d9a441;border-radius:3px;padding:0 4px;text-transform:uppercase}
 </style>"""
 
 
@@ -71,6 +73,9 @@ def author_line(post: dict[str, Any], badges: list[dict[str, Any]] | None = None
     """The author's name, role and badges (shown beside the name), and when they wrote."""
     author = post["author"]
     role = "" if author["role"] == "learner" else f" · {html.escape(author['role'])}"
+    if post.get("label"):  # a leader's reply (#16 part 4)
+        role = f' <span class="nbc-label">{html.escape(post["label"])}</span>'
+
     edited = " · edited" if post.get("edited_at") else ""
     shown = "".join(
         f' <span class="nbc-badge" title="{html.escape(b.get("reason", ""))}">'

@@ -81,6 +81,7 @@ class Discussion(w.VBox):
         self.lock = threading.RLock()  # the kernel's live watcher changes this widget too
         self._oldest: int | None = None
         self.badges: dict[int, list[dict[str, Any]]] = {}  # author id -> badges shown
+        self.ideas: dict[int, dict[str, Any]] = {}  # post id -> its idea (#16 part 3)
         self._first_page: dict[str, Any] | None = None
         self._cards_made = False
         self._style = style()
@@ -103,6 +104,7 @@ class Discussion(w.VBox):
                 self._first_page = page  # cards are made when the thread is opened
             else:
                 self._merge(page["posts"])
+                self._ideas_changed()
             self.render_summary()
 
     def _merge(self, posts: list[dict[str, Any]]) -> None:
@@ -164,10 +166,27 @@ class Discussion(w.VBox):
         self.summary.remove_class("nbc-open")
         self.render_summary()
 
+    def _ideas_changed(self) -> None:
+        """After a live change: the thread's ideas again, and the cards whose idea changed
+        (an endorsement bumps the thread's version, as a reaction does) painted again."""
+        before = self.ideas
+        self.refresh_ideas()
+        for card in self.posts.children:
+            for one in (card, *(card.replies.children if card.replies else ())):
+                pid = one.post["id"]
+                if before.get(pid) != self.ideas.get(pid):
+                    one.render(refill=False)
+
+    def refresh_ideas(self) -> None:
+        """The thread's ideas, in one request; none shown when it fails (older services)."""
+        with suppress(ClientError):
+            self.ideas = {i["post_id"]: i for i in self.conn.client.ideas(anchor=self.anchor)}
+
     def _make_cards(self) -> None:
         """The first page's cards, made when the thread is first shown or written to."""
         with self.lock:
             if self._first_page is not None:
+                self.refresh_ideas()
                 self._show(self._first_page, prepend=False)
                 self._first_page = None
             self._cards_made = True

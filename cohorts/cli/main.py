@@ -43,6 +43,8 @@ class NbCohortApp(NbCohortCommand):
             "nbcohort.cohorts.cli.moderation.ModerationApp",
             "Moderation: held posts, flags, appeals.",
         ),
+        "ideas": ("nbcohort.cohorts.cli.pilots.IdeasApp", "Ideas: list, decline."),
+        "pilots": ("nbcohort.cohorts.cli.pilots.PilotsApp", "Pilots: list, make, update."),
     }
 
     def run(self) -> None:

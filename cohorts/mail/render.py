@@ -28,6 +28,7 @@ KINDS = (
     "highlights",
     "digest",
     "test",
+    "nudges",
 )
 _BLANKS = re.compile(r"\n{3,}")
 PREF_LABELS = {"all": "every notification", "digest": "a digest only", "none": "no email"}
@@ -110,6 +111,30 @@ def sample_context(kind: str) -> dict[str, Any]:
             "html": "<p>Share one pandas tip that saved you time this week.</p>",
             "anchor": "topic/top-tip",
             "url": note["url"],
+        },
+        "nudges": {
+            "count": 3,
+            "unanswered": [
+                {
+                    "author": {"name": "Ben Okafor"},
+                    "thread": "Reading a file",
+                    "hours": 52,
+                    "excerpt": "How do I read a file with a ';' separator?",
+                    "url": note["url"],
+                }
+            ],
+            "ideas": [
+                {
+                    "endorsements": 4,
+                    "threshold": 5,
+                    "anchor": "module-1/reading-files",
+                    "excerpt": "A shared cleaning checklist for our team",
+                    "url": None,
+                }
+            ],
+            "pilots": [
+                {"title": "Cleaning checklist", "owner": {"name": "Ana"}, "review_on": "2027-03-01"}
+            ],
         },
     }
 

@@ -83,6 +83,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "cohort.graduate": frozenset({"instructor"}),
     "topic.create": _PARTICIPANTS,
     "community.read": _PARTICIPANTS | {"sponsor"},
+    # Ideas to pilots (#16 part 3): participants mark their own posts as ideas (champions
+    # and staff anyone's: services/ideas.py) and endorse others'; staff turn an escalated
+    # idea into a pilot or decline it; a pilot's owner (or staff) posts its updates.
+    "idea.mark": _PARTICIPANTS,
+    "idea.endorse": _PARTICIPANTS,
+    "idea.decide": _STAFF,
+    "pilot.update": _PARTICIPANTS,
+    # Leader nudges (#16 part 4): sponsors (and staff) read them, and sponsors reply in
+    # threads (a reply, not a new top-level post), under a sponsor label.
+    "nudge.read": _STAFF | {"sponsor"},
+    "post.reply": _PARTICIPANTS | {"sponsor"},
 }
 
 

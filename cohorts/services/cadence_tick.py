@@ -42,6 +42,7 @@ from nbcohort.cohorts.prompt_library import community_prompts
 from nbcohort.cohorts.services.badges import badges_step
 from nbcohort.cohorts.services.cadence_plan import plan_items, planned_until, sync_plan
 from nbcohort.cohorts.services.cadence_publish import Waiting, publish_item
+from nbcohort.cohorts.services.nudges import nudges_step
 from nbcohort.cohorts.services.onboarding import find_due, send_due_steps
 from nbcohort.cohorts.services.rhythm import course_prompt_order, plan_window, rhythm_of
 from nbcohort.cohorts.store import Store
@@ -186,6 +187,7 @@ STEPS: list[tuple[str, Step]] = [
     ("onboarding", onboarding_due),
     ("mail", mail_due),
     ("badges", badges_step),
+    ("nudges", nudges_step),
     # Sending stays `nbcohort mail send`'s (cron): a tick never waits for an SMTP server.
 ]
 

@@ -42,6 +42,12 @@ KINDS = {
     "review_received": "reviews of my work",
     "onboarding": "my onboarding step",
     "welcome": "a champion's welcome on my first post",
+    # Ideas to pilots and leader nudges (#16 parts 3, 4).
+    "idea_escalated": "ideas endorsed enough to decide on (facilitators)",
+    "idea_declined": "my ideas declined, with the reason",
+    "idea_piloted": "my ideas turned into pilots",
+    "pilot_owner": "pilots I own",
+    "nudges": "threads where a leader's reply would help (sponsors)",
 }
 _EXCERPT = 200
 # What each kind's ``data`` holds (so templates and widgets may rely on every key).
@@ -164,6 +170,16 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
         return str(data.get("title") or "Your next onboarding step")
     if kind == "welcome":
         return f"{who} welcomed you to the cohort{where}"
+    if kind == "idea_escalated":
+        return f"An idea reached {data.get('endorsements', '')} endorsements{where}: decide on it"
+    if kind == "idea_declined":
+        return f"{who} declined your idea{where}: {data.get('reason', '')}"
+    if kind == "idea_piloted":
+        return f"Your idea{where} is now a pilot: {data.get('title', '')}"
+    if kind == "pilot_owner":
+        return f"{who} made you the owner of the pilot {data.get('title', '')}"
+    if kind == "nudges":
+        return f"{data.get('count', 0)} threads where a leader's reply would help this week"
     return kind.replace("_", " ").capitalize()
 
 

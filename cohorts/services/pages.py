@@ -44,11 +44,14 @@ def post_view(
     not their text. ``post`` is a Post or a row with the same column names."""
     own = viewer_id is not None and post.author_id == viewer_id
     visible = not post.deleted and (not post.hidden or staff)
+    author = author if author is not None else member_dict(post.author)
     return {
         "id": post.id,
         "thread_id": post.thread_id,
         "parent_id": post.parent_id,
-        "author": author if author is not None else member_dict(post.author),
+        "author": author,
+        # A leader's reply stands out (#16 part 4): the label the discussion widget shows.
+        "label": "sponsor" if author.get("role") == "sponsor" else "",
         "html": post.body_html if visible else "",
         "markdown": post.body_md if visible and (own or staff) else None,
         "created_at": post.created_at.isoformat(),

@@ -96,7 +96,8 @@ def create_post(
     being published (``moderation_hold``), which has been through them.
     """
     rules = rules or CommunitySettings()
-    require(actor, "post.create", cohort.id)
+    # Sponsors reply (under a sponsor label) but start no thread of their own.
+    require(actor, "post.create" if parent_id is None else "post.reply", cohort.id)
     if actor.member_id is None:
         raise Forbidden("only members post")
     anchor = clean_anchor(anchor)

@@ -81,7 +81,7 @@ def test_a_template_with_an_undefined_variable_fails_loudly():
     with pytest.raises(TemplateProblem, match=r"reply.*nmae"):
         render("reply", sample_context("reply"), env)
     broken = Environment(loader=DictLoader({}), undefined=StrictUndefined)
-    assert len(check_templates(broken)) == len(KINDS) == 10  # every kind named
+    assert len(check_templates(broken)) == len(KINDS) == 11  # every kind named
 
 
 def test_member_text_is_escaped_in_html_mail():

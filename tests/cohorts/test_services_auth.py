@@ -294,6 +294,12 @@ appeal.file     y       y        y           y          y      -
 cohort.graduate -       -        -           y          -      -
 topic.create    y       y        y           y          y      -
 community.read  y       y        y           y          y      y
+idea.mark       y       y        y           y          y      -
+idea.endorse    y       y        y           y          y      -
+idea.decide     -       -        y           y          -      -
+pilot.update    y       y        y           y          y      -
+nudge.read      -       -        y           y          -      y
+post.reply      y       y        y           y          y      y
 """
 
 

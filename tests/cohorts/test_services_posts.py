@@ -789,12 +789,17 @@ def test_same_anchor_in_two_cohorts_is_two_threads(
     assert [p["html"] for p in read(store, people["ben"], cohort)["posts"]] == ["<p>in A</p>\n"]
 
 
-def test_sponsor_reads_but_cannot_post(store: Store, cohort: Cohort, people: dict) -> None:
-    post(store, people["ana"], cohort, "hello sponsors")
+def test_sponsor_reads_and_replies_but_starts_no_post(
+    store: Store, cohort: Cohort, people: dict
+) -> None:
+    first = post(store, people["ana"], cohort, "hello sponsors")
     sam = actor(people["sam"])
     refused(store, Forbidden, lambda s: posts.create_post(s, sam, cohort, ANCHOR, "hi"))
     refused(store, Forbidden, lambda s: posts.create_post(s, sam, cohort, "topic/new", "hi"))
     assert read(store, sam, cohort)["posts"][0]["html"] == "<p>hello sponsors</p>\n"
+    write(store, lambda s: posts.create_post(s, sam, cohort, ANCHOR, "hi", parent_id=first.id))
+    (top,) = read(store, people["ben"], cohort)["posts"]
+    assert [r["label"] for r in top["replies"]] == ["sponsor"] and top["label"] == ""
 
 
 def test_system_actor_cannot_post(store: Store, cohort: Cohort, people: dict) -> None:
@@ -827,6 +832,7 @@ def test_mark_read_records_a_private_read_mark(store: Store, cohort: Cohort, peo
             "edited_at", "deleted", "hidden", "hidden_reason", "reactions", "my_reactions",
             "can_edit", "can_delete", "replies",
             "removed",
+            "label",
         }  # fmt: skip
     assert "read" not in repr(page).replace("thread", "")
 

@@ -10,12 +10,14 @@ from nbcohort.cohorts.api.routes import (
     charter,
     discussion,
     events,
+    ideas,
     library,
     live,
     members,
     metrics,
     moderation,
     notifications,
+    nudges,
     peer_review,
     privacy,
     prompts,
@@ -47,6 +49,8 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *pulse.ROUTES,
     *moderation.ROUTES,
     *community_routes.ROUTES,
+    *ideas.ROUTES,
+    *nudges.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -65,7 +65,7 @@ class Discussion(w.VBox):
         self.earlier = button("Show earlier posts")
         self.earlier.on_click(lambda _b: self.load_earlier())
         self.posts = w.VBox()
-        self.composer = Composer(conn, self.send, "Post")
+        self.composer = Composer(conn, self.write, "Post")
         self.held = w.HTML()  # my posts waiting for approval, or not approved (mine alone)
         self.conduct = w.HTML()  # the code of conduct, to read before posting
         self.content = w.VBox([self.earlier, self.posts, self.held, self.conduct, self.composer])
@@ -254,7 +254,7 @@ class Discussion(w.VBox):
             return
         self._show(page, prepend=True)
 
-    def send(self, text: str) -> dict[str, Any]:
+    def write(self, text: str) -> dict[str, Any]:
         post = self.conn.client.post(self.anchor, text, key=self.composer.draft_key)
         if post.get("held"):  # a first post waits for approval: shown to me alone
             self.held.value = held_html([post, *self._held_shown(post["id"])])

@@ -22,7 +22,7 @@ class Prompt(w.VBox):
         self.question = w.HTML()
         self.mine = w.HTML()
         self.answers = w.HTML()
-        self.composer = Composer(conn, self.send, "Answer", "Your answer, in a sentence or two")
+        self.composer = Composer(conn, self.write, "Answer", "Your answer, in a sentence or two")
         super().__init__([style(), self.question, self.mine, self.composer, self.answers])
         self.show(conn.client.prompt(key))
 
@@ -54,7 +54,7 @@ class Prompt(w.VBox):
                 "answered; their answers appear once you answer.</div>"
             )
 
-    def send(self, text: str) -> dict[str, Any]:
+    def write(self, text: str) -> dict[str, Any]:
         post = self.conn.client.answer_prompt(self.key or "current", text)
         self.show(self.conn.client.prompt(self.key))
         if post.get("held"):  # a new member's first answer waits for approval: mine alone

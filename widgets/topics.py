@@ -27,7 +27,7 @@ class Topics(w.VBox):
         self.listing = w.HTML()
         self.choice = w.Dropdown(description="Topic", options=[], layout=w.Layout(width="60%"))
         self.open_button = button("Open", "Show the chosen topic's posts")
-        self.open_button.on_click(lambda _b: self.open())
+        self.open_button.on_click(lambda _b: self.open_topic())
         self.page = w.HTML()
         self.reply_box = w.Textarea(
             placeholder="Reply in this topic (Markdown)", layout=w.Layout(width="100%")
@@ -44,6 +44,7 @@ class Topics(w.VBox):
         self.status = w.HTML()
         self.opened: str | None = None
         self.reply_form = w.VBox([self.reply_box, self.reply_button])
+        self.chooser = w.HBox([self.choice, self.open_button])
         self.reply_form.layout.display = "none"  # until a topic is open
         self.start_form = w.VBox(
             [
@@ -59,7 +60,7 @@ class Topics(w.VBox):
                 style(),
                 self.header,
                 self.listing,
-                w.HBox([self.choice, self.open_button]),
+                self.chooser,
                 self.page,
                 self.reply_form,
                 self.start_form,
@@ -78,9 +79,9 @@ class Topics(w.VBox):
             self.header.value = status(exc.message or "community offline: try again")
             self.listing.value = ""
             self.choice.options = []
-            self.start_form.layout.display = "none"
+            self.start_form.layout.display = self.chooser.layout.display = "none"
             return None
-        self.start_form.layout.display = ""
+        self.start_form.layout.display = self.chooser.layout.display = ""
         cohorts = ", ".join(
             html.escape(c["title"]) + (" (yours)" if c["mine"] else "") for c in found["cohorts"]
         )
@@ -94,7 +95,7 @@ class Topics(w.VBox):
         ]
         return listed
 
-    def open(self, name: str | None = None) -> dict[str, Any] | None:
+    def open_topic(self, name: str | None = None) -> dict[str, Any] | None:
         """Show a topic's posts (the chosen one, or ``name``)."""
         name = name or self.choice.value
         if not name:
@@ -121,7 +122,7 @@ class Topics(w.VBox):
             self.status.value = status(exc.message)
             return None
         self.reply_box.value = ""
-        self.open(self.opened)
+        self.open_topic(self.opened)
         self.status.value = status("posted", ok=True)
         return post
 
@@ -134,7 +135,7 @@ class Topics(w.VBox):
             return None
         self.name.value = self.title.value = self.body.value = ""
         self.refresh()
-        self.open(made["name"])
+        self.open_topic(made["name"])
         self.status.value = status(f"started {made['anchor']}", ok=True)
         return made
 

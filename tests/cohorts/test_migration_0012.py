@@ -29,7 +29,7 @@ def test_0012_goes_down_and_up_keeping_posts(
     with store.engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM post")).scalar() == 1
     upgrade_db(store.engine)
-    assert current_revision(store.engine) == head_revision() == "0012"
+    assert current_revision(store.engine) == head_revision()  # 0012 and all after it
     with store.read() as s:
         assert s.scalars(select(Post.body_md)).all() == ["an idea"]
         before = s.scalar(select(Thread.version)) or 0

@@ -117,5 +117,5 @@ def test_the_discussion_points_a_member_who_has_not_started_at_the_first_step(
     as_member("ben")
     d = discussion("module-1/reading-files", expanded=True)
     assert "Your first step" in d.hint.value
-    d.send("Hello, I am Ben")  # writing in the thread starts it: the line goes
+    d.write("Hello, I am Ben")  # writing in the thread starts it: the line goes
     assert d.hint.value == ""

@@ -66,7 +66,7 @@ def test_start_open_and_reply_after_graduation(as_member, graduated, people, sto
     assert isinstance(other, Topics)
     assert [v for _label, v in other.choice.options] == ["merge-tips"]
     other.choice.value = "merge-tips"
-    assert other.open() is not None and other.reply_form.layout.display == ""
+    assert other.open_topic() is not None and other.reply_form.layout.display == ""
     other.reply_box.value = "validate='one_to_one'"
     assert other.reply() is not None
     assert "one_to_one" in other.page.value and "posted" in other.status.value

@@ -29,8 +29,13 @@ class Composer(w.VBox):
     ) -> None:
         self.conn, self._send = conn, send
         self._draft: tuple[str, str] | None = None  # (text, its key): see draft_key
+        # The text reaches the kernel when the box loses focus, not per keystroke: ipywidgets
+        # holds back a model's updates while one is unanswered, so with a busy kernel a
+        # click on Post could overtake the last keystrokes and post a cut text.
         self.text = w.Textarea(
-            placeholder=placeholder, layout=w.Layout(width="auto", height="80px")
+            placeholder=placeholder,
+            continuous_update=False,
+            layout=w.Layout(width="auto", height="80px"),
         )
         self.preview_button = button("Preview")
         self.send_button = button(label, kind="primary")

@@ -69,6 +69,23 @@ class Live:
         with self.store.read() as s:
             return s.scalar(select(func.count()).select_from(Activity)) or 0
 
+    def answers_in_json_writing_nothing_when_refused(
+        self, method: str, path: str, body: Any, who: str
+    ) -> None:
+        """``body`` as JSON to ``path`` as member ``who``: never a 500, and a refusal is the
+        API's error JSON with nothing written (the area fuzzers' one check)."""
+        before = self.writes()
+        resp = self.http.request(
+            method, self.service.url + path, data=json.dumps(body),
+            headers={"Authorization": f"token {self.tokens[who]}",
+                     "Content-Type": "application/json"}, timeout=10,
+        )  # fmt: skip
+        assert resp.status_code < 500, (method, path, body, resp.text)
+        data = resp.json()
+        if resp.status_code >= 400:
+            assert {"error", "message"} <= set(data), data
+            assert self.writes() == before, (method, path, body, resp.status_code)
+
     def close(self) -> None:
         self.http.close()
         self.service.stop()

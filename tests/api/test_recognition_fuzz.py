@@ -4,7 +4,6 @@ API's JSON, and a refused request writes nothing."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -58,14 +57,4 @@ def test_recognition_routes_never_500_and_refusals_write_nothing(
 ) -> None:  # fmt: skip
     method, template = route
     path = template.format(path_value) + ("?" + urlencode(query) if query else "")
-    before = live.writes()
-    resp = live.http.request(
-        method, live.service.url + path, data=json.dumps(body),
-        headers={"Authorization": f"token {live.tokens[who]}",
-                 "Content-Type": "application/json"}, timeout=10,
-    )  # fmt: skip
-    assert resp.status_code < 500, (method, path, body, resp.text)
-    data = resp.json()
-    if resp.status_code >= 400:
-        assert {"error", "message"} <= set(data), data
-        assert live.writes() == before, (method, path, body, resp.status_code)
+    live.answers_in_json_writing_nothing_when_refused(method, path, body, who)

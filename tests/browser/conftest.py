@@ -29,6 +29,28 @@ CHROMIUM_ARGS = [
 ]
 
 
+# Every browser test module: ``pytestmark = BROWSER``.
+BROWSER = [
+    pytest.mark.browser,
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
+]
+
+
+def write_notebook(path: Path, *cells: str) -> Path:
+    """A Python 3 notebook of code ``cells`` at ``path`` (its folder made), as a learner would
+    write one to show the widgets."""
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                 "language": "python"}  # fmt: skip
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+    return path
+
+
 class JupyterServer:
     """``jupyter lab`` started as a learner's single-user server would be, with their token
     and the learner's config the demo uses; ``learner=False``: as an instructor's."""

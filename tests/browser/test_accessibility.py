@@ -11,19 +11,16 @@ import os
 from pathlib import Path
 from typing import Any
 
-import nbformat
 import pytest
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.pages import copy_pages
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
+from tests.browser.conftest import ARTIFACTS, BROWSER, JupyterServer, write_notebook
 from tests.helpers.demo_pages import seed_pages
 
 AXE = os.environ.get("NBCOHORT_AXE", "")
 pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
+    *BROWSER,
     pytest.mark.skipif(
         not (AXE and Path(AXE).is_file()),
         reason="axe-core is not installed (dev.py test installs it with npm)",
@@ -138,11 +135,7 @@ WIDGET_CELLS = [
 def test_every_widget_in_jupyterlab_has_no_serious_violation(who, tmp_path, service, demo, browser):
     home = tmp_path / "home"
     home.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(src) for src in WIDGET_CELLS]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}  # fmt: skip
-    nbformat.write(nb, home / "widgets.ipynb")
+    write_notebook(home / "widgets.ipynb", *WIDGET_CELLS)
     lab = JupyterServer(tmp_path, home, service.url, demo.tokens[who]).wait()
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
@@ -197,10 +190,10 @@ def test_a_member_can_read_and_post_with_the_keyboard_alone(tmp_path, service, d
     in, and no step needed the mouse."""
     home = tmp_path / "home"
     home.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(
-        "import nbcohort.widgets as nbw\nnbw.discussion('module-1/reading-files')")]  # fmt: skip
-    nbformat.write(nb, home / "thread.ipynb")
+    write_notebook(
+        home / "thread.ipynb",
+        f"import nbcohort.widgets as nbw\nnbw.discussion({'module-1/reading-files'!r})",
+    )
     lab = JupyterServer(tmp_path, home, service.url, demo.tokens["learner"]).wait()
     text = "Written with the keyboard alone"
     try:
@@ -209,13 +202,16 @@ def test_a_member_can_read_and_post_with_the_keyboard_alone(tmp_path, service, d
         page.locator(".nbc-summary").wait_for(timeout=120_000)
         _tab_to(page, "e.classList.contains('nbc-summary')")
         page.keyboard.press("Enter")
-        page.locator(".nbc-thread").wait_for(timeout=30_000)
+        # The thread's posts and its compose box have drawn before any key goes to them.
+        page.locator(".nbc-thread .nbc-card").first.wait_for(timeout=60_000)
+        page.locator("textarea[placeholder^='Write in Markdown']").wait_for(timeout=60_000)
         _tab_to(page, "e.tagName === 'TEXTAREA'")
         page.keyboard.type(text)
         _tab_to(page, "e.tagName === 'BUTTON' && e.textContent.trim() === 'Post'")
         page.keyboard.press("Enter")
-        page.locator(".nbc-card", has_text=text).wait_for(timeout=30_000)
+        page.locator(".nbc-card", has_text=text).wait_for(timeout=60_000)
     finally:
+        page.screenshot(path=str(ARTIFACTS / "keyboard-post.png"))
         lab.stop()
     posts = CohortClient(service.url, demo.tokens["learner"], timeout=10).thread(
         "module-1/reading-files"

@@ -9,20 +9,15 @@ import time
 from pathlib import Path
 
 import nbformat
-import pytest
 
 from nbcohort.cohorts.client import CohortClient
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
+from tests.browser.conftest import ARTIFACTS, BROWSER, JupyterServer
 from tests.helpers.processes import REPO
 
 ANCHOR = "module-1/reading-files"
 NOTEBOOK = "module-1/01-loading-data.ipynb"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
-]
+pytestmark = BROWSER
 
 
 def _home(tmp_path: Path) -> Path:

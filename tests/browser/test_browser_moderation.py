@@ -6,36 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
-import pytest
-
 from nbcohort.cohorts.client import CohortClient
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
+from tests.browser.conftest import ARTIFACTS, BROWSER, JupyterServer, write_notebook
 from tests.helpers.moderation import set_charter
 
 ANCHOR = "module-1/reading-files"
 NOTEBOOK = "moderation.ipynb"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
-]
+pytestmark = BROWSER
 
 
 def _home(tmp_path: Path) -> Path:
     home = tmp_path / "home"
-    home.mkdir()
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3 (ipykernel)",
-        "language": "python",
-    }
-    nb.cells.append(
-        nbformat.v4.new_code_cell("from nbcohort.widgets import moderation\nmoderation()")
-    )
-    nbformat.write(nb, home / NOTEBOOK)
+    write_notebook(home / NOTEBOOK, "from nbcohort.widgets import moderation\nmoderation()")
     return home
 
 

@@ -7,35 +7,24 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import nbformat
-import pytest
-
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.course import load_course
 from nbcohort.cohorts.models import Cohort
-from tests.browser.conftest import ARTIFACTS, CHROMIUM, JupyterServer
+from tests.browser.conftest import ARTIFACTS, BROWSER, JupyterServer, write_notebook
 from tests.helpers.processes import REPO
 
 ANCHOR = "module-1/reading-files"
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.slow,
-    pytest.mark.skipif(not CHROMIUM, reason="browser leg: Debian's chromium is not installed"),
-]
+pytestmark = BROWSER
 
 
 def _home(tmp_path: Path) -> Path:
     """A learner's home: module-1 as nbgrader released it, and a notebook with the widget."""
     home = tmp_path / "home"
     shutil.copytree(REPO / "course" / "source" / "module-1", home / "module-1")
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3 (ipykernel)",
-                                 "language": "python"}  # fmt: skip
-    nb.cells = [
-        nbformat.v4.new_code_cell("from nbcohort.widgets import notifications\nnotifications()")
-    ]
-    nbformat.write(nb, home / "inbox.ipynb")
+    write_notebook(
+        home / "inbox.ipynb", "from nbcohort.widgets import notifications\nnotifications()"
+    )
     return home
 
 

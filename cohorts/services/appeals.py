@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Activity, Appeal, Cohort, Flag, HeldPost, Post, utcnow
+from nbcohort.cohorts.models import Activity, Appeal, Cohort, Flag, HeldPost, Post, Thread, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
-from nbcohort.cohorts.services.moderation_hold import clean_reason, publish_held
+from nbcohort.cohorts.services.moderation_hold import clean_reason, publish_held, tell_author
 from nbcohort.cohorts.services.unique import add_unique
 from nbcohort.cohorts.services.visibility import reach_post
 
@@ -159,7 +159,17 @@ def decide_appeal(
     if decision == "grant":
         _undo(session, actor, appeal, rules)
     record(session, appeal.cohort_id, actor.member_id, f"appeal.{appeal.status}", appeal)
+    post = session.get(Post, appeal.post_id) if appeal.post_id is not None else None
+    held = session.get(HeldPost, appeal.held_id) if appeal.held_id is not None else None
+    anchor = held.anchor if held is not None else _anchor_of(session, post)
+    tell_author(session, actor, appeal.member_id, post.id if post else None, anchor,
+                appeal.status, "appeal", text)  # fmt: skip
     return appeal
+
+
+def _anchor_of(session: Session, post: Post | None) -> str:
+    thread = session.get(Thread, post.thread_id) if post is not None else None
+    return thread.anchor if thread is not None else ""
 
 
 def _undo(session: Session, actor: Actor, appeal: Appeal, rules: CommunitySettings | None) -> None:
@@ -167,7 +177,7 @@ def _undo(session: Session, actor: Actor, appeal: Appeal, rules: CommunitySettin
     if appeal.held_id is not None:
         held = session.get_one(HeldPost, appeal.held_id)
         held.status = "held"  # decided again, now by the appeal
-        publish_held(session, actor, held, rules)
+        publish_held(session, actor, held, rules, tell=False)  # the appeal's answer tells
         return
     post = session.get_one(Post, appeal.post_id)
     now = utcnow()

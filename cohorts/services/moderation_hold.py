@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Cohort, HeldPost, Member, Post, utcnow
+from nbcohort.cohorts.models import Cohort, HeldPost, Member, Notification, Post, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
@@ -191,9 +191,15 @@ def approve_held(
 
 
 def publish_held(
-    session: Session, actor: Actor, held: HeldPost, rules: CommunitySettings | None = None
+    session: Session,
+    actor: Actor,
+    held: HeldPost,
+    rules: CommunitySettings | None = None,
+    *,
+    tell: bool = True,
 ) -> Post:
-    """Write ``held`` as a post by its author (approved, or granted on appeal)."""
+    """Write ``held`` as a post by its author (approved, or granted on appeal); ``tell``: the
+    author is notified of the approval."""
     from nbcohort.cohorts.services.posts import create_post  # posts imports this module
 
     author = session.get_one(Member, held.author_id)
@@ -217,6 +223,8 @@ def publish_held(
     assert isinstance(post, Post)
     held.post_id = post.id
     record(session, cohort.id, actor.member_id, "post.approve", held, post=post.id)
+    if tell:
+        tell_author(session, actor, held.author_id, post.id, held.anchor, "approved", "held post")
     return post
 
 
@@ -229,4 +237,29 @@ def reject_held(session: Session, actor: Actor, held_id: int, reason: object) ->
     held.status, held.decided_at, held.decided_by = "rejected", utcnow(), actor.member_id
     held.reason_html = render_markdown(text)
     record(session, held.cohort_id, actor.member_id, "post.reject", held, reason=text)
+    tell_author(session, actor, held.author_id, None, held.anchor, "did not approve",
+                "held post", text)  # fmt: skip
     return held
+
+
+def tell_author(
+    session: Session,
+    actor: Actor,
+    member_id: int,
+    post_id: int | None,
+    anchor: str,
+    decision: str,
+    what: str,
+    reason: str = "",
+) -> None:
+    """A notification to the member a moderation decision is about, with the reason they read
+    (in the notebook, and by email when the cohort mails the ``moderation`` kind)."""
+    session.add(
+        Notification(
+            member_id=member_id,
+            kind="moderation",
+            post_id=post_id,
+            actor_id=actor.member_id,
+            data={"anchor": anchor, "decision": decision, "what": what, "reason": reason},
+        )
+    )

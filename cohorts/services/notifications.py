@@ -48,6 +48,8 @@ KINDS = {
     "idea_piloted": "my ideas turned into pilots",
     "pilot_owner": "pilots I own",
     "nudges": "threads where a leader's reply would help (sponsors)",
+    # Moderation (#16 part 8): what was decided about my held post or my appeal, and why.
+    "moderation": "decisions on my held posts and appeals, with the reason",
 }
 _EXCERPT = 200
 # What each kind's ``data`` holds (so templates and widgets may rely on every key).
@@ -178,6 +180,10 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
         return f"Your idea{where} is now a pilot: {data.get('title', '')}"
     if kind == "pilot_owner":
         return f"{who} made you the owner of the pilot {data.get('title', '')}"
+    if kind == "moderation":
+        said = f": {data['reason']}" if data.get("reason") else ""
+        what = f"{data.get('decision', 'decided on')} your {data.get('what', 'post')}"
+        return f"{who} {what}{where}{said}"
     if kind == "nudges":
         return f"{data.get('count', 0)} threads where a leader's reply would help this week"
     return kind.replace("_", " ").capitalize()

@@ -22,6 +22,7 @@ from nbcohort.cohorts.services.moderation_gate import PostingTooFast
 from nbcohort.cohorts.services.moderation_hold import approve_held, reject_held
 from nbcohort.cohorts.services.moderation_mine import my_moderation
 from nbcohort.cohorts.services.moderation_queue import moderation_queue
+from nbcohort.cohorts.services.notifications import list_notifications
 from nbcohort.cohorts.services.pages import thread_page
 from nbcohort.cohorts.services.posts import create_post, delete_post, flag_post
 from nbcohort.cohorts.services.prompts import answer_prompt
@@ -170,6 +171,10 @@ def test_rejected_with_a_sanitized_reason_the_author_reads_and_appeals_once(stor
         mine = my_moderation(s, _a(s, people["ana"]), s.get_one(Cohort, cohort.id))
         shown = mine["held"][0]
         assert shown["status_text"] == "not approved" and "Advertising" in shown["reason_html"]
+        told = list_notifications(s, _a(s, people["ana"]), kind="moderation")
+        assert len(told) == 1 and told[0]["anchor"] == ANCHOR
+        assert told[0]["headline"].startswith(f"{people['chi'].name} did not approve your held")
+        assert "Advertising" in told[0]["headline"]  # the reason, as text: widgets escape it
         for bad in ("<script", "<img", 'href="javascript'):  # text at most, never markup
             assert bad not in shown["reason_html"]
     with store.write() as s, pytest.raises(Forbidden, match="your own"):
@@ -200,6 +205,10 @@ def test_rejected_with_a_sanitized_reason_the_author_reads_and_appeals_once(stor
         mine = my_moderation(s, _a(s, people["ana"]), s.get_one(Cohort, cohort.id))
         assert mine["appeals"][0]["status"] == "granted"
         assert "answers the question" in mine["appeals"][0]["answer_html"]
+        told = list_notifications(s, _a(s, people["ana"]), kind="moderation")
+        assert len(told) == 2  # the appeal's answer; granting publishes without a second word
+        assert told[0]["headline"].startswith(f"{people['fay'].name} granted your appeal")
+        assert told[0]["headline"].endswith("fair: it answers the question")
 
 
 def test_appeals_of_posts_removed_hidden_or_flagged_only(store, cohort, people):

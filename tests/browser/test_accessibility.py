@@ -12,11 +12,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.pages import copy_pages
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.graduation import graduate
 from tests.browser.conftest import ARTIFACTS, BROWSER, JupyterServer, write_notebook
 from tests.helpers.demo_pages import seed_pages
+from tests.helpers.graduation import demo_cohort_file_applied
 
 AXE = os.environ.get("NBCOHORT_AXE", "")
 pytestmark = [
@@ -76,14 +81,28 @@ PAGES = {  # page: (who opens it, a heading that says it has rendered)
     "cohort": ("learner", "Active threads"),
     "leader": ("sponsor", "Outcomes"),
     "dashboard": ("instructor", "Members at risk"),
+    "community": ("learner", "Ongoing topics"),  # an alumna, once the cohort graduated
 }
+
+
+def _graduated(store, service, demo) -> None:
+    """The demo cohort graduates into its community, and an alumna starts a topic."""
+    with store.read() as s:
+        cohort_id = s.scalars(select(Cohort.id).where(Cohort.slug == demo.slug)).one()
+    demo_cohort_file_applied(store, cohort_id)
+    with store.write() as s:
+        graduate(s, Actor.system(), s.get_one(Cohort, cohort_id))
+    alumna = CohortClient(service.url, demo.tokens["learner"], timeout=10)
+    alumna.start_topic("after-the-course", "After the course", "What are you working on now?")
 
 
 @pytest.mark.parametrize("name", sorted(PAGES))
 def test_each_page_has_no_serious_violation_and_reflows_at_200_percent(
-    name, tmp_path, service, demo, browser
+    name, tmp_path, store, service, demo, browser
 ):
     who, heading = PAGES[name]
+    if name == "community":
+        _graduated(store, service, demo)
     home = tmp_path / "home"
     copy_pages(home / "community")
     lab = JupyterServer(tmp_path, home, service.url, demo.tokens[who]).wait()

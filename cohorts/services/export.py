@@ -47,6 +47,7 @@ from nbcohort.cohorts.models import (
     utcnow,
 )
 from nbcohort.cohorts.services.errors import Forbidden, ServiceError
+from nbcohort.cohorts.services.export_community import COMMUNITY_FILES, community_parts
 
 __all__ = ["ExportTooLarge", "export_name", "safe_name", "write_export"]
 
@@ -63,7 +64,7 @@ applied.json        your "I applied this" notes
 charter.json        the charter versions you acknowledged
 pulse.json          the pulse surveys you answered (answers are stored without your name,
                     so they cannot be given back to you)
-
+{community}
 Other members appear as "a member" or not at all.
 """
 
@@ -209,7 +210,12 @@ def write_export(
 
 def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict[str, int]:
     counts: dict[str, int] = {}
-    z.add("README.txt", _README.format(cohort=member.cohort.slug, when=utcnow()).encode())
+    z.add(
+        "README.txt",
+        _README.format(
+            cohort=member.cohort.slug, when=utcnow(), community=COMMUNITY_FILES
+        ).encode(),
+    )
     z.json(
         "member.json",
         {
@@ -273,6 +279,9 @@ def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict
     ]
     counts["pulse"] = len(pulse)
     z.json("pulse.json", pulse)
+    for name, rows in community_parts(session, member, redact).items():
+        counts[name.removesuffix(".json")] = len(rows)
+        z.json(name, rows)
     return counts
 
 

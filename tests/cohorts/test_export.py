@@ -9,6 +9,7 @@ import json
 import re
 import threading
 import zipfile
+from datetime import date, timedelta
 
 import pytest
 
@@ -29,7 +30,9 @@ from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Forbidden
 from nbcohort.cohorts.services.export import ExportTooLarge, safe_name, write_export
+from nbcohort.cohorts.services.ideas import endorse_idea, mark_idea
 from nbcohort.cohorts.services.leaving import leave
+from nbcohort.cohorts.services.pilots import make_pilot, update_pilot
 from nbcohort.cohorts.services.posts import create_post, react
 from nbcohort.cohorts.store import Store
 
@@ -228,3 +231,36 @@ def test_hostile_and_non_latin_names_are_found_and_words_are_left_alone(
         "ask a member. or a member! a member agrees, a member too; benefit chinos "
         "(mail a member.) a member a member?("
     )
+
+
+def test_the_export_holds_my_ideas_endorsements_pilots_and_names_no_one_else(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    """Ana's idea (endorsed by Ben, made a pilot she owns, with her update naming Ben), and
+    the idea of Ben's she endorsed: in her export, with Ben's and Fay's names nowhere."""
+    with store.write() as s:
+        c = s.get_one(Cohort, cohort.id)
+        ana, ben, fay = (Actor.of(s.get_one(Member, people[u].id)) for u in ("ana", "ben", "fay"))
+        mine = create_post(s, ana, c, "module-1/a", "Idea: a shared cleaning checklist")
+        theirs = create_post(s, ben, c, "module-1/b", "Idea by Ben Okafor: weekly clinics")
+        s.flush()
+        my_idea = mark_idea(s, ana, mine.id)["id"]
+        their_idea = mark_idea(s, ben, theirs.id)["id"]
+        endorse_idea(s, ben, my_idea)
+        endorse_idea(s, ana, their_idea)
+        review_on = (date.today() + timedelta(days=60)).isoformat()
+        pilot = make_pilot(
+            s, fay, c, my_idea, owner_id=ana.member_id, goal="Fewer broken joins, says Fay",
+            measure="joins fixed per week", review_on=review_on,
+        )  # fmt: skip
+        update_pilot(s, ana, c, pilot["id"], note="Ben Okafor tried it on his team's data")
+    z, text = _everything(_export(store, people["ana"].id))
+    ideas = json.loads(z.read("ideas.json"))
+    assert [(i["post"], i["endorsements"], i["state"]) for i in ideas] == [(mine.id, 1, "piloted")]
+    assert [e["idea"] for e in json.loads(z.read("endorsements.json"))] == [their_idea]
+    pilots = json.loads(z.read("pilots.json"))
+    assert [p["status"] for p in pilots] == ["active"] and len(pilots[0]["updates"]) == 1
+    assert "a member tried it" in pilots[0]["updates"][0]["markdown"]
+    assert json.loads(z.read("held_posts.json")) == json.loads(z.read("appeals.json")) == []
+    for word in ("Ben", "Okafor", "Fay", "Lindqvist", "ben@example.org"):
+        assert not re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text), (word, text)

@@ -23,6 +23,7 @@ from traitlets.config import Config
 
 from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.course import CourseSpec
+from nbcohort.cohorts.demo_ideas import seed_ideas
 from nbcohort.cohorts.models import CadenceItem, Cohort, Member, clock_at, utcnow
 from nbcohort.cohorts.services import charter
 from nbcohort.cohorts.services.auth import Actor
@@ -115,6 +116,7 @@ def seed_rhythm(
             with clock_at(now - timedelta(days=days_ago, hours=2)):
                 add_member(s, system, c, name=name, email=email, role="learner")
     _tick_through(store, cohort.slug, start, now, config)
+    seed_ideas(store, cohort_id, seed=seed)  # ideas, endorsements, a pilot: the Pilots sections
     with store.read() as s:
         states = list(
             s.scalars(select(CadenceItem.state).where(CadenceItem.cohort_id == cohort_id))

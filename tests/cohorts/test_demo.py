@@ -26,9 +26,12 @@ from nbcohort.cohorts.models import (
     CharterAck,
     CharterVersion,
     Cohort,
+    Idea,
     Member,
     OnboardingStep,
     OutboxMessage,
+    Pilot,
+    PilotUpdate,
 )
 from nbcohort.cohorts.store import Store
 from tests.helpers.processes import REPO, free_port, isolated_env
@@ -110,6 +113,9 @@ def check_rhythm(data: Path) -> None:
             steps = Counter(s.scalars(select(OnboardingStep.state).where(
                 OnboardingStep.member_id.in_([m for m, _ in newcomers]))))  # fmt: skip
             rows = Counter(s.execute(select(OutboxMessage.kind, OutboxMessage.state)).all())
+            ideas = Counter(s.scalars(select(Idea.state)))
+            pilots = s.scalars(select(Pilot.status)).all()
+            updates = s.scalar(select(func.count()).select_from(PilotUpdate))
     finally:
         store.close()
     assert cohort.settings.get("rhythm") and (data / "demo" / "demo.toml").is_file()
@@ -117,6 +123,9 @@ def check_rhythm(data: Path) -> None:
     assert kinds["prompt"] >= 9 and kinds["routine"] >= 3 and kinds["highlights"] >= 1
     assert states["planned"] >= 20 and states["missed"] == 0  # the month ahead, none missed
     assert len(newcomers) == 3 and steps["sent"] >= 3 and steps["stopped"] == 0  # under way
+    # Ideas: one escalated to the facilitators, one a pilot with an update, one still open.
+    assert ideas == {"escalated": 1, "piloted": 1, "open": 1} and pilots == ["active"]
+    assert updates == 1
     assert rows and {state for _kind, state in rows} == {"sent"}
     assert {kind for kind, _state in rows} >= {"onboarding", "routine"}
     files = sorted((data / "outbox").glob("*.eml"))

@@ -161,12 +161,10 @@ def graduate(
             .order_by(Cohort.slug)
         )
     )
+    # A dry run does the whole work in a savepoint and takes it back, so its report is exactly
+    # what graduating would change; a failure is the unit of work's to roll back (store.write).
     savepoint = session.begin_nested()
-    try:
-        _graduate(session, actor, cohort, spec, report, horizon_days)
-    except BaseException:
-        savepoint.rollback()
-        raise
+    _graduate(session, actor, cohort, spec, report, horizon_days)
     if dry_run:
         savepoint.rollback()
         session.expire(cohort)

@@ -102,6 +102,13 @@ class _SMTP(smtplib.SMTP):
 
     payload_sent = False
 
+    def _get_socket(self, host: str, port: int, timeout: float) -> socket.socket:
+        # The dot goes out as a small write of its own: without TCP_NODELAY, Nagle holds it
+        # until the server's delayed acknowledgement of the body (tens of ms per message).
+        sock = super()._get_socket(host, port, timeout)  # type: ignore[misc]
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
     def send(self, s: Any) -> None:
         if not (isinstance(s, bytes) and s.endswith(b"\r\n.\r\n")) or self.sock is None:
             super().send(s)

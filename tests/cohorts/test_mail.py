@@ -318,6 +318,21 @@ def test_send_test_reaches_the_server_and_names_a_wrong_password(tmp_path, monke
     assert [m["To"] for m in inbox.messages] == ["x@y.org"]
 
 
+def test_the_closing_dot_is_not_held_back_by_nagle(tmp_path):
+    """The dot is a write of its own after the body: with Nagle on, the kernel holds it until
+    the server acknowledges the body, which a delayed ACK makes tens of ms per message."""
+    import socket
+
+    with smtp_server() as (inbox, port):
+        mailer = mailer_for(tmp_path, port)
+        transport = make_transport(mailer.settings, "")
+        transport.open()
+        sock = transport._smtp.sock  # type: ignore[attr-defined]
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY)
+        send_test(mailer, transport, "x@y.org")  # on that connection
+    assert [m["To"] for m in inbox.messages] == ["x@y.org"]
+
+
 def test_queue_message_for_other_parts_respects_the_setting(tmp_path, store, cohort, people):
     from nbcohort.cohorts.mail import queue_message
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, exists, func, or_, select, update
+from sqlalchemy import Table, exists, func, literal, or_, select, union_all, update
 from sqlalchemy.orm import Session, aliased
 
 from nbcohort.cohorts.cohort_file import MAX_ONBOARDING_DAY, CohortFile, OnboardingStepSpec, render
@@ -102,24 +102,28 @@ class Due:
 
 
 def find_due(session: Session, cohort: Cohort, spec: CohortFile, now: datetime) -> Due:
-    """The steps not yet recorded whose time has come: per step, one query over the members
+    """The steps not yet recorded whose time has come: per step, a select of the members
     whose sequence can be at that step now (a band of join dates, probed through the unique
-    member and step), then the exact time in each one's zone. A step more than
-    ``CATCH_UP_DAYS`` overdue (the tick did not run for days) is not sent late but recorded
-    ``missed``: the member has moved on, and the next step comes on its day."""
+    member and step), all steps in one statement (the tick asks every few minutes), then the
+    exact time in each one's zone. A step more than ``CATCH_UP_DAYS`` overdue (the tick did
+    not run for days) is not sent late but recorded ``missed``: the member has moved on, and
+    the next step comes on its day."""
     due = Due()
     steps = sorted(spec.onboarding.steps, key=lambda s: s.day)
     begin = cohort_start(spec)
     window = now - timedelta(days=MAX_ONBOARDING_DAY + 2)
     send_at = spec.onboarding.send_at
     early = timedelta(hours=send_at.hour, minutes=send_at.minute) - timedelta(hours=1)
-    for step in steps:
+    selects = []
+    for index, step in enumerate(steps):
         # Step d comes at send_at local on day d: at least (d - 1) days and (send_at - 1 h,
         # for a daylight-saving change) after the sequence began; day 0 at once.
         soonest = timedelta(days=step.day - 1) + early if step.day else timedelta(0)
         if begin + soonest > now:
             break  # nobody's sequence has reached this day yet
-        query = select(Member.id, Member.joined_at, Member.timezone, Member.name).where(
+        query = select(
+            literal(index).label("step"), Member.id, Member.joined_at, Member.timezone, Member.name
+        ).where(
             Member.cohort_id == cohort.id,
             Member.active.is_(True),
             Member.role.in_(spec.onboarding.roles),
@@ -129,18 +133,22 @@ def find_due(session: Session, cohort: Cohort, spec: CohortFile, now: datetime) 
         oldest = max(window, now - timedelta(days=step.day + CATCH_UP_DAYS + 2))
         if begin <= oldest:  # everyone's sequence began with their joining: a band of dates
             query = query.where(Member.joined_at > oldest)
-        for member_id, joined, zone_name, name in session.execute(query):
-            start = max(joined, begin)
-            if start <= window:
-                continue  # their fourteen days are over
-            when = step_due_at(start, step.day, send_at, in_zone(zone_name))
-            if when > now:
-                continue
-            if now - when > timedelta(days=CATCH_UP_DAYS):
-                due.missed.setdefault(member_id, []).append(step)
-                continue
-            due.steps.setdefault(member_id, []).append(step)
-            due.names[member_id] = name
+        selects.append(query)
+    if not selects:
+        return due
+    rows = session.execute(union_all(*selects) if len(selects) > 1 else selects[0]).all()
+    for index, member_id, joined, zone_name, name in sorted(rows, key=lambda r: (r[0], r[1])):
+        step, start = steps[index], max(joined, begin)
+        if start <= window:
+            continue  # their fourteen days are over
+        when = step_due_at(start, step.day, send_at, in_zone(zone_name))
+        if when > now:
+            continue
+        if now - when > timedelta(days=CATCH_UP_DAYS):
+            due.missed.setdefault(member_id, []).append(step)
+            continue
+        due.steps.setdefault(member_id, []).append(step)
+        due.names[member_id] = name
     return due
 
 

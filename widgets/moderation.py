@@ -1,7 +1,8 @@
 """``moderation()``: the moderation queue for champions and facilitators: held first posts
 to approve or reject, flagged or hidden posts to hide or restore (staff), appeals to grant or
-deny (staff). Each decision carries a reason the member reads. The service decides who may
-see it: a learner reads its refusal in words."""
+deny (staff). Each decision carries a reason the member reads. Below it, every member's own
+side (``_my_moderation``): their held and moderated posts, appeals and answers. The service
+decides who may see the queue: a member without it sees their own side alone."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._my_moderation import MyModeration
 from nbcohort.widgets._style import button, status, style, when
 
 __all__ = ["Moderation", "moderation"]
@@ -32,22 +34,23 @@ class Moderation(w.VBox):
         self.status = w.HTML()
         self.refresh_button = button("Refresh", "Read the queue again")
         self.refresh_button.on_click(lambda _b: self.refresh())
-        super().__init__([style(), self.head, self.items, self.refresh_button, self.status])
+        self.mine = MyModeration(conn, load=False)
+        super().__init__(
+            [style(), self.head, self.items, self.status, self.mine, self.refresh_button]
+        )
         self.add_class("nbc-moderation")
         self.refresh()
 
     def refresh(self) -> None:
         try:
             queue = self.conn.client.moderation_queue()
-        except ClientError as exc:
-            self.items.children = [
-                w.HTML(
-                    '<div class="nbc-meta">The moderation queue is for champions and '
-                    f"facilitators: {html.escape(exc.message)}</div>"
-                )
-            ]
-            self.refresh_button.layout.display = "none"
+        except ClientError:  # not a moderator: their own side is the whole widget
+            for part in (self.head, self.items, self.status):
+                part.layout.display = "none"
+            self.items.children = []
+            self.mine.refresh()
             return
+        self.mine.refresh()
         can = queue["can"]
         rows: list[w.Widget] = []
         for h in queue["held"]:
@@ -172,8 +175,8 @@ class Moderation(w.VBox):
 
 
 def moderation() -> w.Widget:
-    """The moderation queue (champions and facilitators); one calm line offline or headless.
-    Never raises."""
+    """The moderation queue (champions and facilitators) and every member's own held and
+    moderated posts, with appeals; one calm line offline or headless. Never raises."""
     try:
         return Moderation(connect())
     except Offline as exc:

@@ -21,7 +21,7 @@ from nbcohort.cohorts.services.moderation_hold import clean_reason, publish_held
 from nbcohort.cohorts.services.unique import add_unique
 from nbcohort.cohorts.services.visibility import reach_post
 
-__all__ = ["appeal_dict", "decide_appeal", "file_appeal", "my_appeals"]
+__all__ = ["appeal_dict", "appealable_posts", "decide_appeal", "file_appeal", "my_appeals"]
 
 
 def appeal_dict(appeal: Appeal) -> dict[str, Any]:
@@ -55,6 +55,42 @@ def _decided(session: Session, post: Post) -> bool:
     return (
         post.hidden or flagged is not None or (post.deleted and _removed_by_others(session, post))
     )
+
+
+def appealable_posts(session: Session, actor: Actor, cohort: Cohort) -> list[dict[str, Any]]:
+    """The actor's own posts a moderator or the flags hid or removed, newest first (at most
+    50): what they may appeal, with the reason given. The text is theirs, so they read it."""
+    if actor.member_id is None:
+        return []
+    rows = session.execute(
+        select(Post, Thread.anchor)
+        .join(Thread, Thread.id == Post.thread_id)
+        .where(
+            Thread.cohort_id == cohort.id,
+            Post.author_id == actor.member_id,
+            (Post.hidden.is_(True)) | (Post.deleted.is_(True)),
+        )
+        .order_by(Post.id.desc())
+        .limit(200)
+    ).all()
+    found = []
+    for post, anchor in rows:
+        removed = post.deleted and _removed_by_others(session, post)
+        if not (removed or (post.hidden and not post.deleted)):
+            continue  # deleted by its author: nothing to appeal
+        found.append(
+            {
+                "post_id": post.id,
+                "anchor": anchor,
+                "html": "" if post.deleted else post.body_html,
+                "state": "removed" if removed else "hidden",
+                "reason": post.hidden_reason,
+                "created_at": post.created_at.isoformat(),
+            }
+        )
+        if len(found) == 50:
+            break
+    return found
 
 
 def file_appeal(

@@ -1,6 +1,6 @@
 """What a member reads about moderation and themselves: the code of conduct (before they
 post), where they stand with the rules for new members, their held posts with the reasons
-given, and their appeals with the answers."""
+given, their posts hidden or removed by moderators, and their appeals with the answers."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.sanitize import render_markdown
-from nbcohort.cohorts.services.appeals import my_appeals
+from nbcohort.cohorts.services.appeals import appealable_posts, my_appeals
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.moderation_gate import moderation_rules, standing
 from nbcohort.cohorts.services.moderation_hold import my_held
@@ -41,4 +41,5 @@ def my_moderation(session: Session, actor: Actor, cohort: Cohort) -> dict[str, A
         "standing": standing(session, actor, cohort).as_dict(actor.timezone),
         "held": my_held(session, actor, cohort),
         "appeals": my_appeals(session, actor, cohort),
+        "decided": appealable_posts(session, actor, cohort),
     }

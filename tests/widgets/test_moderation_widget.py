@@ -5,7 +5,9 @@ reads, and a learner refused in words."""
 
 from __future__ import annotations
 
-from nbcohort.cohorts.client import CohortClient
+import pytest
+
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.widgets import _connection, charter, discussion, moderation
 from nbcohort.widgets.discussion import Discussion
 from nbcohort.widgets.moderation import Moderation
@@ -20,6 +22,22 @@ def _buttons(widget, name):
         if getattr(child, "description", None) == name:
             out.append(child)
         out += _buttons(child, name)
+    return out
+
+
+def _html(widget) -> str:
+    out = getattr(widget, "value", "") if widget.__class__.__name__ == "HTML" else ""
+    for child in getattr(widget, "children", ()):
+        out += _html(child)
+    return out
+
+
+def _areas(widget):
+    out = []
+    for child in getattr(widget, "children", ()):
+        if child.__class__.__name__ == "Textarea":
+            out.append(child)
+        out += _areas(child)
     return out
 
 
@@ -47,9 +65,10 @@ def test_a_champion_approves_a_held_first_post_in_the_widget(
     as_member("ben")
     other = discussion(ANCHOR, expanded=True)
     assert "Numbat" not in other.held.value and other.posts.children == ()
-    refused = moderation()
-    assert isinstance(refused, Moderation)
-    assert "for champions and facilitators" in refused.items.children[0].value
+    mine = moderation()  # a learner: no queue, only her own side
+    assert isinstance(mine, Moderation)
+    assert mine.head.layout.display == "none" and mine.items.children == ()
+    assert "Numbat" not in _html(mine) and "your first posts wait" in _html(mine)
     as_member("chi")
     queue = moderation()
     assert "Numbat" in queue.items.children[0].children[0].value
@@ -83,6 +102,67 @@ def test_a_rejection_needs_a_reason_that_the_author_then_reads(
     assert "<script" not in d.held.value
     shown = charter()
     assert "Code of conduct" in shown.body.value and "assume good intent" in shown.body.value
+
+
+def test_a_rejected_author_appeals_from_the_widget_and_reads_the_answer(
+    as_member, service, tokens, store, cohort
+):
+    set_charter(store, cohort.id, hold_first_posts=1)
+    CohortClient(service.url, tokens["ana"], timeout=10).post(ANCHOR, "Wombat: my course notes")
+    fay = CohortClient(service.url, tokens["fay"], timeout=10)
+    [held] = fay.moderation_queue()["held"]
+    fay.reject_held(held["id"], "Looks like an advert")
+    as_member("ana")
+    mine = moderation()
+    shown = _html(mine.mine)
+    assert "not approved" in shown and "Looks like an advert" in shown and "Wombat" in shown
+    (appeal,) = _buttons(mine, "Appeal")
+    appeal.click()
+    assert "Say why first" in mine.mine.status.value
+    (why,) = _areas(mine)
+    why.value = "They are my notes from module 1, not an advert"
+    appeal.click()
+    assert "Appeal sent" in mine.mine.status.value
+    assert not _buttons(mine, "Appeal")  # heard once: no second form
+    assert "waiting for staff" in _html(mine.mine)
+    as_member("fay")
+    queue = moderation()
+    assert "my notes from module 1" in _html(queue.items)
+    (grant,) = _buttons(queue, "Grant")
+    (reason,) = _texts(queue.items.children[-1])
+    reason.value = "Agreed, welcome <script>alert(1)</script>"
+    grant.click()
+    assert "Granted" in queue.status.value
+    as_member("ana")
+    answered = _html(moderation().mine)
+    assert "granted" in answered and "Agreed, welcome" in answered and "<script" not in answered
+    as_member("ben")
+    seen = discussion(ANCHOR, expanded=True)
+    assert [c.post["author"]["name"] for c in seen.posts.children] == ["Ana Souza"]
+
+
+def test_a_hidden_post_is_shown_to_its_author_with_the_reason_and_appealed_once(
+    as_member, service, tokens
+):
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    post = ana.post(ANCHOR, "Bilby: a strong opinion")
+    CohortClient(service.url, tokens["fay"], timeout=10).moderate(
+        post["id"], "hide", "Too harsh <img src=x onerror=alert(1)>"
+    )
+    as_member("ana")
+    mine = moderation().mine
+    shown = _html(mine)
+    assert "was hidden by moderation" in shown and "Bilby" in shown
+    assert "Too harsh &lt;img" in shown and "<img" not in shown
+    (why,) = _areas(mine)
+    why.value = "I said it kindly"
+    (appeal,) = _buttons(mine, "Appeal")
+    appeal.click()
+    assert "Appeal sent" in mine.status.value and not _buttons(mine, "Appeal")
+    with pytest.raises(ClientError, match="appealed this once already"):
+        ana.appeal("Again", post_id=post["id"])
+    as_member("ben")  # another learner reads none of it
+    assert "Bilby" not in _html(moderation())
 
 
 def test_moderation_is_one_calm_line_offline(monkeypatch):

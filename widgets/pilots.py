@@ -1,4 +1,5 @@
-"""``pilots()``: the cohort's pilots with their status, owner and review date; for
+"""``pilots()``: the cohort's pilots with their status, owner and review date, each with its
+updates and, for its owner and the facilitators, "Post update" (``_pilot_row``); for
 facilitators, above them, the ideas escalated to them, each with "Make pilot" (owner, goal,
 measure, review date) and "Decline" (with a reason its author sees)."""
 
@@ -11,11 +12,10 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._pilot_row import PilotRow
 from nbcohort.widgets._style import button, status, style
 
 __all__ = ["Pilots", "pilots"]
-
-_STATUS = {"active": "active", "done": "done", "stopped": "stopped"}
 
 
 class _IdeaRow(w.VBox):
@@ -92,10 +92,11 @@ class Pilots(w.VBox):
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self.decide = w.VBox()
-        self.list = w.HTML()
+        self.head = w.HTML()
+        self.list = w.VBox()
         self.status = w.HTML()
         self._members: list[dict[str, Any]] | None = None
-        super().__init__([style(), self.decide, self.list, self.status])
+        super().__init__([style(), self.decide, self.head, self.list, self.status])
         self.add_class("nbc-pilots")
         self.refresh()
 
@@ -121,30 +122,19 @@ class Pilots(w.VBox):
         elif rows:
             rows.insert(0, w.HTML(head))
         self.decide.children = rows
-        self.list.value = render(found)
+        self.head.value = head_html(found)
+        self.list.children = [PilotRow(self.conn, p, self.refresh) for p in found]
         self.status.value = status(done, ok=True)
 
 
-def render(found: list[dict[str, Any]]) -> str:
-    """The pilots as HTML: title, status, owner, review date (due ones said), outcome."""
-    if not found:
-        return (
-            '<div class="nbc-head">Pilots</div><div class="nbc-meta">No pilots yet: an idea '
-            "endorsed by enough members goes to the facilitators, who can make it one.</div>"
-        )
-    items = []
-    for p in found:
-        owner = p["owner"]["name"] if p["owner"] else "no owner"
-        due = " · <b>review due</b>" if p["review_due"] else ""
-        outcome = f"<br>Outcome: {html.escape(p['outcome'])}" if p["outcome"] else ""
-        items.append(
-            f"<li><b>{html.escape(p['title'])}</b> · {_STATUS.get(p['status'], p['status'])} · "
-            f"owner {html.escape(owner)} · review on {p['review_on']}{due} · "
-            f"{p['updates']} update{'s' if p['updates'] != 1 else ''}<br>"
-            f'<span class="nbc-meta">Goal: {html.escape(p["goal"])} · Measure: '
-            f"{html.escape(p['measure'])}</span>{outcome}</li>"
-        )
-    return f'<div class="nbc-head">Pilots</div><ul>{"".join(items)}</ul>'
+def head_html(found: list[dict[str, Any]]) -> str:
+    """The Pilots heading, and what makes one when there is none yet."""
+    if found:
+        return '<div class="nbc-head">Pilots</div>'
+    return (
+        '<div class="nbc-head">Pilots</div><div class="nbc-meta">No pilots yet: an idea '
+        "endorsed by enough members goes to the facilitators, who can make it one.</div>"
+    )
 
 
 def pilots() -> w.Widget:

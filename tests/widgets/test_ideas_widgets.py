@@ -8,9 +8,12 @@ from __future__ import annotations
 import time
 from datetime import date, timedelta
 
-from nbcohort.cohorts.client import CohortClient
+import pytest
+
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import utcnow
 from nbcohort.widgets import _connection, discussion, nudges, pilots
+from nbcohort.widgets._pilot_row import PilotRow
 from nbcohort.widgets._post import PostCard
 from nbcohort.widgets.discussion import Discussion
 from nbcohort.widgets.nudges import Nudges
@@ -76,9 +79,50 @@ def test_mark_endorse_and_make_a_pilot_through_the_widgets(
     row.review_on.value = (date.today() + timedelta(days=14)).isoformat()
     row.create()
     assert "pilot made" in p.status.value
-    assert "Cleaning checklist" in p.list.value or "checklist" in p.list.value
-    assert "owner Ben Okafor" in p.list.value
+    shown = "".join(r.text.value for r in p.list.children)
+    assert "checklist" in shown and "owner Ben Okafor" in shown
     assert not [r for r in p.decide.children if isinstance(r, _IdeaRow)]
+
+
+def test_the_owner_posts_updates_and_closes_the_pilot_from_the_widget(
+    as_member, service, tokens, store, people
+):
+    apply_text(store, cohort_toml(extra="[ideas]\nendorsements = 1\n", steps=False), utcnow())
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    idea = ana.mark_idea(ana.post(ANCHOR, "Idea: pair on the exports")["id"])
+    CohortClient(service.url, tokens["chi"], timeout=10).endorse(idea["id"])
+    fay = CohortClient(service.url, tokens["fay"], timeout=10)
+    review_on = (date.today() + timedelta(days=14)).isoformat()
+    pilot = fay.make_pilot(idea["id"], owner_id=people["ben"].id, goal="Fewer broken exports",
+                           measure="Broken exports a week", review_on=review_on)  # fmt: skip
+    as_member("ana")  # neither its owner nor staff: no form
+    (row,) = pilots().list.children
+    assert isinstance(row, PilotRow) and not hasattr(row, "update")
+    with pytest.raises(ClientError, match="only the pilot's owner or a facilitator"):
+        ana.update_pilot(pilot["id"], "I'd like to say something")
+    as_member("ben")
+    p = pilots()
+    (row,) = p.list.children
+    row.update.click()
+    row.send()  # nothing written: the service names the note
+    assert "note" in row.note.value
+    row.text_box.value = "Week one: three teams paired <script>alert(1)</script>"
+    row.send()
+    assert "update posted" in p.status.value
+    (row,) = p.list.children
+    assert "1 update" in row.text.value
+    row.update.click()
+    row.text_box.value, row.state.value = "We are done", "done"
+    row.send()  # closing without an outcome
+    assert "outcome" in row.note.value
+    row.outcome.value = "Broken exports fell from 5 to 1 a week"
+    row.send()
+    (row,) = p.list.children
+    assert "done" in row.text.value and "fell from 5 to 1" in row.text.value
+    assert not hasattr(row, "update")  # a closed pilot takes no more updates
+    row.show.click()
+    assert "Week one: three teams paired" in row.history.value
+    assert "<script" not in row.history.value and "Ben Okafor" in row.history.value
 
 
 def test_declining_from_the_widget_needs_a_reason(as_member, service, tokens, store):

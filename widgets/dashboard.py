@@ -26,8 +26,8 @@ TABLES = (
      "No member is at risk."),
     ("unanswered", "Unanswered questions", ("thread", "author", "created_at", "excerpt"),
      "Every question has an answer."),
-    ("moderation", "Moderation queue", ("anchor", "author", "hidden", "open_flags", "reason",
-                                        "excerpt"), "Nothing waits for moderation."),
+    ("moderation", "Moderation queue", ("kind", "created_at", "anchor", "author", "open_flags",
+                                        "reason", "excerpt"), "Nothing waits for moderation."),
     ("reviews_owed", "Reviews owed", ("assignment", "due_at", "reviewer", "given", "submitted"),
      "No reviews are owed in an open round."),
 )  # fmt: skip

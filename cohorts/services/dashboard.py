@@ -13,7 +13,7 @@ row is about a named member, so the service refuses anyone else (403), whatever 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -22,8 +22,10 @@ from sqlalchemy.orm import Session, aliased
 from nbcohort.cohorts.models import (
     Activity,
     Allocation,
+    Appeal,
     Cohort,
     Flag,
+    HeldPost,
     Member,
     OnboardingStep,
     Post,
@@ -34,6 +36,7 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.notifications import section_link
+from nbcohort.cohorts.services.snippets import plain_text
 
 __all__ = ["facilitator_tables"]
 
@@ -141,6 +144,8 @@ def _unanswered(session: Session, cohort: Cohort, hours: int) -> list[dict[str, 
 
 
 def _moderation(session: Session, cohort: Cohort) -> list[dict[str, Any]]:
+    """What waits for moderation, newest first: held first posts, hidden or flagged posts,
+    open appeals (the same rows ``moderation()`` acts on), one kind per row."""
     open_flags = (
         select(Flag.post_id, func.count().label("n"))
         .where(Flag.resolved_at.is_(None))
@@ -160,18 +165,73 @@ def _moderation(session: Session, cohort: Cohort) -> list[dict[str, Any]]:
         .order_by(Post.id.desc())
         .limit(_LIMIT)
     ).all()
-    return [
-        {
-            "post_id": post.id,
-            "anchor": anchor,
-            "author": name,
-            "hidden": post.hidden,
-            "reason": post.hidden_reason,
-            "open_flags": int(flags),
-            "excerpt": " ".join(post.body_md.split())[:160],
-        }
+    found = [
+        _queue_row(
+            "hidden" if post.hidden else "flagged",
+            post.created_at,
+            anchor,
+            name,
+            post.body_md,
+            post_id=post.id,
+            hidden=post.hidden,
+            reason=post.hidden_reason,
+            open_flags=int(flags),
+        )
         for post, anchor, name, flags in rows
     ]
+    for held, name in session.execute(
+        select(HeldPost, Member.name)
+        .join(Member, Member.id == HeldPost.author_id)
+        .where(HeldPost.cohort_id == cohort.id, HeldPost.status == "held", Member.active.is_(True))
+        .order_by(HeldPost.id.desc())
+        .limit(_LIMIT)
+    ):
+        found.append(
+            _queue_row(
+                "held post", held.created_at, held.anchor, name, held.body_md, held_id=held.id
+            )
+        )
+    for appeal, name in session.execute(
+        select(Appeal, Member.name)
+        .join(Member, Member.id == Appeal.member_id)
+        .where(Appeal.cohort_id == cohort.id, Appeal.status == "open")
+        .order_by(Appeal.id.desc())
+        .limit(_LIMIT)
+    ):
+        found.append(
+            _queue_row(
+                "appeal",
+                appeal.created_at,
+                appeal.subject,
+                name,
+                plain_text(appeal.body_html),
+                post_id=appeal.post_id,
+                held_id=appeal.held_id,
+                appeal_id=appeal.id,
+            )
+        )
+    found.sort(key=lambda r: r["created_at"], reverse=True)
+    return found[:_LIMIT]
+
+
+def _queue_row(
+    kind: str, created: datetime, anchor: str, author: str, text: str, **fields: Any
+) -> dict[str, Any]:
+    row = {
+        "kind": kind,
+        "created_at": created.isoformat(),
+        "anchor": anchor,
+        "author": author,
+        "post_id": None,
+        "held_id": None,
+        "appeal_id": None,
+        "hidden": False,
+        "reason": "",
+        "open_flags": 0,
+        "excerpt": " ".join(text.split())[:160],
+    }
+    row.update(fields)
+    return row
 
 
 def _reviews_owed(session: Session, cohort: Cohort) -> list[dict[str, Any]]:

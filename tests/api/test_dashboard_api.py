@@ -85,3 +85,27 @@ def test_csv_keeps_hostile_text_as_text():
     assert csv_cell("plain") == "plain" and csv_cell(3) == 3 and csv_cell(None) is None
     link = csv_link([{"member": "=cmd", "n": 1}], ["member", "n"], 'a"b.csv')
     assert 'download="a&quot;b.csv"' in link
+
+
+def test_the_moderation_table_holds_held_posts_and_open_appeals(service, tokens, store, cohort):
+    from tests.helpers.moderation import set_charter
+
+    set_charter(store, cohort.id, hold_first_posts=1)
+    CohortClient(service.url, tokens["ana"], timeout=10).post("module-1/a", "Held: my first")
+    fay = CohortClient(service.url, tokens["fay"], timeout=10)
+    chi = CohortClient(service.url, tokens["chi"], timeout=10)  # a champion is never held
+    rude = chi.post("topic/offtopic", "Rude words")
+    fay.moderate(rude["id"], "hide", "rude")
+    chi.appeal("I meant it **kindly**", post_id=rude["id"])
+    rows = fay.dashboard()["moderation"]
+    kinds = {r["kind"]: r for r in rows}
+    assert set(kinds) == {"held post", "hidden", "appeal"}
+    assert kinds["held post"]["author"] == "Ana Souza"
+    assert kinds["held post"]["excerpt"] == "Held: my first"
+    assert kinds["hidden"]["reason"] == "rude" and kinds["hidden"]["post_id"] == rude["id"]
+    appeal = kinds["appeal"]
+    assert appeal["excerpt"] == "I meant it kindly" and appeal["post_id"] == rude["id"]
+    assert [r["created_at"] for r in rows] == sorted((r["created_at"] for r in rows), reverse=True)
+    [decided] = fay.moderation_queue()["appeals"]
+    fay.decide_appeal(decided["id"], "deny", "No")
+    assert "appeal" not in {r["kind"] for r in fay.dashboard()["moderation"]}

@@ -1,6 +1,7 @@
 """``dashboard_page()``: the facilitator dashboard (``cohorts/pages/dashboard.ipynb``): every
 metric with its trend and its formula one click away, members at risk, unanswered questions,
-the moderation queue and who still owes reviews, each table with a CSV download.
+the moderation queue, who still owes reviews and the pulse surveys' results (with their
+comments where the viewer may read them), each table with a CSV download.
 
 The service decides who sees it: for anyone but staff it refuses the tables (403) and the
 page says so; the metrics are what the service shows that viewer.
@@ -32,6 +33,7 @@ TABLES = (
      "No reviews are owed in an open round."),
 )  # fmt: skip
 METRIC_COLUMNS = ("id", "title", "value", "unit", "numerator", "denominator", "withheld")
+PULSE_COLUMNS = ("survey", "closes_at", "answers", "question", "mean", "withheld")
 
 
 def _section(title: str, body: str) -> w.HTML:
@@ -50,6 +52,45 @@ def _tables(tables: Any) -> list[w.Widget]:
             body += f'<p class="nbc-meta">{csv_link(rows, columns, f"{key}.csv")}</p>'
         out.append(_section(title, body))
     return out
+
+
+def pulse_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Each closed survey's questions with their mean, newest first; a survey with too few
+    answers (or still open) says why it is withheld instead."""
+    rows = []
+    for run in reversed(results.get("surveys") or []):
+        for q in run.get("questions") or [{"question": ""}]:
+            rows.append(
+                {
+                    "survey": run["title"],
+                    "closes_at": run["closes_at"][:10],
+                    "answers": run.get("answers", ""),
+                    "question": q["question"],
+                    "mean": "" if q.get("mean") is None else q["mean"],
+                    "withheld": run.get("withheld") or "",
+                }
+            )
+    return rows
+
+
+def _pulse(results: Any) -> w.Widget:
+    if isinstance(results, Refused):
+        return _section("Pulse surveys", f'<p class="nbc-meta">Not available: '
+                        f"{html.escape(results.message)}</p>")  # fmt: skip
+    rows = pulse_rows(results)
+    body = html_table(rows, PULSE_COLUMNS, f"Pulse surveys ({len(results.get('surveys') or [])})",
+                      "No pulse survey has run yet.")  # fmt: skip
+    if rows:
+        body += f'<p class="nbc-meta">{csv_link(rows, PULSE_COLUMNS, "pulse.csv")}</p>'
+    comments = [
+        f"<li><b>{html.escape(run['title'])}</b>: {c['html']}</li>"
+        for run in results.get("surveys") or []
+        for c in run.get("comments") or []
+    ]
+    if comments:
+        body += f"<details><summary>Comments ({len(comments)})</summary><ul>"
+        body += "".join(comments) + "</ul></details>"
+    return _section("Pulse surveys", body)
 
 
 def _metric(metric: dict[str, Any], weeks: int) -> w.Widget:
@@ -76,9 +117,11 @@ class DashboardPage(w.VBox):
         charts = _charts_ahead()
         tables = _ask(conn.client.dashboard)
         metrics = _ask(conn.client.metrics)
+        pulse = _ask(conn.client.pulse_results)
         charts.join()
         parts: list[w.Widget] = [style(), w.HTML(_header("Facilitator dashboard", conn, metrics))]
         parts.extend(_tables(tables))
+        parts.append(_pulse(pulse))
         parts.append(w.HTML("<h2>Every metric</h2>"))
         if isinstance(metrics, Refused):
             parts.append(w.HTML(f'<p class="nbc-meta">Not available: '

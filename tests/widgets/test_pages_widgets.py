@@ -153,3 +153,44 @@ def test_the_dashboard_is_refused_to_a_learner_by_the_service(as_token, tokens, 
         assert heading in text
     assert 'download="metrics.csv"' in text and 'download="at_risk.csv"' in text
     _no_nan(text)
+
+
+def test_the_dashboard_shows_pulse_results_and_withholds_small_ones(as_token, tokens, service,
+                                                                     store, cohort):  # fmt: skip
+    from datetime import timedelta
+
+    from nbcohort.cohorts.models import Cohort, PulseSurvey, utcnow
+    from nbcohort.cohorts.services.auth import Actor
+    from nbcohort.cohorts.services.members import add_member
+    from nbcohort.cohorts.services.pulse import answer_survey, open_survey
+    from tests.helpers.community import SYSTEM
+
+    now = utcnow()
+    with store.write() as s:
+        c = s.get_one(Cohort, cohort.id)
+        big, small = (
+            open_survey(s, c, key, title=title, questions=["I feel heard", "Pace is right", "I use it"],
+                        free_text="Else?", opens_at=now - timedelta(days=days + 2),
+                        closes_at=now + timedelta(days=1), min_answers=5).id
+            for key, title, days in (("w1", "Week one", 7), ("w2", "Week two <b>2</b>", 0))
+        )  # fmt: skip
+        for i in range(6):
+            m = add_member(s, SYSTEM, c, name=f"Learner {i}", email=f"l{i}@example.org")
+            s.flush()
+            answer_survey(
+                s, Actor.of(m), c, big, [4, 2 + i % 2, 3], "More **examples**" if i else ""
+            )
+            if i < 2:
+                answer_survey(s, Actor.of(m), c, small, [1, 1, 1], "")
+        for sid in (big, small):
+            s.get_one(PulseSurvey, sid).closes_at = now - timedelta(seconds=1)
+    as_token(tokens["fay"])
+    page = dashboard_page()
+    text = _html(page)
+    raw = "".join(x.value for x in _walk(page) if isinstance(x, w.HTML))
+    assert "Pulse surveys (2)" in text and 'download="pulse.csv"' in text
+    assert "<td>I feel heard</td><td>4.0</td>" in text and "<td>2.5</td>" in text
+    assert "fewer than 5 members answered" in text
+    assert "Week two &lt;b&gt;2" in raw and "Week two <b>" not in raw  # a title is text
+    assert "More <strong>examples</strong>" in raw  # comments, sanitized, for staff
+    _no_nan(text)

@@ -256,3 +256,44 @@ TABLE: list[Row] = [
         public=True, prefix=""),
 ]
 # fmt: on
+
+
+@dataclass(frozen=True)
+class Smuggled:
+    """Another cohort's id where a body or query names a resource (not the path): the
+    request must be refused (``status``), or answer without anything of that resource.
+    ``{kind}`` in the path or a body value is replaced by a new ``kind`` of cohort B;
+    ``{own_allocation}`` by the reviewer's own allocation."""
+
+    role: str
+    method: str
+    path: str
+    body: Any
+    status: int
+    absent: str = ""  # a key of the answer that must not hold the smuggled id
+
+
+# fmt: off
+SMUGGLED: list[Smuggled] = [
+    Smuggled("learner", "POST", "/posts", {"anchor": ANCHOR, "body": "hi", "parent_id": "{post}"},
+             404),
+    Smuggled("sponsor", "POST", "/posts", {"anchor": ANCHOR, "body": "hi", "parent_id": "{post}"},
+             404),
+    Smuggled("learner", "POST", "/appeals", {"post_id": "{post}", "text": "why?"}, 404),
+    Smuggled("learner", "POST", "/appeals", {"held_id": "{held}", "text": "why?"}, 404),
+    Smuggled("instructor", "POST", "/badges/revoke",
+             {"member_id": "{member}", "badge": "first-post", "reason": "x"}, 404),
+    Smuggled("learner", "GET", "/badges?members={member}", None, 200, absent="badges"),
+    Smuggled("learner", "POST", "/notifications/read", {"ids": ["{notification}"]}, 200,
+             absent="marked"),
+    Smuggled("learner", "GET", f"/thread?anchor={ANCHOR}&before={{post}}", None, 200,
+             absent="posts"),
+    Smuggled("instructor", "PUT", "/spotlight",
+             {"week": "2026-11-30", "member_ids": ["{member}"]}, 404),
+    # the reviewer's own allocation under another assignment's name is not theirs there
+    Smuggled("reviewer", "PUT", "/reviews/project-9/allocations/{own_allocation}",
+             {"scores": {}}, 404),
+    Smuggled("reviewer", "GET", "/reviews/project-9/allocations/{own_allocation}/packet", None,
+             404),
+]
+# fmt: on

@@ -11,6 +11,7 @@ another case meets. Leaving the cohort is asked by stand-ins of each role."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -28,7 +29,7 @@ from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
-from tests.api.access_table import OWNERS, TABLE, Row
+from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
 from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
 from tests.helpers.processes import ServiceProcess
@@ -205,3 +206,32 @@ def test_access(matrix: Matrix, row: Row) -> None:
         if resp.status_code != want:
             wrong.append(f"{role:11} {target:7} want {want}, got {answer_text(resp)}")
     assert not wrong, f"{row.method} {row.path}:\n" + "\n".join(wrong)
+
+
+def _smuggle(matrix: Matrix, case: Smuggled) -> tuple[str, Any, int | None]:
+    """The case's path and body with cohort B's new resource (and its id) in place."""
+    world, made = matrix.world, None
+    text = json.dumps([case.path, case.body])
+    for kind in ("post", "held", "member", "notification"):
+        if "{" + kind + "}" in text:
+            made = world.make(kind, "stranger")
+            text = text.replace(f'"{{{kind}}}"', str(made)).replace(f"{{{kind}}}", str(made))
+    if "{own_allocation}" in text:
+        text = text.replace("{own_allocation}", str(world.make("allocation", "reviewer")))
+    path, body = json.loads(text)
+    return path, body, made
+
+
+@pytest.mark.parametrize("case", SMUGGLED, ids=lambda c: f"{c.role} {c.method} {c.path}")
+def test_another_cohorts_id_in_a_body_or_query(matrix: Matrix, case: Smuggled) -> None:
+    path, body, made = _smuggle(matrix, case)
+    resp = matrix.ask(case.method, PREFIX + path, body, matrix.world.header(case.role))
+    assert resp.status_code == case.status, answer_text(resp)
+    if case.absent:
+        held = resp.json()[case.absent]
+        if isinstance(held, int):
+            assert held == 0, resp.text
+        elif isinstance(held, dict):
+            assert str(made) not in held, resp.text
+        else:
+            assert made not in [item.get("id") for item in held], resp.text

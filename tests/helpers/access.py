@@ -18,6 +18,7 @@ from nbcohort.cohorts.models import (
     Cohort,
     Event,
     Member,
+    Notification,
     Review,
     ReviewRound,
     ReviewSubmission,
@@ -273,6 +274,15 @@ def _review(world: World, s: Session, actor: Actor, cohort: Cohort) -> int:
     return review.id
 
 
+def _notification(world: World, s: Session, actor: Actor, cohort: Cohort) -> int:
+    assert actor.member_id is not None
+    note = Notification(member_id=actor.member_id, kind="mention",
+                        post_id=_post(world, s, actor, cohort))  # fmt: skip
+    s.add(note)
+    s.flush()
+    return note.id
+
+
 MAKERS: dict[str, Maker] = {
     "post": _post,
     "artifact": _artifact,
@@ -285,6 +295,7 @@ MAKERS: dict[str, Maker] = {
     "member": _member,
     "allocation": _allocation,
     "review": _review,
+    "notification": _notification,
 }
 
 

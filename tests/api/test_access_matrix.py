@@ -35,6 +35,7 @@ from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.review_service import RoundDbs, _copy_db
 
+pytestmark = pytest.mark.slow
 PREFIX = "/api/v1"
 _GROUP = re.compile(r"\((?:[^()]|\([^()]*\))*\)")
 METHODS = ("get", "post", "put", "patch", "delete")
@@ -88,29 +89,21 @@ class Matrix:
                                  json=body, headers=headers, timeout=20)  # fmt: skip
 
     def stand_in(self, role: str) -> dict[str, str]:
-        """A new member of ``role`` (for a request that ends the caller's membership)."""
+        """The header of a new member like ``role``'s (for a request that ends the caller's
+        membership); the token-less and bad-token roles are themselves."""
         world = self.world
-        if role not in world.members or role in ("reviewer",):
-            cohort_of = world.cohort_b if role == "outsider" else world.cohort_a
-            real = "learner" if role in ("reviewer", "outsider") else role
-        else:
-            with world.store.read() as s:
-                m = s.get_one(Member, world.members[role])
-                cohort_of, real = m.cohort_id, m.role
         if role in ("anonymous", "revoked", "unknown"):
             return world.header(role)
-        from nbcohort.cohorts.models import Cohort
-
         with world.store.write() as s:
+            like = s.get_one(Member, world.members[role])
             name = f"standin{uuid.uuid4().hex[:8]}"
-            member = add_member(s, SYSTEM, s.get_one(Cohort, cohort_of), name=name.title(),
-                                email=f"{name}@example.org", role=real, username=name)  # fmt: skip
+            member = add_member(s, SYSTEM, like.cohort, name=name.title(), role=like.role,
+                                email=f"{name}@example.org", username=name)  # fmt: skip
             s.flush()
-            key = f"standin-{member.id}"
-            world.members[key] = member.id
+            world.members[name] = member.id
             token = mint_token(s, SYSTEM, member, "acl")
-        if role == "reviewer":
-            world.make("allocation", key)
+        if role == "reviewer":  # a learner holding a live allocation, as the reviewer does
+            world.make("allocation", name)
         return {"Authorization": f"token {token}"}
 
 
@@ -123,7 +116,9 @@ def _serve(tmp: Path, url: str) -> ServiceProcess:
     return svc.start()
 
 
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
 def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:

@@ -21,6 +21,7 @@ from sqlalchemy import select
 from nbcohort.cohorts.models import Allocation, Review
 from tests.helpers.review_service import NAMES, Live, RoundDbs, serving
 
+pytestmark = pytest.mark.slow
 ASSIGNMENT = "project-1"
 MEMBER_KEYS = ("author", "reviewer", "member", "owner", "actor", "user")
 # A person's own words, by design passed on as written: a cell's source in a packet is the
@@ -138,7 +139,6 @@ def _reviews_not_of(run: Live, member_id: int) -> list[int]:
         )
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("state", ["open", "closed"])
 def test_no_learner_learns_another_learners_identity(runs: dict[str, Live], state: str) -> None:
     run = runs[state]
@@ -161,7 +161,6 @@ def test_no_learner_learns_another_learners_identity(runs: dict[str, Live], stat
     assert not leaks, "\n".join(leaks[:40])
 
 
-@pytest.mark.slow
 def test_the_walk_finds_an_identity_where_there_is_one(runs: dict[str, Live]) -> None:
     """The check itself can fail: each learner's own answers name them (their own packet
     was never theirs to review, but their /me does)."""

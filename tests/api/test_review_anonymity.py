@@ -24,12 +24,12 @@ from tests.helpers.review_service import NAMES, Live, RoundDbs, serving
 pytestmark = pytest.mark.slow
 ASSIGNMENT = "project-1"
 MEMBER_KEYS = ("author", "reviewer", "member", "owner", "actor", "user")
-# A person's own words, by design passed on as written: a cell's source in a packet is the
-# author's ("free-text mentions of the author in sources are reported, not edited":
-# exchange/packets.py; the instructor sees them at round open), a review's comments the
-# reviewer's. The helpers plant such self-mentions ("Written by Ana Souza.", "ana on ..."),
-# so these fields are left out of the walk; everything the kit itself writes is walked.
-OWN_WORDS = frozenset({"source", "comments_html", "overall_html"})
+# A person's own words are passed on as written, by design: a free-text mention of the
+# author in a cell's source is reported to the instructor at round open, not edited
+# (exchange/packets.py), and a review's comments are the reviewer's. The helpers plant such
+# self-mentions ("Written by Ana Souza." in the author's notebook, "ana on **question**" in
+# Ana's comments); exactly those are taken out before the walk, nothing else.
+PLANTED = re.compile(r"Written by [A-Z][a-z]+ [A-Z][a-z]+\.|\b[a-z]+ on (<strong>|\*\*)")
 
 
 class Identity:
@@ -47,8 +47,6 @@ class Identity:
         if isinstance(value, dict):
             for key, inner in value.items():
                 hits += self.found_in(str(key), f"{where}.{key}[key]")
-                if key in OWN_WORDS:
-                    continue
                 is_id = isinstance(inner, int) and not isinstance(inner, bool)
                 if is_id and inner == self.member_id and any(k in str(key) for k in MEMBER_KEYS):
                     hits.append(f"{where}.{key} = member id {inner}")
@@ -56,7 +54,7 @@ class Identity:
         elif isinstance(value, list):
             for i, inner in enumerate(value):
                 hits += self.found_in(inner, f"{where}[{i}]")
-        elif isinstance(value, str) and self.pattern.search(value):
+        elif isinstance(value, str) and self.pattern.search(PLANTED.sub("", value)):
             hits.append(f"{where}: {value[:120]!r}")
         return hits
 
@@ -173,4 +171,6 @@ def test_the_walk_finds_an_identity_where_there_is_one(runs: dict[str, Live]) ->
     planted = {"packet": {"cells": [{"metadata": {"nbgrader": {"author_id": me.member_id}}}]}}
     assert me.found_in(planted)
     assert me.found_in({"outputs": [{"text": f"loaded /home/{me.username}/data"}]})
+    assert me.found_in({"source": f'NAME = "{NAMES[-1]}"'})  # only the planted words are spared
+    assert not me.found_in({"source": f"Written by {NAMES[-1]}."})
     assert me.found_in({"names": [f"{me.username}+{ASSIGNMENT}.ipynb"]})

@@ -297,3 +297,37 @@ SMUGGLED: list[Smuggled] = [
              404),
 ]
 # fmt: on
+
+
+# The community of practice, where "another cohort" is part of the design: three cohorts
+# with cohort files, "g1" graduated into community "cop", "g2" in "cop" but not graduated,
+# "g3" graduated into another community. (who, method, path, body, status); ``who`` is
+# "<name>-<cohort>" of tests/helpers/graduation.py (ana, ben learners -> alumni on
+# graduation; chi champion; fay facilitator; ivo instructor; sam sponsor); "{new}" is a new
+# topic name. The g1 topic "cop-topic" exists.
+COMMUNITY_PEOPLE = ("ana", "chi", "fay", "ivo", "sam")
+
+
+def community_cases() -> list[tuple[str, str, str, Any, int]]:
+    cases: list[tuple[str, str, str, Any, int]] = []
+    topic = {"name": "{new}", "title": "A topic", "body": "Which tools?"}
+    for name in COMMUNITY_PEOPLE:
+        writes = 403 if name == "sam" else 201  # sponsors read the community, never post
+        for slug, read, write, g1_thread, g3_thread in (
+            ("g1", 200, writes, 200, 404),  # graduated into cop
+            ("g2", 403, 403, 403, 403),  # in cop, not graduated
+            ("g3", 200, writes, 404, 200),  # graduated into another community
+        ):
+            who = f"{name}-{slug}"
+            g1_topic = 200 if slug == "g1" else (404 if slug == "g3" else 403)
+            g1_post = writes if slug == "g1" else (403 if name == "sam" or slug == "g2" else 404)
+            cases += [
+                (who, "GET", "/community", None, read),
+                (who, "GET", "/community/topics", None, read),
+                (who, "POST", "/community/topics", topic, write),
+                (who, "GET", "/community/topics/cop-topic", None, g1_topic),
+                (who, "POST", "/community/topics/cop-topic/posts", {"body": "pandas"}, g1_post),
+                (who, "GET", "/community/threads?cohort=g1", None, g1_thread),
+                (who, "GET", "/community/threads?cohort=g3", None, g3_thread),
+            ]
+    return cases

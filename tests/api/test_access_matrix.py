@@ -25,13 +25,15 @@ from sqlalchemy.engine import make_url
 from tornado.web import RequestHandler
 
 from nbcohort.cohorts.api.app import make_app
-from nbcohort.cohorts.models import Member
+from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import mint_token
+from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
-from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled
+from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled, community_cases
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
 from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
+from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.review_service import RoundDbs, _copy_db
 
@@ -245,3 +247,38 @@ def test_another_cohorts_id_in_a_body_or_query(matrix: Matrix, case: Smuggled) -
             assert str(made) not in held, resp.text
         else:
             assert made not in [item.get("id") for item in held], resp.text
+
+
+@pytest.fixture(scope="module")
+def community(matrix: Matrix) -> dict[str, str]:
+    """Cohorts g1 (graduated into "cop"), g2 (in "cop", not graduated) and g3 (graduated
+    into "other") in the matrix's store: a token per member, and g1's topic "cop-topic"."""
+    store = matrix.world.store
+    people = {slug: make_cohort(store, slug, "other" if slug == "g3" else "cop")
+              for slug in ("g1", "g2", "g3")}  # fmt: skip
+    tokens = {}
+    with store.write() as s:
+        for slug in ("g1", "g3"):
+            graduate(s, SYSTEM, s.get_one(Cohort, cohort_of(store, slug).id))
+        for slug, members in people.items():
+            for name, member in members.items():
+                tokens[f"{name}-{slug}"] = mint_token(
+                    s, SYSTEM, s.get_one(Member, member.id), "acl"
+                )
+    resp = matrix.ask("POST", PREFIX + "/community/topics",
+                      {"name": "cop-topic", "title": "Cop", "body": "Hello"},
+                      {"Authorization": f"token {tokens['ana-g1']}"})  # fmt: skip
+    assert resp.status_code == 201, resp.text
+    return tokens
+
+
+def test_the_community_of_practice(matrix: Matrix, community: dict[str, str]) -> None:
+    """Who reads and writes in which community, graduated or not (all cases at once)."""
+    wrong = []
+    for who, method, path, body, want in community_cases():
+        if isinstance(body, dict) and body.get("name") == "{new}":
+            body = {**body, "name": f"t-{uuid.uuid4().hex[:10]}"}
+        resp = matrix.ask(method, PREFIX + path, body, {"Authorization": f"token {community[who]}"})
+        if resp.status_code != want:
+            wrong.append(f"{who:6} {method} {path}: want {want}, got {answer_text(resp)}")
+    assert not wrong, "\n".join(wrong)

@@ -221,7 +221,7 @@ TABLE: list[Row] = [
     row("POST", f"/appeals/{ID}/decision", STAFF, "/appeals/{id}/decision", resource="appeal",
         own=NOBODY, body={"decision": "deny", "reason": "it stays"}),
     # community.py. Neither cohort here has graduated: every member is refused alike (403,
-    # "has not graduated"); graduated cohorts' rules: tests/cohorts/test_graduation*.py.
+    # "has not graduated"); graduated cohorts: community_cases() at the end of this file.
     row("GET", "/community", EVERYONE, ok=403),
     row("GET", "/community/topics", EVERYONE, ok=403),
     row("POST", "/community/topics", EVERYONE, ok=403,

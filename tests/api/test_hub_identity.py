@@ -117,6 +117,26 @@ def test_a_hub_user_not_on_the_roster_gets_403_naming_why_logged_once(hub, servi
     assert log.count("hub user 'zed' refused") == 1, log
 
 
+def test_the_access_tables_routes_refuse_a_hub_user_not_on_the_roster(hub, service):
+    """The access matrix's row for hub mode (tests/api/access_table.py): every route but
+    the public ones refuses a hub user who is not a member, before anything else."""
+    from tests.api.access_table import TABLE
+
+    token, _id = hub.token_for("yan")
+    wrong = []
+    with requests.Session() as http:
+        for row in TABLE:
+            if row.public:
+                continue
+            path = row.path.replace("{id}", "1").replace("{member}", "1")
+            headers = {"Authorization": f"token {token}"}
+            url = service.url + row.prefix + path
+            resp = http.request(row.method, url, json=row.body, headers=headers, timeout=10)
+            if resp.status_code != 403 or resp.json().get("error") != "not_on_roster":
+                wrong.append(f"{row.method} {path}: {resp.status_code} {resp.text[:120]}")
+    assert not wrong, "\n".join(wrong)
+
+
 def test_a_revoked_hub_token_is_refused_within_the_cache_time(hub, service):
     token, token_id = hub.token_for("ana")
     assert call(service, token, "/me").status_code == 200

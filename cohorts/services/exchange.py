@@ -42,6 +42,7 @@ __all__ = [
 ]
 
 KINDS = ("release", "submission", "feedback")
+_ID_MAX = 2**31 - 1  # the id column's range: a larger id names nothing
 _ASSIGNMENT = re.compile(r"[A-Za-z0-9][\w.-]{0,99}")
 
 
@@ -75,6 +76,12 @@ def _assignment(name: str) -> str:
     return name
 
 
+def _id(key: str) -> int:
+    if not key.isdigit() or len(key) > 18:
+        raise Invalid(f"{key[:30]!r} is not a submission id", field="submission")
+    return int(key)
+
+
 def _may(actor: Actor, cohort: Cohort, action: str) -> None:
     require(actor, action, cohort.id)
 
@@ -97,7 +104,7 @@ def _latest_release(session: Session, cohort: Cohort, assignment: str) -> Exchan
 
 
 def _submission(session: Session, actor: Actor, cohort: Cohort, sub_id: int) -> ExchangeFile:
-    row = session.get(ExchangeFile, sub_id)
+    row = session.get(ExchangeFile, sub_id) if 1 <= sub_id <= _ID_MAX else None
     if (
         row is None
         or row.cohort_id != cohort.id
@@ -123,7 +130,7 @@ def check_upload(
             raise NotFound(f"assignment {key!r} is not released in {course!r}", field="assignment")
     elif kind == "feedback":
         _may(actor, cohort, "exchange.manage")
-        _submission(session, actor, cohort, int(key))
+        _submission(session, actor, cohort, _id(key))
     else:
         raise NotFound(f"no exchange {kind[:20]!r}")
 
@@ -189,7 +196,7 @@ def publish(
         if latest is not None and now <= latest:  # same instant, or the clock stepped back
             now = latest + timedelta(microseconds=1)
     else:
-        sub = _submission(session, actor, cohort, int(key))
+        sub = _submission(session, actor, cohort, _id(key))
         row.assignment, row.member_id, row.submission_id = sub.assignment, sub.member_id, sub.id
     row.created_at = now
     session.add(row)
@@ -269,11 +276,9 @@ def archive_of(
         if row is None:
             raise NotFound(f"assignment {key!r} is not released in {course!r}", field="assignment")
         return row.blob, _stamp(row, {})
-    if not key.isdigit() or len(key) > 18:
-        raise Invalid(f"{key[:30]!r} is not a submission id", field="submission")
     if not _staff(actor):
         _may(actor, cohort, "exchange.submit")
-    sub = _submission(session, actor, cohort, int(key))
+    sub = _submission(session, actor, cohort, _id(key))
     if kind == "submission":
         return sub.blob, _stamp(sub, {})
     if kind != "feedback":

@@ -6,31 +6,27 @@ fetch_feedback), driven in-process through nbgrader's ExchangeFactory."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from nbgrader.exchange import ExchangeError
 
-from nbcohort.cohorts.store import Store
+from tests.helpers.exchange_service import shared_service
 from tests.helpers.exchange_world import ExchangeWorld
 
-pytestmark = pytest.mark.slow
+__all__ = ["shared_service"]  # the module's one service per database (a fixture)
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("shared_service")]
 
 
 @pytest.fixture(params=["filesystem", "service"])
-def world(request: pytest.FixtureRequest, tmp_path: Path, db_url: str) -> Iterator[ExchangeWorld]:
-    if request.param == "filesystem" and not db_url.startswith("sqlite"):
-        pytest.skip("the filesystem exchange has no database: one leg is enough")
-    store = Store.open(db_url) if request.param == "service" else None
-    w = ExchangeWorld(tmp_path, request.param, store, db_url)
-    try:
-        yield w
-    finally:
-        w.stop()
-        if store is not None:
-            store.close()
+def world(request: pytest.FixtureRequest, tmp_path: Path) -> ExchangeWorld:
+    """The filesystem exchange once, the service exchange on each database."""
+    if request.param == "filesystem":
+        if request.node.callspec.params["shared_service"] != "sqlite":
+            pytest.skip("the filesystem exchange has no database: one leg is enough")
+        return ExchangeWorld(tmp_path, None)
+    return ExchangeWorld(tmp_path, request.getfixturevalue("shared_service"))
 
 
 def _released(world: ExchangeWorld, user: str, course: str) -> list[tuple[str, str, str]]:
@@ -39,14 +35,8 @@ def _released(world: ExchangeWorld, user: str, course: str) -> list[tuple[str, s
 
 
 def _inbound(world: ExchangeWorld, course: str) -> dict[str, list[str]]:
-    found = world.step("List", world_staff(course), course, assignment="", inbound=True)
+    found = world.step("List", world.staff(course), course, assignment="", inbound=True)
     return {g["student_id"]: [s["timestamp"] for s in g["submissions"]] for g in found}
-
-
-def world_staff(course: str) -> str:
-    from tests.helpers.exchange_world import INSTRUCTORS
-
-    return INSTRUCTORS[course]
 
 
 def _text(path: Path) -> str:
@@ -54,7 +44,7 @@ def _text(path: Path) -> str:
 
 
 def test_release_fetch_submit_collect_and_feedback(world: ExchangeWorld) -> None:
-    c = "course101"
+    c = world.c1
     assert _released(world, "ana", c) == []
     world.step("ReleaseAssignment", "ivo", c)
     assert _released(world, "ana", c) == [(c, "ps1", "released")]
@@ -97,7 +87,7 @@ def test_release_fetch_submit_collect_and_feedback(world: ExchangeWorld) -> None
 
 
 def test_late_submission_and_collect_before_the_due_date(world: ExchangeWorld) -> None:
-    c = "course101"
+    c = world.c1
     world.step("ReleaseAssignment", "ivo", c)
     world.step("FetchAssignment", "ben", c)
     world.answer("ben", "on time")
@@ -115,25 +105,25 @@ def test_late_submission_and_collect_before_the_due_date(world: ExchangeWorld) -
 
 
 def test_two_courses_side_by_side(world: ExchangeWorld) -> None:
-    world.step("ReleaseAssignment", "ivo", "course101")
-    world.step("ReleaseAssignment", "ina", "course123")
-    assert _released(world, "ana", "course101") == [("course101", "ps1", "released")]
-    assert _released(world, "ana", "course123") == [("course123", "ps1", "released")]
+    world.step("ReleaseAssignment", "ivo", world.c1)
+    world.step("ReleaseAssignment", "ina", world.c2)
+    assert _released(world, "ana", world.c1) == [(world.c1, "ps1", "released")]
+    assert _released(world, "ana", world.c2) == [(world.c2, "ps1", "released")]
     home = world.home("zed")
-    world.step("FetchAssignment", "zed", "course123")
-    assert "course123 ps1" in _text(home / "ps1" / "p1.ipynb")
-    world.step("Submit", "zed", "course123")
-    assert list(_inbound(world, "course123")) == ["zed"]
-    assert _inbound(world, "course101") == {}
+    world.step("FetchAssignment", "zed", world.c2)
+    assert f"{world.c2} ps1" in _text(home / "ps1" / "p1.ipynb")
+    world.step("Submit", "zed", world.c2)
+    assert list(_inbound(world, world.c2)) == ["zed"]
+    assert _inbound(world, world.c1) == {}
 
 
 def test_a_student_not_in_the_course_is_refused(world: ExchangeWorld) -> None:
-    world.step("ReleaseAssignment", "ivo", "course101")
+    world.step("ReleaseAssignment", "ivo", world.c1)
     with pytest.raises(ExchangeError):
-        world.step("FetchAssignment", "zed", "course101")
+        world.step("FetchAssignment", "zed", world.c1)
     assert not (world.home("zed") / "ps1").exists()
-    world.step("FetchAssignment", "ben", "course101")
+    world.step("FetchAssignment", "ben", world.c1)
     (world.home("ben") / "ps1").rename(world.home("zed") / "ps1")  # a copy from a friend
     with pytest.raises(ExchangeError):
-        world.step("Submit", "zed", "course101")
-    assert _inbound(world, "course101") == {}
+        world.step("Submit", "zed", world.c1)
+    assert _inbound(world, world.c1) == {}

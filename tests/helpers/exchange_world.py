@@ -6,6 +6,7 @@ nbgrader's apps do, so the only difference between the two is the factory's conf
 from __future__ import annotations
 
 import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,27 @@ from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.nbgrader_io import put_alembic_on_path
 from nbcohort.exchange.service_exchange import FACTORY
-from tests.helpers.processes import ServiceProcess
+from tests.helpers.exchange_service import SharedService, new_slug
 
 SYSTEM = Actor.system()
-# course -> (instructor, learners): ana takes both courses; zed takes only course123.
-ROSTER = {"course101": ("ivo", ("ana", "ben")), "course123": ("ina", ("ana", "zed"))}
-INSTRUCTORS = {course: staff for course, (staff, _l) in ROSTER.items()}
+# course -> (instructor, learners): ana takes both courses; zed takes only the second. Each
+# world names its two courses anew (``ExchangeWorld.c1``, ``c2``): one service, many tests.
+ROSTER: dict[str, tuple[str, tuple[str, ...]]] = {}
+
+
+_TEMPLATE: list[Path] = []
+
+
+def _gradebook_template() -> Path:
+    """An empty nbgrader gradebook, made once per process: nbgrader creates one with
+    alembic in seconds; a copy costs nothing, and nbgrader adds the course row itself."""
+    if not _TEMPLATE:
+        put_alembic_on_path()
+        folder = Path(tempfile.mkdtemp(prefix="nbcohort-gradebook-"))
+        with Gradebook(f"sqlite:///{folder / 'gradebook.db'}", "template"):
+            pass
+        _TEMPLATE.append(folder / "gradebook.db")
+    return _TEMPLATE[0]
 
 
 class RosterAuth(BaseAuthPlugin):
@@ -47,17 +63,21 @@ class RosterAuth(BaseAuthPlugin):
 class ExchangeWorld:
     """The courses' folders, the learners' homes and the exchange in between."""
 
-    def __init__(self, tmp: Path, kind: str, store: Store | None, db_url: str | None) -> None:
-        self.tmp, self.kind = tmp, kind
+    def __init__(self, tmp: Path, service: SharedService | None) -> None:
+        self.tmp, self.kind = tmp, "service" if service is not None else "filesystem"
+        self.c1, self.c2 = new_slug("course"), new_slug("course")
+        self.roster = {self.c1: ("ivo", ("ana", "ben")), self.c2: ("ina", ("ana", "zed"))}
+        ROSTER.update(self.roster)
         self.tokens: dict[tuple[str, str], str] = {}
-        self.service: ServiceProcess | None = None
+        self.service = service.service if service is not None else None
         (tmp / "exchange").mkdir(parents=True)
-        if kind == "service":
-            assert store is not None and db_url is not None
-            self._roster(store)
-            self.service = ServiceProcess(tmp, db_url).start()
-        for course in ROSTER:
+        if service is not None:
+            self._roster(service.store)
+        for course in self.roster:
             self._course(course)
+
+    def staff(self, course: str) -> str:
+        return self.roster[course][0]
 
     def _course(self, course: str) -> None:
         """The course's ps1 as ``generate_assignment`` leaves it (a notebook with no grade
@@ -66,11 +86,11 @@ class ExchangeWorld:
         for folder in ("source", "release"):
             (self.tmp / course / folder / "ps1").mkdir(parents=True)
             nbformat.write(nb, self.tmp / course / folder / "ps1" / "p1.ipynb")
-        put_alembic_on_path()
+        shutil.copy(_gradebook_template(), self.tmp / course / "gradebook.db")
 
     def _roster(self, store: Store) -> None:
         with store.write() as s:
-            for course, (staff, learners) in ROSTER.items():
+            for course, (staff, learners) in self.roster.items():
                 cohort = create_cohort(s, SYSTEM, course, f"Course {course}")
                 for username, role in [(staff, "instructor"), *[(u, "learner") for u in learners]]:
                     member = add_member(
@@ -78,10 +98,6 @@ class ExchangeWorld:
                         email=f"{username}@example.org", role=role, username=username,
                     )  # fmt: skip
                     self.tokens[(username, course)] = mint_token(s, SYSTEM, member, "test")
-
-    def stop(self) -> None:
-        if self.service is not None:
-            self.service.stop()
 
     # -- people and steps -------------------------------------------------------------------
     def home(self, user: str) -> Path:
@@ -117,7 +133,7 @@ class ExchangeWorld:
         cfg = self.config(user, course)
         coursedir = CourseDirectory(config=cfg)
         coursedir.assignment_id = assignment
-        if user != INSTRUCTORS.get(course):
+        if user != self.staff(course):
             coursedir.student_id = user
         factory = ExchangeFactory(config=cfg)
         exchange = getattr(factory, step)(
@@ -128,7 +144,7 @@ class ExchangeWorld:
         return exchange.start()
 
     def set_due(self, course: str, when: Any) -> None:
-        cfg = self.config(INSTRUCTORS[course], course)
+        cfg = self.config(self.staff(course), course)
         with Gradebook(CourseDirectory(config=cfg).db_url, course) as gb:
             gb.update_or_create_assignment("ps1", duedate=when)
 

@@ -161,7 +161,9 @@ def publish(
     archive is vetted, its row added and the file renamed into place; the caller removes
     ``blob_path(root, upload.blob)`` if the unit does not commit."""
     check_upload(session, actor, cohort, course, kind, key)
-    notebooks = vet_archive(upload.temp)
+    final = blob_path(upload.root, upload.blob)
+    # A unit of work run again (a lost connection) finds the file already renamed.
+    notebooks = vet_archive(upload.temp if upload.temp.exists() else final)
     now = utcnow()
     row = ExchangeFile(
         cohort_id=cohort.id,
@@ -202,9 +204,9 @@ def publish(
     session.add(row)
     session.flush()
     record(session, cohort.id, actor.member_id, f"exchange.{kind}", row, assignment=row.assignment)
-    final = blob_path(upload.root, row.blob)
     final.parent.mkdir(parents=True, exist_ok=True)
-    os.rename(upload.temp, final)
+    if upload.temp.exists():
+        os.rename(upload.temp, final)
     return _stamp(row, {actor.member_id or 0: actor.username})
 
 

@@ -27,6 +27,7 @@ from nbcohort.cohorts.services.exchange_archive import pack_folder
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from tests.helpers.exchange_service import LIMIT, SharedService, new_slug, shared_service
+from tests.helpers.exchange_world import ExchangeWorld
 
 __all__ = ["shared_service"]  # the module's one service (a fixture)
 
@@ -322,3 +323,30 @@ def test_packing_refuses_a_link_in_the_learners_folder(tmp_path: Path) -> None:
     (tmp_path / "ps1" / "secret").symlink_to("/etc/passwd")
     with pytest.raises(Invalid, match="secret is a link"):
         pack_folder(tmp_path / "ps1", tmp_path / "out.tar")
+
+
+def test_collect_vets_again_what_lands_in_course_submitted(
+    shared_service: SharedService, tmp_path: Path
+) -> None:
+    """Archives are vetted when uploaded; should one be changed on the service's disk
+    afterwards, nbgrader's collect through the service still refuses its link and leaves
+    ``course/submitted`` without it, while the untouched submission is collected."""
+    world = ExchangeWorld(tmp_path, shared_service)
+    c = world.c1
+    world.step("ReleaseAssignment", "ivo", c)
+    for who in ("ana", "ben"):
+        world.step("FetchAssignment", who, c)
+        world.step("Submit", who, c)
+    with shared_service.store.read() as s:
+        blob = s.scalar(
+            select(ExchangeFile.blob)
+            .join(Member, Member.id == ExchangeFile.member_id)
+            .where(ExchangeFile.kind == "submission", Member.username == "ana")
+            .order_by(ExchangeFile.id.desc())
+        )
+    assert blob is not None
+    (shared_service.data / "exchange" / "blobs" / blob).write_bytes(hostile_tar("symlink"))
+    world.step("Collect", "ivo", c)
+    assert not world.submitted(c, "ana").exists()
+    assert (world.submitted(c, "ben") / "p1.ipynb").is_file()
+    assert not any(p.is_symlink() for p in (world.course_root(c) / "submitted").rglob("*"))

@@ -20,6 +20,9 @@ from nbgrader.exchange.abc import Exchange
 from traitlets import Bool, Float, Unicode
 
 from nbcohort.cohorts.client import CohortClient
+from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.exchange_archive import pack_folder
+from nbcohort.exchange.learner_files import CopyRules, Refused, copy_tree
 
 __all__ = ["ServiceExchange"]
 
@@ -99,6 +102,24 @@ class ServiceExchange(Exchange):
         """The one student asked for, or "" for all (nbgrader's "*" means all)."""
         student = self.coursedir.student_id
         return "" if student in ("", "*") else student
+
+    def pack(self, src: Path, out: Path) -> None:
+        """``src`` as one archive at ``out``, leaving out what nbgrader's course settings
+        leave out (ignore, include, max_file_size, max_dir_size); a link, a device or a
+        hard link to a file elsewhere fails the step with the reason."""
+        cd = self.coursedir
+        rules = CopyRules(
+            ignore=tuple(cd.ignore),
+            include=tuple(cd.include),
+            max_file_size=cd.max_file_size,
+            max_dir_size=cd.max_dir_size,
+        )
+        staged = out.parent / "files"
+        try:
+            copy_tree(src, staged, rules)
+            pack_folder(staged, out)
+        except (Refused, Invalid) as exc:
+            self.fail(f"{src.name}: {exc}")
 
     # -- times ------------------------------------------------------------------------------
     def stamp(self, iso: str) -> str:

@@ -52,10 +52,7 @@ class ServiceReleaseAssignment(ServiceExchange, ExchangeReleaseAssignment):
         cd = self.coursedir
         with tempfile.TemporaryDirectory(prefix="nbcohort-release-") as tmp:
             archive = Path(tmp) / "release.tar"
-            try:
-                pack_folder(Path(self.src_path), archive, tuple(cd.ignore))
-            except Invalid as exc:
-                self.fail(exc.message)
+            self.pack(Path(self.src_path), archive)
             params = {"force": "true"} if self.force else {}
             self.upload("PUT", f"/releases/{self.quoted(cd.assignment_id)}", archive, **params)
         self.log.info("Released as: %s %s", cd.course_id, cd.assignment_id)

@@ -11,8 +11,7 @@ from pathlib import Path
 
 from nbgrader.exchange.abc import ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeSubmit
 
-from nbcohort.cohorts.services.errors import Invalid
-from nbcohort.cohorts.services.exchange_archive import extract_archive, pack_folder
+from nbcohort.cohorts.services.exchange_archive import extract_archive
 from nbcohort.exchange.service_exchange._http import ServiceExchange
 
 __all__ = ["ServiceFetchAssignment", "ServiceFetchFeedback", "ServiceSubmit"]
@@ -89,10 +88,7 @@ class ServiceSubmit(ServiceExchange, ExchangeSubmit):
             self.log.warning("Possible missing notebooks and/or extra notebooks submitted")
         with tempfile.TemporaryDirectory(prefix="nbcohort-submit-") as tmp:
             archive = Path(tmp) / "submission.tar"
-            try:
-                pack_folder(self.src_path, archive, tuple(cd.ignore))
-            except Invalid as exc:
-                self.fail(exc.message)
+            self.pack(self.src_path, archive)
             sent = self.upload(
                 "POST", f"/assignments/{self.quoted(cd.assignment_id)}/submissions", archive
             )

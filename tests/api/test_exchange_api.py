@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from nbgrader.exchange import ExchangeError
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.models import Cohort, ExchangeFile, Member, clock_at, utcnow
@@ -350,3 +351,31 @@ def test_collect_vets_again_what_lands_in_course_submitted(
     assert not world.submitted(c, "ana").exists()
     assert (world.submitted(c, "ben") / "p1.ipynb").is_file()
     assert not any(p.is_symlink() for p in (world.course_root(c) / "submitted").rglob("*"))
+
+
+def test_submit_through_the_service_refuses_a_link_and_keeps_nbgraders_limits(
+    shared_service: SharedService, tmp_path: Path
+) -> None:
+    world = ExchangeWorld(tmp_path, shared_service)
+    c = world.c1
+    world.step("ReleaseAssignment", "ivo", c)
+    world.step("FetchAssignment", "ana", c)
+    folder = world.home("ana") / "ps1"
+    (folder / "notes").symlink_to("/etc/passwd")
+    with pytest.raises(ExchangeError, match="notes -> /etc/passwd"):
+        world.step("Submit", "ana", c)
+    (folder / "notes").unlink()
+    (folder / "data.csv").write_text("a,b\n1,2\n")
+    (folder / "__pycache__").mkdir()
+    (folder / "__pycache__" / "x.pyc").write_bytes(b"\0")  # nbgrader's ignore leaves it out
+    world.step("Submit", "ana", c)
+    world.step("Collect", "ivo", c)
+    got = world.submitted(c, "ana")
+    assert (got / "p1.ipynb").is_file() and (got / "data.csv").is_file()
+    assert not (got / "__pycache__").exists() and not (got / "notes").exists()
+    assert _inbound_count(world, c) == 1
+
+
+def _inbound_count(world: ExchangeWorld, course: str) -> int:
+    found = world.step("List", world.staff(course), course, assignment="", inbound=True)
+    return sum(len(g["submissions"]) for g in found)

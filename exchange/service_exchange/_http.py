@@ -53,21 +53,38 @@ class ServiceExchange(Exchange):
 
     # -- the service ------------------------------------------------------------------------
     def _base(self) -> tuple[str, dict[str, str]]:
+        """The service's URL and the member's Authorization header."""
         client = CohortClient(url=self.url or None, token=self.token or None, config=self.config)
         client.close()
         if not client.token:
             self.fail("no nbcohort token in this session (NBCOHORT_TOKEN or JupyterHub's)")
-        course = quote(self.coursedir.course_id, safe="")
-        return f"{client.url}/api/v1/exchange/{course}", {"Authorization": f"token {client.token}"}
+        return client.url, {"Authorization": f"token {client.token}"}
+
+    def own_course(self) -> str:
+        """The course of the member's own cohort (its slug): what a list without a course
+        shows, as JupyterLab's assignment list asks before a course is chosen."""
+        root, headers = self._base()
+        try:
+            resp = requests.get(root + "/api/v1/me", headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            self.fail(f"the nbcohort service is unreachable: {exc}")
+        if resp.status_code >= 400:
+            self.fail(f"the nbcohort service refused ({resp.status_code}): {resp.text[:200]}")
+        return str(resp.json()["cohort"]["slug"])
 
     def call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         """One request to the exchange's routes; a refusal fails with the service's reason."""
         if not self.coursedir.course_id:
             self.fail("No course id specified. Re-run with --course flag.")
-        base, headers = self._base()
+        root, headers = self._base()
+        course = quote(self.coursedir.course_id, safe="")
         try:
             resp = requests.request(
-                method, base + path, headers=headers, timeout=self.timeout, **kwargs
+                method,
+                f"{root}/api/v1/exchange/{course}{path}",
+                headers=headers,
+                timeout=self.timeout,
+                **kwargs,
             )
         except requests.RequestException as exc:
             self.fail(f"the nbcohort service is unreachable: {exc}")

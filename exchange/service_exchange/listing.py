@@ -92,6 +92,8 @@ class ServiceList(ServiceExchange, ExchangeList):
         ]
 
     def list_files(self) -> list[dict[str, Any]]:
+        if not self.coursedir.course_id:  # JupyterLab's assignment list, before a course
+            self.coursedir.course_id = self.own_course()
         if self.inbound or self.cached:
             found = self._submitted()
             self.log.info("Submitted assignments:")

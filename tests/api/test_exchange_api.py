@@ -379,3 +379,16 @@ def test_submit_through_the_service_refuses_a_link_and_keeps_nbgraders_limits(
 def _inbound_count(world: ExchangeWorld, course: str) -> int:
     found = world.step("List", world.staff(course), course, assignment="", inbound=True)
     return sum(len(g["submissions"]) for g in found)
+
+
+def test_a_list_without_a_course_shows_the_members_own_cohort(
+    shared_service: SharedService, tmp_path: Path
+) -> None:
+    """JupyterLab's assignment list asks before a course is chosen: the service exchange
+    answers with the course of the member's own cohort."""
+    world = ExchangeWorld(tmp_path, shared_service)
+    world.step("ReleaseAssignment", "ivo", world.c1)
+    found = world.step("List", "ben", "", assignment="")
+    assert [(a["course_id"], a["assignment_id"], a["status"]) for a in found] == [
+        (world.c1, "ps1", "released")
+    ]

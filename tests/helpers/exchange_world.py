@@ -77,7 +77,7 @@ class ExchangeWorld:
             self._course(course)
 
     def staff(self, course: str) -> str:
-        return self.roster[course][0]
+        return self.roster.get(course, ("", ()))[0]
 
     def _course(self, course: str) -> None:
         """The course's ps1 as ``generate_assignment`` leaves it (a notebook with no grade

@@ -200,6 +200,26 @@ def test_an_oversized_upload_is_refused_before_its_body_is_read(x: Course) -> No
     assert rows(x) == 1
 
 
+def test_an_upload_the_member_may_not_make_is_refused_before_its_body_is_read(x: Course) -> None:
+    """A learner's release, or a submission to another cohort's course: the answer comes on
+    the headers alone, and nothing is written to the exchange's folder."""
+    for who, path, status in [
+        ("ana", f"{x.base}/releases/ps1", "403"),
+        ("zed", f"{x.base}/assignments/ps1/submissions", "404"),
+        ("ana", f"{x.base}/assignments/never-released/submissions", "404"),
+    ]:
+        with socket.create_connection(("127.0.0.1", x.port), timeout=10) as sock:
+            method = "PUT" if "releases" in path else "POST"
+            head = (
+                f"{method} {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token {x.tokens[who]}"
+                f"\r\nContent-Length: {LIMIT - 1}\r\n\r\n"
+            )
+            sock.sendall(head.encode())
+            answer = sock.recv(65536).decode("latin-1")
+        assert answer.startswith(f"HTTP/1.1 {status}"), answer[:300]
+    assert x.folder("tmp") == [] and rows(x) == 0
+
+
 # -- hostile archives -------------------------------------------------------------------------
 HOSTILE = [
     ("../x", "'..'"),

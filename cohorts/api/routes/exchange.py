@@ -142,6 +142,7 @@ class _UploadHandler(_ExchangeHandler):
         upload = exchange.Upload(
             root, self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
         )
+        self._temp = None  # the unit owns it now: a client gone meanwhile must not remove it
         try:
             result = await self.unit(
                 lambda s, a, c: exchange.publish(
@@ -150,6 +151,7 @@ class _UploadHandler(_ExchangeHandler):
                 write=True,
             )
         except BaseException as exc:
+            upload.temp.unlink(missing_ok=True)
             if not isinstance(exc, Refusal) or exc.code != "unknown":
                 # Not committed: the file the unit renamed into place (if it got so far) goes.
                 exchange.blob_path(root, upload.blob).unlink(missing_ok=True)

@@ -412,3 +412,23 @@ def test_a_list_without_a_course_shows_the_members_own_cohort(
     assert [(a["course_id"], a["assignment_id"], a["status"]) for a in found] == [
         (world.c1, "ps1", "released")
     ]
+
+
+def test_the_hub_example_config_turns_every_exchange_class_on() -> None:
+    """``cohorts/hub/jupyter_config.py`` names each class nbgrader's factory asks for, and
+    each is the service exchange's (nbgrader builds them from these names)."""
+    from importlib import import_module
+
+    from nbgrader.exchange import ExchangeFactory
+
+    from nbcohort.cohorts.config import load_config
+    from nbcohort.exchange.service_exchange import FACTORY
+
+    hub = Path(__file__).resolve().parents[2] / "cohorts" / "hub"
+    cfg = load_config([str(hub)])
+    assert dict(cfg.ExchangeFactory) == FACTORY
+    assert set(FACTORY) == set(ExchangeFactory.class_traits(config=True))
+    factory = ExchangeFactory(config=cfg)
+    for name, dotted in FACTORY.items():
+        module, _, cls = dotted.rpartition(".")
+        assert getattr(factory, name) is getattr(import_module(module), cls)

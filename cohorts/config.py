@@ -16,6 +16,7 @@ from traitlets import Bool, Enum, Float, Int, List, Undefined, Unicode, default
 from traitlets.config import Config, Configurable
 from traitlets.config.loader import PyFileConfigLoader
 
+from nbcohort.cohorts.config_exchange import ExchangeSettings
 from nbcohort.cohorts.config_features import (
     CadenceSettings,
     LiveSettings,
@@ -32,6 +33,7 @@ __all__ = [
     "CadenceSettings",
     "ClientSettings",
     "CommunitySettings",
+    "ExchangeSettings",
     "HubSettings",
     "LiveSettings",
     "MailSettings",
@@ -298,6 +300,7 @@ def all_settings_classes() -> list[type[Configurable]]:
         PagesSettings,
         PrivacySettings,
         HubSettings,
+        ExchangeSettings,
     ]
 
 

@@ -731,6 +731,35 @@ class Appeal(Base):
     answer_html: Mapped[str] = mapped_column(Text, default="")
 
 
+class ExchangeFile(Base):
+    """One archive in the nbgrader exchange as a service (services/exchange*.py): a released
+    assignment, a learner's submission or the feedback on one. The archive itself is a file
+    under the service's exchange folder (``blob``), published by rename in the same unit of
+    work that adds this row, so a row always has its whole file. Times are the service's
+    clock; a learner's submissions of one assignment have strictly increasing times."""
+
+    __tablename__ = "exchange_file"
+    __table_args__ = (
+        Index("ix_exchange_file_cohort_id_kind_assignment", "cohort_id", "kind", "assignment"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # release | submission | feedback
+    assignment: Mapped[str] = mapped_column(String(100))
+    member_id: Mapped[int | None] = mapped_column(  # the learner (submission, feedback)
+        ForeignKey("member.id", ondelete="CASCADE"), index=True
+    )
+    submission_id: Mapped[int | None] = mapped_column(  # feedback: the submission it is on
+        ForeignKey("exchange_file.id", ondelete="CASCADE")
+    )
+    blob: Mapped[str] = mapped_column(String(80), unique=True)
+    size: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    notebooks: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+
+
 class Idea(Base):
     """A post marked as an idea (by its author or a champion), on its way to a pilot: open
     while members endorse it, escalated to the facilitators at the cohort file's threshold,

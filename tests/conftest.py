@@ -158,5 +158,10 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test on the PostgreSQL leg ``postgres``, so ``-m "not postgres"`` skips it."""
     for item in items:
         callspec = getattr(item, "callspec", None)
-        if callspec is not None and callspec.params.get("db_url") == "postgresql":
+        legs = (
+            (callspec.params.get("db_url"), callspec.params.get("shared_service"))
+            if callspec
+            else ()
+        )
+        if "postgresql" in legs:  # shared_service: tests/helpers/exchange_service.py
             item.add_marker(pytest.mark.postgres)

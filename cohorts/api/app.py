@@ -6,6 +6,7 @@ import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sqlalchemy.orm import Session
 from tornado.web import Application, GZipContentEncoding
@@ -19,7 +20,13 @@ from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
-from nbcohort.cohorts.config import CommunitySettings, HubSettings, LiveSettings, ServiceSettings
+from nbcohort.cohorts.config import (
+    CommunitySettings,
+    ExchangeSettings,
+    HubSettings,
+    LiveSettings,
+    ServiceSettings,
+)
 from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.errors import NotFound
@@ -46,6 +53,8 @@ class ServiceContext:
     seen: SeenMembers | None = None  # members' last visits (``seen.py``)
     mail: Mailer | None = None  # unsubscribe links: None where mail is not set up
     live: LiveWatches = field(default=None)  # type: ignore[assignment]  # set by make_app
+    exchange_root: Path | None = None  # the nbgrader exchange's archives; None: no exchange
+    exchange_limit: int = 0  # largest exchange upload, bytes (ExchangeSettings)
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
 
     def cohort(self, session: Session, cohort_id: int | None) -> Cohort:
@@ -72,6 +81,8 @@ def make_app(
     mail: Mailer | None = None,
     live: LiveSettings | None = None,
     hub: HubSettings | None = None,
+    exchange: ExchangeSettings | None = None,
+    data_dir: str = "",
 ) -> Application:
     settings = settings or ServiceSettings()
     service_store = store.for_service()
@@ -102,6 +113,9 @@ def make_app(
         seen=SeenMembers(settings.seen_every_seconds),
         mail=mail,
     )
+    if exchange is not None and data_dir:
+        ctx.exchange_root = Path(exchange.folder(data_dir))
+        ctx.exchange_limit = exchange.max_upload_bytes
     ctx.live = LiveWatches(ctx.units, live or LiveSettings())
     ctx.units.on_write = ctx.live.poke
     if watch is not None:

@@ -17,7 +17,13 @@ from traitlets import Bool, TraitError, Unicode
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.cli.course import read_course
 from nbcohort.cohorts.cli.leaving import RosterExport, RosterLeave
-from nbcohort.cohorts.config import CommunitySettings, HubSettings, LiveSettings, ServiceSettings
+from nbcohort.cohorts.config import (
+    CommunitySettings,
+    ExchangeSettings,
+    HubSettings,
+    LiveSettings,
+    ServiceSettings,
+)
 from nbcohort.cohorts.schema import current_revision, head_revision
 from nbcohort.cohorts.services import archive, roster
 from nbcohort.cohorts.services.auth import Actor, mint_token
@@ -259,6 +265,8 @@ class ServeCommand(NbCohortCommand):
                     mail=self._mail(),
                     live=LiveSettings(parent=self),
                     hub=hub,
+                    exchange=ExchangeSettings(parent=self),
+                    data_dir=self.settings().data_dir,
                 )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
@@ -339,6 +347,8 @@ class ServeCommand(NbCohortCommand):
                     mail=mail,
                     live=LiveSettings(parent=self),
                     hub=hub,
+                    exchange=ExchangeSettings(parent=self),
+                    data_dir=self.settings().data_dir,
                 )
                 asyncio.run(serve(app, settings, sockets=sockets, supervisor=supervisor))
                 self._farewell(app)

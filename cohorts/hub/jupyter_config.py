@@ -27,3 +27,17 @@ c.HubSettings.role_groups = {
 # Kernels: the service, under the prefix the hub's proxy keeps. Kernels send their user's own
 # JUPYTERHUB_API_TOKEN (server_token_scopes in jupyterhub_config.py grants it the service).
 c.ClientSettings.url = f"http://127.0.0.1:{port}/services/nbcohort"
+
+# nbgrader's exchange through the service, with no shared folder (README: "The exchange as a
+# service"): release, fetch, submit, list, collect and feedback go over HTTP with the same
+# identity as the widgets. The course id (c.CourseDirectory.course_id) is the cohort's slug.
+_exchange = "nbcohort.exchange.service_exchange."
+c.ExchangeFactory.exchange = _exchange + "ServiceExchange"
+c.ExchangeFactory.fetch_assignment = _exchange + "ServiceFetchAssignment"
+c.ExchangeFactory.fetch_feedback = _exchange + "ServiceFetchFeedback"
+c.ExchangeFactory.release_assignment = _exchange + "ServiceReleaseAssignment"
+c.ExchangeFactory.release_feedback = _exchange + "ServiceReleaseFeedback"
+c.ExchangeFactory.list = _exchange + "ServiceList"
+c.ExchangeFactory.submit = _exchange + "ServiceSubmit"
+c.ExchangeFactory.collect = _exchange + "ServiceCollect"
+c.ExchangeSettings.max_upload_bytes = 100 * 1024 * 1024  # larger uploads: 413 before reading

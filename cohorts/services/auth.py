@@ -94,6 +94,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # threads (a reply, not a new top-level post), under a sponsor label.
     "nudge.read": _STAFF | {"sponsor"},
     "post.reply": _PARTICIPANTS | {"sponsor"},
+    # The nbgrader exchange as a service (#18 part 3): staff release assignments, collect
+    # and release feedback; learners on the roster fetch, submit and read their own.
+    "exchange.manage": _STAFF,
+    "exchange.submit": frozenset({"learner", "champion"}),
 }
 
 

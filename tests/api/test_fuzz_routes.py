@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from nbcohort.cohorts.api.app import make_app
 from nbcohort.cohorts.api.routes import ROUTES
 from nbcohort.cohorts.api.server import BackgroundService
-from nbcohort.cohorts.config import ServiceSettings
+from nbcohort.cohorts.config import ExchangeSettings, ServiceSettings
 from nbcohort.cohorts.models import Activity
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohort_registry import create_cohort
@@ -62,7 +62,9 @@ class Live:
             s.flush()
             self.post_id = post.id
         settings = ServiceSettings(port=free_port(), failed_auth_limit=0)
-        self.service = BackgroundService(make_app(self.store, settings), settings).start()
+        exchange = ExchangeSettings(max_upload_bytes=4096)  # the exchange's routes are on too
+        app = make_app(self.store, settings, exchange=exchange, data_dir=str(base))
+        self.service = BackgroundService(app, settings).start()
         self.http = requests.Session()
 
     def writes(self) -> int:
@@ -138,6 +140,7 @@ bodies = st.one_of(
 path_values = st.one_of(
     st.sampled_from(["1", "2", "current", "day-1", "read-csv", "project-1", "helpful", "+1"]),
     st.sampled_from(["1", "2", "current", "day-1", "read-csv", "project-1", "helpful", "+1"]),
+    st.sampled_from(["fuzz", "ps1"]),  # the exchange: the cohort's course id, an assignment
     st.integers(min_value=0, max_value=10**19).map(str),
     st.sampled_from(["-1", "..", "%00", "a/b", "9" * 18, "%F0%28", "day-9"]),
     st.text(max_size=20).map(lambda t: quote(t, safe="")),

@@ -300,6 +300,8 @@ idea.decide     -       -        y           y          -      -
 pilot.update    y       y        y           y          y      -
 nudge.read      -       -        y           y          -      y
 post.reply      y       y        y           y          y      y
+exchange.manage -       -        y           y          -      -
+exchange.submit y       y        -           -          -      -
 """
 
 

@@ -28,6 +28,7 @@ from nbcohort.cohorts.api.routes import (
     unsubscribe,
 )
 from nbcohort.cohorts.api.routes import community as community_routes
+from nbcohort.cohorts.api.routes import exchange as exchange_routes
 
 __all__ = ["PAGES", "ROUTES"]
 
@@ -51,6 +52,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *community_routes.ROUTES,
     *ideas.ROUTES,
     *nudges.ROUTES,
+    *exchange_routes.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

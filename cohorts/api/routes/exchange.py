@@ -1,0 +1,247 @@
+"""The nbgrader exchange as a service (#18 part 3): archives in and out, lists as JSON.
+
+Uploads stream: the token and the right to upload (course, role, name) are checked when
+the headers arrive, a Content-Length over ``ExchangeSettings.max_upload_bytes`` is refused
+(413) before any of the body is read, and the body goes chunk by chunk to a temporary file
+in the exchange folder, never whole into memory. It is published (vetted, its row added,
+the file renamed into place) in one unit of work; a body cut off halfway never reaches that
+unit and its temporary file is removed, so the learner's earlier submission stays the
+latest. Downloads stream the archive back in chunks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+from tornado.web import stream_request_body
+
+from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode
+from nbcohort.cohorts.api.handler import ApiHandler
+from nbcohort.cohorts.api.inputs_exchange import ReleaseQuery, SubmissionsQuery
+from nbcohort.cohorts.api.routes.paths import ID, NAME, PREFIX
+from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.services import exchange
+from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.errors import NotFound, ServiceError
+from nbcohort.cohorts.store import CommitUnknown
+
+__all__ = ["ROUTES"]
+
+T = TypeVar("T")
+_CHUNK = 1 << 20
+_BASE = rf"{PREFIX}/exchange/{NAME}"
+
+
+class _ExchangeHandler(ApiHandler):
+    """What every exchange route shares: the exchange folder, and a unit of work whose
+    result the route uses itself (a file to stream) rather than answers with."""
+
+    def root(self) -> Path:
+        root = self.ctx.exchange_root
+        if root is None:
+            raise NotFound("this service has no exchange (ExchangeSettings)")
+        return root
+
+    async def unit(self, work: Callable[[Session, Actor, Cohort], T], *, write: bool = False) -> T:
+        actor, ctx = self.actor, self.ctx
+        assert actor is not None
+
+        def body(session: Session) -> T:
+            return work(session, actor, ctx.cohort(session, actor.cohort_id))
+
+        try:
+            if write:
+                return await ctx.units.write(body)
+            return await ctx.units.read(body)
+        except (CommitUnknown, DBAPIError) as exc:
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            raise refusal from None
+
+
+@stream_request_body
+class _UploadHandler(_ExchangeHandler):
+    """An archive streamed to a temporary file, published by ``exchange.publish``."""
+
+    kind = ""
+
+    def initialize(self) -> None:
+        super().initialize()
+        self._temp: Path | None = None
+        self._fd: int | None = None
+        self._digest = hashlib.sha256()
+
+    def _check_length(self) -> None:
+        limit = self.ctx.exchange_limit or self.ctx.settings.max_body_bytes
+        length = self.request.headers.get("Content-Length", "")
+        connection = self.request.connection
+        if length.isdigit() and int(length) > limit:
+            connection.set_max_body_size(int(length))  # type: ignore[union-attr]
+            raise Refusal(413, "too_large", f"exchange upload over {limit} bytes")
+        connection.set_max_body_size(limit + 65536)  # type: ignore[union-attr]
+
+    async def prepare(self) -> None:
+        await super().prepare()
+        if self._finished or self.request.method not in ("PUT", "POST"):
+            return
+        course, key = self.path_args[0], self.path_args[-1]
+        try:
+            root = self.root()
+            await self.unit(lambda s, a, c: exchange.check_upload(s, a, c, course, self.kind, key))
+        except ServiceError as exc:
+            self.refuse_unread(exc)
+            return
+        (root / "tmp").mkdir(parents=True, exist_ok=True)
+        self._fd, name = tempfile.mkstemp(prefix="upload-", suffix=".part", dir=root / "tmp")
+        self._temp = Path(name)
+
+    def data_received(self, chunk: bytes) -> None:
+        if self._finished or self._fd is None:
+            return
+        self._size += len(chunk)
+        limit = self.ctx.exchange_limit or self.ctx.settings.max_body_bytes
+        if self._size > limit:
+            self._discard()
+            self.refuse_unread(Refusal(413, "too_large", f"exchange upload over {limit} bytes"))
+            return
+        self._digest.update(chunk)
+        os.write(self._fd, chunk)
+
+    def _discard(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        if self._temp is not None:
+            self._temp.unlink(missing_ok=True)
+            self._temp = None
+
+    def on_connection_close(self) -> None:
+        """A body cut off halfway: nothing was published; its temporary file goes."""
+        self._discard()
+        super().on_connection_close()
+
+    def on_finish(self) -> None:
+        self._discard()
+
+    async def _publish(self, course: str, key: str, *, force: bool = False) -> None:
+        if self._finished or self._fd is None or self._temp is None:
+            return
+        os.fsync(self._fd)
+        os.close(self._fd)
+        self._fd = None
+        root = self.root()
+        upload = exchange.Upload(
+            root, self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
+        )
+        self._temp = None  # the unit owns it now: a client gone meanwhile must not remove it
+        try:
+            result = await self.unit(
+                lambda s, a, c: exchange.publish(
+                    s, a, c, course, self.kind, key, upload, force=force
+                ),
+                write=True,
+            )
+        except BaseException as exc:
+            upload.temp.unlink(missing_ok=True)
+            if not isinstance(exc, Refusal) or exc.code != "unknown":
+                # Not committed: the file the unit renamed into place (if it got so far) goes.
+                exchange.blob_path(root, upload.blob).unlink(missing_ok=True)
+            if isinstance(exc, ServiceError):
+                self.refuse(exc)
+                return
+            raise
+        self.set_status(201)
+        self.finish(encode(result))
+
+
+class ReleasesHandler(_ExchangeHandler):
+    async def get(self, course: str) -> None:
+        self.root()
+        await self.run(lambda s, a, c: {"releases": exchange.releases(s, a, c, course)})
+
+
+class SubmissionsHandler(_ExchangeHandler):
+    async def get(self, course: str) -> None:
+        self.root()
+        q = self.query(SubmissionsQuery)
+        await self.run(
+            lambda s, a, c: {
+                "submissions": exchange.submissions(s, a, c, course, q.assignment, q.student)
+            }
+        )
+
+
+class _DownloadMixin(_ExchangeHandler):
+    kind = ""
+
+    async def download(self, course: str, key: str) -> None:
+        try:
+            root = self.root()
+            blob, meta = await self.unit(
+                lambda s, a, c: exchange.archive_of(s, a, c, course, self.kind, key)
+            )
+        except ServiceError as exc:
+            self.refuse(exc)
+            return
+        path = exchange.blob_path(root, blob)
+        self.set_header("Content-Type", "application/x-tar")
+        self.set_header("X-Nbcohort-Exchange", encode(meta).decode())
+        self.set_header("Content-Length", str(path.stat().st_size))
+        with path.open("rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                self.write(chunk)
+                await self.flush()
+        self.finish()
+
+
+class ReleaseHandler(_UploadHandler, _DownloadMixin):
+    kind = "release"
+
+    async def get(self, course: str, assignment: str) -> None:
+        await self.download(course, assignment)
+
+    async def put(self, course: str, assignment: str) -> None:
+        await self._publish(course, assignment, force=self.query(ReleaseQuery).force)
+
+
+class SubmitHandler(_UploadHandler):
+    kind = "submission"
+
+    async def post(self, course: str, assignment: str) -> None:
+        await self._publish(course, assignment)
+
+
+class SubmissionHandler(_DownloadMixin):
+    kind = "submission"
+
+    async def get(self, course: str, raw_id: str) -> None:
+        await self.download(course, raw_id)
+
+
+class FeedbackHandler(_UploadHandler, _DownloadMixin):
+    kind = "feedback"
+
+    async def get(self, course: str, raw_id: str) -> None:
+        await self.download(course, raw_id)
+
+    async def put(self, course: str, raw_id: str) -> None:
+        await self._publish(course, raw_id)
+
+
+ROUTES = [
+    (rf"{_BASE}/releases", ReleasesHandler),
+    (rf"{_BASE}/releases/{NAME}", ReleaseHandler),
+    (rf"{_BASE}/assignments/{NAME}/submissions", SubmitHandler),
+    (rf"{_BASE}/submissions", SubmissionsHandler),
+    (rf"{_BASE}/submissions/{ID}", SubmissionHandler),
+    (rf"{_BASE}/submissions/{ID}/feedback", FeedbackHandler),
+]

@@ -1,0 +1,36 @@
+"""Settings of the nbgrader exchange as a service (``services/exchange.py``): where the
+service keeps the archives and how large an upload may be. A config section of the one
+``jupyter_config.py``, listed with the others in ``config.py``."""
+
+from __future__ import annotations
+
+import os
+
+from traitlets import Int, Unicode
+from traitlets.config import Configurable
+
+__all__ = ["ExchangeSettings"]
+
+
+class ExchangeSettings(Configurable):
+    """The nbgrader exchange through the community service (nbcohort.exchange.service)."""
+
+    root = Unicode(
+        "",
+        help="Folder where the service keeps the exchange's archives (released assignments, "
+        "submissions, feedback), each a tar file named by a random id; what each is lives "
+        "in the database (exchange_file). Empty means <data_dir>/exchange. Only the "
+        "service reads and writes it: no learner or instructor server needs it mounted.",
+    ).tag(config=True)
+    max_upload_bytes = Int(
+        100 * 1024 * 1024,
+        min=1024,
+        help="Largest archive, in bytes, the service accepts in one exchange upload (a "
+        "release, a submission, feedback). A larger one is refused with 413 before its body "
+        "is read: at once when Content-Length says so, or as soon as the streamed body "
+        "passes the limit. Uploads stream to disk, never whole into memory.",
+    ).tag(config=True)
+
+    def folder(self, data_dir: str) -> str:
+        """The exchange folder: ``root``, or ``<data_dir>/exchange``."""
+        return self.root or os.path.join(data_dir, "exchange")

@@ -166,10 +166,11 @@ def test_the_dashboard_shows_pulse_results_and_withholds_small_ones(as_token, to
     from tests.helpers.community import SYSTEM
 
     now = utcnow()
+    questions = ["I feel heard", "Pace is right", "I use it"]
     with store.write() as s:
         c = s.get_one(Cohort, cohort.id)
         big, small = (
-            open_survey(s, c, key, title=title, questions=["I feel heard", "Pace is right", "I use it"],
+            open_survey(s, c, key, title=title, questions=questions,
                         free_text="Else?", opens_at=now - timedelta(days=days + 2),
                         closes_at=now + timedelta(days=1), min_answers=5).id
             for key, title, days in (("w1", "Week one", 7), ("w2", "Week two <b>2</b>", 0))

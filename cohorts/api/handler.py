@@ -21,6 +21,7 @@ from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
 from nbcohort.cohorts.api.inputs import parse_body, parse_query
+from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import NotFound, ServiceError, Unauthorized
@@ -55,7 +56,7 @@ class ApiHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.clear_header("Server")  # no software or version to look up exploits for
+        secure_headers(self)
 
     # -- before the body --------------------------------------------------------------------
     async def prepare(self) -> None:

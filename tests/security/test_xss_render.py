@@ -61,6 +61,10 @@ def _widgets(who: str) -> dict[str, w.Widget]:
         "cohort page": cohort_page(),
         "community page": community_page(),
     }
+    for words in ("img onerror xss", "script window", "javascript"):
+        found = nbw.search(limit=50)
+        found.query.value = words  # runs the search: results with snippets of member text
+        made[f"search {words!r}"] = found
     if who != "learner":
         made["dashboard page"] = dashboard_page()
         made["leader page"] = leader_page()
@@ -89,6 +93,10 @@ def test_no_payload_leaves_its_text_and_each_is_shown(hostile, service, monkeypa
             made = _widgets(who)
         finally:
             _connection.reset()
+        marks = [
+            n for n, x in made.items() if n.startswith("search") and "<mark>" in x.results.value
+        ]
+        assert marks, "no search found the payloads: the snippets went unchecked"
         for name, widget in made.items():
             markup, text = shown(widget)
             if hits := escapes(markup):

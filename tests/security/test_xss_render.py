@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.demo_ideas import seed_ideas
 from nbcohort.cohorts.models import Cohort
+from nbcohort.cohorts.pages.export import export_page
 from nbcohort.widgets import _connection
 from tests.helpers.demo_pages import seed_pages
 from tests.security.xss import PAYLOADS, escapes, seed_hostile
@@ -82,7 +83,7 @@ def hostile(store, service):
     return demo
 
 
-def test_no_payload_leaves_its_text_and_each_is_shown(hostile, service, monkeypatch):
+def test_no_payload_leaves_its_text_and_each_is_shown(hostile, store, service, monkeypatch):
     """As a learner and as an instructor (who sees the staff pages too)."""
     found, everything = {}, []
     for who in ("learner", "instructor"):
@@ -102,6 +103,16 @@ def test_no_payload_leaves_its_text_and_each_is_shown(hostile, service, monkeypa
             if hits := escapes(markup):
                 found[f"{who}: {name}"] = hits
             everything += [html.unescape(markup), text]
+    with store.read() as s:  # the static export of the pages (``nbcohort pages export``)
+        cohort = s.scalars(select(Cohort).where(Cohort.slug == hostile.slug)).one()
+        for page in ("cohort", "leader"):
+            exported = export_page(s, cohort, page)
+            hits = escapes(exported)
+            for _ in range(exported.split("<title>")[0].count("<meta")):
+                hits.remove("<meta>")  # the kit's own, before the title: charset, CSP
+            if hits:
+                found[f"export {page}"] = hits
+            everything.append(html.unescape(exported))
     assert found == {}
     seen = "\n".join(everything)
     assert [pid for pid in PAYLOADS if pid not in seen] == []

@@ -11,7 +11,7 @@ from markdown_it import MarkdownIt
 from markdown_it.rules_core import StateCore
 from markdown_it.token import Token
 
-__all__ = ["MENTION", "find_mentions", "render_markdown"]
+__all__ = ["MENTION", "find_mentions", "markdown_text", "render_markdown"]
 
 # @username as members type it; a trailing dot is sentence punctuation, not part of the name.
 MENTION = re.compile(r"(?<![\w@.+-])@([\w][\w.+-]{0,127})")
@@ -20,6 +20,18 @@ MENTION = re.compile(r"(?<![\w@.+-])@([\w][\w.+-]{0,127})")
 def find_mentions(source: str) -> set[str]:
     """Usernames that ``source`` may mention (the caller keeps the ones that are members)."""
     return {m.group(1).rstrip(".") for m in MENTION.finditer(source)}
+
+
+# What Markdown gives a meaning to (CommonMark lets a backslash escape each); quotes it does not.
+_MD_PUNCTUATION = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~&@=:])")
+
+
+def markdown_text(text: str) -> str:
+    """``text`` (a member's name, a title) as Markdown that renders as exactly that text, on
+    one line: quoted in a post the kit writes, it can be no link, image, heading or list, and
+    its @names mention nobody."""
+    flat = " ".join(text.split())
+    return _MD_PUNCTUATION.sub(r"\\\1", flat).replace("\\@", "\\@\u2060")
 
 
 def _mentions_rule(state: StateCore) -> None:

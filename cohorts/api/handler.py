@@ -10,6 +10,7 @@ is ``units.py``'s business, and every refusal leaves in the shape ``answers.py``
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -21,6 +22,7 @@ from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
 from nbcohort.cohorts.api.inputs import parse_body, parse_query
+from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import NotFound, ServiceError, Unauthorized
@@ -55,7 +57,7 @@ class ApiHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "application/json; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.clear_header("Server")  # no software or version to look up exploits for
+        secure_headers(self)
 
     # -- before the body --------------------------------------------------------------------
     async def prepare(self) -> None:
@@ -80,6 +82,11 @@ class ApiHandler(RequestHandler):
             # Let the connection read what it must without its own (non-JSON) refusal.
             self.request.connection.set_max_body_size(int(length))  # type: ignore[union-attr]
             raise _too_large(limit)
+        if "chunked" in self.request.headers.get("Transfer-Encoding", "").lower():
+            # No length to check: ``data_received`` counts the chunks as they come and refuses
+            # at the limit, in the API's JSON; Tornado's own count of the sizes the chunks
+            # announce would cut in first with a bare 400. Memory stays one chunk piece.
+            self.request.connection.set_max_body_size(sys.maxsize)  # type: ignore[union-attr]
 
     async def _authenticate(self) -> Actor:
         ctx, header = self.ctx, self.request.headers.get("Authorization")

@@ -32,17 +32,23 @@ _TAG = re.compile(r"^[a-z0-9][a-z0-9-]{0,31}$")
 
 
 def clean_filename(name: object) -> str:
-    """A bare file name: no folders, no leading dot, no control characters."""
+    """A bare file name: no folders, no leading dot, no control characters. A name with a
+    folder in it is refused, not cut down: what it would be saved as is then never a guess."""
     if not isinstance(name, str):
         raise Invalid("filename must be text", field="filename")
-    base = unicodedata.normalize("NFC", name.replace("\\", "/").rsplit("/", 1)[-1]).strip()
+    if "/" in name or "\\" in name:
+        raise Invalid(
+            f"{name[:100]!r} names a folder: give the file's own name, without '/' or '\\'",
+            field="filename",
+        )
+    base = unicodedata.normalize("NFC", name).strip()
     if (
         not base
         or base.startswith(".")
         or len(base) > 255
         or any(unicodedata.category(ch).startswith("C") for ch in base)
     ):
-        raise Invalid(f"{name!r} is not a usable file name", field="filename")
+        raise Invalid(f"{name[:100]!r} is not a usable file name", field="filename")
     return base
 
 

@@ -22,6 +22,7 @@ from nbcohort.cohorts.models import (
     Reaction,
     Thread,
 )
+from nbcohort.cohorts.sanitize import markdown_text
 
 __all__ = ["Highlights", "gather_highlights"]
 
@@ -62,11 +63,12 @@ class Highlights:
             for n, p in enumerate(self.posts, start=1):
                 counts = _counts(p["reactions"], p["replies"])
                 lines.append(
-                    f"{n}. **{p['author']}** in `{p['anchor']}` ({counts}): {p['excerpt']}"
+                    f"{n}. **{markdown_text(p['author'])}** in `{p['anchor']}` ({counts}): "
+                    f"{p['excerpt']}"
                 )
             lines.append("")
         if self.artifact_count:
-            named = ", ".join(f"*{t}*" for t in self.artifacts)
+            named = ", ".join(f"*{markdown_text(t)}*" for t in self.artifacts)
             lines.append(
                 f"**New in the library**: {self.artifact_count} "
                 f"artifact{'s' if self.artifact_count != 1 else ''} ({named})."
@@ -77,7 +79,7 @@ class Highlights:
                 f"time{'s' if self.reuses != 1 else ''} by other members."
             )
         if self.applied:
-            done = ", ".join(f"{title} ({n})" for title, n in self.applied.items())
+            done = ", ".join(f"{markdown_text(t)} ({n})" for t, n in self.applied.items())
             lines.append(f"**I applied this at work**: {done}.")
         if self.spotlight:
             lines += ["", *self.spotlight]

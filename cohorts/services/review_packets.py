@@ -3,6 +3,8 @@ allocation is live."""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -13,6 +15,22 @@ from nbcohort.cohorts.services.errors import NotFound
 from nbcohort.cohorts.services.reviews import LIVE
 
 __all__ = ["packet_files"]
+
+_READ = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+
+
+def _regular(path: Path) -> bytes | None:
+    """The bytes of ``path`` if it is a regular file itself; None for a link (to another
+    learner's work, or out of the round), a folder, a pipe. Opened without following a link,
+    so a file swapped for one after the listing is not followed either."""
+    try:
+        fd = os.open(path, _READ)
+    except OSError:  # a link (ELOOP), gone, or not readable: not part of the packet
+        return None
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
 
 
 def packet_files(
@@ -38,8 +56,13 @@ def packet_files(
         raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
     root = Path(rnd.folder) / alloc.packet
     files = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        files[path.relative_to(root).as_posix()] = path.read_bytes()
+    for path in sorted(root.rglob("*")):
+        folders = path.relative_to(root).parents
+        if any((root / folder).is_symlink() for folder in folders if folder.name):
+            continue  # below a linked folder (rglob may follow one): not the packet's
+        content = _regular(path)
+        if content is not None:
+            files[path.relative_to(root).as_posix()] = content
     if not files:
         raise NotFound(f"packet {alloc.packet} is missing on the server; tell your facilitator")
     return files

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.badge_file import SpotlightRule
 from nbcohort.cohorts.models import Activity, CadenceItem, Cohort, Member, Spotlight, utcnow
+from nbcohort.cohorts.sanitize import markdown_text
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.badges import CONTRIBUTIONS
@@ -191,7 +192,9 @@ def publish_spotlight(
         ).all()
     )
     people = [
-        f"**{names[m]}** ({row.reasons.get(str(m), '')})" for m in row.member_ids if m in names
+        f"**{markdown_text(names[m])}** ({row.reasons.get(str(m), '')})"
+        for m in row.member_ids
+        if m in names
     ]
     if not people:
         return []

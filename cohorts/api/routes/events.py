@@ -12,6 +12,7 @@ from nbcohort.cohorts.api.answers import database_refusal
 from nbcohort.cohorts.api.handler import ApiHandler
 from nbcohort.cohorts.api.inputs import DaysQuery, path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
+from nbcohort.cohorts.api.security_headers import attachment
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services import calendar
 from nbcohort.cohorts.services.auth import Actor
@@ -94,8 +95,7 @@ class CalendarFeedHandler(ApiHandler):
                 raise
             self.refuse(refusal)
             return
-        self.set_header("Content-Type", "text/calendar; charset=utf-8")
-        self.set_header("Content-Disposition", 'inline; filename="cohort.ics"')
+        attachment(self, "text/calendar; charset=utf-8", "cohort.ics")
         self.finish(payload)
 
 

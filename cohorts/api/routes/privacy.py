@@ -14,6 +14,7 @@ from nbcohort.cohorts.api.handler import ApiHandler
 from nbcohort.cohorts.api.inputs import LeaveBody
 from nbcohort.cohorts.api.routes.configured import configured
 from nbcohort.cohorts.api.routes.paths import PREFIX
+from nbcohort.cohorts.api.security_headers import attachment
 from nbcohort.cohorts.config import PrivacySettings
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor
@@ -57,8 +58,7 @@ class ExportHandler(ApiHandler):
                 return
             size = out.tell()
             out.seek(0)
-            self.set_header("Content-Type", "application/zip")
-            self.set_header("Content-Disposition", f'attachment; filename="{name}"')
+            attachment(self, "application/zip", name)
             self.set_header("Content-Length", str(size))
             while chunk := out.read(_CHUNK):
                 self.write(chunk)

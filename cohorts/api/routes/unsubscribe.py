@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 from tornado.web import RequestHandler
 
+from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.mail.mailer import UNSUBSCRIBE_PATH
 from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services import members
@@ -30,12 +31,7 @@ class UnsubscribeHandler(RequestHandler):
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")
         self.set_header("Cache-Control", "no-store")
-        self.set_header("Referrer-Policy", "no-referrer")
-        self.set_header(
-            "Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; "
-            "form-action 'self'"
-        )  # fmt: skip
-        self.clear_header("Server")
+        secure_headers(self, page=True)
 
     def check_xsrf_cookie(self) -> None:
         """No cookie to forge: the signed token is the credential (RFC 8058's one POST)."""

@@ -70,6 +70,9 @@ class HubTokenAuth:
             cache_max_age=0,
         )
         self._answers: TtlCache[Actor | ServiceError] = TtlCache(cache_seconds, max_entries)
+        # The hub's answer per token, whatever cohort a request names: a caller changing the
+        # X-Nbcohort-Cohort header on every request costs a roster lookup, never a hub request.
+        self._models: TtlCache[tuple[Any]] = TtlCache(cache_seconds, max_entries)  # (model,)
         self._known: TtlCache[bool] = TtlCache(remember_seconds, max_entries)
         self._logged: TtlCache[bool] = TtlCache(remember_seconds, max_entries)
 
@@ -81,7 +84,7 @@ class HubTokenAuth:
         answer_key = f"{key}\0{cohort or ''}"  # one token, several cohorts: one answer each
         hit = self._answers.get(answer_key)
         if hit is None:
-            hit = await self._identify(token, cohort or None)
+            hit = await self._identify(token, key, cohort or None)
             self._answers.put(answer_key, hit)
         if isinstance(hit, ServiceError):
             raise hit.with_traceback(None)  # kept for a while: its traceback must not grow
@@ -96,10 +99,17 @@ class HubTokenAuth:
         """Stop trusting ``member_id`` at once (they left through this service)."""
         self._answers.drop_where(lambda a: isinstance(a, Actor) and a.member_id == member_id)
 
-    async def _identify(self, token: str, cohort: str | None) -> Actor | ServiceError:
+    async def _identify(self, token: str, key: str, cohort: str | None) -> Actor | ServiceError:
         """Ask the hub, then the roster. Refusals a member can act on are returned (and kept
         in the cache); a hub that cannot be asked raises (and is asked again next time)."""
-        model = await self._hub_call(self.hub.user_for_token(token, use_cache=False, sync=False))
+        kept = self._models.get(key)
+        if kept is None:
+            model = await self._hub_call(
+                self.hub.user_for_token(token, use_cache=False, sync=False)
+            )
+            self._models.put(key, (model,))
+        else:
+            (model,) = kept
         if model is None:
             return Unauthorized("the hub does not accept this token (revoked or expired?)")
         if model.get("kind", "user") != "user":

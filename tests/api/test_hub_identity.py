@@ -19,7 +19,7 @@ from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.widgets import _connection
 from tests.helpers.community import SYSTEM
-from tests.helpers.hub import HubProcess, find_proxy
+from tests.helpers.hub import HubProcess, find_proxy, hub_service
 from tests.helpers.processes import REPO, ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -52,23 +52,11 @@ def hub(
     h.stop()
 
 
-def hub_service(tmp_path: Path, db_url: str, hub: HubProcess, port: int) -> ServiceProcess:
-    """``nbcohort serve`` as the hub's external nbcohort service (not yet started)."""
-    svc = ServiceProcess(tmp_path, db_url, port)
-    svc.env.update(JUPYTERHUB_API_URL=hub.api_url, JUPYTERHUB_API_TOKEN=hub.service_token)
-    svc.args += [
-        "--ServiceSettings.auth=hub",
-        f"--ServiceSettings.auth_cache_seconds={CACHE_SECONDS}",
-    ]
-    svc.url += PREFIX  # the proxy keeps the prefix, so the service serves under it
-    return svc
-
-
 @pytest.fixture
 def service(
     tmp_path: Path, db_url: str, hub: HubProcess, service_port: int, people: dict[str, Member]
 ) -> Iterator[ServiceProcess]:
-    svc = hub_service(tmp_path, db_url, hub, service_port).start()
+    svc = hub_service(tmp_path, db_url, hub, service_port, CACHE_SECONDS).start()
     yield svc
     svc.stop()
 
@@ -189,7 +177,7 @@ def test_a_hub_that_is_down_gives_503_and_the_widgets_say_so_calmly(
 ):
     port = free_port()
     hub = HubProcess(tmp_path / "hub", proxy, port).start()
-    svc = hub_service(tmp_path, db_url, hub, port).start()
+    svc = hub_service(tmp_path, db_url, hub, port, CACHE_SECONDS).start()
     try:
         token, _id = hub.token_for("ana")
         assert call(svc, token, "/me").status_code == 200
@@ -270,6 +258,13 @@ def test_a_hub_user_on_two_rosters_names_the_cohort_or_gets_409_naming_both(
     # Ben is on one roster: naming another cohort is refused, not answered for his own.
     ben, _id = hub.token_for("ben")
     assert call(service, ben, "/me", headers={"X-Nbcohort-Cohort": "autumn-26"}).status_code == 403
+    # Another cohort name on every request costs a roster lookup, not a request to the hub.
+    asked = hub.log.read_text().count("GET /hub/api/user ")
+    for n in range(20):
+        got = call(service, ben, "/me", headers={"X-Nbcohort-Cohort": f"made-up-{n}"})
+        assert got.status_code == 403
+    # (at most once more: the 1 s cache may run out during the 20)
+    assert hub.log.read_text().count("GET /hub/api/user ") <= asked + 1
     # A kernel: the cohort from the environment, the token the hub gave the server.
     monkeypatch.setenv("NBCOHORT_COHORT", "autumn-26")
     post = CohortClient(service.url, token).post("topic/hello", "autumn, not spring")

@@ -44,6 +44,7 @@ __all__ = ["HubDemo", "run_hub_demo"]
 
 HUB_FOLDER = Path(__file__).resolve().parents[1] / "hub"
 STARTUP_SECONDS = 120.0
+AUTHORS = 5  # demo learners who submit the peer-reviewed assignment on the first run
 
 
 @dataclass(frozen=True)
@@ -213,14 +214,19 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 def run_hub_demo(cmd: DemoCommand) -> None:
     """Seed (first run), release the course, start the hub, print the logins, wait for Ctrl-C."""
+    from nbcohort.cohorts.cli.demo_review import seed_review_round
+
     store = cmd.open_store(upgrade=True)
     try:
         cmd.seed(store)
         people, by_role = logins(store)
+        template = cmd.workspace_for(people[0].username)
+        # The learner and the reviewer printed are among the authors: each has packets.
+        opened = seed_review_round(cmd, store, by_role["learner"][:AUTHORS])
+        if opened:
+            print(opened, flush=True)
     finally:
         store.close()
-    learner = people[0]
-    template = cmd.workspace_for(learner.username)
     hub = HubDemo(cmd, template, by_role)
     print(f"starting JupyterHub on {hub.url} (its log: {hub.log}) …", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C

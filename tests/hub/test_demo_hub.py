@@ -134,6 +134,8 @@ def test_three_logins_the_service_for_all_and_formgrader_for_the_instructor_only
     running, clone, hub_port, _service_port = demo
     lines = running.until("stop with Ctrl-C")
     base = f"http://127.0.0.1:{hub_port}"
+    calm = re.compile(r"CRITICAL|ERROR|WARNING|Traceback|Exception")
+    assert [line for line in lines if calm.search(line)] == [], "\n".join(lines)
     assert printed(lines, "JupyterHub") == f"{base}/hub/login"
     password = printed(lines, "password").split()[0]
     learner = printed(lines, "a learner").split()[0]
@@ -151,6 +153,18 @@ def test_three_logins_the_service_for_all_and_formgrader_for_the_instructor_only
     assert login(learner, "wrong-" + password).status_code == 403
     assert login("not-on-the-roster", password).status_code == 403
     tokens = {name: login(name, password).json()["token"] for name in (learner, instructor)}
+    assert any(
+        line.startswith("opened the review round of project-1: 5 submissions") for line in lines
+    )
+    reviewer_token = login(reviewer, password).json()["token"]
+    inbox = requests.get(  # the reviewer has anonymous packets to review, through the proxy
+        f"{base}/services/nbcohort/api/v1/reviews/project-1",
+        headers={"Authorization": f"token {reviewer_token}"},
+        timeout=30,
+    )
+    assert inbox.status_code == 200, inbox.text
+    items = inbox.json()["inbox"]
+    assert len(items) == 2 and all(item["author"] is None for item in items), items
     urls = spawn(base, tokens)
     for name, url in urls.items():
         kernel = Kernel(url, tokens[name])

@@ -230,6 +230,8 @@ def run_hub_demo(cmd: DemoCommand) -> None:
     hub = HubDemo(cmd, template, by_role)
     print(f"starting JupyterHub on {hub.url} (its log: {hub.log}) …", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
+    # Ctrl-C even where the shell started us with SIGINT ignored (`cmd &` without job control).
+    signal.signal(signal.SIGINT, _interrupt)
     try:
         hub.start()
         print(f"\nJupyterHub        : {hub.url}/hub/login")

@@ -2,6 +2,7 @@
 """Set up and run nbcohort from a fresh clone with nothing but Python 3.11+.
 
     python3 dev.py demo [--check]   the demo on the embedded SQLite default
+    python3 dev.py demo --hub       the demo on a local JupyterHub: log in as three members
     python3 dev.py test [ARGS]      lint + the whole test suite (SQLite, PostgreSQL, browser)
     python3 dev.py bench [ARGS]     the benchmarks under tests/bench/ (JSON results)
 
@@ -205,7 +206,11 @@ def cmd_test(args: list[str]) -> int:
 
 
 def cmd_demo(args: list[str]) -> int:
-    ensure_venv("postgres")
+    if "--hub" in args:  # JupyterHub itself, and its proxy from npm
+        ensure_venv("postgres,hub")
+        ensure_node_tools()
+    else:
+        ensure_venv("postgres")
     return run([str(VENV / "bin" / "nbcohort"), "demo", *args], cwd=ROOT, env=env_for_repo())
 
 

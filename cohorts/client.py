@@ -23,6 +23,7 @@ from nbcohort.cohorts.client_community import CommunityCalls
 from nbcohort.cohorts.client_ideas import IdeaCalls
 from nbcohort.cohorts.client_moderation import ModerationCalls
 from nbcohort.cohorts.config import ClientSettings, HubSettings, ServiceSettings, load_config
+from nbcohort.cohorts.config_hub import COHORT_HEADER
 
 __all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
 
@@ -66,6 +67,7 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         timeout: float | None = None,
         retries: int | None = None,
         config: Config | None = None,
+        cohort: str | None = None,
     ) -> None:
         cfg = config if config is not None else load_config()
         settings = ClientSettings(config=cfg)
@@ -79,6 +81,7 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         self.url = url.rstrip("/")
         self.token = token if token is not None else _token_from_env(service.auth == "hub")
         self.timeout = timeout if timeout is not None else settings.timeout
+        self.cohort = cohort if cohort is not None else settings.cohort
         self._http = requests.Session()
         retries = settings.retries if retries is None else retries
         retry = Retry(
@@ -93,12 +96,18 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         self._http.mount("http://", HTTPAdapter(max_retries=retry))
         self._http.mount("https://", HTTPAdapter(max_retries=retry))
 
+    def _headers(self) -> dict[str, str]:
+        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        if self.cohort:  # a hub user on several rosters says which cohort they act in
+            headers[COHORT_HEADER] = self.cohort
+        return headers
+
     def close(self) -> None:
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
         """Call the service; raise ClientError for a refusal, ServiceUnavailable when down."""
-        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        headers = self._headers()
         try:
             resp = self._http.request(
                 method, self.url + path, headers=headers, timeout=self.timeout, **kwargs
@@ -328,7 +337,7 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
     def export_my_data(self, dest: str | os.PathLike[str], *, timeout: float = 120.0) -> int:
         """Download your own data as a ZIP into ``dest`` (written to a temporary file
         beside it, then renamed: never half-written); returns its size in bytes."""
-        headers = {"Authorization": f"token {self.token}"} if self.token else {}
+        headers = self._headers()
         target = Path(dest)
         try:
             resp = self._http.get(

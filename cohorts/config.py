@@ -282,6 +282,16 @@ class ClientSettings(Configurable):
     retries = Int(2, help="Retries for idempotent requests (GET) on a dropped connection.").tag(
         config=True
     )
+    cohort = Unicode(
+        help="The slug of the cohort requests act in, sent as the X-Nbcohort-Cohort header. "
+        "Needed only by a hub user on several cohorts' rosters (without it they are refused "
+        "with 409 naming the cohorts); empty means the NBCOHORT_COHORT environment variable, "
+        "or no header.",
+    ).tag(config=True)
+
+    @default("cohort")
+    def _default_cohort(self) -> str:
+        return os.environ.get("NBCOHORT_COHORT", "")
 
 
 def all_settings_classes() -> list[type[Configurable]]:

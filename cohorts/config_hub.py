@@ -15,7 +15,10 @@ from typing import Any
 from traitlets import Dict, TraitError, Unicode, default, validate
 from traitlets.config import Configurable
 
-__all__ = ["HubSettings"]
+__all__ = ["COHORT_HEADER", "HubSettings"]
+
+# Names the cohort a request is for: a hub user on several rosters sends it (ClientSettings.cohort).
+COHORT_HEADER = "X-Nbcohort-Cohort"
 
 
 class HubSettings(Configurable):

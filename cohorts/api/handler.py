@@ -23,9 +23,10 @@ from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
 from nbcohort.cohorts.api.inputs import parse_body, parse_query
 from nbcohort.cohorts.api.security_headers import secure_headers
+from nbcohort.cohorts.config_hub import COHORT_HEADER
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import NotFound, ServiceError, Unauthorized
+from nbcohort.cohorts.services.errors import Invalid, NotFound, ServiceError, Unauthorized
 from nbcohort.cohorts.store import CommitUnknown
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ __all__ = ["ApiHandler", "NotFoundHandler", "Work"]
 
 log = logging.getLogger("nbcohort.service")
 M = TypeVar("M", bound=BaseModel)
+_MAX_SLUG = 64  # Cohort.slug's column
 # What a route does in its unit of work: (session, actor, the actor's cohort) -> JSON-able.
 Work = Callable[[Session, Actor, Cohort], Any]
 
@@ -101,11 +103,21 @@ class ApiHandler(RequestHandler):
                     retry_after=wait,
                 )
         try:
-            return await ctx.auth.authenticate(header)
+            return await ctx.auth.authenticate(header, self._cohort_named())
         except Unauthorized:
             if header:
                 ctx.failed_attempts.failed(address)
             raise
+
+    def _cohort_named(self) -> str | None:
+        """The cohort the request says it is for (a hub user on several rosters names one)."""
+        named = self.request.headers.get(COHORT_HEADER, "").strip()
+        if len(named) > _MAX_SLUG:
+            raise Invalid(
+                f"the {COHORT_HEADER} header is not a cohort's slug (over {_MAX_SLUG} characters)",
+                field=COHORT_HEADER,
+            )
+        return named or None
 
     def data_received(self, chunk: bytes) -> None:
         if self._finished:

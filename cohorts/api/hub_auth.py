@@ -24,7 +24,7 @@ from nbcohort.cohorts.api.ttl_cache import TtlCache
 from nbcohort.cohorts.config_hub import HubSettings
 from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services.auth import Actor, token_digest
-from nbcohort.cohorts.services.errors import Forbidden, ServiceError, Unauthorized
+from nbcohort.cohorts.services.errors import Conflict, Forbidden, ServiceError, Unauthorized
 from nbcohort.cohorts.services.hub_identity import hub_actor, roster_member
 from nbcohort.cohorts.store import Store
 
@@ -70,18 +70,22 @@ class HubTokenAuth:
             cache_max_age=0,
         )
         self._answers: TtlCache[Actor | ServiceError] = TtlCache(cache_seconds, max_entries)
+        # The hub's answer per token, whatever cohort a request names: a caller changing the
+        # X-Nbcohort-Cohort header on every request costs a roster lookup, never a hub request.
+        self._models: TtlCache[tuple[Any]] = TtlCache(cache_seconds, max_entries)  # (model,)
         self._known: TtlCache[bool] = TtlCache(remember_seconds, max_entries)
         self._logged: TtlCache[bool] = TtlCache(remember_seconds, max_entries)
 
-    async def authenticate(self, authorization: str | None) -> Actor:
+    async def authenticate(self, authorization: str | None, cohort: str | None = None) -> Actor:
         token = token_from_header(authorization)
         if token is None:
             raise Unauthorized("a hub token is required (Authorization: token <token>)")
         key = token_digest(token)
-        hit = self._answers.get(key)
+        answer_key = f"{key}\0{cohort or ''}"  # one token, several cohorts: one answer each
+        hit = self._answers.get(answer_key)
         if hit is None:
-            hit = await self._identify(token)
-            self._answers.put(key, hit)
+            hit = await self._identify(token, key, cohort or None)
+            self._answers.put(answer_key, hit)
         if isinstance(hit, ServiceError):
             raise hit.with_traceback(None)  # kept for a while: its traceback must not grow
         self._known.put(key, True)
@@ -95,10 +99,17 @@ class HubTokenAuth:
         """Stop trusting ``member_id`` at once (they left through this service)."""
         self._answers.drop_where(lambda a: isinstance(a, Actor) and a.member_id == member_id)
 
-    async def _identify(self, token: str) -> Actor | ServiceError:
+    async def _identify(self, token: str, key: str, cohort: str | None) -> Actor | ServiceError:
         """Ask the hub, then the roster. Refusals a member can act on are returned (and kept
         in the cache); a hub that cannot be asked raises (and is asked again next time)."""
-        model = await self._hub_call(self.hub.user_for_token(token, use_cache=False, sync=False))
+        kept = self._models.get(key)
+        if kept is None:
+            model = await self._hub_call(
+                self.hub.user_for_token(token, use_cache=False, sync=False)
+            )
+            self._models.put(key, (model,))
+        else:
+            (model,) = kept
         if model is None:
             return Unauthorized("the hub does not accept this token (revoked or expired?)")
         if model.get("kind", "user") != "user":
@@ -107,18 +118,18 @@ class HubTokenAuth:
             return Forbidden(f"this hub token may not reach the community (needs {self.scope})")
         username = str(model.get("name", ""))
         try:
-            member: Member = self.store.run(self._roster, username)
+            member: Member = self.store.run(self._roster, username, cohort)
             confirming = self.settings.groups_for(member.role)
             # Every hub token may read its own user's name and groups (the hub's "identify"
             # scopes), so the answer carries them: no second request, no scope to grant.
             return hub_actor(member, model.get("groups") or (), confirming)
-        except Forbidden as exc:
+        except (Forbidden, Conflict) as exc:
             self._log_once(username, exc)
             return exc
 
-    def _roster(self, username: str) -> Member:
+    def _roster(self, username: str, cohort: str | None) -> Member:
         with self.store.read() as session:
-            return roster_member(session, username)
+            return roster_member(session, username, cohort)
 
     @staticmethod
     async def _hub_call(call: Any) -> Any:

@@ -11,8 +11,9 @@ import time
 from collections import OrderedDict
 from typing import Protocol
 
+from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.auth import Actor, authenticate_token, token_digest
-from nbcohort.cohorts.services.errors import Unauthorized
+from nbcohort.cohorts.services.errors import Forbidden, Unauthorized
 from nbcohort.cohorts.store import Store
 
 __all__ = ["Authenticator", "LocalTokenAuth", "token_from_header"]
@@ -29,8 +30,10 @@ def token_from_header(value: str | None) -> str | None:
 
 
 class Authenticator(Protocol):
-    async def authenticate(self, authorization: str | None) -> Actor:
-        """The actor behind a request's Authorization header; raise Unauthorized otherwise."""
+    async def authenticate(self, authorization: str | None, cohort: str | None = None) -> Actor:
+        """The actor behind a request's Authorization header, in the cohort the request names
+        (``X-Nbcohort-Cohort``; None: the one the credential belongs to); raise Unauthorized
+        otherwise, Forbidden for a cohort the credential's member is not in."""
 
     def recognizes(self, authorization: str | None) -> bool:
         """Whether this credential was valid recently: an address refused for its failed
@@ -58,8 +61,32 @@ class LocalTokenAuth:
         self._cache: dict[str, tuple[float, Actor]] = {}
         self._known: OrderedDict[str, float] = OrderedDict()
         self._lock = threading.Lock()
+        self._slugs: dict[int, str] = {}  # a cohort's slug never changes
 
-    async def authenticate(self, authorization: str | None) -> Actor:
+    async def authenticate(self, authorization: str | None, cohort: str | None = None) -> Actor:
+        actor = await self._actor(authorization)
+        if cohort and self._slug(actor.cohort_id) != cohort:
+            # A local token is one member's, in one cohort: naming another is refused, never
+            # answered for the token's own cohort as if it were the one named.
+            raise Forbidden(
+                f"this token is not a member's of cohort {cohort[:64]!r} (X-Nbcohort-Cohort)"
+            )
+        return actor
+
+    def _slug(self, cohort_id: int | None) -> str | None:
+        if cohort_id is None:
+            return None
+        slug = self._slugs.get(cohort_id)
+        if slug is None:
+            slug = self._slugs[cohort_id] = self.store.run(self._lookup_slug, cohort_id)
+        return slug
+
+    def _lookup_slug(self, cohort_id: int) -> str:
+        with self.store.read() as session:
+            cohort = session.get(Cohort, cohort_id)
+            return cohort.slug if cohort is not None else ""
+
+    async def _actor(self, authorization: str | None) -> Actor:
         token = token_from_header(authorization)
         if token is None:
             raise Unauthorized("a token is required (Authorization: token <token>)")

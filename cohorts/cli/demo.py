@@ -78,14 +78,24 @@ class DemoCommand(NbCohortCommand):
     check = Bool(False, help="Verify the demo end to end and exit.").tag(config=True)
     lab = Bool(True, help="Start JupyterLab for the demo learner.").tag(config=True)
     lab_port = Int(8888, help="Port of the demo's JupyterLab.").tag(config=True)
+    hub = Bool(
+        False, help="Run the demo on a local JupyterHub, each member a hub user (demo_hub.py)."
+    ).tag(config=True)
+    hub_port = Int(
+        8000,
+        help="Port of the demo's JupyterHub (--hub); the hub's API and its proxy's use "
+        "the next two.",
+    ).tag(config=True)
     flags = {
         **NbCohortCommand.flags,  # --debug: nbgrader's per-file progress too
         "check": ({"DemoCommand": {"check": True}}, "Verify the demo end to end and exit."),
         "no-lab": ({"DemoCommand": {"lab": False}}, "Serve the community only."),
+        "hub": ({"DemoCommand": {"hub": True}}, "Run the demo on a local JupyterHub."),
     }
     aliases = {
         **common_aliases,
         "lab-port": "DemoCommand.lab_port",
+        "hub-port": "DemoCommand.hub_port",
         "port": "ServiceSettings.port",
     }
 
@@ -95,6 +105,21 @@ class DemoCommand(NbCohortCommand):
 
     def prepare(self, store: Store) -> tuple[Member, str, str]:
         """Seed on first run; return the demo learner, their token, an instructor token."""
+        self.seed(store)
+        with store.write() as s:
+            cohort = get_cohort(s, DEMO_SLUG)
+            people = s.query(Member).filter_by(cohort_id=cohort.id).order_by(Member.id).all()
+            learner = next(m for m in people if m.role == "learner")
+            instructor = next(m for m in people if m.role == "instructor")
+            system = Actor.system()
+            return (
+                learner,
+                mint_token(s, system, learner, "demo"),
+                mint_token(s, system, instructor, "demo"),
+            )
+
+    def seed(self, store: Store) -> None:
+        """The demo cohort, its activity and its rhythm, on the first run only."""
         course = self.course
         seeded: int | None = None
         with store.write() as s:
@@ -107,17 +132,6 @@ class DemoCommand(NbCohortCommand):
                 print(f"seeded the demo cohort {cohort.slug!r}: {cohort.title}")
         if seeded is not None:
             self.seed_rhythm(store, seeded)
-        with store.write() as s:
-            cohort = get_cohort(s, DEMO_SLUG)
-            people = s.query(Member).filter_by(cohort_id=cohort.id).order_by(Member.id).all()
-            learner = next(m for m in people if m.role == "learner")
-            instructor = next(m for m in people if m.role == "instructor")
-            system = Actor.system()
-            return (
-                learner,
-                mint_token(s, system, learner, "demo"),
-                mint_token(s, system, instructor, "demo"),
-            )
 
     def seed_rhythm(self, store: Store, cohort_id: int) -> None:
         """The demo's cohort file, charter, cadence, onboarding and outbox (demo_rhythm.py)."""
@@ -140,9 +154,13 @@ class DemoCommand(NbCohortCommand):
 
     def workspace(self, learner: Member) -> Path:
         """The learner's home: the course as nbgrader releases it (built on first run)."""
+        return self.workspace_for(learner.username)
+
+    def workspace_for(self, username: str) -> Path:
+        """``workspace`` by username (``--hub`` copies it into each hub user's home)."""
         from nbcohort.exchange.release import ReleaseError, copy_release, generate_release
 
-        home = Path(self.settings().data_dir) / "demo" / "home" / learner.username
+        home = Path(self.settings().data_dir) / "demo" / "home" / username
         self.exchange_root()
         if not (home / FIRST_NOTEBOOK).exists():
             source = self.course_root() / "source"
@@ -228,6 +246,11 @@ class DemoCommand(NbCohortCommand):
             self.course = load_course(self.course_root() / "course.toml")
         except CourseError as exc:
             raise CommandError(str(exc)) from None
+        if self.hub:
+            from nbcohort.cohorts.cli.demo_hub import run_hub_demo  # needs the 'hub' extra
+
+            run_hub_demo(self)
+            return
         store = self.open_store(upgrade=True)
         settings = ServiceSettings(parent=self)
         lab: subprocess.Popen | None = None

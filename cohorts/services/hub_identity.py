@@ -8,6 +8,11 @@ cannot say which cohort it means; and asking for both keys means that neither a 
 alone (an instructor's typo in a cohort file) nor a hub group alone (an identity provider's
 group) makes anyone staff. A hub user in a group whose role the roster does not give them
 acts with their roster role: the group confirms, it never grants.
+
+A hub user on the rosters of several cohorts (a facilitator who runs two, an alumna who
+took a second course) names the cohort a request is for with the ``X-Nbcohort-Cohort``
+header (the client sends ``ClientSettings.cohort``); a request that names none is refused
+with 409 naming every cohort they are on, never answered for a cohort picked for them.
 """
 
 from __future__ import annotations
@@ -17,11 +22,21 @@ from collections.abc import Collection
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from nbcohort.cohorts.config_hub import COHORT_HEADER
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import Forbidden
+from nbcohort.cohorts.services.errors import Conflict, Forbidden
 
-__all__ = ["NotOnRoster", "RoleNotConfirmed", "hub_actor", "roster_member"]
+__all__ = [
+    "COHORT_HEADER",
+    "NotOnRoster",
+    "RoleNotConfirmed",
+    "SeveralCohorts",
+    "hub_actor",
+    "roster_member",
+]
+
+_MAX_SLUG_SHOWN = 64
 
 
 class NotOnRoster(Forbidden):
@@ -36,8 +51,15 @@ class RoleNotConfirmed(Forbidden):
     code = "role_not_confirmed"
 
 
-def roster_member(session: Session, username: str) -> Member:
-    """The active member whose roster username is the hub user's name."""
+class SeveralCohorts(Conflict):
+    """A hub user active on several rosters whose request does not say which cohort."""
+
+    code = "several_cohorts"
+
+
+def roster_member(session: Session, username: str, cohort: str | None = None) -> Member:
+    """The active member whose roster username is the hub user's name, in the cohort whose
+    slug is ``cohort`` when the request names one (``COHORT_HEADER``)."""
     rows = session.execute(
         select(Member, Cohort.slug)
         .join(Cohort, Member.cohort_id == Cohort.id)
@@ -49,11 +71,20 @@ def roster_member(session: Session, username: str) -> Member:
         raise NotOnRoster(f"hub user {username!r} is not on the roster of any cohort here")
     if not active:
         raise NotOnRoster(f"hub user {username!r} is no longer an active member of the cohort")
+    if cohort:
+        active = [(m, slug) for m, slug in active if slug == cohort]
+        if not active:
+            shown = cohort[:_MAX_SLUG_SHOWN]
+            raise NotOnRoster(
+                f"hub user {username!r} is not an active member of cohort {shown!r} "
+                f"(named by the {COHORT_HEADER} header)"
+            )
     if len(active) > 1:
         slugs = ", ".join(slug for _m, slug in active)
-        raise NotOnRoster(
-            f"hub user {username!r} is on the rosters of several cohorts ({slugs}); one "
-            "service serves a hub user in one cohort"
+        raise SeveralCohorts(
+            f"hub user {username!r} is on the rosters of several cohorts ({slugs}); name the "
+            f"one this request is for with the {COHORT_HEADER} header "
+            "(c.ClientSettings.cohort or NBCOHORT_COHORT in a kernel)"
         )
     member = active[0][0]
     session.expunge(member)

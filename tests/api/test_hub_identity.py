@@ -15,8 +15,11 @@ import requests
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import Member
+from nbcohort.cohorts.services.cohort_registry import create_cohort
+from nbcohort.cohorts.services.members import add_member
 from nbcohort.widgets import _connection
-from tests.helpers.hub import HubProcess, find_proxy
+from tests.helpers.community import SYSTEM
+from tests.helpers.hub import HubProcess, find_proxy, hub_service
 from tests.helpers.processes import REPO, ServiceProcess, free_port
 
 pytestmark = pytest.mark.slow
@@ -49,31 +52,24 @@ def hub(
     h.stop()
 
 
-def hub_service(tmp_path: Path, db_url: str, hub: HubProcess, port: int) -> ServiceProcess:
-    """``nbcohort serve`` as the hub's external nbcohort service (not yet started)."""
-    svc = ServiceProcess(tmp_path, db_url, port)
-    svc.env.update(JUPYTERHUB_API_URL=hub.api_url, JUPYTERHUB_API_TOKEN=hub.service_token)
-    svc.args += [
-        "--ServiceSettings.auth=hub",
-        f"--ServiceSettings.auth_cache_seconds={CACHE_SECONDS}",
-    ]
-    svc.url += PREFIX  # the proxy keeps the prefix, so the service serves under it
-    return svc
-
-
 @pytest.fixture
 def service(
     tmp_path: Path, db_url: str, hub: HubProcess, service_port: int, people: dict[str, Member]
 ) -> Iterator[ServiceProcess]:
-    svc = hub_service(tmp_path, db_url, hub, service_port).start()
+    svc = hub_service(tmp_path, db_url, hub, service_port, CACHE_SECONDS).start()
     yield svc
     svc.stop()
 
 
 def call(
-    svc: ServiceProcess, token: str | None, path: str, method: str = "GET", **kw: object
+    svc: ServiceProcess,
+    token: str | None,
+    path: str,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    **kw: object,
 ) -> requests.Response:
-    headers = {"Authorization": f"token {token}"} if token else {}
+    headers = {**(headers or {}), **({"Authorization": f"token {token}"} if token else {})}
     return requests.request(method, svc.url + "/api/v1" + path, headers=headers, timeout=10, **kw)  # type: ignore[arg-type]
 
 
@@ -201,7 +197,7 @@ def test_a_hub_that_is_down_gives_503_and_the_widgets_say_so_calmly(
 ):
     port = free_port()
     hub = HubProcess(tmp_path / "hub", proxy, port).start()
-    svc = hub_service(tmp_path, db_url, hub, port).start()
+    svc = hub_service(tmp_path, db_url, hub, port, CACHE_SECONDS).start()
     try:
         token, _id = hub.token_for("ana")
         assert call(svc, token, "/me").status_code == 200
@@ -258,3 +254,65 @@ def test_the_example_config_runs_the_service_as_a_hub_managed_service(
         hub.stop()
     with pytest.raises(requests.ConnectionError):  # the hub stopped the service it started
         requests.get(f"http://127.0.0.1:{port}{PREFIX}/api/v1/health", timeout=5)
+
+
+def test_a_hub_user_on_two_rosters_names_the_cohort_or_gets_409_naming_both(
+    hub, service, store, people, monkeypatch
+):
+    with store.write() as s:
+        autumn = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        add_member(s, SYSTEM, autumn, name="Ana S", email="ana@example.org", username="ana")
+    token, _id = hub.token_for("ana")
+    both = call(service, token, "/me")
+    assert both.status_code == 409, both.text
+    assert both.json()["error"] == "several_cohorts"
+    assert "(spring-26, autumn-26)" in both.json()["message"]
+    assert "X-Nbcohort-Cohort" in both.json()["message"]
+    for slug in ("autumn-26", "spring-26"):
+        named = call(service, token, "/me", headers={"X-Nbcohort-Cohort": slug})
+        assert named.status_code == 200, named.text
+        assert named.json()["cohort"]["slug"] == slug
+    elsewhere = call(service, token, "/me", headers={"X-Nbcohort-Cohort": "winter-27"})
+    assert elsewhere.status_code == 403
+    assert "not an active member of cohort 'winter-27'" in elsewhere.json()["message"]
+    # Ben is on one roster: naming another cohort is refused, not answered for his own.
+    ben, _id = hub.token_for("ben")
+    assert call(service, ben, "/me", headers={"X-Nbcohort-Cohort": "autumn-26"}).status_code == 403
+    # Another cohort name on every request costs a roster lookup, not a request to the hub.
+    asked = hub.log.read_text().count("GET /hub/api/user ")
+    for n in range(20):
+        got = call(service, ben, "/me", headers={"X-Nbcohort-Cohort": f"made-up-{n}"})
+        assert got.status_code == 403
+    # (at most once more: the 1 s cache may run out during the 20)
+    assert hub.log.read_text().count("GET /hub/api/user ") <= asked + 1
+    # A kernel: the cohort from the environment, the token the hub gave the server.
+    monkeypatch.setenv("NBCOHORT_COHORT", "autumn-26")
+    post = CohortClient(service.url, token).post("topic/hello", "autumn, not spring")
+    assert post["author"]["name"] == "Ana S"
+
+
+def test_a_browser_without_a_token_gets_a_refusal_not_a_login_page(hub, service):
+    """No page of the service needs the member's identity (HubOAuth is not used): the API
+    answers a browser that has only the hub's cookies with a 401 in JSON, never a redirect to
+    the hub's login, and the one HTML page (a signed unsubscribe link) needs no login."""
+    hub.wait_until_running()
+    base = f"http://127.0.0.1:{hub.proxy_port}{PREFIX}"
+    browser = requests.Session()
+    browser.get(f"http://127.0.0.1:{hub.proxy_port}/hub/login", timeout=10)
+    login = browser.post(  # the hub's own login form: the browser now holds the hub's cookies
+        f"http://127.0.0.1:{hub.proxy_port}/hub/login?next=",
+        data={"username": "ana", "password": "any", "_xsrf": browser.cookies.get("_xsrf", "")},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert login.status_code == 302, login.text
+    assert browser.cookies
+    api = browser.get(base + "/api/v1/me", allow_redirects=False, timeout=10)
+    assert api.status_code == 401, api.text
+    assert api.headers["Content-Type"].startswith("application/json")
+    assert "Authorization: token" in api.json()["message"]
+    page = browser.get(base + "/mail/unsubscribe?t=forged", allow_redirects=False, timeout=10)
+    assert page.status_code == 404
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "default-src 'none'" in page.headers["Content-Security-Policy"]
+    assert "This link is not valid" in page.text

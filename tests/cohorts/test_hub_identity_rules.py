@@ -18,6 +18,7 @@ from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.hub_identity import (
     NotOnRoster,
     RoleNotConfirmed,
+    SeveralCohorts,
     hub_actor,
     roster_member,
 )
@@ -39,15 +40,30 @@ def test_a_hub_user_is_the_active_member_with_that_username(store, people):
         roster_member(s, "ben")
 
 
-def test_a_hub_user_on_two_cohorts_rosters_is_refused_naming_both(store, people):
+def test_a_hub_user_on_two_cohorts_rosters_names_one_or_is_refused_naming_both(store, people):
     with store.write() as s:
         other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
-        add_member(s, SYSTEM, other, name="Ana S", email="ana@example.org", username="ana")
-    with (
-        store.read() as s,
-        pytest.raises(NotOnRoster, match=r"several cohorts \(spring-26, autumn-26\)"),
-    ):
-        roster_member(s, "ana")
+        autumn_ana = add_member(
+            s, SYSTEM, other, name="Ana S", email="ana@example.org", username="ana"
+        ).id
+    with store.read() as s:
+        with pytest.raises(SeveralCohorts, match=r"several cohorts \(spring-26, autumn-26\)") as e:
+            roster_member(s, "ana")
+        assert e.value.status == 409 and "X-Nbcohort-Cohort" in e.value.message
+        assert roster_member(s, "ana", "autumn-26").id == autumn_ana
+        assert roster_member(s, "ana", "spring-26").id == people["ana"].id
+        with pytest.raises(NotOnRoster, match="not an active member of cohort 'winter-27'"):
+            roster_member(s, "ana", "winter-27")
+        # One roster: naming another cohort is refused, never answered for the one they are on.
+        with pytest.raises(NotOnRoster, match="'ben' is not an active member of cohort 'autumn"):
+            roster_member(s, "ben", "autumn-26")
+        assert roster_member(s, "ben", "spring-26").id == people["ben"].id
+    with store.write() as s:
+        s.merge(people["ana"]).active = False
+    with store.read() as s:  # left one of the two: the other is theirs without naming it
+        assert roster_member(s, "ana").id == autumn_ana
+        with pytest.raises(NotOnRoster, match="cohort 'spring-26'"):
+            roster_member(s, "ana", "spring-26")
 
 
 def test_a_role_a_group_is_named_for_needs_that_group_and_a_group_never_grants(store, people):

@@ -18,9 +18,9 @@ from typing import Any
 
 import requests
 
-from tests.helpers.processes import REPO, free_port, wait_until_serving
+from tests.helpers.processes import REPO, ServiceProcess, free_port, wait_until_serving
 
-__all__ = ["HubProcess", "find_proxy"]
+__all__ = ["HubProcess", "find_proxy", "hub_service", "spawn"]
 
 EXAMPLE = REPO / "cohorts" / "hub" / "jupyterhub_config.py"
 _PROXY = "configurable-http-proxy"
@@ -51,10 +51,17 @@ class HubProcess:
     """``jupyterhub`` in its own folder and process, with nbcohort at ``service_url``."""
 
     def __init__(
-        self, folder: Path, proxy: str, service_port: int, *, managed: Path | None = None
+        self,
+        folder: Path,
+        proxy: str,
+        service_port: int,
+        *,
+        managed: Path | None = None,
+        extra: str = "",
     ) -> None:
         """``managed``: the hub starts the service itself, as the example's entry says (with
-        ``managed`` as its config folder); otherwise the service is external."""
+        ``managed`` as its config folder); otherwise the service is external. ``extra``: more
+        lines of jupyterhub_config.py (a spawner, say), after the rest."""
         self.folder = folder
         self.folder.mkdir(parents=True, exist_ok=True)
         self.hub_port, self.proxy_port, self.proxy_api_port = free_port(), free_port(), free_port()
@@ -85,6 +92,7 @@ c.JupyterHub.services = c.JupyterHub.services + [
     {{"name": "admin-bot", "api_token": {self.admin_token!r}}},
 ]
 c.JupyterHub.load_roles = c.JupyterHub.load_roles + [{{"name": "admin", "services": ["admin-bot"]}}]
+{extra}
 """
         )
 
@@ -168,3 +176,48 @@ c.JupyterHub.load_roles = c.JupyterHub.load_roles + [{{"name": "admin", "service
             self.api("DELETE", f"/groups/{group}/users", json={"users": now})
         if users:
             self.api("POST", f"/groups/{group}/users", json={"users": users})
+
+
+def spawn(base: str, tokens: dict[str, str], timeout: float = 180) -> dict[str, str]:
+    """Start the single-user servers of the users in ``tokens`` (name -> their own token) at
+    once, each with its own token, through the hub at ``base`` (the proxy's address), and wait
+    until each answers: readiness, not the spawn API's answer (6.1.1 answers 500 to a spawn
+    slower than slow_spawn_timeout while the spawn goes on). Returns name -> server URL."""
+    for name, token in tokens.items():
+        requests.post(
+            f"{base}/hub/api/users/{name}/server",
+            headers={"Authorization": f"token {token}"},
+            timeout=30,
+        )  # 201, 202 or the 500 above: readiness is what counts
+    urls = {name: f"{base}/user/{name}" for name in tokens}
+    waiting, deadline = dict(urls), time.monotonic() + timeout
+    while waiting:
+        for name, url in list(waiting.items()):
+            with contextlib.suppress(requests.RequestException, ValueError):
+                resp = requests.get(
+                    url + "/api/status",
+                    headers={"Authorization": f"token {tokens[name]}"},
+                    allow_redirects=False,
+                    timeout=5,
+                )
+                if resp.status_code == 200 and "started" in resp.json():
+                    del waiting[name]
+        if waiting and time.monotonic() > deadline:
+            raise RuntimeError(f"the servers of {', '.join(waiting)} did not start")
+        time.sleep(0.3)
+    return urls
+
+
+def hub_service(
+    tmp_path: Path, db_url: str, hub: HubProcess, port: int, cache_seconds: float = 1.0
+) -> ServiceProcess:
+    """``nbcohort serve`` as the hub's external nbcohort service (not yet started), serving
+    under /services/nbcohort as the proxy forwards it."""
+    svc = ServiceProcess(tmp_path, db_url, port)
+    svc.env.update(JUPYTERHUB_API_URL=hub.api_url, JUPYTERHUB_API_TOKEN=hub.service_token)
+    svc.args += [
+        "--ServiceSettings.auth=hub",
+        f"--ServiceSettings.auth_cache_seconds={cache_seconds}",
+    ]
+    svc.url += "/services/nbcohort"
+    return svc

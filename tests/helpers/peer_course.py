@@ -32,7 +32,11 @@ ANSWER_CELLS = ("b1-question", "b3-findings", "b4-recommendation")
 class PeerCourse:
     """The instructor's course folder, the exchange, learners' homes and a cohort store."""
 
-    def __init__(self, tmp: Path, store: Store, *, cohort: str = "spring-26") -> None:
+    def __init__(
+        self, tmp: Path, store: Store, *, cohort: str = "spring-26", exchange: Config | None = None
+    ) -> None:
+        """``exchange``: config that replaces nbgrader's default exchange (the instructor's
+        release already goes through it)."""
         self.tmp = tmp
         self.store = store
         self.root = tmp / "course"
@@ -43,6 +47,8 @@ class PeerCourse:
         self.config.CourseDirectory.root = str(self.root)
         self.config.CourseDirectory.course_id = COURSE_ID
         self.config.Exchange.root = str(tmp / "exchange")
+        if exchange is not None:
+            self.config.merge(exchange)
         self.api = nbgrader_api(self.config)
         for step in ("generate_assignment", "release_assignment"):
             result = getattr(self.api, step)(ASSIGNMENT)

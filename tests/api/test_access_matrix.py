@@ -33,6 +33,7 @@ from nbcohort.cohorts.store import Store
 from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled, community_cases
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
 from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
+from tests.helpers.access_exchange import open_exchange
 from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.review_service import RoundDbs, _copy_db
@@ -74,6 +75,8 @@ class Matrix:
             assert row.resource is not None
             path = path.replace("{id}", str(world.make(row.resource, owner)))
         path = path.replace("{member}", str(world.members["other"]))
+        if "{course}" in path:
+            path = path.replace("{course}", self.course(row, role, target))
         body = row.body
         if isinstance(body, dict):
             body = dict(body)
@@ -86,7 +89,19 @@ class Matrix:
                     body[k] = world.make("held", holder)
         return path, body
 
+    def course(self, row: Row, role: str, target: str) -> str:
+        """The exchange course (a cohort's slug) a case names: for the "course" resource,
+        cohort B's when foreign; otherwise the caller's own cohort's, so that an outsider
+        asks its own course for this cohort's submission."""
+        world = self.world
+        theirs = target == "foreign" if row.resource == "course" else role == "outsider"
+        return world.slugs[world.cohort_b if theirs else world.cohort_a]
+
     def ask(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+        if isinstance(body, bytes):  # an archive (the exchange's uploads)
+            tar = {**headers, "Content-Type": "application/x-tar"}
+            return self.http.request(method, self.service.url + path,
+                                     data=body, headers=tar, timeout=20)  # fmt: skip
         return self.http.request(method, self.service.url + path,
                                  json=body, headers=headers, timeout=20)  # fmt: skip
 
@@ -149,6 +164,7 @@ def matrix(
         world = build_world(store, None, {})
         drop = (admin, name)
     service = _serve(tmp, url)
+    open_exchange(world, tmp / "data" / "exchange")  # the service's ExchangeSettings.folder()
     made = Matrix(world, service, request.param)
     yield made
     made.http.close()

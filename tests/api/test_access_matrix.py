@@ -32,8 +32,8 @@ from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled, community_cases
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
-from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
-from tests.helpers.access_exchange import open_exchange
+from tests.helpers.access import MEMBER_ROLES, ROLES, SYSTEM, World, answer_text, build_world
+from tests.helpers.access_exchange import TAR, open_exchange
 from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.review_service import RoundDbs, _copy_db
@@ -263,6 +263,27 @@ def test_another_cohorts_id_in_a_body_or_query(matrix: Matrix, case: Smuggled) -
             assert str(made) not in held, resp.text
         else:
             assert made not in [item.get("id") for item in held], resp.text
+
+
+def test_another_cohorts_course_answers_as_a_course_that_does_not_exist(matrix: Matrix) -> None:
+    """The exchange checks the course before the role (its rows' ``lookup_first``): every
+    member, whatever its role, gets the same 404 for another cohort's course as for a course
+    that does not exist, on a list and on an upload, so a course id never tells that a
+    cohort exists."""
+    world, wrong = matrix.world, []
+    for role in MEMBER_ROLES:
+        theirs = world.slugs[world.cohort_a if role == "outsider" else world.cohort_b]
+        for method, tail, body in (("GET", "releases", None),
+                                   ("POST", "assignments/ps1/submissions", TAR)):  # fmt: skip
+            seen = []
+            for slug in (theirs, "no-such-course"):
+                resp = matrix.ask(method, f"{PREFIX}/exchange/{slug}/{tail}", body,
+                                  world.header(role))  # fmt: skip
+                data = resp.json()
+                seen.append((resp.status_code, data.get("error"), data.get("field")))
+            if seen[0] != seen[1] or seen[0][0] != 404:
+                wrong.append(f"{role:11} {method} {tail}: {seen}")
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ learner's answer (it is a learner in its own cohort).
 
 Adding a route: add a row (method, the pattern exactly as in its ROUTES list without the
 ``/api/v1`` prefix, a concrete path with ``{id}`` where the resource goes, the roles, the
-body) and run the matrix; never widen ``allowed`` to make a refusal pass.
+body) and run the matrix; never widen ``allowed`` to make a refusal pass. A body of bytes is
+sent as it is, as application/x-tar (the exchange's uploads); ``{course}`` in a path is a
+cohort's slug, nbgrader's course id (see the exchange's rows).
 """
 
 from __future__ import annotations

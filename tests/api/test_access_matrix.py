@@ -7,7 +7,9 @@ made its packets), so a reviewer holds live allocations with packets on disk. Po
 the same table over a fresh database whose rounds are rows only (no packets: the packet row's
 "own" case is the one it leaves out). Each case gets its resources made fresh through the
 services layer, so a write that passes (a delete, a hide, a decision) never changes what
-another case meets. Leaving the cohort is asked by stand-ins of each role."""
+another case meets. Leaving the cohort is asked by stand-ins of each role. The exchange's
+archives (a release of "ps1" in each cohort, submissions, feedback) are published through
+the services layer into the service's own exchange folder (tests/helpers/access_exchange.py)."""
 
 from __future__ import annotations
 

@@ -6,11 +6,14 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.schema import upgrade_db
@@ -74,11 +77,12 @@ def _jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
         os.environ["JUPYTER_DATA_DIR"] = before
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""
-    if request.param == "sqlite":
-        path = tmp_path / "nbcohort.sqlite"
+@contextmanager
+def _database(request: pytest.FixtureRequest, kind: str, folder: Path) -> Iterator[str]:
+    """A fresh, migrated database of ``kind``: a copy of the SQLite template in ``folder``,
+    or a clone of the PostgreSQL template (dropped afterwards)."""
+    if kind == "sqlite":
+        path = folder / "nbcohort.sqlite"
         shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
         yield f"sqlite:///{path}"
         return
@@ -89,10 +93,19 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}"))
-    yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-    admin.dispose()
+    try:
+        yield make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""
+    with _database(request, request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture
@@ -130,6 +143,11 @@ def cohort(store: Store) -> Cohort:
 @pytest.fixture
 def people(store: Store, cohort: Cohort) -> dict[str, Member]:
     """A small cohort: two learners, a champion, a facilitator, an instructor, a sponsor."""
+    with store.write() as s:
+        return _add_people(s, cohort)
+
+
+def _add_people(s: Session, cohort: Cohort) -> dict[str, Member]:
     rows = [
         ("ana", "Ana Souza", "learner", "red"),
         ("ben", "Ben Okafor", "learner", "blue"),
@@ -139,12 +157,11 @@ def people(store: Store, cohort: Cohort) -> dict[str, Member]:
         ("sam", "Sam Reyes", "sponsor", ""),
     ]
     out = {}
-    with store.write() as s:
-        for username, name, role, team in rows:
-            out[username] = add_member(
-                s, SYSTEM, cohort, name=name, email=f"{username}@example.org",
-                role=role, team=team, username=username,
-            )  # fmt: skip
+    for username, name, role, team in rows:
+        out[username] = add_member(
+            s, SYSTEM, cohort, name=name, email=f"{username}@example.org",
+            role=role, team=team, username=username,
+        )  # fmt: skip
     return out
 
 
@@ -166,12 +183,45 @@ def tokens(store: Store, people: dict[str, Member]) -> dict[str, str]:
     return out
 
 
+@dataclass
+class World:
+    """One database, its cohort, members, tokens and service, shared by a module's tests
+    that only read or are refused (starting ``nbcohort serve`` costs seconds per test)."""
+
+    url: str
+    store: Store
+    cohort: Cohort
+    people: dict[str, Member]
+    tokens: dict[str, str]
+    service: ServiceProcess
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_world(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    """``db_url`` + ``cohort`` + ``people`` + ``tokens`` + ``service``, once per module."""
+    folder = tmp_path_factory.mktemp("module-world")
+    with _database(request, request.param, folder) as url:
+        store = Store.open(url)
+        with store.write() as s:
+            cohort = create_cohort(s, SYSTEM, "spring-26", "Practical pandas, spring 2026")
+            people = _add_people(s, cohort)
+            tokens = {u: mint_token(s, SYSTEM, m, "test") for u, m in people.items()}
+        svc = ServiceProcess(folder, url).start()
+        try:
+            yield World(url, store, cohort, people, tokens, svc)
+        finally:
+            svc.stop()
+            store.close()
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test on the PostgreSQL leg ``postgres``, so ``-m "not postgres"`` skips it."""
     for item in items:
         callspec = getattr(item, "callspec", None)
         legs = (
-            (callspec.params.get("db_url"), callspec.params.get("shared_service"))
+            tuple(callspec.params.get(k) for k in ("db_url", "shared_service", "module_world"))
             if callspec
             else ()
         )

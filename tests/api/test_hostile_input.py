@@ -26,6 +26,16 @@ SECRET = "my answer nobody should read early"
 @pytest.fixture
 def http(service, tokens):
     """``call(who, method, path, **kw)``: a raw request as member ``who`` (None: no token)."""
+    yield from _caller(service, tokens)
+
+
+@pytest.fixture(scope="module")
+def shared_http(module_world):
+    """``http`` on the module's one service, for tests that are refused or only read."""
+    yield from _caller(module_world.service, module_world.tokens)
+
+
+def _caller(service, tokens):
     session = requests.Session()
 
     def call(who, method, path, **kw):
@@ -201,19 +211,19 @@ def test_another_cohorts_post_is_not_found_on_every_route(http, store, clients, 
     ],
 )  # fmt: skip
 def test_wrong_types_and_huge_numbers_are_422_naming_the_field(
-    http, store, method, path, body, field
+    shared_http, module_world, method, path, body, field
 ):
-    before = writes(store)
-    is_api_error(http("ana", method, path, json=body), 422, field)
-    assert writes(store) == before
+    before = writes(module_world.store)
+    is_api_error(shared_http("ana", method, path, json=body), 422, field)
+    assert writes(module_world.store) == before
 
 
 @pytest.mark.parametrize(
     "path", ["/api/v1/posts/99999999999999999", "/api/v1/artifacts/9223372036854775807",
              "/api/v1/reviews/project-1/allocations/4294967296/packet"],
 )  # fmt: skip
-def test_an_id_beyond_any_the_database_holds_is_not_found(http, path):
-    is_api_error(http("ana", "GET", path), 404)
+def test_an_id_beyond_any_the_database_holds_is_not_found(shared_http, path):
+    is_api_error(shared_http("ana", "GET", path), 404)
 
 
 def test_a_body_that_is_not_json_names_the_body(http, store):
@@ -318,8 +328,8 @@ def test_content_must_be_given_as_base64_text(http, store):
         (None, "GET", "/api/v1/health", 200),
     ],
 )
-def test_every_answer_is_json_and_names_no_server_software(http, who, method, path, status):
-    resp = http(who, method, path)
+def test_every_answer_is_json_and_names_no_server_software(shared_http, who, method, path, status):
+    resp = shared_http(who, method, path)
     assert resp.status_code == status
     assert "Server" not in resp.headers
     assert resp.headers["Content-Type"].startswith("application/json")

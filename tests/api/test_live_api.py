@@ -130,8 +130,8 @@ def test_another_cohort_never_wakes_a_watch(service, tokens, store):
         ({"notifications": "9" * 11 + ":1"}, "notifications"),
     ],
 )
-def test_hostile_input_is_refused_naming_the_field(service, tokens, body, field):
-    ana = client(service, tokens["ana"])
+def test_hostile_input_is_refused_naming_the_field(module_world, body, field):
+    ana = client(module_world.service, module_world.tokens["ana"])
     with pytest.raises(ClientError) as refused:
         ana.request("POST", "/api/v1/watch", json=body)
     assert (refused.value.status, refused.value.field) == (422, field)

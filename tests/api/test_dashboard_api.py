@@ -18,9 +18,9 @@ from tests.helpers.community import actor
 
 
 @pytest.mark.parametrize("who", ["ana", "chi", "sam"])
-def test_everyone_but_staff_is_refused(service, tokens, who):
+def test_everyone_but_staff_is_refused(module_world, who):
     with pytest.raises(ClientError) as refused:
-        CohortClient(service.url, tokens[who], timeout=10).dashboard()
+        CohortClient(module_world.service.url, module_world.tokens[who], timeout=10).dashboard()
     assert refused.value.status == 403
 
 
@@ -29,10 +29,10 @@ def test_everyone_but_staff_is_refused(service, tokens, who):
     [("quiet_days=0", "quiet_days"), ("quiet_days=91", "quiet_days"),
      ("unanswered_hours=721", "unanswered_hours"), ("unanswered_hours=abc", "unanswered_hours")],
 )  # fmt: skip
-def test_bad_query_is_422_naming_the_field(service, tokens, query, field):
+def test_bad_query_is_422_naming_the_field(module_world, query, field):
     resp = requests.get(
-        f"{service.url}/api/v1/dashboard?{query}",
-        headers={"Authorization": f"token {tokens['fay']}"},
+        f"{module_world.service.url}/api/v1/dashboard?{query}",
+        headers={"Authorization": f"token {module_world.tokens['fay']}"},
         timeout=10,
     )
     assert resp.status_code == 422 and resp.json()["field"] == field

@@ -35,11 +35,11 @@ def test_metrics_answer_every_field(service, tokens):
 
 
 @pytest.mark.parametrize("window", ["0", "367", "abc", "-1", "1e3"])
-def test_a_bad_window_is_422_naming_it(service, tokens, window):
+def test_a_bad_window_is_422_naming_it(module_world, window):
     resp = requests.get(
-        service.url + "/api/v1/metrics",
+        module_world.service.url + "/api/v1/metrics",
         params={"window": window},
-        headers={"Authorization": f"token {tokens['fay']}"},
+        headers={"Authorization": f"token {module_world.tokens['fay']}"},
         timeout=10,
     )
     assert resp.status_code == 422 and resp.json()["field"] == "window"

@@ -57,10 +57,10 @@ def test_active_threads_busiest_first_without_hidden_or_prompt_posts(
     [("days=0", "days"), ("days=367", "days"), ("days=x", "days"), ("limit=0", "limit"),
      ("limit=101", "limit"), ("limit=1e9", "limit"), ("days=99999999999999999999", "days")],
 )  # fmt: skip
-def test_bad_threads_query_is_422_naming_the_field(service, tokens, query, field):
+def test_bad_threads_query_is_422_naming_the_field(module_world, query, field):
     resp = requests.get(
-        f"{service.url}/api/v1/threads?{query}",
-        headers={"Authorization": f"token {tokens['ana']}"},
+        f"{module_world.service.url}/api/v1/threads?{query}",
+        headers={"Authorization": f"token {module_world.tokens['ana']}"},
         timeout=10,
     )
     assert resp.status_code == 422 and resp.json()["field"] == field

@@ -48,11 +48,11 @@ def test_search_answers_each_kind_as_the_caller_may_see_it(clients):
         ({"q": "a", "limit": "many"}, "limit must be a whole number"),
     ],
 )
-def test_bad_queries_are_422_naming_the_field(service, tokens, params, says):
+def test_bad_queries_are_422_naming_the_field(module_world, params, says):
     resp = requests.get(
-        service.url + "/api/v1/search",
+        module_world.service.url + "/api/v1/search",
         params=params,
-        headers={"Authorization": f"token {tokens['ben']}"},
+        headers={"Authorization": f"token {module_world.tokens['ben']}"},
         timeout=10,
     )
     assert resp.status_code == 422, resp.text

@@ -77,11 +77,11 @@ class PilotRow(w.VBox):
         self.state = w.Dropdown(options=_CLOSING, value="active", description="Pilot is")
         self.outcome = w.Text(description="Outcome", placeholder="when done or stopped")
         go = button("Send update", kind="primary")
-        go.on_click(lambda _b: self.send())
+        go.on_click(lambda _b: self.post_update())
         self.form.children = (self.text_box, self.state, self.outcome, go)
         self.text_box.focus()
 
-    def send(self) -> None:
+    def post_update(self) -> None:
         try:
             self.conn.client.update_pilot(
                 int(self.pilot["id"]),

@@ -104,19 +104,19 @@ def test_the_owner_posts_updates_and_closes_the_pilot_from_the_widget(
     p = pilots()
     (row,) = p.list.children
     row.update.click()
-    row.send()  # nothing written: the service names the note
+    row.post_update()  # nothing written: the service names the note
     assert "note" in row.note.value
     row.text_box.value = "Week one: three teams paired <script>alert(1)</script>"
-    row.send()
+    row.post_update()
     assert "update posted" in p.status.value
     (row,) = p.list.children
     assert "1 update" in row.text.value
     row.update.click()
     row.text_box.value, row.state.value = "We are done", "done"
-    row.send()  # closing without an outcome
+    row.post_update()  # closing without an outcome
     assert "outcome" in row.note.value
     row.outcome.value = "Broken exports fell from 5 to 1 a week"
-    row.send()
+    row.post_update()
     (row,) = p.list.children
     assert "done" in row.text.value and "fell from 5 to 1" in row.text.value
     assert not hasattr(row, "update")  # a closed pilot takes no more updates

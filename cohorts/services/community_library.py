@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, defer, joinedload
 
 from nbcohort.cohorts.models import Artifact, ArtifactReuse, Cohort
 from nbcohort.cohorts.services.artifacts import artifact_dict
@@ -84,13 +84,16 @@ def community_artifacts(
         .group_by(ArtifactReuse.artifact_id)
         .subquery()
     )
-    rows = session.execute(
+    query = (
         select(Artifact, func.coalesce(reuses.c.n, 0))
-        .options(joinedload(Artifact.author))
+        .options(joinedload(Artifact.author), defer(Artifact.content))  # no file bodies
         .outerjoin(reuses, reuses.c.artifact_id == Artifact.id)
         .where(Artifact.cohort_id.in_(by_id))
         .order_by(Artifact.created_at.desc(), Artifact.id.desc())
-    ).all()
+    )
+    if not text and not wanted:  # matched here, in Python, alike on every database
+        query = query.limit(limit)
+    rows = session.execute(query).all()
     out = []
     for artifact, n in rows:
         item = artifact_dict(artifact, int(n))

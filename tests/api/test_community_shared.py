@@ -15,7 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from nbcohort.cohorts.client import ClientError, CohortClient
@@ -24,8 +24,12 @@ from nbcohort.cohorts.schema import upgrade_db
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.badge_awards import set_recognition_prefs
+from nbcohort.cohorts.services.community_directory import community_members
+from nbcohort.cohorts.services.community_library import community_artifacts, community_events
+from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.leaving import leave
+from nbcohort.cohorts.services.members import set_active
 from nbcohort.cohorts.store import Store, make_engine
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
 from tests.helpers.graduation import cohort_of, make_cohort
@@ -250,3 +254,24 @@ def test_another_communitys_ids_are_not_found(world):
     autumn = world.as_("ana-autumn")
     _refused(lambda: autumn.request("POST", f"/api/v1/artifacts/{spring_artifact}/copies"), 404,
              "no artifact")  # fmt: skip
+
+
+def test_the_services_refuse_wrong_types_and_skip_deactivated_members(world):
+    """The rules hold below the API too (the CLI and pages call the services): wrong types
+    are refused naming the field, and a deactivated member is not listed."""
+    store = world.store
+    with store.write() as s:
+        ben = s.scalars(select(Member).where(Member.username == "ben-elsewhere")).one()
+        set_active(s, SYSTEM, ben, False)
+        ana = s.scalars(select(Member).where(Member.username == "ana-elsewhere")).one()
+        actor, cohort = Actor.of(ana), s.get_one(Cohort, ana.cohort_id)
+        names = [m["name"] for m in community_members(s, actor, cohort, per_page=200)["members"]]
+        assert "Ana elsewhere" in names and "Ben elsewhere" not in names
+        for field, bad in (("page", "2"), ("page", True), ("per_page", 2.0), ("q", 5)):
+            with pytest.raises(Invalid) as refused:
+                community_members(s, actor, cohort, **{field: bad})
+            assert refused.value.field == field
+        with pytest.raises(Invalid, match="limit"):
+            community_artifacts(s, actor, cohort, limit=10**9)
+        with pytest.raises(Invalid, match="days"):
+            community_events(s, actor, cohort, days=0)

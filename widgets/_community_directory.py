@@ -17,12 +17,14 @@ from nbcohort.widgets._style import button, status
 __all__ = ["Directory", "LibrarySearch"]
 
 
-def _box(what: str) -> w.Text:
+def _box(label: str, what: str) -> w.Text:
+    """A search box with its own label (two on one page must not both read "Search")."""
     return w.Text(
-        description="Search",
+        description=label,
         placeholder=what,
         continuous_update=False,
         layout=w.Layout(width="100%"),
+        style={"description_width": "initial"},
     )
 
 
@@ -31,7 +33,7 @@ class LibrarySearch(w.VBox):
 
     def __init__(self, conn: Connection, limit: int = 20) -> None:
         self.conn, self.limit = conn, limit
-        self.query = _box("words in an artifact's title, file name or tags")
+        self.query = _box("Search the library", "words in a title, file name or tag")
         self.query.observe(lambda _c: self.submit(), names="value")
         self.go = button("Search", "Search the community's library")
         self.go.on_click(lambda _b: self.submit())
@@ -59,7 +61,7 @@ class Directory(w.VBox):
 
     def __init__(self, conn: Connection, first: dict[str, Any] | None, per_page: int = 25):
         self.conn, self.per_page, self.page = conn, per_page, 1
-        self.query = _box("a member's name or team")
+        self.query = _box("Find a member", "a name or team")
         self.query.observe(lambda _c: self.show(1), names="value")
         self.go = button("Search", "Search the community's members")
         self.go.on_click(lambda _b: self.show(1))

@@ -89,6 +89,7 @@ class CommunityPage(w.VBox):
 
 
 def community_page() -> w.Widget:
-    """The community-of-practice page: its cohorts, artifact library, topics, pilots (once
-    they exist) and events; one calm line when the community cannot be reached."""
+    """The community-of-practice page: its cohorts, the library and events of all of them,
+    topics, pilots (once they exist) and the member directory; one calm line when the
+    community cannot be reached."""
     return _page(CommunityPage)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -47,6 +48,19 @@ def _pg_template() -> Iterator[str]:
     admin.dispose()
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Migrate once into a SQLite file; each test copies it. Running every migration costs
+    seconds per test, a copy a few milliseconds; the file is the same either way (the
+    engine is disposed first, so the write-ahead log is folded into it)."""
+    path = tmp_path_factory.mktemp("sqlite-template") / "nbcohort.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade_db(engine)
+    engine.dispose()
+    assert not path.with_name(path.name + "-wal").exists(), "the template's log was not folded in"
+    return path
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Code that falls back on the default data dir (a tick's mail step making its signing
@@ -64,11 +78,9 @@ def _jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'nbcohort.sqlite'}"
-        engine = make_engine(url)
-        upgrade_db(engine)
-        engine.dispose()
-        yield url
+        path = tmp_path / "nbcohort.sqlite"
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), path)
+        yield f"sqlite:///{path}"
         return
     if not PG_URL:
         pytest.skip("PostgreSQL leg: set NBCOHORT_TEST_DB_URL to run it")

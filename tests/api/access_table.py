@@ -16,7 +16,9 @@ learner's answer (it is a learner in its own cohort).
 
 Adding a route: add a row (method, the pattern exactly as in its ROUTES list without the
 ``/api/v1`` prefix, a concrete path with ``{id}`` where the resource goes, the roles, the
-body) and run the matrix; never widen ``allowed`` to make a refusal pass.
+body) and run the matrix; never widen ``allowed`` to make a refusal pass. A body of bytes is
+sent as it is, as application/x-tar (the exchange's uploads); ``{course}`` in a path is a
+cohort's slug, nbgrader's course id (see the exchange's rows).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.helpers.access import ANCHOR
+from tests.helpers.access_exchange import TAR
 
 PARTICIPANTS = frozenset({"learner", "reviewer", "champion", "facilitator", "instructor", "alumni"})
 STAFF = frozenset({"facilitator", "instructor"})
@@ -32,6 +35,8 @@ EVERYONE = PARTICIPANTS | {"sponsor"}
 CHAMPIONS = STAFF | {"champion"}
 NOBODY: frozenset[str] = frozenset()
 INSTRUCTOR = frozenset({"instructor"})
+TAKERS = frozenset({"learner", "reviewer", "champion"})  # exchange.submit
+EXCHANGE = TAKERS | STAFF  # exchange.submit or exchange.manage
 # Who can own each kind of resource ("own" cases are generated for these roles only).
 OWNERS = {
     "post": EVERYONE,  # a sponsor's is a reply
@@ -45,6 +50,9 @@ OWNERS = {
     "review": frozenset({"reviewer"}),
     "event": NOBODY,  # the cohort's, no one's own
     "survey": NOBODY,
+    "course": NOBODY,  # the cohort's exchange course: its slug, another cohort's is foreign
+    "submission": TAKERS,
+    "feedback": TAKERS,  # a submission with feedback released on it
 }
 
 
@@ -254,6 +262,32 @@ TABLE: list[Row] = [
         public=True, prefix=""),
     row("POST", "/mail/unsubscribe", EVERYONE, "/mail/unsubscribe?t=not-a-signed-link", ok=404,
         public=True, prefix=""),
+    # exchange.py. "{course}": the cohort's slug (nbgrader's course id); for resource
+    # "course" another cohort's slug is the foreign case, otherwise it is the caller's own
+    # cohort's slug (an outsider names its own course and this cohort's id). The course is
+    # checked before the role (any slug but one's own is "no course", whatever the role):
+    # lookup_first. "ps1" is released in both cohorts; uploads are a tar body.
+    row("GET", f"/exchange/{NAME}/releases", EXCHANGE, "/exchange/{course}/releases",
+        resource="course", lookup_first=True),
+    row("GET", f"/exchange/{NAME}/releases/{NAME}", EXCHANGE,
+        "/exchange/{course}/releases/ps1", resource="course", lookup_first=True),
+    row("PUT", f"/exchange/{NAME}/releases/{NAME}", STAFF,
+        "/exchange/{course}/releases/ps1?force=true", ok=201, resource="course",
+        lookup_first=True, body=TAR),
+    row("POST", f"/exchange/{NAME}/assignments/{NAME}/submissions", TAKERS,
+        "/exchange/{course}/assignments/ps1/submissions", ok=201, resource="course",
+        lookup_first=True, body=TAR),
+    row("GET", f"/exchange/{NAME}/submissions", EXCHANGE, "/exchange/{course}/submissions",
+        resource="course", lookup_first=True),
+    row("GET", f"/exchange/{NAME}/submissions/{ID}", EXCHANGE,
+        "/exchange/{course}/submissions/{id}", resource="submission", other=STAFF,
+        other_deny=404),
+    row("GET", f"/exchange/{NAME}/submissions/{ID}/feedback", EXCHANGE,
+        "/exchange/{course}/submissions/{id}/feedback", resource="feedback", other=STAFF,
+        other_deny=404),
+    row("PUT", f"/exchange/{NAME}/submissions/{ID}/feedback", STAFF,
+        "/exchange/{course}/submissions/{id}/feedback", ok=201, resource="submission",
+        body=TAR),
     # community_shared.py: not graduated here, refused alike (see community_cases())
     row("GET", "/community/artifacts", EVERYONE, ok=403),
     row("GET", "/community/events", EVERYONE, ok=403),

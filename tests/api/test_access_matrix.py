@@ -7,7 +7,9 @@ made its packets), so a reviewer holds live allocations with packets on disk. Po
 the same table over a fresh database whose rounds are rows only (no packets: the packet row's
 "own" case is the one it leaves out). Each case gets its resources made fresh through the
 services layer, so a write that passes (a delete, a hide, a decision) never changes what
-another case meets. Leaving the cohort is asked by stand-ins of each role."""
+another case meets. Leaving the cohort is asked by stand-ins of each role. The exchange's
+archives (a release of "ps1" in each cohort, submissions, feedback) are published through
+the services layer into the service's own exchange folder (tests/helpers/access_exchange.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +34,8 @@ from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled, community_cases
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
-from tests.helpers.access import ROLES, SYSTEM, World, answer_text, build_world
+from tests.helpers.access import MEMBER_ROLES, ROLES, SYSTEM, World, answer_text, build_world
+from tests.helpers.access_exchange import TAR, open_exchange
 from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
 from tests.helpers.review_service import RoundDbs, _copy_db
@@ -74,6 +77,8 @@ class Matrix:
             assert row.resource is not None
             path = path.replace("{id}", str(world.make(row.resource, owner)))
         path = path.replace("{member}", str(world.members["other"]))
+        if "{course}" in path:
+            path = path.replace("{course}", self.course(row, role, target))
         body = row.body
         if isinstance(body, dict):
             body = dict(body)
@@ -86,7 +91,19 @@ class Matrix:
                     body[k] = world.make("held", holder)
         return path, body
 
+    def course(self, row: Row, role: str, target: str) -> str:
+        """The exchange course (a cohort's slug) a case names: for the "course" resource,
+        cohort B's when foreign; otherwise the caller's own cohort's, so that an outsider
+        asks its own course for this cohort's submission."""
+        world = self.world
+        theirs = target == "foreign" if row.resource == "course" else role == "outsider"
+        return world.slugs[world.cohort_b if theirs else world.cohort_a]
+
     def ask(self, method: str, path: str, body: Any, headers: dict[str, str]) -> Any:
+        if isinstance(body, bytes):  # an archive (the exchange's uploads)
+            tar = {**headers, "Content-Type": "application/x-tar"}
+            return self.http.request(method, self.service.url + path,
+                                     data=body, headers=tar, timeout=20)  # fmt: skip
         return self.http.request(method, self.service.url + path,
                                  json=body, headers=headers, timeout=20)  # fmt: skip
 
@@ -149,6 +166,7 @@ def matrix(
         world = build_world(store, None, {})
         drop = (admin, name)
     service = _serve(tmp, url)
+    open_exchange(world, tmp / "data" / "exchange")  # the service's ExchangeSettings.folder()
     made = Matrix(world, service, request.param)
     yield made
     made.http.close()
@@ -247,6 +265,27 @@ def test_another_cohorts_id_in_a_body_or_query(matrix: Matrix, case: Smuggled) -
             assert str(made) not in held, resp.text
         else:
             assert made not in [item.get("id") for item in held], resp.text
+
+
+def test_another_cohorts_course_answers_as_a_course_that_does_not_exist(matrix: Matrix) -> None:
+    """The exchange checks the course before the role (its rows' ``lookup_first``): every
+    member, whatever its role, gets the same 404 for another cohort's course as for a course
+    that does not exist, on a list and on an upload, so a course id never tells that a
+    cohort exists."""
+    world, wrong = matrix.world, []
+    for role in MEMBER_ROLES:
+        theirs = world.slugs[world.cohort_a if role == "outsider" else world.cohort_b]
+        for method, tail, body in (("GET", "releases", None),
+                                   ("POST", "assignments/ps1/submissions", TAR)):  # fmt: skip
+            seen = []
+            for slug in (theirs, "no-such-course"):
+                resp = matrix.ask(method, f"{PREFIX}/exchange/{slug}/{tail}", body,
+                                  world.header(role))  # fmt: skip
+                data = resp.json()
+                seen.append((resp.status_code, data.get("error"), data.get("field")))
+            if seen[0] != seen[1] or seen[0][0] != 404:
+                wrong.append(f"{role:11} {method} {tail}: {seen}")
+    assert not wrong, "\n".join(wrong)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
@@ -33,6 +34,7 @@ from nbcohort.cohorts.services.practices import sync_practices
 from nbcohort.cohorts.services.prompts import sync_prompts
 from nbcohort.cohorts.services.pulse import open_survey
 from nbcohort.cohorts.store import Store
+from tests.helpers import access_exchange
 
 SYSTEM = Actor.system()
 # Who calls. "reviewer" is a learner holding a live allocation; "outsider" a learner of
@@ -54,6 +56,8 @@ class World:
     tokens: dict[str, str]  # "stranger" in B)
     round_a: int | None = None  # the open review round of cohort A, if any
     made: dict[str, int] = field(default_factory=dict)
+    exchange_root: Path | None = None  # the service's exchange folder (access_exchange.py)
+    slugs: dict[int, str] = field(default_factory=dict)  # cohort id -> slug (its course id)
 
     def header(self, role: str) -> dict[str, str]:
         token = self.tokens.get(role)
@@ -296,11 +300,16 @@ MAKERS: dict[str, Maker] = {
     "allocation": _allocation,
     "review": _review,
     "notification": _notification,
+    "submission": access_exchange.make_submission,
+    "feedback": access_exchange.make_feedback,
 }
 
 
 def answer_text(resp: Any) -> str:
-    """A short view of an answer for a failure message."""
+    """A short view of an answer for a failure message (an archive by its type and size)."""
+    kind = resp.headers.get("Content-Type", "")
+    if not kind.startswith("application/json"):
+        return f"{resp.status_code} {kind or 'no type'}, {len(resp.content)} bytes"
     return f"{resp.status_code} {resp.text[:160]!r}"
 
 

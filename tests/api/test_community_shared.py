@@ -8,6 +8,7 @@ literally."""
 
 from __future__ import annotations
 
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +21,6 @@ from sqlalchemy.engine import make_url
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import AppliedPractice, BadgeAward, Cohort, Event, Member, utcnow
-from nbcohort.cohorts.schema import upgrade_db
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.badge_awards import set_recognition_prefs
@@ -30,7 +30,7 @@ from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.leaving import leave
 from nbcohort.cohorts.services.members import set_active
-from nbcohort.cohorts.store import Store, make_engine
+from nbcohort.cohorts.store import Store
 from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
 from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
@@ -107,10 +107,8 @@ def world(
     tmp: Path = tmp_path_factory.mktemp("cop")
     drop = None
     if request.param == "sqlite":
+        shutil.copyfile(request.getfixturevalue("_sqlite_template"), tmp / "cop.sqlite")
         url = f"sqlite:///{tmp / 'cop.sqlite'}"
-        engine = make_engine(url)
-        upgrade_db(engine)
-        engine.dispose()
     else:
         if not PG_URL:
             pytest.skip("PostgreSQL leg: set NBCOHORT_TEST_DB_URL to run it")

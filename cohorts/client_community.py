@@ -57,6 +57,27 @@ class CommunityCalls:
         params.update({k: v for k, v in {"before": before, "limit": limit}.items() if v})
         return self.request("GET", "/api/v1/community/threads", params=params)
 
+    def community_artifacts(
+        self, q: str | None = None, tag: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """The community's shared library (every graduated cohort's artifacts), newest first."""
+        params = {k: v for k, v in {"q": q, "tag": tag, "limit": limit}.items() if v}
+        return self.request("GET", "/api/v1/community/artifacts", params=params)["artifacts"]
+
+    def community_events(self, days: int | None = None) -> list[dict[str, Any]]:
+        """The clinics and events of every cohort in the community, in your time zone."""
+        params = {"days": days} if days else {}
+        return self.request("GET", "/api/v1/community/events", params=params)["events"]
+
+    def community_members(
+        self, q: str | None = None, *, page: int = 1, per_page: int = 50
+    ) -> dict[str, Any]:
+        """A page of the community's member directory, searched by name or team."""
+        params: dict[str, Any] = {"page": page, "per_page": per_page}
+        if q:
+            params["q"] = q
+        return self.request("GET", "/api/v1/community/members", params=params)
+
     def graduate(self, *, dry_run: bool = False) -> dict[str, Any]:
         """Graduate the member's cohort (instructors): what changed, or would change."""
         return self.request("POST", "/api/v1/cohort/graduate", json={"dry_run": dry_run})

@@ -1,7 +1,8 @@
 """``community_page()``: the community-of-practice page for alumni and everyone after
 graduation (``cohorts/pages/community.ipynb``): the cohorts that graduated into the
-community, the artifact library (with search, tags, licence and reuse counts), ongoing
-topics, pilots and their outcomes (once pilots exist), events.
+community, the shared library of all its cohorts (with search, tags, licence and reuse
+counts), ongoing topics, pilots and their outcomes (once pilots exist), the events of all its
+cohorts, and the member directory (searched by name or team).
 
 It asks the service through the member's own client, so it shows what the service lets that
 member see: before graduation the service's reason, in words, and nothing else.
@@ -19,12 +20,14 @@ import ipywidgets as w
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.pages.community_sections import community_sections
 from nbcohort.cohorts.pages.sections import PAGE_CSS, Refused
+from nbcohort.widgets._community_directory import Directory, LibrarySearch
 from nbcohort.widgets._connection import Connection
 from nbcohort.widgets._style import style
 from nbcohort.widgets.pages import _ask, _page
-from nbcohort.widgets.search import Search
 
-__all__ = ["CommunityPage", "community_page", "gather_community"]
+__all__ = ["MEMBERS_PER_PAGE", "CommunityPage", "community_page", "gather_community"]
+
+MEMBERS_PER_PAGE = 25
 
 
 def gather_community(client: CohortClient) -> dict[str, Any]:
@@ -33,9 +36,10 @@ def gather_community(client: CohortClient) -> dict[str, Any]:
     data: dict[str, Any] = {"community": _ask(client.community)}
     if isinstance(data["community"], Refused):
         return data
-    data["artifacts"] = _ask(client.artifacts)
+    data["artifacts"] = _ask(client.community_artifacts)  # every cohort of the community
     data["topics"] = _ask(client.topics)
-    data["events"] = _ask(lambda: client.events(60))
+    data["events"] = _ask(lambda: client.community_events(60))
+    data["members"] = _ask(lambda: client.community_members(per_page=MEMBERS_PER_PAGE))
     others = [c["slug"] for c in data["community"].get("cohorts", []) if not c.get("mine")]
     data["course_threads"] = [
         t for slug in others for t in _listed_or_none(_ask(partial(client.course_threads, slug)))
@@ -69,15 +73,23 @@ class CommunityPage(w.VBox):
             ),
         ]
         self.sections = community_sections(self.data)
+        self.library_search: LibrarySearch | None = None
+        self.directory: Directory | None = None
         for section in self.sections:
+            if section.key == "members" and isinstance(self.data["members"], dict):
+                self.directory = Directory(conn, self.data["members"], MEMBERS_PER_PAGE)
+                parts += [w.HTML(f"<section><h2>{section.title}</h2></section>"), self.directory]
+                continue
             parts.append(w.HTML(f"<section><h2>{section.title}</h2>{section.html}</section>"))
             if section.key == "artifacts" and not isinstance(self.data["artifacts"], Refused):
-                parts.append(Search(conn, "artifact", 10))  # search the library
+                self.library_search = LibrarySearch(conn)  # search the community's library
+                parts.append(self.library_search)
         super().__init__(parts, layout=w.Layout(width="100%"))
         self.add_class("nbc-page")
 
 
 def community_page() -> w.Widget:
-    """The community-of-practice page: its cohorts, artifact library, topics, pilots (once
-    they exist) and events; one calm line when the community cannot be reached."""
+    """The community-of-practice page: its cohorts, the library and events of all of them,
+    topics, pilots (once they exist) and the member directory; one calm line when the
+    community cannot be reached."""
     return _page(CommunityPage)

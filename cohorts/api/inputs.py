@@ -29,6 +29,8 @@ __all__ = [
     "BadgesQuery",
     "ChampionsQuery",
     "CharterAckBody",
+    "CommunityLibraryQuery",
+    "CommunityMembersQuery",
     "CourseThreadQuery",
     "DashboardQuery",
     "DaysQuery",
@@ -310,6 +312,18 @@ class CourseThreadQuery(_Query):
 
 class GraduateBody(_Body):
     dry_run: bool = False
+
+
+class CommunityLibraryQuery(_Query):
+    q: Short | None = None  # matched literally; the service bounds its length
+    tag: Short | None = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class CommunityMembersQuery(_Query):
+    q: Short | None = None  # a name or team, matched literally
+    page: Annotated[int, Field(ge=1, le=100_000)] = 1
+    per_page: Annotated[int, Field(ge=1, le=200)] = 50
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.

@@ -14,7 +14,7 @@ from typing import Any
 
 from nbcohort.cohorts.pages.sections import Refused, Section, when
 
-__all__ = ["community_sections"]
+__all__ = ["community_sections", "library_items", "member_items"]
 
 
 def _p(text: str) -> str:
@@ -37,6 +37,25 @@ def _cohorts(community: dict[str, Any]) -> str:
     return _list(items)
 
 
+def _cohort_of(item: dict[str, Any]) -> str:
+    cohort = item.get("cohort")
+    return f" · {html.escape(str(cohort['title']))}" if isinstance(cohort, dict) else ""
+
+
+def library_items(artifacts: list[dict[str, Any]]) -> str:
+    """Artifacts as a list: title, author, cohort (in a community), licence, reuses, tags."""
+    items = []
+    for a in artifacts:
+        tag_text = ", ".join(html.escape(t) for t in a.get("tags") or [])
+        items.append(
+            f"<b>{html.escape(str(a['title']))}</b> "
+            f'<span class="nbc-meta">· {html.escape(a["author"]["name"])}{_cohort_of(a)} · '
+            f"licence {html.escape(str(a.get('license', '')))} · reused "
+            f"{int(a.get('reuses') or 0)} times{' · ' + tag_text if tag_text else ''}</span>"
+        )
+    return _list(items)
+
+
 def _library(artifacts: list[dict[str, Any]]) -> str:
     tags = Counter(t for a in artifacts for t in a.get("tags") or [])
     head = ""
@@ -44,16 +63,27 @@ def _library(artifacts: list[dict[str, Any]]) -> str:
         shown = ", ".join(f"{html.escape(t)} ({n})" for t, n in tags.most_common(12))
         head = f"<p><b>Tags</b>: {shown}</p>"
     ranked = sorted(artifacts, key=lambda a: (-int(a.get("reuses") or 0), str(a["title"])))
+    return head + library_items(ranked[:20])
+
+
+def member_items(directory: dict[str, Any]) -> str:
+    """A page of the member directory: name, role, team, cohort, badges, shared/applied."""
     items = []
-    for a in ranked[:20]:
-        tag_text = ", ".join(html.escape(t) for t in a.get("tags") or [])
+    for m in directory.get("members") or []:
+        team = f" · team {html.escape(str(m['team']))}" if m.get("team") else ""
+        badges = ", ".join(html.escape(str(b.get("title") or b["badge"])) for b in m["badges"])
         items.append(
-            f"<b>{html.escape(str(a['title']))}</b> "
-            f'<span class="nbc-meta">· {html.escape(a["author"]["name"])} · licence '
-            f"{html.escape(str(a.get('license', '')))} · reused "
-            f"{int(a.get('reuses') or 0)} times{' · ' + tag_text if tag_text else ''}</span>"
+            f"<b>{html.escape(str(m['name']))}</b> "
+            f'<span class="nbc-meta">· {html.escape(str(m["role"]))}{team}{_cohort_of(m)} · '
+            f"shared {int(m.get('shared') or 0)} · applied {int(m.get('applied') or 0)}"
+            f"{' · badges: ' + badges if badges else ''}</span>"
         )
-    return head + _list(items)
+    total, page, pages = (int(directory.get(k) or 0) for k in ("total", "page", "pages"))
+    if not items:
+        said = f" for {directory['q']!r}" if directory.get("q") else ""
+        return _p(f"No member found{said} (page {page} of {pages}).")
+    count = f"{total} member{'' if total == 1 else 's'}"
+    return _p(f"{count} · page {page} of {pages}") + _list(items)
 
 
 def _topics(topics: list[dict[str, Any]]) -> str:
@@ -75,7 +105,7 @@ def _events(events: list[dict[str, Any]]) -> str:
         label = e.get("local") or when(e.get("starts_at"))
         items.append(
             f"<b>{html.escape(str(e['title']))}</b> "
-            f'<span class="nbc-meta">· {html.escape(str(e.get("kind", "")))} · '
+            f'<span class="nbc-meta">· {html.escape(str(e.get("kind", "")))}{_cohort_of(e)} · '
             f"{html.escape(str(label))}{where}</span>"
         )
     return _list(items)
@@ -147,4 +177,9 @@ def community_sections(data: dict[str, Any]) -> list[Section]:
                 ),
             )
         )
+    members = data.get("members")
+    if isinstance(members, Refused):
+        out.append(Section("members", "Members", _p(f"Not available: {members.message}")))
+    elif isinstance(members, dict) and members.get("members"):
+        out.append(Section("members", "Members", member_items(members)))
     return out

@@ -39,6 +39,7 @@ from nbcohort.cohorts.services.threads import clean_anchor, full_post
 __all__ = [
     "clean_topic_name",
     "clean_topic_title",
+    "community_cohorts",
     "community_summary",
     "course_threads",
     "create_topic",
@@ -46,6 +47,7 @@ __all__ = [
     "post_in_topic",
     "read_course_thread",
     "read_topic",
+    "visitor",
 ]
 
 TOPIC_KIND = "community"
@@ -144,6 +146,21 @@ def _guest(actor: Actor, cohort_id: int) -> Actor:
         return actor
     role = "alumni" if actor.can("post.create") else "sponsor"
     return dataclasses.replace(actor, cohort_id=cohort_id, role=role)
+
+
+def community_cohorts(session: Session, actor: Actor, cohort: Cohort) -> list[Cohort]:
+    """The graduated cohorts of ``cohort``'s community (``cohort`` first), for an actor who
+    may read the community; refused with the reason before graduation (for the library,
+    events and member directory of ``community_library.py`` and ``community_directory.py``)."""
+    return _community(session, actor, cohort, "community.read")
+
+
+def visitor(actor: Actor, cohort_id: int) -> Actor:
+    """The actor as a reader of community cohort ``cohort_id``: themselves at home, a
+    sponsor elsewhere (reads what that cohort's members read, never more)."""
+    if actor.cohort_id == cohort_id or actor.is_system:
+        return actor
+    return dataclasses.replace(actor, cohort_id=cohort_id, role="sponsor")
 
 
 def _mark(cohort: Cohort) -> dict[str, Any]:

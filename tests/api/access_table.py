@@ -288,6 +288,10 @@ TABLE: list[Row] = [
     row("PUT", f"/exchange/{NAME}/submissions/{ID}/feedback", STAFF,
         "/exchange/{course}/submissions/{id}/feedback", ok=201, resource="submission",
         body=TAR),
+    # community_shared.py: not graduated here, refused alike (see community_cases())
+    row("GET", "/community/artifacts", EVERYONE, ok=403),
+    row("GET", "/community/events", EVERYONE, ok=403),
+    row("GET", "/community/members", EVERYONE, ok=403),
 ]
 # fmt: on
 
@@ -363,5 +367,8 @@ def community_cases() -> list[tuple[str, str, str, Any, int]]:
                 (who, "POST", "/community/topics/cop-topic/posts", {"body": "pandas"}, g1_post),
                 (who, "GET", "/community/threads?cohort=g1", None, g1_thread),
                 (who, "GET", "/community/threads?cohort=g3", None, g3_thread),
+                (who, "GET", "/community/artifacts", None, read),
+                (who, "GET", "/community/events", None, read),
+                (who, "GET", "/community/members?q=a&page=2", None, read),
             ]
     return cases

@@ -11,14 +11,13 @@ from sqlalchemy import select
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.community_sections import community_sections
+from nbcohort.cohorts.pages.community_sections import community_sections, member_items
 from nbcohort.cohorts.pages.sections import Refused
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.posts import create_post
 from nbcohort.widgets.community_page import CommunityPage, community_page
-from nbcohort.widgets.search import Search
 from tests.helpers.graduation import cohort_file, make_cohort
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -113,8 +112,40 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
     assert isinstance(page, CommunityPage)
     keys = [s.key for s in page.sections]
     assert keys[:3] == ["cohorts", "artifacts", "topics"] and "empty" not in keys
-    assert any(isinstance(c, Search) and c.kind == "artifact" for c in page.children)
-    text = "".join(s.html for s in page.sections)
+    text = "".join(s.html for s in page.sections if s.key != "members")
     assert "Merge checks" in text and "Merge tips" in text and "Ben Okafor" not in text
     assert "course_threads" in keys and "module-2/groupby" in text and "read-only" in text
     assert "Cohort autumn" in text and "elsewhere" not in text
+    # the member directory: both cohorts of the community, never another community's
+    assert keys[-1] == "members" and page.directory is not None
+    listed = page.directory.results.value
+    assert "Ben Okafor" in listed and "Ana autumn" in listed and "elsewhere" not in listed
+    assert "12 members · page 1 of 1" in listed  # six in each cohort
+    page.directory.query.value = "AUTUMN"  # searching asks the service again
+    assert "Ana autumn" in page.directory.results.value
+    assert "Ben Okafor" not in page.directory.results.value
+    page.directory.query.value = "%_*"
+    assert "No member found for" in page.directory.results.value
+    # the library search asks the community's library (every cohort's artifacts)
+    assert page.library_search is not None
+    page.library_search.query.value = "merge"
+    assert "Merge checks" in page.library_search.results.value
+    assert "Ana Souza · Cohort spring-26" in page.library_search.results.value
+    page.library_search.query.value = "x" * 201
+    assert "q is at most 200 characters" in page.library_search.status.value
+
+
+def test_the_directory_escapes_member_text_and_names_empty_pages():
+    member = {"name": HOSTILE, "role": "alumni", "team": HOSTILE, "cohort": {"title": HOSTILE},
+              "badges": [{"badge": "first-post", "title": HOSTILE}], "shared": 2,
+              "applied": 1}  # fmt: skip
+    shown = member_items({"members": [member], "total": 1, "page": 1, "pages": 1, "q": ""})
+    assert HOSTILE not in shown and shown.count("&lt;img") == 4
+    assert "shared 2 · applied 1" in shown and "1 member · page 1 of 1" in shown
+    empty = member_items({"members": [], "total": 1, "page": 9, "pages": 1, "q": HOSTILE})
+    assert "No member found for" in empty and "page 9 of 1" in empty and HOSTILE not in empty
+    data = {"community": COMMUNITY, "artifacts": [], "topics": [], "events": [],
+            "members": {"members": [member], "total": 1, "page": 1, "pages": 1}}  # fmt: skip
+    assert [s.key for s in community_sections(data)] == ["cohorts", "empty", "members"]
+    refused = community_sections({**data, "members": Refused("has not graduated")})
+    assert "Not available: has not graduated" in refused[-1].html

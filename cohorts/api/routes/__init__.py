@@ -8,6 +8,7 @@ from tornado.web import RequestHandler
 
 from nbcohort.cohorts.api.routes import (
     charter,
+    community_shared,
     discussion,
     events,
     ideas,
@@ -53,6 +54,7 @@ ROUTES: list[tuple[str, type[RequestHandler]]] = [
     *ideas.ROUTES,
     *nudges.ROUTES,
     *exchange_routes.ROUTES,
+    *community_shared.ROUTES,
 ]
 # Pages a person opens from an email, outside the JSON API: HTML, no API token.
 PAGES: list[tuple[str, type[RequestHandler]]] = [*unsubscribe.ROUTES]

@@ -8,7 +8,7 @@ feedback through it and authors fetch it. Runs on SQLite and PostgreSQL (``share
 from __future__ import annotations
 
 import io
-import shutil
+import os
 import tarfile
 from contextlib import closing
 from pathlib import Path
@@ -23,7 +23,9 @@ from nbcohort.cohorts.models import Allocation, Cohort, ExchangeFile, Member, Re
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.exchange.round_close import close
+from nbcohort.exchange.round_context import RoundError
 from nbcohort.exchange.round_open import open_round
+from nbcohort.exchange.round_update import update_round
 from nbcohort.exchange.service_exchange import FACTORY
 from tests.helpers.exchange_service import SharedService, new_slug, shared_service
 from tests.helpers.peer_course import ASSIGNMENT, PeerCourse, due_in
@@ -77,8 +79,14 @@ def opened(shared_service: SharedService, tmp_path_factory: pytest.TempPathFacto
         course.answer(username, name, 2)
         course.submit(username)
     ctx = course.context()
+    # A round that cannot open (too few authors for 9 reviewers each): what collect wrote
+    # through the service is taken back out of the course.
+    with pytest.raises(RoundError, match="cannot allocate 9 reviewers"):
+        open_round(ctx, ASSIGNMENT, due=due_in(7), reviewers=9, seed=3)  # type: ignore[arg-type]
+    left = sorted(p.name for p in (course.root / "submitted").glob("*/*"))
     report = open_round(ctx, ASSIGNMENT, due=due_in(7), reviewers=2, seed=3)  # type: ignore[arg-type]
-    return {"course": course, "ctx": ctx, "report": report, "tokens": tokens, "tmp": tmp}
+    return {"course": course, "ctx": ctx, "report": report, "tokens": tokens, "tmp": tmp,
+            "left_after_failure": left}  # fmt: skip
 
 
 def _allocations(course: PeerCourse) -> dict[int, tuple[str, str, str]]:
@@ -95,6 +103,7 @@ def test_open_collects_through_the_service_and_uploads_every_packet(
     opened: dict, shared_service: SharedService
 ) -> None:
     course, report = opened["course"], opened["report"]
+    assert opened["left_after_failure"] == []
     assert report.submissions == 4 and not report.excluded
     assert report.allocations == 8
     # Collected from the service into the instructor's course; the filesystem exchange
@@ -119,7 +128,7 @@ def test_open_collects_through_the_service_and_uploads_every_packet(
 def test_reviewers_get_their_own_anonymized_packets_from_the_service(
     opened: dict, shared_service: SharedService
 ) -> None:
-    course, tokens = opened["course"], opened["tokens"]
+    course = opened["course"]
     allocations = _allocations(course)
     with course.store.read() as s:
         folder = Path(s.scalars(select(ReviewRound.folder).where(
@@ -129,7 +138,21 @@ def test_reviewers_get_their_own_anonymized_packets_from_the_service(
               for p in (folder / packet).rglob("*") if p.is_file()}
         for aid, (_r, _a, packet) in allocations.items()
     }  # fmt: skip
-    shutil.rmtree(folder / "packets")  # the service must not need the instructor's folder
+    # The service must not need the instructor's folder: it is moved away while reviewers read.
+    os.rename(folder / "packets", folder / "packets.away")
+    try:
+        _read_own_packets(shared_service, allocations, local, opened["tokens"])
+    finally:
+        os.rename(folder / "packets.away", folder / "packets")
+
+
+def _read_own_packets(
+    shared_service: SharedService,
+    allocations: dict[int, tuple[str, str, str]],
+    local: dict[int, dict[str, bytes]],
+    tokens: dict[str, str],
+) -> None:
+    """Each reviewer reads each packet of theirs (as built locally) and none of another's."""
     url = shared_service.service.url
     for aid, (reviewer, author, _packet) in allocations.items():
         with closing(CohortClient(url, tokens[reviewer], timeout=10)) as client:
@@ -211,6 +234,35 @@ def test_another_cohorts_staff_cannot_upload_a_packet_here(
     assert resp.status_code == 404 and "no course" in resp.text
 
 
+def test_a_late_submission_joins_with_its_packets_uploaded(
+    opened: dict, shared_service: SharedService
+) -> None:
+    """``review update``: Eve submits late through the service; her packets (and those of
+    the pairs the update adds) are uploaded and read by their reviewers from the service."""
+    course = opened["course"]
+    before = set(_allocations(course))
+    course.add_learners(["Eve Adams"], teams=2)
+    opened["tokens"]["eve"] = _token(course, "eve")
+    course.learner_configs["eve"] = Config({"ServiceExchange": {"token": opened["tokens"]["eve"]}})
+    course.fetch("eve")
+    course.answer("eve", "Eve Adams", 2)
+    course.submit("eve")
+    report = update_round(opened["ctx"], ASSIGNMENT, due=due_in(7))  # type: ignore[arg-type]
+    assert report.late == ["eve"], report
+    allocations = _allocations(course)
+    added = {aid: row for aid, row in allocations.items() if aid not in before}
+    assert any(author == "eve" for _r, author, _p in added.values())
+    with course.store.read() as s:
+        folder = Path(s.scalars(select(ReviewRound.folder).where(
+            ReviewRound.cohort_id == course.cohort_id)).one())  # fmt: skip
+    local = {
+        aid: {p.relative_to(folder / packet).as_posix(): p.read_bytes()
+              for p in (folder / packet).rglob("*") if p.is_file()}
+        for aid, (_r, _a, packet) in added.items()
+    }  # fmt: skip
+    _read_own_packets(shared_service, added, local, opened["tokens"])
+
+
 def test_close_releases_feedback_that_authors_fetch_through_the_service(
     opened: dict, shared_service: SharedService
 ) -> None:
@@ -229,10 +281,11 @@ def test_close_releases_feedback_that_authors_fetch_through_the_service(
                     overall_comment="Good work.", submit=True,
                 )  # fmt: skip
     report = close(ctx, ASSIGNMENT, force=True, complete_short=True)
-    assert report.grades == {} and report.graded == 4
-    for username in ("ana", "ben", "chi", "dara"):
+    learners = sorted(u for u in course.members if u != "ivo")
+    assert report.grades == {} and report.graded == len(learners) == 5
+    for username in learners:
         pages = course.fetch_feedback(username)
         assert len(pages) == 1, f"{username} fetched no feedback"
         html = pages[0].read_text("utf-8")
         assert "peer note on question by someone" in html
-        assert all(f">{other}<" not in html for other in ("ana", "ben", "chi", "dara"))
+        assert all(f">{other}<" not in html for other in learners)

@@ -733,18 +733,20 @@ class Appeal(Base):
 
 class ExchangeFile(Base):
     """One archive in the nbgrader exchange as a service (services/exchange*.py): a released
-    assignment, a learner's submission or the feedback on one. The archive itself is a file
-    under the service's exchange folder (``blob``), published by rename in the same unit of
+    assignment, a learner's submission, the feedback on one, or a review round's anonymized
+    packet (``packet``: its folder name, as ``Allocation.packet`` ends). The archive itself is a
+    file under the service's exchange folder (``blob``), published by rename in the same unit of
     work that adds this row, so a row always has its whole file. Times are the service's
     clock; a learner's submissions of one assignment have strictly increasing times."""
 
     __tablename__ = "exchange_file"
     __table_args__ = (
         Index("ix_exchange_file_cohort_id_kind_assignment", "cohort_id", "kind", "assignment"),
+        Index("ix_exchange_file_cohort_id_packet", "cohort_id", "packet", unique=True),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
-    kind: Mapped[str] = mapped_column(String(16))  # release | submission | feedback
+    kind: Mapped[str] = mapped_column(String(16))  # release | submission | feedback | packet
     assignment: Mapped[str] = mapped_column(String(100))
     member_id: Mapped[int | None] = mapped_column(  # the learner (submission, feedback)
         ForeignKey("member.id", ondelete="CASCADE"), index=True
@@ -752,6 +754,7 @@ class ExchangeFile(Base):
     submission_id: Mapped[int | None] = mapped_column(  # feedback: the submission it is on
         ForeignKey("exchange_file.id", ondelete="CASCADE")
     )
+    packet: Mapped[str | None] = mapped_column(String(160))  # packet: its code in the round
     blob: Mapped[str] = mapped_column(String(80), unique=True)
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))

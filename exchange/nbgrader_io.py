@@ -1,5 +1,6 @@
 """What a review round asks of nbgrader, in-process through its API: collect the latest
-submissions (through ``VettedCollect``, which never follows a learner's link), make sure they
+submissions (through ``VettedCollect``, which never follows a learner's link, or with the
+service exchange configured through the service: ``round_exchange``), make sure they
 are autograded, write peer scores and comments into the gradebook, and generate and release
 feedback."""
 
@@ -20,6 +21,7 @@ from nbgrader.coursedir import CourseDirectory
 from traitlets.config import Config
 
 from nbcohort.exchange.learner_files import shown
+from nbcohort.exchange.round_exchange import RoundServiceCollect, uses_service
 from nbcohort.exchange.vetted_collect import (
     Collected,
     Collection,
@@ -86,7 +88,8 @@ def ensure_exchange_root(config: Config) -> None:
 def nbgrader_api(config: Config) -> NbGraderAPI:
     """nbgrader's API in-process, on this course's config, logging warnings and worse."""
     put_alembic_on_path()
-    ensure_exchange_root(config)
+    if not uses_service(config):  # the service exchange has no folder here
+        ensure_exchange_root(config)
     coursedir = CourseDirectory(config=config)
     api = NbGraderAPI(coursedir=coursedir, config=config)
     api.log.setLevel(logging.WARNING)
@@ -94,7 +97,8 @@ def nbgrader_api(config: Config) -> NbGraderAPI:
 
 
 def collect(api: NbGraderAPI, assignment: str) -> Collection:
-    """``nbgrader collect --update`` in-process, through ``VettedCollect``; then every
+    """``nbgrader collect --update`` in-process, through ``VettedCollect`` (or the service
+    exchange's collect when nbgrader is configured with it); then every
     student's collected submission folder, except those refused this time (their reasons
     are in ``refused``). If collect fails or is interrupted, ``course/submitted/`` is put
     back as it was found; what a killed run left there is recovered first."""
@@ -102,7 +106,8 @@ def collect(api: NbGraderAPI, assignment: str) -> Collection:
     root = Path(coursedir.root) / coursedir.submitted_directory
     recover(root, assignment)
     run = Collection(assignment)
-    app = VettedCollect(coursedir=coursedir, authenticator=api.authenticator, parent=api)
+    kind = RoundServiceCollect if uses_service(api.config) else VettedCollect
+    app = kind(coursedir=coursedir, authenticator=api.authenticator, parent=api)
     app.update = True
     app.collection = run
     before, coursedir.assignment_id = coursedir.assignment_id, assignment

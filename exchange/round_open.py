@@ -6,8 +6,11 @@ allocations, and logs ``review.open``. CLI: ``nbcohort review open``.
 
 Files are written into a fresh round folder before the one transaction that enters the
 round; if anything fails, the folder is removed and collect's writes into the course are
-undone, so a round is either whole or absent. Changing an open round is ``round_update``;
-closing it, ``round_close``.
+undone, so a round is either whole or absent. With the service exchange configured, collect
+goes through the service and every packet is uploaded to it before that transaction
+(``round_exchange``; the round's settings say ``packets: exchange``), so the service serves
+packets from its own store; a failed open leaves only uploaded packets no allocation names.
+Changing an open round is ``round_update``; closing it, ``round_close``.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from nbgrader.exchange import ExchangeError
 from sqlalchemy import select
 
 from nbcohort.cohorts.models import ReviewRound, utcnow
@@ -29,6 +33,7 @@ from nbcohort.exchange.allocation import AllocationError, allocate, check
 from nbcohort.exchange.nbgrader_io import collect
 from nbcohort.exchange.packets import write_packets
 from nbcohort.exchange.round_context import RoundContext, RoundError, round_lock
+from nbcohort.exchange.round_exchange import upload_packets, uses_service
 from nbcohort.exchange.round_submissions import take_submissions
 from nbcohort.exchange.rubric import ReviewSpec
 
@@ -140,6 +145,13 @@ def _open_locked(
         all_pairs = list(pairs) + ([(a, a) for a in authors] if spec.self_assessment else [])
         codes = write_packets(folder / "packets", packed, all_pairs, prefix=assignment)
         cal_subs, cal_codes = _calibration(spec, folder)
+        settings = {**spec.settings_json(), "excluded": report.excluded}
+        if uses_service(ctx.config):
+            try:
+                upload_packets(ctx.api, folder / "packets", assignment)
+            except ExchangeError as exc:
+                raise RoundError(f"the packets could not be uploaded: {exc}") from None
+            settings["packets"] = "exchange"
         index = {a: i for i, a in enumerate(authors)}
         rows = [subs[a] for a in authors] + cal_subs
         entries = [
@@ -155,7 +167,7 @@ def _open_locked(
                 get_cohort(s, ctx.cohort),
                 assignment=assignment,
                 criteria=spec.rubric_json(),
-                settings={**spec.settings_json(), "excluded": report.excluded},
+                settings=settings,
                 reviewers=k,
                 seed=seed,
                 due_at=due,

@@ -20,6 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from nbgrader.exchange import ExchangeError
 from sqlalchemy import select
 
 from nbcohort.cohorts.models import (
@@ -49,6 +50,7 @@ from nbcohort.exchange.round_context import (
     members_by_username,
     round_lock,
 )
+from nbcohort.exchange.round_exchange import upload_packets
 from nbcohort.exchange.round_submissions import take_submissions
 from nbcohort.exchange.rubric import ReviewSpec
 
@@ -88,6 +90,7 @@ def _update_locked(
         if rnd.status != "open":
             raise Conflict(f"the review round for {assignment!r} is {rnd.status}")
         rnd_id, folder, k, seed = rnd.id, Path(rnd.folder), rnd.reviewers_per_submission, rnd.seed
+        in_exchange = rnd.settings.get("packets") == "exchange"
         state = _state(s, rnd)
     report = UpdateReport()
     batch = f"packets-{secrets.token_hex(3)}"
@@ -150,6 +153,11 @@ def _update_locked(
             if new_pairs
             else {}
         )
+        if in_exchange and codes:  # the service serves this round's packets from its store
+            try:
+                upload_packets(ctx.api, folder / batch, assignment)
+            except ExchangeError as exc:
+                raise RoundError(f"the new packets could not be uploaded: {exc}") from None
         ids = {u: m.id for u, m in members.items()}
         late_index = {a: i for i, a in enumerate(sorted(subs))}
         with ctx.store.write() as s:

@@ -4,8 +4,10 @@ by the community service, each an archive file with a row in ``exchange_file``.
 Who may do what is decided here. Staff of a cohort (``exchange.manage``) release an
 assignment, list and download every submission, and upload feedback; learners on the roster
 (``exchange.submit``) list and fetch what is released, submit, and list and download their
-own submissions and the feedback on them. The course id nbgrader names is the cohort's slug;
-another course is not found, so a member of another cohort learns nothing of this one.
+own submissions and the feedback on them. Staff also upload a review round's anonymized
+packets (``exchange_packets``), which reviewers read through ``review_packets`` only. The
+course id nbgrader names is the cohort's slug; another course is not found, so a member of
+another cohort learns nothing of this one.
 
 The service's clock decides every time: a submission's time is when the service published
 it, whatever the learner's server's clock says, and a learner's submissions of an
@@ -29,6 +31,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
 from nbcohort.cohorts.services.exchange_archive import vet_archive
+from nbcohort.cohorts.services.exchange_packets import check_packet, packet_key
 
 __all__ = [
     "KINDS",
@@ -41,7 +44,7 @@ __all__ = [
     "submissions",
 ]
 
-KINDS = ("release", "submission", "feedback")
+KINDS = ("release", "submission", "feedback", "packet")
 _ID_MAX = 2**31 - 1  # the id column's range: a larger id names nothing
 _ASSIGNMENT = re.compile(r"[A-Za-z0-9][\w.-]{0,99}")
 
@@ -119,7 +122,8 @@ def check_upload(
     session: Session, actor: Actor, cohort: Cohort, course: str, kind: str, key: str
 ) -> None:
     """Refuse an upload before its body is read: the wrong course, role or name. ``key`` is
-    the assignment (release, submission) or the submission id (feedback)."""
+    the assignment (release, submission), the submission id (feedback) or
+    ``<assignment>/<packet>`` (packet)."""
     _course(cohort, course)
     if kind == "release":
         _may(actor, cohort, "exchange.manage")
@@ -131,6 +135,11 @@ def check_upload(
     elif kind == "feedback":
         _may(actor, cohort, "exchange.manage")
         _submission(session, actor, cohort, _id(key))
+    elif kind == "packet":
+        _may(actor, cohort, "exchange.manage")
+        assignment, _packet = packet_key(key)
+        _assignment(assignment)
+        check_packet(session, cohort, key)
     else:
         raise NotFound(f"no exchange {kind[:20]!r}")
 
@@ -197,6 +206,8 @@ def publish(
         )
         if latest is not None and now <= latest:  # same instant, or the clock stepped back
             now = latest + timedelta(microseconds=1)
+    elif kind == "packet":
+        row.assignment, row.packet = packet_key(key)
     else:
         sub = _submission(session, actor, cohort, _id(key))
         row.assignment, row.member_id, row.submission_id = sub.assignment, sub.member_id, sub.id

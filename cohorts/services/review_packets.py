@@ -1,5 +1,6 @@
 """The files of a packet as its reviewer downloads them: only their own, only while the
-allocation is live."""
+allocation is live. A round opened through the service exchange (``settings["packets"] ==
+"exchange"``) has its packets in the service's exchange store; any other, in its folder."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import Allocation, Cohort, ReviewRound
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.exchange_packets import packet_archive_files
 from nbcohort.cohorts.services.reviews import LIVE
 
 __all__ = ["packet_files"]
@@ -40,8 +42,10 @@ def packet_files(
     allocation_id: int,
     *,
     assignment: str | None = None,
+    exchange_root: Path | None = None,
 ) -> dict[str, bytes]:
-    """The files of the packet assigned to this reviewer (only theirs, only while live)."""
+    """The files of the packet assigned to this reviewer (only theirs, only while live);
+    ``exchange_root``: the service's exchange folder, where uploaded packets are."""
     require(actor, "review.take", cohort.id)
     alloc = session.get(Allocation, allocation_id)
     rnd = session.get(ReviewRound, alloc.round_id) if alloc else None
@@ -54,6 +58,8 @@ def packet_files(
         or (assignment is not None and rnd.assignment != assignment)
     ):
         raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
+    if rnd.settings.get("packets") == "exchange":
+        return packet_archive_files(session, cohort, rnd.assignment, alloc.packet, exchange_root)
     root = Path(rnd.folder) / alloc.packet
     files = {}
     for path in sorted(root.rglob("*")):

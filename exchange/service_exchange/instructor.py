@@ -110,7 +110,8 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
                     continue
             self._collect_one(rec, dest)
 
-    def _collect_one(self, rec: dict[str, Any], dest: Path) -> None:
+    def _collect_one(self, rec: dict[str, Any], dest: Path) -> bool:
+        """Collect one record into ``dest``; False (and ``refused`` told) if it is refused."""
         student = rec["student"]
         self.log.info("Collecting submission: %s %s", student, self.coursedir.assignment_id)
         with self.download(f"/submissions/{rec['id']}") as (archive, _meta):
@@ -124,9 +125,15 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
                     shutil.rmtree(dest)
                 os.rename(unpacked / "files", dest)
             except (Invalid, Refused) as exc:
-                self.log.error("Not collected: %s %s: %s", student, rec["id"], exc)
+                self.refused(student, rec["id"], str(exc))
+                return False
             finally:
                 shutil.rmtree(unpacked, ignore_errors=True)
+        return True
+
+    def refused(self, student: str, sub_id: int, why: str) -> None:
+        """A submission's archive refused: logged; a review round also records the reason."""
+        self.log.error("Not collected: %s %s: %s", student, sub_id, why)
 
 
 class ServiceReleaseFeedback(ServiceExchange, ExchangeReleaseFeedback):

@@ -4,15 +4,18 @@ in-process through nbgrader's exchange classes."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.exchange.default import ExchangeFetchAssignment, ExchangeFetchFeedback, ExchangeSubmit
+from nbgrader.exchange import ExchangeFactory
 from traitlets.config import Config
 
 from nbcohort.cohorts.models import Member, utcnow
@@ -33,12 +36,23 @@ class PeerCourse:
     """The instructor's course folder, the exchange, learners' homes and a cohort store."""
 
     def __init__(
-        self, tmp: Path, store: Store, *, cohort: str = "spring-26", exchange: Config | None = None
+        self,
+        tmp: Path,
+        store: Store,
+        *,
+        cohort: str = "spring-26",
+        exchange: Config | Callable[[PeerCourse], Config] | None = None,
     ) -> None:
         """``exchange``: config that replaces nbgrader's default exchange (the instructor's
-        release already goes through it)."""
+        release already goes through it), or a function of the course (its cohort made)
+        that returns it. ``learner_configs``: config a learner's own steps add (a token)."""
         self.tmp = tmp
         self.store = store
+        self.cohort = cohort
+        with store.write() as s:
+            self.cohort_id = create_cohort(s, Actor.system(), cohort, "Spring 2026").id
+        self.members: dict[str, Member] = {}
+        self.learner_configs: dict[str, Config] = {}
         self.root = tmp / "course"
         shutil.copytree(REPO / "course" / "source", self.root / "source")
         shutil.copy(REPO / "course" / "course.toml", self.root / "course.toml")
@@ -48,15 +62,11 @@ class PeerCourse:
         self.config.CourseDirectory.course_id = COURSE_ID
         self.config.Exchange.root = str(tmp / "exchange")
         if exchange is not None:
-            self.config.merge(exchange)
+            self.config.merge(exchange(self) if callable(exchange) else exchange)
         self.api = nbgrader_api(self.config)
         for step in ("generate_assignment", "release_assignment"):
             result = getattr(self.api, step)(ASSIGNMENT)
             assert result["success"], result.get("error") or result.get("log")
-        self.cohort = cohort
-        with store.write() as s:
-            self.cohort_id = create_cohort(s, Actor.system(), cohort, "Spring 2026").id
-        self.members: dict[str, Member] = {}
 
     def context(self) -> RoundContext:
         ctx = RoundContext(self.store, self.config, self.cohort, self.tmp / "data", self.root)
@@ -81,12 +91,16 @@ class PeerCourse:
                     username=username,
                 )
 
-    def _exchange(self, cls: type, username: str) -> object:
-        cfg = Config(self.config)
+    def _exchange(self, step: str, username: str) -> Any:
+        """nbgrader's ``step`` for ``username``, from the exchange the course is configured
+        with (nbgrader's ``ExchangeFactory``), run in the learner's home."""
+        cfg = copy.deepcopy(self.config)  # Config(...) would share (and merge into) sections
+        cfg.merge(self.learner_configs.get(username, Config()))
         cfg.Exchange.assignment_dir = str(self.home(username))
         coursedir = CourseDirectory(config=cfg, root=str(self.home(username)))
         coursedir.assignment_id = ASSIGNMENT
         coursedir.student_id = username
+        cls = getattr(ExchangeFactory(config=cfg), step)
         return cls(coursedir=coursedir, authenticator=Authenticator(config=cfg), config=cfg)
 
     def home(self, username: str) -> Path:
@@ -95,7 +109,7 @@ class PeerCourse:
         return path
 
     def fetch(self, username: str) -> Path:
-        self._exchange(ExchangeFetchAssignment, username).start()  # type: ignore[attr-defined]
+        self._exchange("fetch_assignment", username).start()
         return self.home(username) / ASSIGNMENT
 
     def answer(self, username: str, name: str, quality: int) -> Path:
@@ -118,10 +132,10 @@ class PeerCourse:
         return path
 
     def submit(self, username: str) -> None:
-        self._exchange(ExchangeSubmit, username).start()  # type: ignore[attr-defined]
+        self._exchange("submit", username).start()
 
     def fetch_feedback(self, username: str) -> list[Path]:
-        self._exchange(ExchangeFetchFeedback, username).start()  # type: ignore[attr-defined]
+        self._exchange("fetch_feedback", username).start()
         return sorted((self.home(username) / ASSIGNMENT / "feedback").rglob("*.html"))
 
     def break_submission(self, username: str, content: bytes) -> None:

@@ -3,8 +3,10 @@ configurable-http-proxy, DummyAuthenticator and SimpleLocalProcessSpawner; nbcoh
 the hub's external service in hub mode; two learners and an instructor whose single-user
 servers the hub spawns. Learners act only from their OWN kernels, through the hub's proxy,
 with the JUPYTERHUB_API_TOKEN the hub gave their server: they post, fetch and submit through
-nbgrader, review each other's work and read their feedback. The instructor's steps (release,
-open and close the round) run in this process as the instructor's CLI does today.
+nbgrader's exchange as the service (``nbcohort.exchange.service_exchange``; no folder shared
+by any two of them), review each other's work and read their feedback. The instructor's steps
+(release, open and close the round) run in this process as the instructor's CLI does, through
+the same service exchange with the instructor's own hub token.
 
 One hub and three spawns for the whole module; the steps are one story, in order.
 """
@@ -18,11 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
+from nbcohort.cohorts.models import ReviewRound
 from nbcohort.cohorts.store import Store
 from nbcohort.exchange.round_close import close
 from nbcohort.exchange.round_open import open_round
+from nbcohort.exchange.service_exchange import FACTORY
 from tests.helpers.hub import HubProcess, find_proxy, hub_service, spawn
 from tests.helpers.kernels import Kernel
 from tests.helpers.peer_course import ASSIGNMENT, COURSE_ID, PeerCourse, due_in
@@ -36,14 +42,14 @@ LEARNERS = ("ana", "ben")
 CRITERIA = ("question", "evidence", "recommendation")
 
 
-def exchange_config(shared: Path) -> str:
-    """THE exchange configuration of every single-user server and of the instructor: nbgrader's
-    default exchange on one folder all servers share. When the exchange plugin of #18 part 3
-    merges, this becomes its c.ExchangeFactory lines and nothing else changes."""
-    return f"c.Exchange.root = {str(shared)!r}\n"
+def exchange_config() -> str:
+    """THE exchange configuration of every single-user server and of the instructor: the
+    service exchange (each server reaches the service at ClientSettings.url with its own
+    JUPYTERHUB_API_TOKEN; the instructor here is given the URL and token explicitly)."""
+    return "".join(f"c.ExchangeFactory.{name} = {cls!r}\n" for name, cls in FACTORY.items())
 
 
-def server_config(folder: Path, shared: Path, service_url: str) -> Path:
+def server_config(folder: Path, service_url: str) -> Path:
     """The single-user servers' jupyter_config.py (their JUPYTER_CONFIG_PATH); the exchange
     lines are in exchange_config.py beside it, which the instructor's side reads too."""
     (folder / "jupyter_config.py").write_text(
@@ -52,8 +58,7 @@ c = get_config()
 load_subconfig({str(folder / "exchange_config.py")!r})
 c.ServerApp.root_dir = os.environ["HOME"]
 c.CourseDirectory.course_id = {COURSE_ID!r}
-# nbgrader's default exchange takes the student's word for who they are (part 3's plugin asks
-# the hub): as root every user's process is root, so the server says which hub user it serves.
+# The service exchange asks the hub who the user is; nbgrader's own steps name the student too.
 c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
 c.ClientSettings.url = {service_url!r}
 c.ClientSettings.timeout = 15.0
@@ -79,6 +84,7 @@ c.JupyterHub.tornado_settings = {{"slow_spawn_timeout": 0}}
 KERNEL_SETUP = """
 import json, os
 import nbformat
+from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 from nbgrader.auth import Authenticator
 from nbgrader.coursedir import CourseDirectory
@@ -119,18 +125,15 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     if proxy is None:
         pytest.skip("configurable-http-proxy is not on PATH and npm could not install it")
     tmp = tmp_path_factory.mktemp("e2e")
-    shared, servers = tmp / "exchange", tmp / "servers"
+    servers, instructor = tmp / "servers", tmp / "instructor"
     servers.mkdir()
-    (servers / "exchange_config.py").write_text("c = get_config()\n" + exchange_config(shared))
+    (servers / "exchange_config.py").write_text("c = get_config()\n" + exchange_config())
     exchange = PyFileConfigLoader("exchange_config.py", path=str(servers)).load_config()
     store = Store.open(f"sqlite:///{tmp / 'nbcohort.sqlite'}", upgrade=True)
-    # The instructor's course: project-1 released through the same exchange the servers use.
-    course = PeerCourse(tmp, store, exchange=exchange)
-    course.add_learners(["Ana Souza", "Ben Okafor"], teams=2)
-    course.add_learners(["Ivo Petrov"], teams=0, role="instructor")
     port = free_port()
     hub = HubProcess(tmp / "hub", proxy, port, extra=spawner_config(tmp / "home", servers))
-    server_config(servers, shared, f"http://127.0.0.1:{hub.proxy_port}/services/nbcohort")
+    service_url = f"http://127.0.0.1:{hub.proxy_port}/services/nbcohort"
+    server_config(servers, service_url)
     service = hub_service(tmp, f"sqlite:///{tmp / 'nbcohort.sqlite'}", hub, port)
     kernels: dict[str, Kernel] = {}
     try:
@@ -141,6 +144,21 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         # Each user's token is the one the hub put in their server's environment; logging in
         # through the REST API, a user gets one to reach their own server from here.
         tokens = {name: hub.token_for(name)[0] for name in (*LEARNERS, "ivo")}
+
+        def roster_then_exchange(course: PeerCourse) -> Config:
+            """The roster first (the service knows hub users by it), then the instructor's
+            exchange: the servers' lines, the service's URL and Ivo's own hub token."""
+            course.add_learners(["Ana Souza", "Ben Okafor"], teams=2)
+            course.add_learners(["Ivo Petrov"], teams=0, role="instructor")
+            cfg = Config(exchange)
+            cfg.ServiceExchange.url = service_url
+            cfg.ServiceExchange.token = tokens["ivo"]
+            return cfg
+
+        # The instructor's course, in a folder of its own: project-1 released through the
+        # service exchange the servers use (the course id is the cohort's slug).
+        instructor.mkdir()
+        course = PeerCourse(instructor, store, cohort=COURSE_ID, exchange=roster_then_exchange)
         urls = spawn(f"http://127.0.0.1:{hub.proxy_port}", tokens)
         for name, url in urls.items():
             kernels[name] = Kernel(url, tokens[name])
@@ -226,6 +244,8 @@ def test_fetch_submit_review_and_feedback_through_the_hub(world: World) -> None:
     opened = open_round(ctx, ASSIGNMENT, due=due_in(7), reviewers=1, seed=1)  # type: ignore[arg-type]
     # Collected through the exchange: both learners' own submissions, nobody left out.
     assert (opened.submissions, opened.excluded) == (2, {}), opened
+    with world.course.store.read() as s:  # packets in the service's store, not a folder
+        assert s.scalars(select(ReviewRound.settings)).one()["packets"] == "exchange"
 
     allocations = {}
     for name in LEARNERS:

@@ -80,6 +80,10 @@ class _UploadHandler(_ExchangeHandler):
         self._fd: int | None = None
         self._digest = hashlib.sha256()
 
+    def upload_key(self) -> str:
+        """What ``exchange.check_upload`` names the upload by: the last part of the path."""
+        return str(self.path_args[-1])
+
     def _check_length(self) -> None:
         limit = self.ctx.exchange_limit or self.ctx.settings.max_body_bytes
         length = self.request.headers.get("Content-Length", "")
@@ -93,7 +97,7 @@ class _UploadHandler(_ExchangeHandler):
         await super().prepare()
         if self._finished or self.request.method not in ("PUT", "POST"):
             return
-        course, key = self.path_args[0], self.path_args[-1]
+        course, key = self.path_args[0], self.upload_key()
         try:
             root = self.root()
             await self.unit(lambda s, a, c: exchange.check_upload(s, a, c, course, self.kind, key))
@@ -237,6 +241,19 @@ class FeedbackHandler(_UploadHandler, _DownloadMixin):
         await self._publish(course, raw_id)
 
 
+class PacketHandler(_UploadHandler):
+    """A review round's anonymized packet, uploaded by staff when a round opens; reviewers
+    read it through the peer-review packet route, never here."""
+
+    kind = "packet"
+
+    def upload_key(self) -> str:
+        return f"{self.path_args[1]}/{self.path_args[2]}"
+
+    async def put(self, course: str, assignment: str, packet: str) -> None:
+        await self._publish(course, f"{assignment}/{packet}")
+
+
 ROUTES = [
     (rf"{_BASE}/releases", ReleasesHandler),
     (rf"{_BASE}/releases/{NAME}", ReleaseHandler),
@@ -244,4 +261,5 @@ ROUTES = [
     (rf"{_BASE}/submissions", SubmissionsHandler),
     (rf"{_BASE}/submissions/{ID}", SubmissionHandler),
     (rf"{_BASE}/submissions/{ID}/feedback", FeedbackHandler),
+    (rf"{_BASE}/assignments/{NAME}/packets/([^/]{{1,160}})", PacketHandler),
 ]

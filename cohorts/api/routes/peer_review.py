@@ -50,9 +50,12 @@ class ReviewAllocationHandler(ApiHandler):
 class ReviewPacketHandler(ApiHandler):
     async def get(self, assignment: str, raw_id: str) -> None:
         allocation_id = path_id(raw_id, "packet", "allocation_id")
+        root = self.ctx.exchange_root
 
         def packet(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
-            files = packet_files(s, actor, cohort, allocation_id, assignment=assignment)
+            files = packet_files(
+                s, actor, cohort, allocation_id, assignment=assignment, exchange_root=root
+            )
             return {
                 "files": {
                     rel: base64.b64encode(data).decode("ascii") for rel, data in files.items()

@@ -1,0 +1,70 @@
+"""A review round's anonymized packets kept by the service exchange: when the instructor's
+server has no folder in common with the service, ``nbcohort review open`` uploads each packet
+(``exchange.publish`` kind ``packet``, staff only) and the service reads a reviewer's packet
+from here (``review_packets``: only the reviewer's own live allocation). A packet is keyed by
+the folder name ``Allocation.packet`` ends with, unique in the cohort."""
+
+from __future__ import annotations
+
+import re
+import tarfile
+from pathlib import Path, PurePosixPath
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.models import Cohort, ExchangeFile
+from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+
+__all__ = ["check_packet", "packet_archive_files", "packet_key"]
+
+_CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,159}")
+
+
+def packet_key(key: str) -> tuple[str, str]:
+    """``<assignment>/<packet>`` split in two; a packet name that could be a path refused."""
+    assignment, _sep, code = key.partition("/")
+    if not _CODE.fullmatch(code) or ".." in code:
+        raise Invalid(
+            f"{code[:100]!r} is not a packet name (up to 160 letters, digits and . _ -, "
+            "starting with a letter or digit)",
+            field="packet",
+        )
+    return assignment, code
+
+
+def _row(session: Session, cohort: Cohort, code: str) -> ExchangeFile | None:
+    return session.scalar(
+        select(ExchangeFile).where(
+            ExchangeFile.cohort_id == cohort.id,
+            ExchangeFile.kind == "packet",
+            ExchangeFile.packet == code,
+        )
+    )
+
+
+def check_packet(session: Session, cohort: Cohort, key: str) -> None:
+    """Refuse a second upload of the same packet: a packet never changes once a round has it."""
+    _assignment, code = packet_key(key)
+    if _row(session, cohort, code) is not None:
+        raise Conflict(f"packet {code!r} is already uploaded", field="packet")
+
+
+def packet_archive_files(
+    session: Session, cohort: Cohort, assignment: str, packet: str, root: Path | None
+) -> dict[str, bytes]:
+    """The files of an uploaded packet (relative name -> bytes), read from its archive (vetted
+    on upload: plain files and folders only). Authorization is the caller's
+    (``review_packets.packet_files``)."""
+    code = PurePosixPath(packet).name
+    row = _row(session, cohort, code)
+    if row is None or row.assignment != assignment or root is None:
+        raise NotFound(f"packet {code} is missing on the server; tell your facilitator")
+    files: dict[str, bytes] = {}
+    with tarfile.open(root / "blobs" / row.blob, mode="r:") as tar:
+        for member in tar:
+            handle = tar.extractfile(member) if member.isfile() else None
+            if handle is not None:
+                with handle:
+                    files[str(PurePosixPath(member.name))] = handle.read()
+    return files

@@ -288,6 +288,11 @@ TABLE: list[Row] = [
     row("PUT", f"/exchange/{NAME}/submissions/{ID}/feedback", STAFF,
         "/exchange/{course}/submissions/{id}/feedback", ok=201, resource="submission",
         body=TAR),
+    # A review round's anonymized packet, uploaded by staff at open; "{unique}": a packet
+    # name of each case's own (a second upload of one packet is 409).
+    row("PUT", f"/exchange/{NAME}/assignments/{NAME}/packets/([^/]{{1,160}})", STAFF,
+        "/exchange/{course}/assignments/ps1/packets/{unique}", ok=201, resource="course",
+        lookup_first=True, body=TAR),
     # community_shared.py: not graduated here, refused alike (see community_cases())
     row("GET", "/community/artifacts", EVERYONE, ok=403),
     row("GET", "/community/events", EVERYONE, ok=403),

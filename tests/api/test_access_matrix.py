@@ -79,6 +79,8 @@ class Matrix:
         path = path.replace("{member}", str(world.members["other"]))
         if "{course}" in path:
             path = path.replace("{course}", self.course(row, role, target))
+        if "{unique}" in path:  # a name each case uploads once (a packet never changes)
+            path = path.replace("{unique}", f"p-{uuid.uuid4().hex[:12]}")
         body = row.body
         if isinstance(body, dict):
             body = dict(body)

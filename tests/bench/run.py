@@ -13,8 +13,9 @@ mail digest`` for 10,000 members into the outbox), metrics (every metric of 1,00
 and 500,000 activity events), search (100,000 posts through the service), live_watch
 (200 idle notebooks' live widgets: requests, the service's CPU, a change's wake-up) and
 recognition (badge backfill over 1,000 members and 500,000 events, champion suggestion
-over 10,000). Each runs on SQLite and, when NBCOHORT_TEST_DB_URL names a PostgreSQL server,
-on a fresh PostgreSQL database too.
+over 10,000), hub_load (1,000 learners with hub tokens through HubAuth, stepped 50, 200,
+1,000; PostgreSQL only). Each runs on SQLite and, when NBCOHORT_TEST_DB_URL names a
+PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
 check fails (a lost or duplicated post, a re-import that changed the roster).
@@ -34,6 +35,7 @@ import allocation
 import benchlib as bl
 import cadence_tick
 import export_load
+import hub_load
 import live_watch
 import mail_digest
 import metrics_load
@@ -62,6 +64,7 @@ BENCHMARKS = {
     pages_render.NAME: pages_render,
     recognition.NAME: recognition,
     export_load.NAME: export_load,
+    hub_load.NAME: hub_load,
 }
 
 

@@ -27,8 +27,8 @@ from nbcohort.exchange.learner_files import shown
 from nbcohort.exchange.service_exchange import ServiceCollect, ServiceExchange
 from nbcohort.exchange.vetted_collect import (
     Collection,
-    _put_back,
-    _set_aside,
+    put_back,
+    set_aside,
     username_problem,
 )
 
@@ -55,7 +55,7 @@ class RoundServiceCollect(ServiceCollect):
             self.collection.refused[shown(student)] = problem
             return False
         had_folder = dest.parent.exists()
-        aside = _set_aside(dest)
+        aside = set_aside(dest)
         if aside is not None:
             self.collection.aside[student] = aside
         if super()._collect_one(rec, dest):
@@ -63,7 +63,7 @@ class RoundServiceCollect(ServiceCollect):
             return True
         if aside is not None:
             del self.collection.aside[student]
-            _put_back(aside)
+            put_back(aside)
         elif not had_folder and dest.parent.is_dir():
             shutil.rmtree(dest.parent)  # the folder made for this student's copy
         return False

@@ -39,7 +39,15 @@ from nbcohort.exchange.learner_files import (
     shown,
 )
 
-__all__ = ["Collected", "Collection", "VettedCollect", "recover", "username_problem"]
+__all__ = [
+    "Collected",
+    "Collection",
+    "VettedCollect",
+    "put_back",
+    "recover",
+    "set_aside",
+    "username_problem",
+]
 
 _USERNAME = re.compile(r"\w[\w.@+-]{0,99}")
 _UNREADABLE = "\0unreadable:"  # never a username: marks an inbound name nbgrader cannot parse
@@ -82,7 +90,7 @@ class Collection:
             shutil.rmtree(dest, ignore_errors=True)
         previous = self.aside.pop(student, None)
         if previous is not None:
-            _put_back(previous)
+            put_back(previous)
         elif dest is not None and dest.parent.is_dir() and not any(dest.parent.iterdir()):
             dest.parent.rmdir()  # the student's folder nbgrader made for this copy
 
@@ -98,7 +106,7 @@ class Collection:
         self.aside.clear()
 
 
-def _set_aside(dest: Path) -> Path | None:
+def set_aside(dest: Path) -> Path | None:
     """Move an earlier collected copy aside, leaving a folder with only its timestamp.txt so
     that nbgrader decides to update it or not exactly as it would have."""
     if not dest.is_dir() or dest.is_symlink():
@@ -111,7 +119,9 @@ def _set_aside(dest: Path) -> Path | None:
     return aside
 
 
-def _put_back(aside: Path) -> None:
+def put_back(aside: Path) -> None:
+    """Return a submission ``set_aside`` moved out of the way to its place (a collect that
+    failed, or a killed run being recovered)."""
     dest = aside.with_name(aside.name[1 : -len(".previous")])
     shutil.rmtree(dest, ignore_errors=True)
     os.rename(aside, dest)
@@ -121,7 +131,7 @@ def recover(submitted: Path, assignment: str) -> None:
     """Finish what a killed run left under ``submitted``: set-aside copies go back in
     place, partial copies are removed."""
     for aside in submitted.glob(f"*/.{assignment}.previous"):
-        _put_back(aside)
+        put_back(aside)
     for partial in submitted.glob(f"*/.{assignment}.*.partial"):
         shutil.rmtree(partial, ignore_errors=True)
 
@@ -181,7 +191,7 @@ class VettedCollect(ExchangeCollect):
         cd = self.coursedir
         dest = Path(cd.format_path(cd.submitted_directory, student, cd.assignment_id))
         had_folder = dest.parent.exists()
-        aside = _set_aside(dest)
+        aside = set_aside(dest)
         if aside is not None:
             self.collection.aside[student] = aside
         self._copied = False
@@ -195,7 +205,7 @@ class VettedCollect(ExchangeCollect):
                 self.collection.written[student] = dest
         if not self._copied and aside is not None:
             del self.collection.aside[student]
-            _put_back(aside)
+            put_back(aside)
         elif not self._copied and not had_folder and dest.parent.is_dir():
             shutil.rmtree(dest.parent)  # the empty folder nbgrader made for this student
 

@@ -78,7 +78,7 @@ def _jupyter_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None
 
 
 @contextmanager
-def _database(request: pytest.FixtureRequest, kind: str, folder: Path) -> Iterator[str]:
+def fresh_database(request: pytest.FixtureRequest, kind: str, folder: Path) -> Iterator[str]:
     """A fresh, migrated database of ``kind``: a copy of the SQLite template in ``folder``,
     or a clone of the PostgreSQL template (dropped afterwards)."""
     if kind == "sqlite":
@@ -104,7 +104,7 @@ def _database(request: pytest.FixtureRequest, kind: str, folder: Path) -> Iterat
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, migrated database: a SQLite file, or a PostgreSQL database when configured."""
-    with _database(request, request.param, tmp_path) as url:
+    with fresh_database(request, request.param, tmp_path) as url:
         yield url
 
 
@@ -202,7 +202,7 @@ def module_world(
 ) -> Iterator[World]:
     """``db_url`` + ``cohort`` + ``people`` + ``tokens`` + ``service``, once per module."""
     folder = tmp_path_factory.mktemp("module-world")
-    with _database(request, request.param, folder) as url:
+    with fresh_database(request, request.param, folder) as url:
         store = Store.open(url)
         with store.write() as s:
             cohort = create_cohort(s, SYSTEM, "spring-26", "Practical pandas, spring 2026")

@@ -39,6 +39,7 @@ class LibrarySearch(w.VBox):
         self.go.on_click(lambda _b: self.submit())
         self.status, self.results = w.HTML(), w.HTML()
         super().__init__([w.HBox([self.query, self.go]), self.status, self.results])
+        self.add_class("nbc-library-search")
 
     def submit(self) -> list[dict[str, Any]] | None:
         text = self.query.value.strip()

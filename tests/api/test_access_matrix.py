@@ -17,13 +17,12 @@ import json
 import re
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from tornado.web import RequestHandler
 
 from nbcohort.cohorts.api.app import make_app
@@ -33,7 +32,7 @@ from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from tests.api.access_table import OWNERS, SMUGGLED, TABLE, Row, Smuggled, community_cases
-from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
+from tests.conftest import fresh_database
 from tests.helpers.access import MEMBER_ROLES, ROLES, SYSTEM, World, answer_text, build_world
 from tests.helpers.access_exchange import TAR, open_exchange
 from tests.helpers.graduation import cohort_of, make_cohort
@@ -144,41 +143,27 @@ def matrix(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Matrix]:
     tmp = tmp_path_factory.mktemp("acl")
-    if request.param == "sqlite":
-        dbs: RoundDbs = request.getfixturevalue("round_dbs")
-        db = tmp / "acl.sqlite"
-        _copy_db(dbs.open, db)
-        url = f"sqlite:///{db}"
-        store = Store.open(url)
-        with store.read() as s:
-            cohort_id = s.get_one(Member, dbs.members["ana"]).cohort_id
-        world = build_world(store, cohort_id, {"ana": dbs.members["ana"],
-                                                "ben": dbs.members["ben"]})  # fmt: skip
-        drop = None
-    else:
-        if not PG_URL:
-            pytest.skip("PostgreSQL leg: set NBCOHORT_TEST_DB_URL to run it")
-        request.getfixturevalue("_pg_template")
-        name = f"nbc_acl_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}"))
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        store = Store.open(url)
-        world = build_world(store, None, {})
-        drop = (admin, name)
-    service = _serve(tmp, url)
-    open_exchange(world, tmp / "data" / "exchange")  # the service's ExchangeSettings.folder()
-    made = Matrix(world, service, request.param)
-    yield made
-    made.http.close()
-    service.stop()
-    store.close()
-    if drop is not None:
-        admin, name = drop
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            dbs: RoundDbs = request.getfixturevalue("round_dbs")
+            db = tmp / "acl.sqlite"
+            _copy_db(dbs.open, db)
+            url = f"sqlite:///{db}"
+            store = stack.enter_context(closing(Store.open(url)))
+            with store.read() as s:
+                cohort_id = s.get_one(Member, dbs.members["ana"]).cohort_id
+            world = build_world(store, cohort_id, {"ana": dbs.members["ana"],
+                                                    "ben": dbs.members["ben"]})  # fmt: skip
+        else:
+            url = stack.enter_context(fresh_database(request, "postgresql", tmp))
+            store = stack.enter_context(closing(Store.open(url)))
+            world = build_world(store, None, {})
+        service = _serve(tmp, url)
+        stack.callback(service.stop)
+        open_exchange(world, tmp / "data" / "exchange")  # the service's ExchangeSettings.folder()
+        made = Matrix(world, service, request.param)
+        stack.callback(made.http.close)
+        yield made
 
 
 def _app_routes() -> set[tuple[str, str]]:

@@ -8,16 +8,13 @@ literally."""
 
 from __future__ import annotations
 
-import shutil
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import select
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import AppliedPractice, BadgeAward, Cohort, Event, Member, utcnow
@@ -31,7 +28,7 @@ from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.leaving import leave
 from nbcohort.cohorts.services.members import set_active
 from nbcohort.cohorts.store import Store
-from tests.conftest import _TEMPLATE, PG_URL, _pg_admin_url
+from tests.conftest import fresh_database
 from tests.helpers.graduation import cohort_of, make_cohort
 from tests.helpers.processes import ServiceProcess
 
@@ -105,34 +102,16 @@ def world(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[World]:
     tmp: Path = tmp_path_factory.mktemp("cop")
-    drop = None
-    if request.param == "sqlite":
-        shutil.copyfile(request.getfixturevalue("_sqlite_template"), tmp / "cop.sqlite")
-        url = f"sqlite:///{tmp / 'cop.sqlite'}"
-    else:
-        if not PG_URL:
-            pytest.skip("PostgreSQL leg: set NBCOHORT_TEST_DB_URL to run it")
-        request.getfixturevalue("_pg_template")
-        name = f"nbc_cop_{uuid.uuid4().hex[:10]}"
-        admin = create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE {name} TEMPLATE {_TEMPLATE}"))
-        url = make_url(PG_URL).set(database=name).render_as_string(hide_password=False)
-        drop = (admin, name)
-    store = Store.open(url)
-    tokens = _populate(store)
-    service = ServiceProcess(tmp, url).start()
-    made = World(service, store, tokens, [])
-    yield made
-    for c in made.clients:
-        c.close()
-    service.stop()
-    store.close()
-    if drop is not None:
-        admin, name = drop
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-        admin.dispose()
+    with fresh_database(request, request.param, tmp) as url:
+        store = Store.open(url)
+        tokens = _populate(store)
+        service = ServiceProcess(tmp, url).start()
+        made = World(service, store, tokens, [])
+        yield made
+        for c in made.clients:
+            c.close()
+        service.stop()
+        store.close()
 
 
 def _refused(call, status: int, says: str) -> ClientError:

@@ -209,10 +209,12 @@ def test_community_page_for_an_alumnus_after_graduation(tmp_path, store, service
         text = page.inner_text("body")
         page.screenshot(path=str(ARTIFACTS / "page-community.png"), full_page=True)
         pwned = page.evaluate("window.__pwned === undefined ? null : window.__pwned")
-        search = page.get_by_placeholder("words to find in artifacts")
+        search = page.get_by_placeholder("words in a title, file name or tag")
         search.fill("hostile")
         search.press("Enter")
-        page.get_by_text("Artifacts (1)").wait_for(timeout=60_000)
+        found = page.locator(".nbc-library-search li")
+        found.first.wait_for(timeout=60_000)
+        assert found.count() == 1 and HOSTILE[:40] in found.first.inner_text()  # as text
     finally:
         lab.stop()
     assert _ours(blocked) == []

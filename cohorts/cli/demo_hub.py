@@ -199,17 +199,23 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
     def stop(self) -> None:
         """Stop the hub: it stops the users' servers, its service and its proxy; a proxy it
         left behind is stopped too."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        pid_file = self.folder / "jupyterhub-proxy.pid"
-        if pid_file.exists():
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        stop_hub(self.proc, self.folder, grace=60)
+
+
+def stop_hub(proc: subprocess.Popen[bytes] | None, folder: Path, grace: float) -> None:
+    """SIGTERM a hub started in ``folder`` (killed after ``grace`` seconds), then the
+    configurable-http-proxy it started, should the hub have left it running (its pid file)."""
+    if proc is not None and proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    pid_file = folder / "jupyterhub-proxy.pid"
+    if pid_file.exists():
+        with contextlib.suppress(ValueError, ProcessLookupError):
+            os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
 
 
 def run_hub_demo(cmd: DemoCommand) -> None:

@@ -130,20 +130,31 @@ def test_reviewers_get_their_own_anonymized_packets_from_the_service(
 ) -> None:
     course = opened["course"]
     allocations = _allocations(course)
-    with course.store.read() as s:
-        folder = Path(s.scalars(select(ReviewRound.folder).where(
-            ReviewRound.cohort_id == course.cohort_id)).one())  # fmt: skip
-    local = {
-        aid: {p.relative_to(folder / packet).as_posix(): p.read_bytes()
-              for p in (folder / packet).rglob("*") if p.is_file()}
-        for aid, (_r, _a, packet) in allocations.items()
-    }  # fmt: skip
+    folder = _round_folder(course)
+    local = _local_packets(folder, allocations)
     # The service must not need the instructor's folder: it is moved away while reviewers read.
     os.rename(folder / "packets", folder / "packets.away")
     try:
         _read_own_packets(shared_service, allocations, local, opened["tokens"])
     finally:
         os.rename(folder / "packets.away", folder / "packets")
+
+
+def _round_folder(course: PeerCourse) -> Path:
+    with course.store.read() as s:
+        return Path(s.scalars(select(ReviewRound.folder).where(
+            ReviewRound.cohort_id == course.cohort_id)).one())  # fmt: skip
+
+
+def _local_packets(
+    folder: Path, allocations: dict[int, tuple[str, str, str]]
+) -> dict[int, dict[str, bytes]]:
+    """Each allocation's packet as the instructor's side wrote it (relative name -> bytes)."""
+    return {
+        aid: {p.relative_to(folder / packet).as_posix(): p.read_bytes()
+              for p in (folder / packet).rglob("*") if p.is_file()}
+        for aid, (_r, _a, packet) in allocations.items()
+    }  # fmt: skip
 
 
 def _read_own_packets(
@@ -252,14 +263,7 @@ def test_a_late_submission_joins_with_its_packets_uploaded(
     allocations = _allocations(course)
     added = {aid: row for aid, row in allocations.items() if aid not in before}
     assert any(author == "eve" for _r, author, _p in added.values())
-    with course.store.read() as s:
-        folder = Path(s.scalars(select(ReviewRound.folder).where(
-            ReviewRound.cohort_id == course.cohort_id)).one())  # fmt: skip
-    local = {
-        aid: {p.relative_to(folder / packet).as_posix(): p.read_bytes()
-              for p in (folder / packet).rglob("*") if p.is_file()}
-        for aid, (_r, _a, packet) in added.items()
-    }  # fmt: skip
+    local = _local_packets(_round_folder(course), added)
     _read_own_packets(shared_service, added, local, opened["tokens"])
 
 

@@ -9,7 +9,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from typing import Any
 
 import requests
 
+from nbcohort.cohorts.cli.demo_hub import stop_hub
 from tests.helpers.processes import REPO, ServiceProcess, free_port, wait_until_serving
 
 __all__ = ["HubProcess", "find_proxy", "hub_service", "spawn"]
@@ -127,17 +127,7 @@ c.JupyterHub.load_roles = c.JupyterHub.load_roles + [{{"name": "admin", "service
 
     def stop(self) -> None:
         """Stop the hub, and the proxy it started if the hub left it behind."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
-        pid_file = self.folder / "jupyterhub-proxy.pid"
-        if pid_file.exists():
-            with contextlib.suppress(ValueError, ProcessLookupError):
-                os.kill(int(pid_file.read_text().strip()), signal.SIGTERM)
+        stop_hub(self.proc, self.folder, grace=20)
 
     # -- the hub's REST API, as an administrator --------------------------------------------
     def api(self, method: str, path: str, **kwargs: Any) -> Any:

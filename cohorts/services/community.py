@@ -7,7 +7,7 @@ Cohorts that graduated into the same community (``Cohort.community``, set by
 - community topics (threads of kind ``community`` at ``topic/<name>``), started by members of
   any of those cohorts, stored in the starter's cohort and open to all of them for posting;
 - the course threads (sections and course topics, never micro-prompt answers) of every cohort
-  in the community, read-only, each marked with its cohort.
+  in the community, read-only, each marked with its cohort (``community_courses.py``).
 
 Nothing else: a cohort that has not graduated has no community (refused with the reason), and
 another community's cohorts do not exist (404). Inside a topic started in another cohort a
@@ -34,18 +34,17 @@ from nbcohort.cohorts.services.moderation_hold import held_dict
 from nbcohort.cohorts.services.pages import thread_page
 from nbcohort.cohorts.services.posts import clean_body, create_post
 from nbcohort.cohorts.services.rhythm import rhythm_of
-from nbcohort.cohorts.services.threads import clean_anchor, full_post
+from nbcohort.cohorts.services.threads import full_post
 
 __all__ = [
     "clean_topic_name",
     "clean_topic_title",
+    "cohort_mark",
     "community_cohorts",
     "community_summary",
-    "course_threads",
     "create_topic",
     "list_topics",
     "post_in_topic",
-    "read_course_thread",
     "read_topic",
     "visitor",
 ]
@@ -54,7 +53,6 @@ TOPIC_KIND = "community"
 MAX_TOPIC_NAME = 63
 MAX_TOPIC_TITLE = 120
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
-_COURSE_KINDS = ("section", "topic")
 
 
 # -- input ------------------------------------------------------------------------------------
@@ -163,7 +161,8 @@ def visitor(actor: Actor, cohort_id: int) -> Actor:
     return dataclasses.replace(actor, cohort_id=cohort_id, role="sponsor")
 
 
-def _mark(cohort: Cohort) -> dict[str, Any]:
+def cohort_mark(cohort: Cohort) -> dict[str, Any]:
+    """How an item names the cohort it comes from, in every community answer."""
     return {"slug": cohort.slug, "title": cohort.title}
 
 
@@ -186,7 +185,7 @@ def community_summary(session: Session, actor: Actor, cohort: Cohort) -> dict[st
         "title": title or cohort.community,
         "cohorts": [
             {
-                **_mark(c),
+                **cohort_mark(c),
                 "graduated_at": c.graduated_at.isoformat() if c.graduated_at else None,
                 "alumni": alumni.get(c.id, 0),
                 "mine": c.id == cohort.id,
@@ -236,7 +235,7 @@ def list_topics(
             "name": t.anchor.removeprefix("topic/"),
             "anchor": t.anchor,
             "title": t.title,
-            "cohort": _mark(by_id[t.cohort_id]),
+            "cohort": cohort_mark(by_id[t.cohort_id]),
             "posts": int(n),
             "last_post_at": at.isoformat() if at else None,
             "created_at": t.created_at.isoformat(),
@@ -283,14 +282,14 @@ def create_topic(
         session, actor, cohort, anchor, body, title=title, rules=rules, kind=TOPIC_KIND
     )
     if isinstance(post, HeldPost):  # a new member's post waits: the topic opens on approval
-        return {"name": name, "anchor": anchor, "title": title, "cohort": _mark(cohort),
+        return {"name": name, "anchor": anchor, "title": title, "cohort": cohort_mark(cohort),
                 "post": held_dict(post)}  # fmt: skip
     record(session, cohort.id, actor.member_id, "topic.create", post, anchor=anchor)
     return {
         "name": name,
         "anchor": anchor,
         "title": title,
-        "cohort": _mark(cohort),
+        "cohort": cohort_mark(cohort),
         "post": full_post(session, actor, post),
     }
 
@@ -311,7 +310,7 @@ def read_topic(
     page = thread_page(
         session, _guest(actor, home.id), home, thread.anchor, before=before, limit=limit
     )
-    return {**page, "name": thread.anchor.removeprefix("topic/"), "cohort": _mark(home)}
+    return {**page, "name": thread.anchor.removeprefix("topic/"), "cohort": cohort_mark(home)}
 
 
 def post_in_topic(
@@ -343,67 +342,3 @@ def post_in_topic(
     if isinstance(post, HeldPost):  # waits for a moderator of the cohort that started it
         return held_dict(post)
     return full_post(session, guest, post)
-
-
-# -- the course threads of the community's cohorts, read-only -----------------------------------
-def _member_cohort(cohorts: list[Cohort], slug: object) -> Cohort:
-    found = next((c for c in cohorts if c.slug == slug), None)
-    if found is None:  # another community's cohort, or none: it does not exist for them
-        raise NotFound(f"no cohort {slug!r} in this community", field="cohort")
-    return found
-
-
-def course_threads(
-    session: Session, actor: Actor, cohort: Cohort, of: object, *, limit: int = 200
-) -> list[dict[str, Any]]:
-    """The course threads of cohort ``of`` in the community (sections and course topics;
-    micro-prompt answers stay private), newest activity first."""
-    if not 1 <= limit <= 500:
-        raise Invalid("limit must be between 1 and 500", field="limit")
-    other = _member_cohort(_community(session, actor, cohort, "community.read"), of)
-    last = func.max(Post.created_at)
-    rows = session.execute(
-        select(Thread.anchor, Thread.title, func.count(Post.id), last)
-        .outerjoin(Post, (Post.thread_id == Thread.id) & Post.deleted.is_(False))
-        .where(Thread.cohort_id == other.id, Thread.kind.in_(_COURSE_KINDS))
-        .group_by(Thread.id)
-        .order_by(func.coalesce(last, Thread.created_at).desc(), Thread.anchor)
-        .limit(limit)
-    ).all()
-    return [
-        {
-            "anchor": anchor,
-            "title": title,
-            "posts": int(n),
-            "last_post_at": at.isoformat() if at else None,
-            "cohort": _mark(other),
-            "read_only": other.id != cohort.id,
-        }
-        for anchor, title, n, at in rows
-    ]
-
-
-def read_course_thread(
-    session: Session,
-    actor: Actor,
-    cohort: Cohort,
-    of: object,
-    anchor: str,
-    *,
-    before: int | None = None,
-    limit: int = 30,
-) -> dict[str, Any]:
-    """A page of a course thread of cohort ``of`` in the community, marked with its cohort and
-    read-only when it is another cohort's."""
-    other = _member_cohort(_community(session, actor, cohort, "community.read"), of)
-    anchor = clean_anchor(anchor)
-    kind = session.scalar(
-        select(Thread.kind).where(Thread.cohort_id == other.id, Thread.anchor == anchor)
-    )
-    if kind not in _COURSE_KINDS:  # prompt answers, community topics, no thread at all
-        raise NotFound(f"no course thread {anchor!r} in cohort {other.slug!r}", field="anchor")
-    reader = _guest(actor, other.id)
-    if other.id != cohort.id:
-        reader = dataclasses.replace(reader, role="sponsor")  # reads, nothing more
-    page = thread_page(session, reader, other, anchor, before=before, limit=limit)
-    return {**page, "cohort": _mark(other), "read_only": other.id != cohort.id}

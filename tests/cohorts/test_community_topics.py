@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.models import Cohort, Member, Post, Thread
-from nbcohort.cohorts.services import community
+from nbcohort.cohorts.services import community, community_courses
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.graduation import graduate
@@ -151,29 +151,29 @@ def test_staff_of_another_cohort_do_not_moderate_in_a_topic(store, world):
 def test_course_threads_of_the_community_are_readable_read_only_and_marked(store, world):
     with store.write() as s:
         me, home = _as(s, world["autumn"]["ben"]), _cohort(s, "autumn")
-        listed = community.course_threads(s, me, home, "spring")
+        listed = community_courses.course_threads(s, me, home, "spring")
         assert [(t["anchor"], t["cohort"]["slug"], t["read_only"]) for t in listed] == [
             ("module-1/loading", "spring", True)
         ]
-        page = community.read_course_thread(s, me, home, "spring", "module-1/loading")
+        page = community_courses.read_course_thread(s, me, home, "spring", "module-1/loading")
         assert page["read_only"] and page["cohort"]["slug"] == "spring"
         assert [p["html"].strip() for p in page["posts"]] == ["<p>question in spring</p>"]
-        own = community.read_course_thread(s, me, home, "autumn", "module-1/loading")
+        own = community_courses.read_course_thread(s, me, home, "autumn", "module-1/loading")
         assert not own["read_only"]
         with pytest.raises(NotFound, match="prompt/first"):  # prompt answers stay private
-            community.read_course_thread(s, me, home, "spring", "prompt/first")
+            community_courses.read_course_thread(s, me, home, "spring", "prompt/first")
         for slug in ("elsewhere", "winter", "nope"):  # another community, not graduated
             with pytest.raises(NotFound, match=f"no cohort '{slug}' in this community"):
-                community.course_threads(s, me, home, slug)
+                community_courses.course_threads(s, me, home, slug)
             with pytest.raises(NotFound):
-                community.read_course_thread(s, me, home, slug, "module-1/loading")
+                community_courses.read_course_thread(s, me, home, slug, "module-1/loading")
     with store.write() as s, pytest.raises(NotFound):  # read-only: posting there is not found
         create_post(s, _as(s, world["autumn"]["ben"]), _cohort(s, "spring"), "module-1/loading",
                     "hello")  # fmt: skip
     with store.read() as s:
         me, home = _as(s, world["elsewhere"]["ana"]), _cohort(s, "elsewhere")
         with pytest.raises(NotFound):
-            community.course_threads(s, me, home, "spring")
+            community_courses.course_threads(s, me, home, "spring")
         summary = community.community_summary(s, me, home)
         assert [c["slug"] for c in summary["cohorts"]] == ["elsewhere"]
 

@@ -13,7 +13,7 @@ from nbcohort.cohorts.api.inputs import (
     TopicQuery,
 )
 from nbcohort.cohorts.api.routes.paths import NAME, PREFIX
-from nbcohort.cohorts.services import community
+from nbcohort.cohorts.services import community, community_courses
 from nbcohort.cohorts.services.graduation import graduate
 
 __all__ = ["ROUTES"]
@@ -71,11 +71,13 @@ class CourseThreadsHandler(ApiHandler):
     async def get(self) -> None:
         q, ctx = self.query(CourseThreadQuery), self.ctx
         if q.anchor is None:
-            await self.run(lambda s, a, c: {"threads": community.course_threads(s, a, c, q.cohort)})
+            await self.run(
+                lambda s, a, c: {"threads": community_courses.course_threads(s, a, c, q.cohort)}
+            )
             return
         anchor, limit = q.anchor, q.limit or ctx.rules.page_size
         await self.run(
-            lambda s, a, c: community.read_course_thread(
+            lambda s, a, c: community_courses.read_course_thread(
                 s, a, c, q.cohort, anchor, before=q.before, limit=limit
             )
         )

@@ -83,8 +83,12 @@ def test_kept_pages_cost_no_query_and_every_change_still_shows(
     ben = CohortClient(inproc.url, tokens["ben"], timeout=10)
     ana = CohortClient(inproc.url, tokens["ana"], timeout=10)
     try:
-        _post(store, people["ana"], cohort, "first")
         eventually(lambda: inproc.watch.live)
+        heard = inproc.watch.notices
+        _post(store, people["ana"], cohort, "first")
+        # The post's notice must be in before the page is kept, or it arrives after the read
+        # and (rightly) costs the next read a statement.
+        eventually(lambda: inproc.watch.notices > heard)
         first = ben.thread(ANCHOR)
         before = inproc.thread_reads
         for _ in range(5):

@@ -134,3 +134,12 @@ def check_rhythm(data: Path) -> None:
         message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
         assert message["To"].addresses and message["Subject"] and message["Message-ID"]
         assert "unsubscribe" in message.get_body(("plain",)).get_content()
+
+
+def test_demo_addresses_keep_the_letters_under_accents() -> None:
+    from nbcohort.cohorts.demo_seed import demo_roster_csv
+
+    rows = dict(line.split(",")[:2] for line in demo_roster_csv().splitlines()[1:])
+    assert rows["Hana Novák"] == "hana.novak@example.org"
+    assert rows["Zoe Müller"] == "zoe.muller@example.org"
+    assert all(address.isascii() for address in rows.values())

@@ -13,11 +13,13 @@ import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC
+from functools import partial
 from pathlib import Path
 
 from nbgrader.api import MissingEntry
 from nbgrader.apps import NbGraderAPI
 from nbgrader.coursedir import CourseDirectory
+from nbgrader.utils import capture_log, temp_attrs
 from traitlets.config import Config
 
 from nbcohort.exchange.learner_files import shown
@@ -182,10 +184,20 @@ def release_feedback(api: NbGraderAPI, assignment: str, students: Iterable[str])
     for student in sorted(students):
         for step, call in (
             ("generate_feedback", api.generate_feedback),
-            ("release_feedback", api.release_feedback),
+            ("release_feedback", partial(_release_feedback, api)),
         ):
             result = call(assignment, student)
             if not result.get("success"):
                 failed[student] = f"{step}: " + str(result.get("error") or result.get("log"))[-500:]
                 break
     return failed
+
+
+def _release_feedback(api: NbGraderAPI, assignment: str, student: str) -> dict:
+    """``NbGraderAPI.release_feedback`` as nbgrader 0.9 means it: that method misspells
+    ``authenticator``, so the exchange gets none and traitlets warns that it will soon raise."""
+    with temp_attrs(api.coursedir, assignment_id=assignment, student_id=student):
+        app = api.exchange.ReleaseFeedback(
+            coursedir=api.coursedir, authenticator=api.authenticator, parent=api
+        )
+        return capture_log(app)

@@ -114,7 +114,8 @@ def _submission(session: Session, actor: Actor, cohort: Cohort, sub_id: int) -> 
         or row.kind != "submission"
         or not (_staff(actor) or row.member_id == actor.member_id)
     ):
-        raise NotFound(f"no submission {sub_id} of yours", field="submission")
+        whose = "in this cohort" if _staff(actor) else "of yours"
+        raise NotFound(f"no submission {sub_id} {whose}", field="submission")
     return row
 
 

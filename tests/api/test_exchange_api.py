@@ -336,6 +336,8 @@ def test_a_learner_never_reaches_another_learners_submission_or_feedback(x: Cour
     assert x("ana", "GET", f"{x.base}/submissions/{ana}/feedback").content == html
     listed = x("ivo", "GET", f"{x.base}/submissions").json()["submissions"]
     assert [(s["student"], s["feedback"]) for s in listed] == [("ana", True)]
+    # Staff asking for one that does not exist are told so in their own terms.
+    refused(x("ivo", "GET", f"{x.base}/submissions/999999"), 404, "no submission 999999 in this")
 
 
 def test_packing_refuses_a_link_in_the_learners_folder(tmp_path: Path) -> None:

@@ -31,6 +31,21 @@ class ExchangeSettings(Configurable):
         "passes the limit. Uploads stream to disk, never whole into memory.",
     ).tag(config=True)
 
+    max_submissions = Int(
+        50,
+        min=1,
+        help="Most submissions the service keeps of one assignment from one learner. One "
+        "more is refused (409) naming this setting, before its body is read; raise it for a "
+        "course whose learners resubmit often.",
+    ).tag(config=True)
+    learner_quota_bytes = Int(
+        2 * 1024**3,
+        min=1024,
+        help="Most bytes of submissions, over every assignment, the service keeps for one "
+        "learner. A submission that would pass it is refused (409) naming this setting, so "
+        "no member can fill the service's disk.",
+    ).tag(config=True)
+
     def folder(self, data_dir: str) -> str:
         """The exchange folder: ``root``, or ``<data_dir>/exchange``."""
         return self.root or os.path.join(data_dir, "exchange")

@@ -32,6 +32,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
 from nbcohort.cohorts.services.exchange_archive import vet_archive
 from nbcohort.cohorts.services.exchange_packets import check_packet, packet_key
+from nbcohort.cohorts.services.exchange_quota import SubmissionLimits, check_quota
 
 __all__ = [
     "KINDS",
@@ -120,11 +121,17 @@ def _submission(session: Session, actor: Actor, cohort: Cohort, sub_id: int) -> 
 
 
 def check_upload(
-    session: Session, actor: Actor, cohort: Cohort, course: str, kind: str, key: str
+    session: Session,
+    actor: Actor,
+    cohort: Cohort,
+    course: str,
+    kind: str,
+    key: str,
+    limits: SubmissionLimits | None = None,
 ) -> None:
-    """Refuse an upload before its body is read: the wrong course, role or name. ``key`` is
-    the assignment (release, submission), the submission id (feedback) or
-    ``<assignment>/<packet>`` (packet)."""
+    """Refuse an upload before its body is read: the wrong course, role or name, or a
+    learner past their ``limits``. ``key`` is the assignment (release, submission), the
+    submission id (feedback) or ``<assignment>/<packet>`` (packet)."""
     _course(cohort, course)
     if kind == "release":
         _may(actor, cohort, "exchange.manage")
@@ -133,6 +140,7 @@ def check_upload(
         _may(actor, cohort, "exchange.submit")
         if _latest_release(session, cohort, _assignment(key)) is None:
             raise NotFound(f"assignment {key!r} is not released in {course!r}", field="assignment")
+        check_quota(session, cohort, actor.member_id, key, limits)
     elif kind == "feedback":
         _may(actor, cohort, "exchange.manage")
         _submission(session, actor, cohort, _id(key))
@@ -166,6 +174,7 @@ def publish(
     upload: Upload,
     *,
     force: bool = False,
+    limits: SubmissionLimits | None = None,
 ) -> dict[str, Any]:
     """Publish ``upload`` as a release, a submission or feedback, in this unit of work: the
     archive is vetted, its row added and the file renamed into place; the caller removes
@@ -207,6 +216,7 @@ def publish(
         )
         if latest is not None and now <= latest:  # same instant, or the clock stepped back
             now = latest + timedelta(microseconds=1)
+        check_quota(session, cohort, actor.member_id, key, limits, upload.size)
     elif kind == "packet":
         row.assignment, row.packet = packet_key(key)
     else:

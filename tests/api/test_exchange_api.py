@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import random
 import socket
 import tarfile
 import time
@@ -27,7 +28,14 @@ from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.exchange_archive import pack_folder
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
-from tests.helpers.exchange_service import LIMIT, SharedService, new_slug, shared_service
+from tests.helpers.exchange_service import (
+    LIMIT,
+    MAX_SUBMISSIONS,
+    QUOTA,
+    SharedService,
+    new_slug,
+    shared_service,
+)
 from tests.helpers.exchange_world import ExchangeWorld
 
 __all__ = ["shared_service"]  # the module's one service (a fixture)
@@ -218,6 +226,38 @@ def test_an_upload_the_member_may_not_make_is_refused_before_its_body_is_read(x:
             answer = sock.recv(65536).decode("latin-1")
         assert answer.startswith(f"HTTP/1.1 {status}"), answer[:300]
     assert x.folder("tmp") == [] and rows(x) == 0
+
+
+def test_a_learner_cannot_fill_the_exchange(x: Course) -> None:
+    """Past the submissions kept of one assignment, or past the learner's bytes, a submission
+    is refused naming the setting, before its body is read; staff and other learners go on."""
+    released(x)
+    for i in range(MAX_SUBMISSIONS):
+        assert submit(x, "ana", tar_of({"p1.ipynb": f'{{"v": {i}}}'.encode()})).status_code == 201
+    kept = rows(x)
+    refused(submit(x, "ana", tar_of({"p1.ipynb": b"{}"})), 409, "max_submissions")
+    with socket.create_connection(("127.0.0.1", x.port), timeout=10) as sock:
+        head = (
+            f"POST {x.base}/assignments/ps1/submissions HTTP/1.1\r\nHost: x\r\n"
+            f"Authorization: token {x.tokens['ana']}\r\nContent-Length: {LIMIT - 1}\r\n\r\n"
+        )
+        sock.sendall(head.encode())  # not one byte of the body
+        assert sock.recv(65536).decode("latin-1").startswith("HTTP/1.1 409")
+    assert submit(x, "ben", tar_of({"p1.ipynb": b"{}"})).status_code == 201
+    assert rows(x) == kept + 1
+
+    # Bytes: big incompressible notebooks over every assignment count together.
+    assert x("ivo", "PUT", f"{x.base}/releases/ps2", data=tar_of({"p2.ipynb": b"{}"})).ok
+    big = tar_of({"p2.ipynb": random.randbytes(LIMIT - 16384)})
+    answers = [x("ben", "POST", f"{x.base}/assignments/ps2/submissions", data=big) for _ in "12345"]
+    statuses = [a.status_code for a in answers]
+    kept_bytes = sum(
+        s["size"] for s in x("ben", "GET", f"{x.base}/submissions").json()["submissions"]
+    )
+    assert statuses == [201] * statuses.count(201) + [409] * statuses.count(409), statuses
+    assert 409 in statuses and kept_bytes <= QUOTA < kept_bytes + len(big)
+    refused(answers[-1], 409, "learner_quota_bytes")
+    assert x.folder("tmp") == []
 
 
 # -- hostile archives -------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from nbcohort.cohorts.store import Store
 from tests.conftest import fresh_database
 from tests.helpers.processes import ServiceProcess
 
-__all__ = ["LIMIT", "SharedService", "new_slug", "shared_service"]
+__all__ = ["LIMIT", "MAX_SUBMISSIONS", "QUOTA", "SharedService", "new_slug", "shared_service"]
 
 LIMIT = 256 * 1024  # the exchange upload limit the shared service is configured with
+MAX_SUBMISSIONS = 5  # ... the submissions it keeps of one assignment from one learner
+QUOTA = 4 * LIMIT  # ... and the bytes of submissions it keeps for one learner
 _slugs = itertools.count(1)
 
 
@@ -42,7 +44,11 @@ def shared_service(
     with fresh_database(request, request.param, tmp) as url:
         svc = ServiceProcess(tmp, url)
         conf = Path(svc.env["JUPYTER_CONFIG_PATH"]) / "jupyter_config.py"
-        conf.write_text(f"c.ExchangeSettings.max_upload_bytes = {LIMIT}\n")
+        conf.write_text(
+            f"c.ExchangeSettings.max_upload_bytes = {LIMIT}\n"
+            f"c.ExchangeSettings.max_submissions = {MAX_SUBMISSIONS}\n"
+            f"c.ExchangeSettings.learner_quota_bytes = {QUOTA}\n"
+        )
         store = Store.open(url)
         svc.start()
         try:

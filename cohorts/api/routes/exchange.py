@@ -100,7 +100,10 @@ class _UploadHandler(_ExchangeHandler):
         course, key = self.path_args[0], self.upload_key()
         try:
             root = self.root()
-            await self.unit(lambda s, a, c: exchange.check_upload(s, a, c, course, self.kind, key))
+            limits = self.ctx.exchange_quota
+            await self.unit(
+                lambda s, a, c: exchange.check_upload(s, a, c, course, self.kind, key, limits)
+            )
         except ServiceError as exc:
             self.refuse_unread(exc)
             return
@@ -147,10 +150,11 @@ class _UploadHandler(_ExchangeHandler):
             root, self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
         )
         self._temp = None  # the unit owns it now: a client gone meanwhile must not remove it
+        limits = self.ctx.exchange_quota
         try:
             result = await self.unit(
                 lambda s, a, c: exchange.publish(
-                    s, a, c, course, self.kind, key, upload, force=force
+                    s, a, c, course, self.kind, key, upload, force=force, limits=limits
                 ),
                 write=True,
             )

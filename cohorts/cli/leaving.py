@@ -11,6 +11,7 @@ from traitlets import Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.config_exchange import ExchangeSettings
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.export import write_export
 from nbcohort.cohorts.services.leaving import leave
@@ -75,10 +76,12 @@ class RosterExport(NbCohortCommand):
         if not dest.parent.is_dir():
             raise CommandError(f"{dest.parent}: no such folder")
         settings = PrivacySettings(parent=self)
+        exchange = Path(ExchangeSettings(parent=self).folder(self.settings().data_dir))
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
             with self.store() as store, store.read(snapshot=True) as s, os.fdopen(fd, "wb") as out:
-                counts = write_export(s, find_member(s, self.cohort(s), who), out, settings)
+                member = find_member(s, self.cohort(s), who)
+                counts = write_export(s, member, out, settings, exchange)
             os.replace(tmp, dest)  # complete, or not there at all
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -24,6 +24,7 @@ import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy import func, select
@@ -48,6 +49,12 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.services.errors import Forbidden, ServiceError
 from nbcohort.cohorts.services.export_community import COMMUNITY_FILES, community_parts
+from nbcohort.cohorts.services.export_exchange import (
+    EXCHANGE_README,
+    copy_into,
+    exchange_bytes,
+    export_exchange,
+)
 
 __all__ = ["ExportTooLarge", "export_name", "safe_name", "write_export"]
 
@@ -64,7 +71,7 @@ applied.json        your "I applied this" notes
 charter.json        the charter versions you acknowledged
 pulse.json          the pulse surveys you answered (answers are stored without your name,
                     so they cannot be given back to you)
-{community}
+{community}{exchange}
 Other members appear as "a member" or not at all.
 """
 
@@ -160,20 +167,33 @@ class _Zip:
         self.zip = zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED)
         self.limit, self.size = limit, 0
 
-    def add(self, name: str, data: bytes) -> None:
-        self.size += len(data)
+    def _count(self, size: int) -> None:
+        self.size += size
         if self.size > self.limit:
             raise ExportTooLarge(
                 f"your export is over {self.limit} bytes "
                 "(PrivacySettings.export_max_bytes); ask an instructor for it",
                 field="export_max_bytes",
             )
-        info = zipfile.ZipInfo(name, date_time=utcnow().timetuple()[:6])
-        info.compress_type = zipfile.ZIP_DEFLATED
-        self.zip.writestr(info, data)
+
+    def add(self, name: str, data: bytes) -> None:
+        self._count(len(data))
+        self.zip.writestr(_info(name), data)
+
+    def add_file(self, name: str, path: Path, size: int) -> None:
+        """A file streamed in (an exchange archive: up to the exchange's upload limit)."""
+        self._count(size)
+        with self.zip.open(_info(name), "w", force_zip64=True) as dest:
+            copy_into(dest, path)
 
     def json(self, name: str, value: Any) -> None:
         self.add(name, json.dumps(value, ensure_ascii=False, indent=1, default=str).encode())
+
+
+def _info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=utcnow().timetuple()[:6])
+    info.compress_type = zipfile.ZIP_DEFLATED
+    return info
 
 
 def _when(value: datetime | None) -> str | None:
@@ -185,25 +205,31 @@ def write_export(
     member: Member,
     out: IO[bytes],
     settings: PrivacySettings | None = None,
+    exchange_root: Path | None = None,
 ) -> dict[str, int]:
     """Write ``member``'s export into ``out`` (a ZIP); returns how many of each were
-    written. Refuses a member who left (their data went with them)."""
+    written. Refuses a member who left (their data went with them). With the service's
+    ``exchange_root``, their exchange submissions and the feedback on them go in too."""
     if member.left_at is not None or not member.active:
         raise Forbidden("this member left the cohort; there is nothing to export")
     limit = (settings or PrivacySettings()).export_max_bytes
     files = session.scalar(
         select(func.coalesce(func.sum(Artifact.size), 0)).where(Artifact.author_id == member.id)
     )
-    if int(files or 0) > limit:
+    files = int(files or 0) + (exchange_bytes(session, member) if exchange_root else 0)
+    if files > limit:
         raise ExportTooLarge(
-            f"your artifacts alone are {files} bytes, over {limit} "
+            f"your files alone are {files} bytes, over {limit} "
             "(PrivacySettings.export_max_bytes); ask an instructor for them",
             field="export_max_bytes",
         )
     redact = _Redactor(session, member)
     z = _Zip(out, limit)
     try:
-        return _write(session, member, z, redact)
+        counts = _write(session, member, z, redact)
+        if exchange_root is not None:
+            counts["exchange"] = export_exchange(session, member, z, exchange_root)
+        return counts
     finally:
         z.zip.close()  # a refused export's partial file is the caller's to throw away
 
@@ -213,7 +239,10 @@ def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict
     z.add(
         "README.txt",
         _README.format(
-            cohort=member.cohort.slug, when=utcnow(), community=COMMUNITY_FILES
+            cohort=member.cohort.slug,
+            when=utcnow(),
+            community=COMMUNITY_FILES,
+            exchange=EXCHANGE_README,
         ).encode(),
     )
     z.json(

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import random
 import socket
 import tarfile
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -258,6 +260,25 @@ def test_a_learner_cannot_fill_the_exchange(x: Course) -> None:
     assert 409 in statuses and kept_bytes <= QUOTA < kept_bytes + len(big)
     refused(answers[-1], 409, "learner_quota_bytes")
     assert x.folder("tmp") == []
+
+
+def test_my_export_gives_back_my_submissions_and_their_feedback(x: Course) -> None:
+    released(x)
+    mine = [tar_of({"p1.ipynb": f'{{"ana": {i}}}'.encode()}) for i in range(2)]
+    ids = [submit(x, "ana", body).json()["id"] for body in mine]
+    assert submit(x, "ben", tar_of({"p1.ipynb": b'{"ben": 1}'})).status_code == 201
+    html = tar_of({"p1.html": b"<p>well done</p>"})
+    assert x("ivo", "PUT", f"{x.base}/submissions/{ids[1]}/feedback", data=html).status_code == 201
+    answer = x("ana", "GET", "/api/v1/me/export")
+    assert answer.status_code == 200, answer.text
+    with zipfile.ZipFile(io.BytesIO(answer.content)) as z:
+        listed = json.loads(z.read("exchange.json"))
+        assert [item["file"] for item in listed] == [f"exchange/{i}.tar" for i in ids]
+        assert [z.read(item["file"]) for item in listed] == mine
+        assert [len(item["feedback"]) for item in listed] == [0, 1]
+        assert z.read(listed[1]["feedback"][0]["file"]) == html
+        assert not any(b'"ben"' in z.read(n) for n in z.namelist())  # ben's work is not mine
+        assert "exchange.json" in z.read("README.txt").decode()
 
 
 # -- hostile archives -------------------------------------------------------------------------

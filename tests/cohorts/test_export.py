@@ -21,6 +21,7 @@ from nbcohort.cohorts.models import (
     BadgeAward,
     CharterAck,
     Cohort,
+    ExchangeFile,
     Member,
     Review,
     ReviewRound,
@@ -264,3 +265,37 @@ def test_the_export_holds_my_ideas_endorsements_pilots_and_names_no_one_else(
     assert json.loads(z.read("held_posts.json")) == json.loads(z.read("appeals.json")) == []
     for word in ("Ben", "Okafor", "Fay", "Lindqvist", "ben@example.org"):
         assert not re.search(rf"(?<!\w){re.escape(word)}(?!\w)", text), (word, text)
+
+
+def test_exchange_archives_a_link_or_a_missing_file_are_listed_not_followed(
+    store: Store, cohort: Cohort, people: dict[str, Member], tmp_path
+) -> None:
+    """The exchange folder is the service's, but a file swapped for a link there (or gone)
+    must never put another file into a member's export."""
+    secret = tmp_path / "secret.txt"
+    secret.write_bytes(b"not ana's")
+    blobs = tmp_path / "exchange" / "blobs"
+    blobs.mkdir(parents=True)
+    names = ["a" * 32 + ".tar", "b" * 32 + ".tar", "c" * 32 + ".tar", "../../secret.txt"]
+    (blobs / names[0]).write_bytes(b"ana's work")
+    (blobs / names[1]).symlink_to(secret)
+    with store.write() as s:
+        for blob in names:  # the third is missing; the fourth is not a name the service gives
+            s.add(
+                ExchangeFile(
+                    cohort_id=cohort.id, kind="submission", assignment="ps1",
+                    member_id=people["ana"].id, blob=blob, size=10, sha256="0" * 64,
+                    notebooks=["p1.ipynb"],
+                )
+            )  # fmt: skip
+    out = io.BytesIO()
+    with store.read(snapshot=True) as s:
+        counts = write_export(
+            s, s.get_one(Member, people["ana"].id), out, None, tmp_path / "exchange"
+        )
+    z, text = _everything(out.getvalue())
+    listed = json.loads(z.read("exchange.json"))
+    assert counts["exchange"] == 4
+    assert [item["file"] is not None for item in listed] == [True, False, False, False]
+    assert z.read(listed[0]["file"]) == b"ana's work"
+    assert "not ana's" not in text

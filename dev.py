@@ -46,9 +46,11 @@ def ensure_venv(extras: str) -> None:
         say(f"creating {VENV}")
         subprocess.check_call([sys.executable, "-m", "venv", str(VENV)])
     stamp = VENV / ".nbcohort-install"
-    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
-    if stamp.exists() and stamp.read_text() == digest:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    todo = extras_to_install(stamp.read_text() if stamp.exists() else "", digest, extras)
+    if todo is None:
         return
+    extras = todo
     say(f"installing nbcohort[{extras}] into {VENV} (about a minute the first time)")
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
     subprocess.check_call([*pip, "--upgrade", "pip"])
@@ -56,8 +58,20 @@ def ensure_venv(extras: str) -> None:
     # named like the package; none is (the code folders are imported as nbcohort.<area>), so
     # a newcomer's first run does not show that notice as if something were wrong.
     quiet = {**os.environ, "PYTHONWARNINGS": "ignore:::setuptools.command.editable_wheel"}
-    subprocess.check_call([*pip, "-e", f"{ROOT}[{extras}]"], env=quiet)
-    stamp.write_text(digest)
+    subprocess.check_call([*pip, "-e", f"{ROOT}[{extras}]" if extras else str(ROOT)], env=quiet)
+    stamp.write_text(f"{digest}\n{extras}")
+
+
+def extras_to_install(stamp: str, digest: str, extras: str) -> str | None:
+    """The extras to install now (None: nothing), given the stamp of the last install (its
+    pyproject.toml digest and extras). A superset already installed serves, so the demo after
+    the tests (or the other way round) reinstalls nothing; otherwise both sets go in."""
+    wanted = {e for e in extras.split(",") if e}
+    had, _, installed = stamp.partition("\n")
+    have = {e for e in installed.split(",") if e} if had == digest else set()
+    if had == digest and wanted <= have:
+        return None
+    return ",".join(sorted(wanted | have))
 
 
 def ensure_debian_packages() -> None:

@@ -14,7 +14,8 @@ they received and their grades stay with the instructor), their shared artifacts
 "former member"), their reactions as counts, their pulse responses (never linked to
 answers). A review they owe in an open round stays assigned to an inactive member, which
 ``nbcohort review reassign`` moves to the backup pool (``exchange/round_update.py``); the
-report names those rounds. Leaving twice changes nothing.
+report names those rounds, and each active instructor gets a notification saying so.
+Leaving twice changes nothing.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import FORMER_MEMBER
+from nbcohort.cohorts.services.notifications import notify_members
 from nbcohort.cohorts.services.pages import REMOVED_NOTE
 from nbcohort.cohorts.services.rhythm import rhythm_of
 
@@ -161,19 +163,29 @@ def leave(
         .where(HeldPost.author_id == member.id, HeldPost.status != "approved")
         .execution_options(synchronize_session=False)
     )
-    report.owed_reviews = sorted(
-        set(
-            session.scalars(
-                select(ReviewRound.assignment)
-                .join(Allocation, Allocation.round_id == ReviewRound.id)
-                .where(
-                    Allocation.reviewer_id == member.id,
-                    Allocation.status == "assigned",
-                    ReviewRound.status == "open",
-                )
+    owed = list(
+        session.scalars(
+            select(ReviewRound.assignment)
+            .join(Allocation, Allocation.round_id == ReviewRound.id)
+            .where(
+                Allocation.reviewer_id == member.id,
+                Allocation.status == "assigned",
+                ReviewRound.status == "open",
             )
         )
     )
+    report.owed_reviews = sorted(set(owed))
+    if owed:  # whoever asked, the instructors learn it: a learner leaving tells no one else
+        instructors = session.scalars(
+            select(Member.id).where(
+                Member.cohort_id == member.cohort_id,
+                Member.role == "instructor",
+                Member.active.is_(True),
+                Member.id != member.id,
+            )
+        )
+        data = {"assignments": report.owed_reviews, "count": len(owed)}
+        notify_members(session, "reviews_orphaned", {i: data for i in instructors})
     member.name = FORMER_MEMBER
     member.email = None
     member.team = ""

@@ -50,6 +50,8 @@ KINDS = {
     "nudges": "threads where a leader's reply would help (sponsors)",
     # Moderation (#16 part 8): what was decided about my held post or my appeal, and why.
     "moderation": "decisions on my held posts and appeals, with the reason",
+    # Leaving (#16 part 6): reviews a member who left still owed, for staff to move.
+    "reviews_orphaned": "reviews a member who left still owed (instructors)",
 }
 _EXCERPT = 200
 # What each kind's ``data`` holds (so templates and widgets may rely on every key).
@@ -184,6 +186,12 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
         said = f": {data['reason']}" if data.get("reason") else ""
         what = f"{data.get('decision', 'decided on')} your {data.get('what', 'post')}"
         return f"{who} {what}{where}{said}"
+    if kind == "reviews_orphaned":
+        rounds = ", ".join(data.get("assignments", []))
+        return (
+            f"A member left owing {data.get('count', 0)} reviews in {rounds}: move them to the "
+            f"backup pool with 'nbcohort review reassign ASSIGNMENT --due ...'"
+        )
     if kind == "nudges":
         return f"{data.get('count', 0)} threads where a leader's reply would help this week"
     return kind.replace("_", " ").capitalize()

@@ -9,9 +9,10 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select
 
-from nbcohort.cohorts.models import Allocation, Member, ReviewSubmission, utcnow
+from nbcohort.cohorts.models import Allocation, Member, Notification, ReviewSubmission, utcnow
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.leaving import leave
+from nbcohort.cohorts.services.members import add_member
 from nbcohort.exchange import round_close
 from nbcohort.exchange.round_update import update_round
 from tests.exchange.test_review_rounds import _inbox, _open, _submit, any_course  # noqa: F401
@@ -27,9 +28,20 @@ def test_leaving_with_reviews_owed_moves_them_and_grades_stay(any_course):  # no
             _submit(any_course, username, item["allocation_id"])
     fatma_id = any_course.members["fatma"].id
     with any_course.store.write() as s:
+        cohort = s.get_one(Member, fatma_id).cohort
+        add_member(
+            s, Actor.system(), cohort, name="Ivo", email="ivo@example.org", role="instructor"
+        )
         fatma = s.get_one(Member, fatma_id)
         report = leave(s, Actor.of(fatma), fatma)
     assert report.owed_reviews == [ASSIGNMENT]
+    with any_course.store.read() as s:  # the instructors are told, whoever asked to leave
+        told = s.execute(
+            select(Member.role, Notification.data).join(Member, Member.id == Notification.member_id)
+            .where(Notification.kind == "reviews_orphaned")
+        ).all()  # fmt: skip
+    assert told and {role for role, _data in told} == {"instructor"}
+    assert all(data == {"assignments": [ASSIGNMENT], "count": 2} for _role, data in told)
     moved = update_round(any_course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
     assert len(moved.moved) == 2 and all(old == "fatma" for _a, old, _n in moved.moved)
     for _author, _old, new in moved.moved:

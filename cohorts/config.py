@@ -186,7 +186,9 @@ class ServiceSettings(Configurable):
         "failed_auth_window seconds; past that, the address gets 429 with Retry-After for any "
         "token not valid recently, and the token is not looked up. Members whose tokens were "
         "valid in the last day still get in from that address (behind a proxy, such as "
-        "JupyterHub's, every request comes from one address). 0 turns the limit off.",
+        "JupyterHub's, every request comes from one address). The attempts are counted in "
+        "the database, so several service processes or replicas share one count. 0 turns the "
+        "limit off.",
     ).tag(config=True)
     failed_auth_window = Float(
         60.0,

@@ -844,6 +844,18 @@ class Activity(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class FailedLogin(Base):
+    """One failed token attempt from a client address (``api/throttle.py``): shared by every
+    service process, so replicas count an address's tries together. Rows leave the table once
+    they are older than ``ServiceSettings.failed_auth_window``."""
+
+    __tablename__ = "failed_login"
+    __table_args__ = (Index("ix_failed_login_address_at", "address", "at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
 # The search index is the database's own (migration 0009): FTS5 tables named ``search_<table>``
 # (with the shadow tables FTS5 keeps beside them) on SQLite; a generated ``search_terms``
 # column and its GIN index ``ix_<table>_search_terms`` on PostgreSQL. No model reads or writes

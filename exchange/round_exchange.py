@@ -7,6 +7,8 @@ may share no folder with the service: a round collects through the service
 (``RoundServiceCollect``: the service's own vetted collect, its writes into
 ``course/submitted/`` recorded so a failed round puts them back) and uploads every packet to
 the service (``upload_packets``), which then serves a reviewer's packet from its own store.
+A step that fails after uploading some packets withdraws them (``withdraw_packets``):
+nothing of a failed open or update stays on the service.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from nbcohort.exchange.vetted_collect import (
     username_problem,
 )
 
-__all__ = ["RoundServiceCollect", "upload_packets", "uses_service"]
+__all__ = ["RoundServiceCollect", "upload_packets", "uses_service", "withdraw_packets"]
 
 
 def uses_service(config: Config) -> bool:
@@ -73,13 +75,21 @@ class RoundServiceCollect(ServiceCollect):
         self.collection.refused[shown(student)] = f"not collected: {why}"
 
 
-def upload_packets(api: NbGraderAPI, packets: Path, assignment: str) -> list[str]:
-    """Upload every packet folder under ``packets`` to the service (one archive each, as the
-    course's staff); returns their names. Raises ``ExchangeError`` with the service's reason."""
-    exchange = ServiceExchange(
+def _exchange(api: NbGraderAPI) -> ServiceExchange:
+    return ServiceExchange(
         coursedir=api.coursedir, authenticator=api.authenticator, config=api.config
     )
-    sent = []
+
+
+def _path(assignment: str, packet: str) -> str:
+    return f"/assignments/{quote(assignment, safe='')}/packets/{quote(packet, safe='')}"
+
+
+def upload_packets(api: NbGraderAPI, packets: Path, assignment: str, sent: list[str]) -> None:
+    """Upload every packet folder under ``packets`` to the service (one archive each, as the
+    course's staff), adding each name to ``sent`` once the service has it (what to withdraw
+    should the step fail later). Raises ``ExchangeError`` with the service's reason."""
+    exchange = _exchange(api)
     with tempfile.TemporaryDirectory(prefix="nbcohort-packets-") as tmp:
         for folder in sorted(p for p in packets.iterdir() if p.is_dir() and not p.is_symlink()):
             archive = Path(tmp) / "packet.tar"
@@ -87,8 +97,23 @@ def upload_packets(api: NbGraderAPI, packets: Path, assignment: str) -> list[str
                 pack_folder(folder, archive)
             except Invalid as exc:
                 raise ExchangeError(f"packet {folder.name}: {exc}") from None
-            path = f"/assignments/{quote(assignment, safe='')}/packets/{quote(folder.name)}"
-            exchange.upload("PUT", path, archive)
+            exchange.upload("PUT", _path(assignment, folder.name), archive)
             archive.unlink()
             sent.append(folder.name)
-    return sent
+
+
+def withdraw_packets(
+    api: NbGraderAPI, assignment: str, names: list[str], error: BaseException
+) -> None:
+    """Withdraw the uploaded packets ``names`` of a step that failed with ``error`` (no round
+    uses them). A packet that cannot be withdrawn (the service gone meanwhile) is named in a
+    note on ``error``, so the instructor learns what stays behind."""
+    exchange = _exchange(api)
+    left = []
+    for name in names:
+        try:
+            exchange.call("DELETE", _path(assignment, name))
+        except ExchangeError as exc:
+            left.append(f"{name} ({exc})")
+    if left:
+        error.add_note("these packets stay on the service: " + "; ".join(left))

@@ -33,7 +33,7 @@ from nbcohort.exchange.allocation import AllocationError, allocate, check
 from nbcohort.exchange.nbgrader_io import collect
 from nbcohort.exchange.packets import write_packets
 from nbcohort.exchange.round_context import RoundContext, RoundError, round_lock
-from nbcohort.exchange.round_exchange import upload_packets, uses_service
+from nbcohort.exchange.round_exchange import upload_packets, uses_service, withdraw_packets
 from nbcohort.exchange.round_submissions import take_submissions
 from nbcohort.exchange.rubric import ReviewSpec
 
@@ -118,6 +118,7 @@ def _open_locked(
     batch = collect(ctx.api, assignment)
     report.excluded.update(batch.refused)
     folder = ctx.data_dir / "reviews" / ctx.cohort / f"{assignment}-{secrets.token_hex(4)}"
+    uploaded: list[str] = []  # packets the service has: withdrawn if the open fails
     try:
         if not batch.submissions:
             raise RoundError(
@@ -148,7 +149,7 @@ def _open_locked(
         settings = {**spec.settings_json(), "excluded": report.excluded}
         if uses_service(ctx.config):
             try:
-                upload_packets(ctx.api, folder / "packets", assignment)
+                upload_packets(ctx.api, folder / "packets", assignment, uploaded)
             except ExchangeError as exc:
                 raise RoundError(f"the packets could not be uploaded: {exc}") from None
             settings["packets"] = "exchange"
@@ -176,9 +177,11 @@ def _open_locked(
                 pairs=entries,
             )
             report.round_id = rnd.id
-    except BaseException:
+    except BaseException as exc:
         shutil.rmtree(folder, ignore_errors=True)
         batch.undo()
+        if uploaded:
+            withdraw_packets(ctx.api, assignment, uploaded, exc)
         raise
     batch.keep()
     report.submissions, report.allocations = len(authors), len(entries)

@@ -50,7 +50,7 @@ from nbcohort.exchange.round_context import (
     members_by_username,
     round_lock,
 )
-from nbcohort.exchange.round_exchange import upload_packets
+from nbcohort.exchange.round_exchange import upload_packets, withdraw_packets
 from nbcohort.exchange.round_submissions import take_submissions
 from nbcohort.exchange.rubric import ReviewSpec
 
@@ -99,6 +99,7 @@ def _update_locked(
         kept = " (the round keeps the submission it has)" if student in state.authors else ""
         report.excluded[student] = f"newer submission not collected{kept}: {why}"
     new = [st for st in collected.submissions if st not in state.authors]
+    uploaded: list[str] = []  # new packets the service has: withdrawn if the update fails
     try:
         taken = take_submissions(ctx, assignment, collected.submissions, folder, state.authors)
         report.excluded.update(taken.excluded)
@@ -155,7 +156,7 @@ def _update_locked(
         )
         if in_exchange and codes:  # the service serves this round's packets from its store
             try:
-                upload_packets(ctx.api, folder / batch, assignment)
+                upload_packets(ctx.api, folder / batch, assignment, uploaded)
             except ExchangeError as exc:
                 raise RoundError(f"the new packets could not be uploaded: {exc}") from None
         ids = {u: m.id for u, m in members.items()}
@@ -187,11 +188,13 @@ def _update_locked(
                 pairs=entries,
                 due_at=due,
             )
-    except BaseException:
+    except BaseException as exc:
         for student in new:
             shutil.rmtree(folder / "submissions" / student, ignore_errors=True)
         shutil.rmtree(folder / batch, ignore_errors=True)
         collected.undo()
+        if uploaded:
+            withdraw_packets(ctx.api, assignment, uploaded, exc)
         raise
     collected.keep()
     return report

@@ -106,8 +106,10 @@ def make_app(
         settings=settings,
         rules=rules or CommunitySettings(),
         auth=auth or _authenticator(service_store, settings, hub),
-        units=Units(service_store, executor, batcher, watch),
-        failed_attempts=FailedAttempts(settings.failed_auth_limit, settings.failed_auth_window),
+        units=(units := Units(service_store, executor, batcher, watch)),
+        failed_attempts=FailedAttempts(
+            units, settings.failed_auth_limit, settings.failed_auth_window
+        ),
         pages=pages,
         watch=watch,
         owns_store=service_store is not store,

@@ -94,7 +94,7 @@ class ApiHandler(RequestHandler):
         ctx, header = self.ctx, self.request.headers.get("Authorization")
         address = self.request.remote_ip or ""
         if header and not ctx.auth.recognizes(header):
-            wait = ctx.failed_attempts.retry_after(address)
+            wait = await ctx.failed_attempts.retry_after(address)
             if wait is not None:
                 raise Refusal(
                     429,
@@ -106,7 +106,7 @@ class ApiHandler(RequestHandler):
             return await ctx.auth.authenticate(header, self._cohort_named())
         except Unauthorized:
             if header:
-                ctx.failed_attempts.failed(address)
+                await ctx.failed_attempts.failed(address)
             raise
 
     def _cohort_named(self) -> str | None:

@@ -1,54 +1,74 @@
-"""Failed token attempts, counted per client address.
+"""Failed token attempts, counted per client address in the database (``failed_login``).
 
 Past ``limit`` failures within ``window`` seconds, an address is refused (429, Retry-After)
 for any token the service does not recognise, without looking it up; members whose tokens
 were valid recently still get in from there (a JupyterHub proxy is one address for everyone).
+
+The count is shared by every service process on the database: with several replicas behind
+the hub's proxy an attacker gets the same number of tries as with one, not one allowance per
+replica. One row per failure, the window's rows only: a failure deletes its address's rows
+that have left the window (and, now and then, everyone's), and an address that is refused is
+not counted again, so an address holds at most about ``limit`` rows. Only a request whose
+token the service does not recognise reads the table; members' requests never do.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections import OrderedDict, deque
+import random
+from datetime import timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from nbcohort.cohorts.api.units import Units
+from nbcohort.cohorts.models import FailedLogin, utcnow
 
 __all__ = ["FailedAttempts"]
 
+_ADDRESS = 64  # the column's length: an IPv6 address with a zone fits
+_SWEEP = 0.01  # the share of failures that also delete every address's old rows
+
 
 class FailedAttempts:
-    """Sliding-window counts of failed token attempts per address; bounded in memory."""
+    """Sliding-window counts of failed token attempts per address, in the shared database."""
 
-    def __init__(self, limit: int, window: float, max_addresses: int = 10_000) -> None:
-        self.limit, self.window, self.max_addresses = limit, window, max_addresses
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
+    def __init__(self, units: Units, limit: int, window: float) -> None:
+        self.units, self.limit, self.window = units, limit, window
 
-    def retry_after(self, address: str) -> int | None:
+    async def retry_after(self, address: str) -> int | None:
         """Seconds until ``address`` may try an unknown token again; None when it may now."""
         if self.limit <= 0:
             return None
-        with self._lock:
-            times = self._seen.get(address)
-            if times is None:
-                return None
-            self._forget_old(times, time.monotonic())
-            if len(times) < self.limit:
-                return None
-            return max(1, math.ceil(times[0] + self.window - time.monotonic()))
+        return await self.units.read(lambda s: self._retry_after(s, address[:_ADDRESS]))
 
-    def failed(self, address: str) -> None:
+    def _retry_after(self, session: Session, address: str) -> int | None:
+        now = utcnow()
+        times = session.scalars(
+            select(FailedLogin.at)
+            .where(FailedLogin.address == address, FailedLogin.at > now - self._span())
+            .order_by(FailedLogin.at.desc())
+            .limit(self.limit)
+        ).all()
+        if len(times) < self.limit:
+            return None
+        left = (times[-1] + self._span() - now).total_seconds()  # the oldest of the last few
+        return max(1, math.ceil(left))
+
+    async def failed(self, address: str) -> None:
         """Count one failed attempt from ``address``."""
         if self.limit <= 0:
             return
-        now = time.monotonic()
-        with self._lock:
-            times = self._seen.pop(address, None) or deque(maxlen=self.limit)
-            self._forget_old(times, now)
-            times.append(now)
-            self._seen[address] = times  # most recent last: the oldest go first
-            while len(self._seen) > self.max_addresses:
-                self._seen.popitem(last=False)
+        sweep = random.random() < _SWEEP
+        await self.units.write(lambda s: self._failed(s, address[:_ADDRESS], sweep))
 
-    def _forget_old(self, times: deque[float], now: float) -> None:
-        while times and times[0] <= now - self.window:
-            times.popleft()
+    def _failed(self, session: Session, address: str, sweep: bool) -> None:
+        now = utcnow()
+        old = FailedLogin.at <= now - self._span()
+        session.execute(
+            delete(FailedLogin).where(old if sweep else (old & (FailedLogin.address == address)))
+        )
+        session.add(FailedLogin(address=address, at=now))
+
+    def _span(self) -> timedelta:
+        return timedelta(seconds=self.window)

@@ -10,8 +10,10 @@ their roles. nbgrader's instructor tools (formgrader, Create Assignment, course 
 turned off in every server but the instructors' (``learner_jupyter_config``, put first on a
 learner's JUPYTER_CONFIG_PATH by the spawner's ``pre_spawn_hook``).
 
-nbgrader's default exchange on the demo's folder serves every server until the exchange
-plugin of #18 part 3 lands.
+nbgrader's exchange is the service exchange (``nbcohort.exchange.service_exchange``, set by
+the hub's ``jupyter_config.py``): releases, submissions, feedback and review packets go
+through the service with each user's own hub token, and no folder is shared by two servers.
+The review round the demo opens on its first run goes the same way, once the hub is up.
 """
 
 from __future__ import annotations
@@ -112,8 +114,11 @@ c.NbCohort.db_url = {cmd.settings().db_url!r}
 c.ClientSettings.url = {f"{self.url}/{prefix}"!r}  # through the hub's proxy
 if os.environ.get("JUPYTERHUB_USER"):  # a user's single-user server, not the service
     c.ServerApp.root_dir = os.environ["HOME"]
-    # nbgrader's default exchange takes the student's word; the server says which hub user.
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
+# The service exchange (the hub's lines): its course id is the cohort's slug; the service
+# keeps its archives in a folder of its own, not nbgrader's filesystem exchange.
+c.CourseDirectory.course_id = {DEMO_SLUG!r}
+c.ExchangeSettings.root = {str(self.folder / "exchange")!r}
 """
         )
         from nbcohort.cohorts.cli.demo import learner_jupyter_config
@@ -192,6 +197,35 @@ c.Spawner.pre_spawn_hook = pre_spawn_hook
             return requests.get(url, timeout=2).status_code == 200
         return False
 
+    def token(self, username: str) -> str:
+        """A new hub token of ``username``, logging in through the hub's REST API with the
+        demo's password (as a person's script would)."""
+        resp = requests.post(
+            f"{self.url}/hub/api/users/{username}/tokens",
+            json={"auth": {"username": username, "password": self.password}, "note": "demo"},
+            timeout=60,
+        )
+        if resp.status_code != 201:
+            raise CommandError(
+                f"the hub gave {username} no token ({resp.status_code}); see {self.log}"
+            )
+        return str(resp.json()["token"])
+
+    def seed_round(self, cmd: DemoCommand, by_role: dict[str, list[str]]) -> str:
+        """The demo's review round (first run), through the service exchange with the
+        authors' and the instructor's own hub tokens; the line saying what was done."""
+        from nbcohort.cohorts.cli.demo_review import seed_review_round
+
+        store = cmd.open_store(upgrade=False)
+        try:
+            authors = by_role["learner"][:AUTHORS]  # the printed learner and reviewer among them
+            tokens = {name: self.token(name) for name in authors}
+            tokens[""] = self.token(by_role["instructor"][0])
+            service = f"{self.url}/services/nbcohort"
+            return seed_review_round(cmd, store, service, tokens, authors)
+        finally:
+            store.close()
+
     def wait(self) -> None:
         if self.proc is not None:
             self.proc.wait()
@@ -219,20 +253,15 @@ def stop_hub(proc: subprocess.Popen[bytes] | None, folder: Path, grace: float) -
 
 
 def run_hub_demo(cmd: DemoCommand) -> None:
-    """Seed (first run), release the course, start the hub, print the logins, wait for Ctrl-C."""
-    from nbcohort.cohorts.cli.demo_review import seed_review_round
-
+    """Seed (first run), release the course, start the hub, open the demo's review round
+    through the service exchange (first run), print the logins, wait for Ctrl-C."""
     store = cmd.open_store(upgrade=True)
     try:
         cmd.seed(store)
         people, by_role = logins(store)
-        template = cmd.workspace_for(people[0].username)
-        # The learner and the reviewer printed are among the authors: each has packets.
-        opened = seed_review_round(cmd, store, by_role["learner"][:AUTHORS])
-        if opened:
-            print(opened, flush=True)
     finally:
         store.close()
+    template = cmd.workspace_for(people[0].username)
     hub = HubDemo(cmd, template, by_role)
     print(f"starting JupyterHub on {hub.url} (its log: {hub.log}) …", flush=True)
     signal.signal(signal.SIGTERM, _interrupt)  # a service manager's stop: as Ctrl-C
@@ -240,6 +269,9 @@ def run_hub_demo(cmd: DemoCommand) -> None:
     signal.signal(signal.SIGINT, _interrupt)
     try:
         hub.start()
+        opened = hub.seed_round(cmd, by_role)
+        if opened:
+            print(opened, flush=True)
         print(f"\nJupyterHub        : {hub.url}/hub/login")
         print(f"password          : {hub.password} (every user's: DummyAuthenticator, a demo)")
         for login in people:

@@ -39,6 +39,7 @@ __all__ = [
     "Upload",
     "archive_of",
     "blob_path",
+    "check_course",
     "check_upload",
     "publish",
     "releases",
@@ -59,6 +60,11 @@ class Upload:
     size: int
     sha256: str
     blob: str  # the archive's name under ``root/blobs`` once published
+
+
+def check_course(cohort: Cohort, course: str) -> None:
+    """Refuse a course id that is not the cohort's slug (NotFound, naming the right one)."""
+    _course(cohort, course)
 
 
 def _course(cohort: Cohort, course: str) -> None:

@@ -2,7 +2,11 @@
 server has no folder in common with the service, ``nbcohort review open`` uploads each packet
 (``exchange.publish`` kind ``packet``, staff only) and the service reads a reviewer's packet
 from here (``review_packets``: only the reviewer's own live allocation). A packet is keyed by
-the folder name ``Allocation.packet`` ends with, unique in the cohort."""
+the folder name ``Allocation.packet`` ends with, unique in the cohort.
+
+A round that fails to open after some of its packets are uploaded withdraws them
+(``withdraw_packet``): a packet no round's allocation names is removed, row and archive, so
+a failed open leaves nothing half-written on the service. A packet a round uses stays."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import re
 import tarfile
 from pathlib import Path, PurePosixPath
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import Cohort, ExchangeFile
+from nbcohort.cohorts.models import Allocation, Cohort, ExchangeFile, ReviewRound
+from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
 
-__all__ = ["check_packet", "packet_archive_files", "packet_key"]
+__all__ = ["check_packet", "packet_archive_files", "packet_key", "withdraw_packet"]
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,159}")
 
@@ -68,3 +73,29 @@ def packet_archive_files(
                 with handle:
                     files[str(PurePosixPath(member.name))] = handle.read()
     return files
+
+
+def withdraw_packet(session: Session, actor: Actor, cohort: Cohort, key: str) -> str | None:
+    """Remove the uploaded packet ``<assignment>/<packet>`` that no round uses (staff only):
+    what an open that failed after uploading it calls. Returns the archive's blob name for
+    the caller to delete once this unit commits; None when there is no such packet (already
+    withdrawn: withdrawing again is no error). A packet a round's allocation names is a
+    Conflict: it is a live round's, not a failed open's."""
+    require(actor, "exchange.manage", cohort.id)
+    assignment, code = packet_key(key)
+    row = _row(session, cohort, code)
+    if row is None or row.assignment != assignment:
+        return None
+    used = session.scalar(
+        select(Allocation.id)
+        .join(ReviewRound, Allocation.round_id == ReviewRound.id)
+        .where(
+            ReviewRound.cohort_id == cohort.id,
+            or_(Allocation.packet == code, Allocation.packet.like(f"%/{code}")),
+        )
+        .limit(1)
+    )
+    if used is not None:
+        raise Conflict(f"packet {code!r} belongs to an open review round", field="packet")
+    session.delete(row)
+    return row.blob

@@ -293,6 +293,10 @@ TABLE: list[Row] = [
     row("PUT", f"/exchange/{NAME}/assignments/{NAME}/packets/([^/]{{1,160}})", STAFF,
         "/exchange/{course}/assignments/ps1/packets/{unique}", ok=201, resource="course",
         lookup_first=True, body=TAR),
+    # A failed open withdraws its packets; one no round uses (here: none such) is 204.
+    row("DELETE", f"/exchange/{NAME}/assignments/{NAME}/packets/([^/]{{1,160}})", STAFF,
+        "/exchange/{course}/assignments/ps1/packets/{unique}", ok=204, resource="course",
+        lookup_first=True),
     # community_shared.py: not graduated here, refused alike (see community_cases())
     row("GET", "/community/artifacts", EVERYONE, ok=403),
     row("GET", "/community/events", EVERYONE, ok=403),

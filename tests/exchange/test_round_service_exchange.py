@@ -10,18 +10,27 @@ from __future__ import annotations
 import io
 import os
 import tarfile
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import func, select
 from traitlets.config import Config
 
 from nbcohort.cohorts.client import ClientError, CohortClient
-from nbcohort.cohorts.models import Allocation, Cohort, ExchangeFile, Member, ReviewRound
+from nbcohort.cohorts.models import (
+    Activity,
+    Allocation,
+    Cohort,
+    ExchangeFile,
+    Member,
+    ReviewRound,
+)
 from nbcohort.cohorts.services import reviews
 from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.store import Store
 from nbcohort.exchange.round_close import close
 from nbcohort.exchange.round_context import RoundError
 from nbcohort.exchange.round_open import open_round
@@ -84,9 +93,163 @@ def opened(shared_service: SharedService, tmp_path_factory: pytest.TempPathFacto
     with pytest.raises(RoundError, match="cannot allocate 9 reviewers"):
         open_round(ctx, ASSIGNMENT, due=due_in(7), reviewers=9, seed=3)  # type: ignore[arg-type]
     left = sorted(p.name for p in (course.root / "submitted").glob("*/*"))
+    failed = _opens_failing_midway(course, shared_service)
     report = open_round(ctx, ASSIGNMENT, due=due_in(7), reviewers=2, seed=3)  # type: ignore[arg-type]
     return {"course": course, "ctx": ctx, "report": report, "tokens": tokens, "tmp": tmp,
-            "left_after_failure": left}  # fmt: skip
+            "left_after_failure": left, "failed_midway": failed}  # fmt: skip
+
+
+def _blobs(shared: SharedService) -> set[str]:
+    return {p.name for p in (shared.data / "exchange" / "blobs").glob("*")}
+
+
+@contextmanager
+def refusing_inserts(store: Store, table: str, when: str) -> Iterator[None]:
+    """The database itself refuses a row of ``table`` while ``when`` (SQL on ``NEW`` and the
+    tables) holds, as a full disk or a failing database would: a trigger, on SQLite and on
+    PostgreSQL, dropped after."""
+    name = f"refuse_{table}"
+    with store.engine.begin() as conn:
+        if store.engine.dialect.name == "sqlite":
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {name} BEFORE INSERT ON {table} WHEN {when} "
+                "BEGIN SELECT RAISE(ABORT, 'the disk is full'); END"
+            )
+        else:
+            conn.exec_driver_sql(
+                f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                f"IF {when} THEN RAISE EXCEPTION 'the disk is full'; END IF; RETURN NEW; END $$"
+            )
+            conn.exec_driver_sql(
+                f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {name}()"
+            )
+    try:
+        yield
+    finally:
+        with store.engine.begin() as conn:
+            conn.exec_driver_sql(
+                f"DROP TRIGGER {name}"
+                + ("" if store.engine.dialect.name == "sqlite" else f" ON {table}")
+            )
+            if store.engine.dialect.name != "sqlite":
+                conn.exec_driver_sql(f"DROP FUNCTION {name}()")
+
+
+def _packets(course: PeerCourse) -> tuple[int, int]:
+    """(packets the service was sent, packet rows it keeps) for the course's cohort."""
+    with course.store.read() as s:
+        sent = s.scalar(
+            select(func.count())
+            .select_from(Activity)
+            .where(Activity.cohort_id == course.cohort_id, Activity.verb == "exchange.packet")
+        )
+        rows = s.scalar(
+            select(func.count())
+            .select_from(ExchangeFile)
+            .where(ExchangeFile.cohort_id == course.cohort_id, ExchangeFile.kind == "packet")
+        )
+    return int(sent or 0), int(rows or 0)
+
+
+def _opens_failing_midway(course: PeerCourse, shared: SharedService) -> dict:
+    """Two opens that fail after packets reached the service, the database refusing for real:
+    the fourth packet's row (the service answers 500 midway through the uploads), then the
+    round's own row (after every packet is uploaded). What each left behind."""
+    cohort, found = course.cohort_id, {}
+    fourth = (
+        f"NEW.kind = 'packet' AND NEW.cohort_id = {cohort} AND (SELECT count(*) FROM "
+        f"exchange_file WHERE kind = 'packet' AND cohort_id = {cohort}) >= 3"
+    )
+    for step, table, when, error in (
+        ("upload", "exchange_file", fourth, RoundError),
+        ("round", "review_round", f"NEW.cohort_id = {cohort}", Exception),
+    ):
+        blobs, before = _blobs(shared), _packets(course)[0]
+        with refusing_inserts(shared.store, table, when), pytest.raises(error) as failed:
+            open_round(course.context(), ASSIGNMENT, due=due_in(7), reviewers=2, seed=3)  # type: ignore[arg-type]
+        sent, rows = _packets(course)
+        found[step] = {
+            "error": str(failed.value),
+            "sent": sent - before,
+            "rows": rows,
+            "blobs_back": _blobs(shared) == blobs,
+            "notes": getattr(failed.value, "__notes__", []),
+            "submitted": sorted(p.name for p in (course.root / "submitted").glob("*/*")),
+        }
+    return found
+
+
+def test_an_open_failing_midway_leaves_no_packet_on_the_service(opened: dict) -> None:
+    upload, last = opened["failed_midway"]["upload"], opened["failed_midway"]["round"]
+    assert upload["sent"] == 3, upload  # three packets reached the service, the fourth failed
+    assert "could not be uploaded" in upload["error"] and "500" in upload["error"], upload
+    assert last["sent"] == 8, last  # every packet reached the service, then the round failed
+    # PostgreSQL says the trigger's reason; SQLite calls a trigger's refusal a constraint,
+    # which create_round reads as a round opened meanwhile.
+    assert "the disk is full" in last["error"] or "already open" in last["error"], last
+    for failed in (upload, last):  # the service keeps none of them; the course none either
+        assert failed["rows"] == 0 and failed["blobs_back"], failed
+        assert failed["notes"] == [] and failed["submitted"] == [], failed
+
+
+@pytest.mark.parametrize(
+    ("who", "packet", "status", "says"),
+    [
+        ("ana", "live", 403, ""),  # a learner withdraws nothing
+        ("ivo", "live", 409, "belongs to an open review round"),
+        ("ivo", "project-1-00000000000000aa", 204, ""),  # none such: withdrawn already
+        ("ivo", "a..b", 422, "not a packet name"),
+        ("oz", "live", 404, "no course"),  # another cohort's instructor
+    ],
+)
+def test_packet_withdrawals_refused(
+    opened: dict, shared_service: SharedService, who: str, packet: str, status: int, says: str
+) -> None:
+    course = opened["course"]
+    if packet == "live":
+        packet = Path(next(iter(_allocations(course).values()))[2]).name
+    token = opened["tokens"].get(who) or course.config.ServiceExchange.token
+    if who == "oz":
+        token = _other_cohorts_instructor(shared_service)
+    resp = requests.delete(
+        f"{shared_service.service.url}/api/v1/exchange/{course.cohort}/assignments/"
+        f"{ASSIGNMENT}/packets/{packet}",
+        headers={"Authorization": f"token {token}"},
+        timeout=10,
+    )
+    assert resp.status_code == status, resp.text
+    assert says in resp.text
+    assert {Path(p).name for _r, _a, p in _allocations(course).values()} <= _uploaded(course)
+
+
+def _uploaded(course: PeerCourse) -> set[str]:
+    with course.store.read() as s:
+        return set(
+            s.scalars(
+                select(ExchangeFile.packet).where(
+                    ExchangeFile.cohort_id == course.cohort_id, ExchangeFile.kind == "packet"
+                )
+            )
+        )
+
+
+def _other_cohorts_instructor(shared_service: SharedService) -> str:
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
+    from nbcohort.cohorts.services.members import add_member
+
+    with shared_service.store.write() as s:
+        cohort = create_cohort(s, Actor.system(), new_slug("elsewhere"), "Elsewhere")
+        boss = add_member(
+            s,
+            Actor.system(),
+            s.get_one(Cohort, cohort.id),
+            name="Oz",
+            email="oz@example.org",
+            role="instructor",
+            username="oz",
+        )
+        return mint_token(s, Actor.system(), boss, "test")
 
 
 def _allocations(course: PeerCourse) -> dict[int, tuple[str, str, str]]:

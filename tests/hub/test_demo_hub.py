@@ -1,8 +1,10 @@
 """``nbcohort demo --hub`` (what ``python3 dev.py demo --hub`` runs) started as a user starts
 it: a subprocess with CI=true and no stdin. The learner and the instructor it prints log in
 through the hub's REST API with the printed password, start their servers and run code in
-their own kernels; only the instructor's server has nbgrader's formgrader. Ctrl-C (SIGINT)
-stops it all: no process of it is left and its ports are free."""
+their own kernels; only the instructor's server has nbgrader's formgrader. nbgrader's exchange
+is the service exchange: the review round's submissions, the packets and a learner's
+``nbgrader list`` go through the service, and nbgrader's filesystem exchange stays empty.
+Ctrl-C (SIGINT) stops it all: no process of it is left and its ports are free."""
 
 from __future__ import annotations
 
@@ -124,6 +126,16 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Demo, Path,
                 proc.kill()
 
 
+@contextlib.contextmanager
+def exchange_kinds(data: Path) -> Iterator[dict[str, int]]:
+    """How many exchange files of each kind the demo's service keeps (its SQLite store)."""
+    import sqlite3
+
+    (found,) = data.glob("*.sqlite")
+    with contextlib.closing(sqlite3.connect(found)) as db:
+        yield dict(db.execute("SELECT kind, count(*) FROM exchange_file GROUP BY kind").fetchall())
+
+
 def printed(lines: list[str], label: str) -> str:
     found = [line.split(":", 1)[1].strip() for line in lines if line.startswith(label)]
     assert found, f"no {label!r} line in:\n" + "\n".join(lines)
@@ -180,6 +192,21 @@ def test_three_logins_the_service_for_all_and_formgrader_for_the_instructor_only
         assert member["role"] == ("instructor" if name == instructor else "learner")
         home = clone / ".nbcohort" / "demo" / "hub" / "home" / name
         assert (home / "module-1" / "01-loading-data.ipynb").is_file()  # the released course
+    listed = Kernel(urls[learner], tokens[learner])
+    try:  # nbgrader's own `list` in the learner's server: released through the service
+        shown = listed.run(
+            "import json, os, subprocess, sys\n"
+            "done = subprocess.run([sys.executable, '-m', 'nbgrader', 'list'], text=True,"
+            " capture_output=True, cwd=os.environ['HOME'])\n"
+            "print(json.dumps(done.stdout + done.stderr))"
+        )
+    finally:
+        listed.shutdown()
+    assert re.search(r"demo\s+project-1", json.loads(shown.strip().splitlines()[-1])), shown
+    data = clone / ".nbcohort"
+    with exchange_kinds(data) as rows:  # the round's packets are the service's, uploaded
+        assert rows == {"packet": 10, "release": 1, "submission": 5}, rows
+    assert not list((data / "exchange").glob("*/outbound")), "the filesystem exchange was used"
 
     def formgrader(name: str) -> int:
         headers = {"Authorization": f"token {tokens[name]}"}

@@ -31,6 +31,7 @@ from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import exchange
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import NotFound, ServiceError
+from nbcohort.cohorts.services.exchange_packets import withdraw_packet
 from nbcohort.cohorts.store import CommitUnknown
 
 __all__ = ["ROUTES"]
@@ -256,6 +257,25 @@ class PacketHandler(_UploadHandler):
 
     async def put(self, course: str, assignment: str, packet: str) -> None:
         await self._publish(course, f"{assignment}/{packet}")
+
+    async def delete(self, course: str, assignment: str, packet: str) -> None:
+        """Withdraw a packet no round uses (a failed open's): its row, then its archive."""
+        key = f"{assignment}/{packet}"
+
+        def work(s: Session, a: Actor, c: Cohort) -> str | None:
+            exchange.check_course(c, course)
+            return withdraw_packet(s, a, c, key)
+
+        try:
+            root = self.root()
+            blob = await self.unit(work, write=True)
+        except ServiceError as exc:
+            self.refuse(exc)
+            return
+        if blob is not None:
+            exchange.blob_path(root, blob).unlink(missing_ok=True)
+        self.set_status(204)
+        self.finish()
 
 
 ROUTES = [

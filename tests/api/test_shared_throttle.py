@@ -1,0 +1,89 @@
+"""The failed-login throttle is shared by every service process on one database (#18 part 6,
+several replicas): two ``nbcohort serve`` processes on the same SQLite file or PostgreSQL
+database, failed tokens sent to both, and the limit holds for the pair as for one. A member's
+valid token still gets in from the refused address; the window passing lets it try again."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+import requests
+from sqlalchemy import func, select
+
+from nbcohort.cohorts.models import FailedLogin
+from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.services.cohort_registry import create_cohort
+from nbcohort.cohorts.services.members import add_member
+from nbcohort.cohorts.store import Store
+from tests.conftest import fresh_database
+from tests.helpers.processes import ServiceProcess
+
+LIMIT, WINDOW = 4, 3.0
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def replicas(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[list[ServiceProcess], Store, str]]:
+    """Two service processes (replicas) on one database, and a member's token."""
+    tmp = tmp_path_factory.mktemp("replicas")
+    with fresh_database(request, request.param, tmp) as url:
+        store = Store.open(url)
+        with store.write() as s:
+            cohort = create_cohort(s, Actor.system(), "throttle", "Throttle")
+            ana = add_member(s, Actor.system(), cohort, name="Ana", email="ana@example.org")
+            token = mint_token(s, Actor.system(), ana, "test")
+        services = []
+        try:
+            for name in ("a", "b"):
+                (tmp / name).mkdir()
+                svc = ServiceProcess(tmp / name, url)
+                svc.args += [
+                    f"--ServiceSettings.failed_auth_limit={LIMIT}",
+                    f"--ServiceSettings.failed_auth_window={WINDOW}",
+                ]
+                services.append(svc.start())
+            yield services, store, token
+        finally:
+            for svc in services:
+                svc.stop()
+            store.close()
+
+
+def _me(svc: ServiceProcess, token: str) -> requests.Response:
+    return requests.get(
+        svc.url + "/api/v1/me", headers={"Authorization": f"token {token}"}, timeout=10
+    )
+
+
+def test_two_replicas_count_one_address_together(
+    replicas: tuple[list[ServiceProcess], Store, str],
+) -> None:
+    (a, b), store, token = replicas
+    assert [_me(svc, token).status_code for svc in (a, b)] == [200, 200]  # Ana, earlier today
+    # Half the allowance on each replica: each alone would still let the address try.
+    answers = [_me(svc, f"nbc_guess{i}").status_code for i, svc in enumerate([a, b] * (LIMIT // 2))]
+    assert answers == [401] * LIMIT
+    for svc in (a, b):  # the limit is reached for both, whichever was tried more
+        refused = _me(svc, "nbc_one-more-guess")
+        assert refused.status_code == 429, refused.text
+        assert "too many failed token attempts" in refused.json()["message"]
+        assert 1 <= int(refused.headers["Retry-After"]) <= WINDOW
+    # A member's own token, valid there recently, still gets in from the refused address.
+    assert [_me(svc, token).status_code for svc in (a, b)] == [200, 200]
+    with store.read() as s:  # refused tries are not counted: the table stays small
+        assert s.scalar(select(func.count()).select_from(FailedLogin)) == LIMIT
+    # Once the window has passed (the failures aged by it), the address may try again.
+    _age(store, WINDOW)
+    assert _me(a, "nbc_later-guess").status_code == 401
+    with store.read() as s:  # and its failures older than the window went with that one
+        assert s.scalar(select(func.count()).select_from(FailedLogin)) == 1
+
+
+def _age(store: Store, seconds: float) -> None:
+    """Every failure ``seconds`` older, as if that time had passed (no sleep)."""
+    with store.write() as s:
+        for row in s.scalars(select(FailedLogin)):
+            row.at -= timedelta(seconds=seconds)

@@ -97,7 +97,12 @@ def hub_actor(member: Member, groups: Collection[str], confirming: Collection[st
     if confirming and not set(groups) & set(confirming):
         needed = " or ".join(sorted(confirming))
         raise RoleNotConfirmed(
-            f"the roster makes {member.username!r} a {member.role}, which also needs hub group "
+            f"the roster makes {member.username!r} {_article(member.role)} {member.role}, "
+            "which also needs hub group "
             f"{needed} (c.HubSettings.role_groups); ask the hub's administrator"
         )
     return Actor.of(member)
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

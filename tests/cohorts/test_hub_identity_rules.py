@@ -72,7 +72,7 @@ def test_a_role_a_group_is_named_for_needs_that_group_and_a_group_never_grants(s
     groups = HubSettings(config=Config()).groups_for
     with pytest.raises(
         RoleNotConfirmed,
-        match="'ivo' a instructor, which also needs hub group nbcohort-instructors",
+        match="'ivo' an instructor, which also needs hub group nbcohort-instructors",
     ):
         hub_actor(ivo, ["nbcohort-facilitators"], groups("instructor"))
     assert hub_actor(ivo, ["nbcohort-instructors"], groups("instructor")).role == "instructor"

@@ -137,7 +137,8 @@ def appoint_champion(session: Session, actor: Actor, cohort: Cohort, member: Mem
         raise Conflict(f"{member.username!r} is already a champion", field="member")
     if member.role not in CANDIDATE_ROLES:
         raise Invalid(
-            f"{member.username!r} is a {member.role}; only learners and alumni become champions",
+            f"{member.username!r} is {'an' if member.role[:1] in 'aeiou' else 'a'} {member.role}; "
+            "only learners and alumni become champions",
             field="member",
         )
     if member.champion_opt_out:

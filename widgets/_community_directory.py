@@ -10,7 +10,7 @@ from typing import Any
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
-from nbcohort.cohorts.pages.community_sections import library_items, member_items
+from nbcohort.widgets.display.community_sections import library_items, member_items
 from nbcohort.widgets._connection import Connection
 from nbcohort.widgets._style import button, status
 

@@ -1,10 +1,8 @@
 """The Voila pages: page notebooks (``cohort.ipynb``, ``leader.ipynb``, ``dashboard.ipynb``,
-``community.ipynb``) made of widgets over the member's client, and what renders their content
-for both Voila and the static export: ``sections`` (the cohort activity page),
-``community_sections`` (the community-of-practice page), ``leader`` (the one-pager),
-``charts`` (Vega-Lite specs drawn as SVG, and their tables), ``tables`` (HTML and CSV),
-``export`` (one static HTML file; the only module here that reads the services layer, for
-the CLI)."""
+``community.ipynb``) made of widgets over the member's client, and ``export`` (one static
+HTML file, for the CLI: it reads the services layer and renders with the same display code
+as the widgets, ``nbcohort.widgets.display``). What the pages show is the widgets' own code;
+nothing under ``nbcohort.widgets`` imports this package."""
 
 from __future__ import annotations
 

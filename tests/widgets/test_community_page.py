@@ -11,8 +11,8 @@ from sqlalchemy import select
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.cohort_checks import check_cohort_file
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.community_sections import community_sections, member_items
-from nbcohort.cohorts.pages.sections import Refused
+from nbcohort.widgets.display.community_sections import community_sections, member_items
+from nbcohort.widgets.display.sections import Refused
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.graduation import graduate

@@ -12,7 +12,7 @@ import html
 from collections import Counter
 from typing import Any
 
-from nbcohort.cohorts.pages.sections import Refused, Section, when
+from nbcohort.widgets.display.sections import Refused, Section, when
 
 __all__ = ["community_sections", "library_items", "member_items"]
 

@@ -34,26 +34,33 @@ pytestmark = [
 
 OURS = ".jp-OutputArea-output"  # what the kernel rendered: nbcohort's widgets and pages
 RULES = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
-# What of ours at the current viewport cannot be seen without a sideways scroll of the page:
-# an output area wider than the window, or a control (button, box, link) of ours reaching
-# past the window or cut off by a box of ours that hides its overflow. A control inside a
-# box of ours that scrolls (a wide table) is reachable there. [what, its text] each.
+# What of ours at the current viewport cannot be seen without a sideways scroll: an output
+# area wider than the window or wider inside than itself (JupyterLab's output areas scroll
+# sideways), or a control (button, box, link) of ours reaching past the window or cut off by a
+# box of ours that hides its overflow, or a button whose label its row squeezes ("Sea…"). A
+# control inside a box of ours that scrolls (a wide table) is reachable there. [what, its
+# text] each.
 CUT_OFF = """s => {
   const out = [];
   for (const root of document.querySelectorAll(s)) {
     if (root.offsetParent === null) continue;
     if (root.getBoundingClientRect().right > window.innerWidth + 1) out.push(['output', '']);
+    // JupyterLab lets an output area scroll sideways: content wider than it is cut off too
+    if (root.scrollWidth > root.clientWidth + 1) out.push(['output scrolls', '']);
     for (const e of root.querySelectorAll('button, input, select, textarea, a, summary')) {
       const r = e.getBoundingClientRect();
       if (e.offsetParent === null || r.width === 0) continue;
       let edge = window.innerWidth, scrolls = false;
-      for (let p = e.parentElement; p && !scrolls; p = p === root ? null : p.parentElement) {
+      for (let p = e.parentElement; p && p !== root && !scrolls; p = p.parentElement) {
         const x = getComputedStyle(p).overflowX;
         if (x === 'auto' || x === 'scroll') scrolls = true;
         else if (x !== 'visible') edge = Math.min(edge, p.getBoundingClientRect().right);
       }
-      if (!scrolls && r.right > edge + 1)
-        out.push([e.tagName, (e.textContent || e.placeholder || '').trim().slice(0, 40)]);
+      const name = (e.textContent || e.placeholder || '').trim().slice(0, 40);
+      if (!scrolls && r.right > edge + 1) out.push([e.tagName, name]);
+      // a button's own label cut short ("Sea…"): squeezed by its row
+      else if (e.tagName === 'BUTTON' && e.scrollWidth > e.clientWidth + 1)
+        out.push(['label cut', name]);
     }
   }
   return out;
@@ -65,7 +72,7 @@ PLANT_CUT_OFF = (
   box.style.cssText = 'overflow:hidden;width:200px';
   box.innerHTML = '<div style="display:flex;width:600px"><input style="width:180px">'
     + '<button>planted</button></div>';
-  document.querySelector(s).appendChild(box);
+  [...document.querySelectorAll(s)].find(e => e.offsetParent !== null).appendChild(box);
   const found = ("""
     + CUT_OFF
     + """)(s);

@@ -7,6 +7,8 @@ as /etc/jupyter). Paths are relative to this file, so the course folder can move
 
 import os
 
+from nbcohort.cohorts.pages import with_voila_template
+
 here = os.path.dirname(os.path.abspath(__file__))
 data_dir = os.environ.get("NBCOHORT_DATA_DIR") or os.path.join(here, ".nbcohort")
 
@@ -30,3 +32,12 @@ c.Exchange.path_includes_course = True
 c.ServerApp.root_dir = os.path.join(here, "course")
 c.VoilaConfiguration.show_tracebacks = False
 c.VoilaConfiguration.strip_sources = True
+# Voila's "lab" template without its CDN stylesheets, so pages load nothing from outside
+# (cohorts/pages/voila/templates/nbcohort/): Voila looks for templates on the Jupyter
+# data path only, so the folder holding it goes first on it.
+os.environ["JUPYTER_PATH"] = with_voila_template(os.environ.get("JUPYTER_PATH", ""))
+c.VoilaConfiguration.template = "nbcohort"
+# Voila's front end loads MathJax 2 from cdnjs (page config fullMathjaxUrl, from this setting)
+# as it starts; the pages typeset no math, so it loads an empty script from a data: URL (the
+# "?config=..." Voila appends is a comment in it).
+c.ServerApp.tornado_settings = {"mathjax_url": "data:text/javascript,//"}

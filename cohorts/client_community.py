@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 from urllib.parse import quote
 
@@ -77,6 +78,19 @@ class CommunityCalls:
         if q:
             params["q"] = q
         return self.request("GET", "/api/v1/community/members", params=params)
+
+    def copy_community_artifact(self, artifact_id: int) -> dict[str, Any]:
+        """A copy of an artifact from the community's library (any cohort of it), with whom
+        and where it comes from; ``content`` holds the file's bytes. Counted as one reuse,
+        credited to its author and cohort, when you are not its author."""
+        data = self.request("POST", f"/api/v1/community/artifacts/{int(artifact_id)}/copies")
+        content = base64.b64decode(data.pop("content_b64"))
+        return {**data, "content": content}
+
+    def set_directory_opt_in(self, listed: bool) -> dict[str, Any]:
+        """Whether the community's member directory lists me (off until I choose)."""
+        body = {"directory_opt_in": listed}
+        return self.request("PUT", "/api/v1/me/directory", json=body)["member"]
 
     def graduate(self, *, dry_run: bool = False) -> dict[str, Any]:
         """Graduate the member's cohort (instructors): what changed, or would change."""

@@ -18,6 +18,7 @@ from nbcohort.cohorts.models import Cohort, Member, Post, Thread, clock_at, utcn
 from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_registry import create_cohort
+from nbcohort.cohorts.services.community_directory import set_directory_opt_in
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.roster import import_roster
@@ -194,6 +195,8 @@ def seed_demo(
         with clock_at(at), suppress(ServiceError), session.begin_nested():
             _act(session, rng, cohort, member, kind, anchors, day, course)
     _share_some(session, cohort, members, start)
+    for m in members[::3]:  # a third chose to be listed in the community's member directory
+        set_directory_opt_in(session, Actor.of(m), m, True)
     return DemoCohort(cohort, members)
 
 

@@ -183,6 +183,9 @@ class Member(Base):
     # asks never to be suggested as a champion.
     badges_hidden: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     champion_opt_out: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # The community's member directory lists a member only once they choose to appear
+    # (migration 0017; services/community_directory.py).
+    directory_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # When they left (services/leaving.py): their name and email are gone from the row, and
     # every view of them says "former member"; the username stays for nbgrader's gradebook.
     left_at: Mapped[datetime | None] = mapped_column()

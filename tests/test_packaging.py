@@ -85,6 +85,9 @@ def test_wheel_installs_and_imports(tmp_path):
     assert "nbcohort/cohorts/hub/jupyterhub_config.py" in names
     assert "nbcohort/cohorts/mail/templates/digest.html" in names
     assert "nbcohort/cohorts/mail/templates/digest.txt" in names
+    assert "nbcohort/cohorts/pages/voila/templates/nbcohort/index.html.j2" in names
+    assert "nbcohort/cohorts/pages/voila/templates/nbcohort/conf.json" in names
+    assert "nbcohort/widgets/display/sections.py" in names
     assert not any(n.startswith(("tests/", "course/", "cohorts/")) for n in names)
     site = tmp_path / "site"
     zipfile.ZipFile(wheel).extractall(site)

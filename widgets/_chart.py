@@ -8,7 +8,7 @@ from typing import Any
 
 import ipywidgets as w
 
-from nbcohort.cohorts.pages.charts import chart_figure
+from nbcohort.widgets.display.charts import chart_figure
 
 __all__ = ["chart_block"]
 

@@ -1,48 +1,43 @@
 """The community page's two search boxes over the whole community (every graduated cohort of
-it): the shared library and the member directory, a page at a time. What a member may see
-is decided by the service; these only ask and show (member text escaped in
-``community_sections``)."""
+it): the shared library, each artifact found with a button that saves a copy of it (a reuse,
+credited to its author and cohort), and the member directory, a page at a time. What a member
+may see is decided by the service; these only ask and show (member text escaped in
+``community_sections``). A copy is saved as a new file only, never through a link
+(``share.save_copy``)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
-from nbcohort.cohorts.pages.community_sections import library_items, member_items
 from nbcohort.widgets._connection import Connection
-from nbcohort.widgets._style import button, status
+from nbcohort.widgets._style import button, search_box, search_row, status
+from nbcohort.widgets.display.community_sections import library_items, member_items
+from nbcohort.widgets.share import save_copy
 
 __all__ = ["Directory", "LibrarySearch"]
 
 
-def _box(label: str, what: str) -> w.Text:
-    """A search box with its own label (two on one page must not both read "Search")."""
-    return w.Text(
-        description=label,
-        placeholder=what,
-        continuous_update=False,
-        layout=w.Layout(width="100%"),
-        style={"description_width": "initial"},
-    )
-
-
 class LibrarySearch(w.VBox):
-    """Find artifacts of the community's library by title, file name or tag."""
+    """Find artifacts of the community's library by title, file name or tag, and save a copy
+    of one into ``folder``."""
 
-    def __init__(self, conn: Connection, limit: int = 20) -> None:
-        self.conn, self.limit = conn, limit
-        self.query = _box("Search the library", "words in a title, file name or tag")
+    def __init__(self, conn: Connection, limit: int = 20, folder: Path = Path(".")) -> None:
+        self.conn, self.limit, self.folder = conn, limit, folder
+        self.query = search_box("Search the library", "words in a title, file name or tag")
         self.query.observe(lambda _c: self.submit(), names="value")
         self.go = button("Search", "Search the community's library")
         self.go.on_click(lambda _b: self.submit())
-        self.status, self.results = w.HTML(), w.HTML()
-        super().__init__([w.HBox([self.query, self.go]), self.status, self.results])
+        self.status, self.results, self.copies = w.HTML(), w.HTML(), w.VBox()
+        super().__init__([search_row(self.query, self.go), self.status, self.results, self.copies])
         self.add_class("nbc-library-search")
 
     def submit(self) -> list[dict[str, Any]] | None:
         text = self.query.value.strip()
+        self.copies.children = ()
         if not text:
             self.results.value = self.status.value = ""
             return None
@@ -54,15 +49,46 @@ class LibrarySearch(w.VBox):
             return None
         self.status.value = "" if found else status(f"No artifact found for {text!r}.")
         self.results.value = library_items(found) if found else ""
+        self.copies.children = tuple(self._copy_button(a) for a in found)
         return found
+
+    def _copy_button(self, artifact: dict[str, Any]) -> w.Button:
+        title = str(artifact.get("title", ""))[:80]
+        fetch = button(f"Get a copy of {title}", f"Save a copy of {title} next to this page")
+        fetch.on_click(lambda _b, aid=int(artifact["id"]): self.fetch(aid))
+        return fetch
+
+    def fetch(self, artifact_id: int) -> Path | None:
+        """Save a copy of artifact ``artifact_id`` in the folder; say where, and whose."""
+        try:
+            got = self.conn.client.copy_community_artifact(artifact_id)
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+            return None
+        try:
+            target = save_copy(self.folder, str(got["filename"]), got["content"])
+        except OSError as exc:
+            self.status.value = status(f"cannot save a copy in {self.folder}: {exc.strerror}")
+            return None
+        credit = f"by {got['author']['name']}, {got['cohort']['title']}, licence {got['license']}"
+        self.status.value = status(f"saved a copy as {target.name} ({credit})", ok=True)
+        return target
 
 
 class Directory(w.VBox):
-    """The member directory: search by name or team, page through the answer."""
+    """The member directory: search by name or team, page through the answer; and my own
+    choice to be listed in it (off until I tick it)."""
 
     def __init__(self, conn: Connection, first: dict[str, Any] | None, per_page: int = 25):
         self.conn, self.per_page, self.page = conn, per_page, 1
-        self.query = _box("Find a member", "a name or team")
+        self.listed = w.Checkbox(
+            value=bool(conn.me["member"].get("directory_opt_in")),
+            description="List me in the community's member directory",
+            indent=False,
+            layout=w.Layout(width="auto"),
+        )
+        self.listed.observe(lambda c: self.choose(bool(c["new"])), names="value")
+        self.query = search_box("Find a member", "a name or team")
         self.query.observe(lambda _c: self.show(1), names="value")
         self.go = button("Search", "Search the community's members")
         self.go.on_click(lambda _b: self.show(1))
@@ -73,10 +99,11 @@ class Directory(w.VBox):
         self.status, self.results = w.HTML(), w.HTML()
         super().__init__(
             [
-                w.HBox([self.query, self.go]),
+                self.listed,
+                search_row(self.query, self.go),
                 self.status,
                 self.results,
-                w.HBox([self.back, self.next]),
+                search_row(self.back, self.next),
             ]
         )
         self._draw(first)
@@ -89,6 +116,18 @@ class Directory(w.VBox):
         self.results.value = member_items(answer)
         self.back.disabled = self.page <= 1
         self.next.disabled = self.page >= int(answer.get("pages") or 0)
+
+    def choose(self, listed: bool) -> None:
+        """Ask the service to list me (or not), then show the directory as it is now."""
+        try:
+            member = self.conn.client.set_directory_opt_in(listed)
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+            return
+        self.conn.me["member"].update(member)
+        self.show(self.page)
+        said = "You are listed in" if listed else "You are not listed in"
+        self.status.value = status(f"{said} the member directory.", ok=True)
 
     def show(self, page: int) -> dict[str, Any] | None:
         """Page ``page`` of the members matching the box (everyone when it is empty)."""

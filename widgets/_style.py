@@ -8,7 +8,17 @@ from typing import Any
 
 import ipywidgets as w
 
-__all__ = ["FILLS", "STYLE", "author_line", "button", "status", "style", "when"]
+__all__ = [
+    "FILLS",
+    "STYLE",
+    "author_line",
+    "button",
+    "search_box",
+    "search_row",
+    "status",
+    "style",
+    "when",
+]
 
 # Fills of the buttons that stand out, each with white text at 4.5:1 or more (WCAG AA).
 # JupyterLab's own success, warning and info colours are lighter (white on #388e3c: 4.11:1).
@@ -101,3 +111,22 @@ def button(label: str, tooltip: str = "", *, kind: str = "", **kw: Any) -> w.But
 def status(message: str = "", ok: bool = False) -> str:
     css = "nbc-ok" if ok else "nbc-status"
     return f'<div class="{css}">{html.escape(message)}</div>' if message else ""
+
+
+def search_box(label: str, what: str, **kw: Any) -> w.Text:
+    """A search box with its own label that shares its row with its button: it grows to fill
+    the row and shrinks (to 10em) before the button is pushed out; see ``search_row``."""
+    return w.Text(
+        description=label,
+        placeholder=what,
+        continuous_update=False,
+        layout=w.Layout(flex="1 1 16em", width="auto", min_width="10em"),
+        style={"description_width": "initial"},
+        **kw,
+    )
+
+
+def search_row(*parts: w.Widget) -> w.HBox:
+    """A box and its buttons on one row that wraps when narrow (at 200 % zoom a 1280 px
+    window is 640 CSS px): the buttons go below the box instead of being cut off."""
+    return w.HBox(list(parts), layout=w.Layout(flex_flow="row wrap", width="100%"))

@@ -18,11 +18,11 @@ from typing import Any
 import ipywidgets as w
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.pages.community_sections import community_sections
-from nbcohort.cohorts.pages.sections import PAGE_CSS, Refused
 from nbcohort.widgets._community_directory import Directory, LibrarySearch
 from nbcohort.widgets._connection import Connection
 from nbcohort.widgets._style import style
+from nbcohort.widgets.display.community_sections import community_sections
+from nbcohort.widgets.display.sections import PAGE_CSS, Refused
 from nbcohort.widgets.pages import _ask, _page
 
 __all__ = ["MEMBERS_PER_PAGE", "CommunityPage", "community_page", "gather_community"]

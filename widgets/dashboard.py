@@ -15,9 +15,9 @@ from typing import Any
 import ipywidgets as w
 
 from nbcohort.cohorts.config import PagesSettings
-from nbcohort.cohorts.pages.tables import csv_link, html_table
 from nbcohort.widgets._connection import Connection
 from nbcohort.widgets._style import style
+from nbcohort.widgets.display.tables import csv_link, html_table
 from nbcohort.widgets.pages import Refused, _ask, _charts_ahead, _header, _page, _trimmed
 
 __all__ = ["DashboardPage", "dashboard_page"]
@@ -94,7 +94,7 @@ def _pulse(results: Any) -> w.Widget:
 
 
 def _metric(metric: dict[str, Any], weeks: int) -> w.Widget:
-    from nbcohort.cohorts.pages.charts import chart_figure
+    from nbcohort.widgets.display.charts import chart_figure
 
     metric = _trimmed(metric, weeks)
     value = metric.get("value")

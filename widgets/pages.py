@@ -18,11 +18,11 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.config import PagesSettings, load_config
-from nbcohort.cohorts.pages.leader import leader_html
-from nbcohort.cohorts.pages.sections import OPTIONAL, PAGE_CSS, Refused, activity_sections
 from nbcohort.widgets._community import PAGES, community_link, page_url
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._style import style
+from nbcohort.widgets.display.leader import leader_html
+from nbcohort.widgets.display.sections import OPTIONAL, PAGE_CSS, Refused, activity_sections
 
 __all__ = [
     "PAGES",
@@ -37,7 +37,7 @@ TREND_CHARTS = ("active_contributors", "contributor_funnel")
 
 
 def _warm_charts() -> None:
-    from nbcohort.cohorts.pages.charts import warm
+    from nbcohort.widgets.display.charts import warm
 
     warm()
 

@@ -14,7 +14,7 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
-from nbcohort.widgets._style import button, status, style, when
+from nbcohort.widgets._style import button, search_box, search_row, status, style, when
 
 __all__ = ["Search", "search"]
 
@@ -25,19 +25,14 @@ class Search(w.VBox):
     def __init__(self, conn: Connection, kind: str | None, limit: int) -> None:
         self.conn, self.kind, self.limit = conn, kind, limit
         what = _KINDS.get(kind or "", "posts, threads and artifacts").lower()
-        self.query = w.Text(
-            description="Search",
-            placeholder=f"words to find in {what}",
-            continuous_update=False,
-            layout=w.Layout(width="100%"),
-        )
+        self.query = search_box("Search", f"words to find in {what}")
         self.query.observe(lambda _change: self.submit(), names="value")
         self.go = button("Search", f"Search the cohort's {what}")
         self.go.on_click(lambda _b: self.submit())
         self.status = w.HTML()
         self.results = w.HTML()
         super().__init__(
-            [style(), w.HBox([self.query, self.go]), self.status, self.results],
+            [style(), search_row(self.query, self.go), self.status, self.results],
             layout=w.Layout(width="100%"),
         )
 

@@ -5,6 +5,7 @@ follows a link: only a regular file is shared, and a copy is always a new file."
 from __future__ import annotations
 
 import html
+import unicodedata
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -19,11 +20,13 @@ __all__ = ["Library", "Share", "library", "share"]
 
 
 def save_copy(folder: Path, filename: str, content: bytes) -> Path:
-    """Save ``content`` in ``folder`` as ``filename`` (its last part only), or ``name (2).ext``
-    … when taken: never over an existing file, never through a link, never elsewhere."""
+    """Save ``content`` in ``folder`` as ``filename`` (its last part only, without control
+    characters or leading dots), or ``name (2).ext`` … when taken: never over an existing
+    file, never through a link, never elsewhere, never hidden."""
     name = PurePosixPath(filename.replace("\\", "/")).name
-    if name in ("", ".", "..") or "\0" in name:
-        name = "artifact"
+    name = "".join(c for c in name if unicodedata.category(c)[0] != "C").lstrip(". ")
+    if not name or len(name.encode()) > 200:  # nothing left, or too long for a file system
+        name = "artifact" + PurePosixPath(name).suffix[:20]
     with folder_fd(folder) as fd:
         return folder / write_new(fd, name, content)
 

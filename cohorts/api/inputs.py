@@ -34,6 +34,7 @@ __all__ = [
     "CourseThreadQuery",
     "DashboardQuery",
     "DaysQuery",
+    "DirectoryPref",
     "EmailPref",
     "GraduateBody",
     "HeldReject",
@@ -391,3 +392,9 @@ def path_id(raw: str, what: str, field: str) -> int:
     if not 1 <= value <= ID_MAX:
         raise NotFound(f"no {what} {raw}", field=field)
     return value
+
+
+class DirectoryPref(_Body):
+    """PUT /me/directory: whether the community's member directory lists me."""
+
+    directory_opt_in: bool

@@ -16,9 +16,6 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import MetricsSettings, PagesSettings
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.charts import chart_figure
-from nbcohort.cohorts.pages.leader import leader_html
-from nbcohort.cohorts.pages.sections import PAGE_CSS, Section, activity_sections
 from nbcohort.cohorts.services.artifacts import list_artifacts
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_view import cadence_for_member
@@ -26,6 +23,9 @@ from nbcohort.cohorts.services.calendar import upcoming_events
 from nbcohort.cohorts.services.charter import charter_view
 from nbcohort.cohorts.services.metrics import cohort_metrics
 from nbcohort.cohorts.services.thread_list import active_threads
+from nbcohort.widgets.display.charts import chart_figure
+from nbcohort.widgets.display.leader import leader_html
+from nbcohort.widgets.display.sections import PAGE_CSS, Section, activity_sections
 
 __all__ = ["Page", "export_page", "render_page"]
 

@@ -3,9 +3,11 @@ the community, with their role, team, cohort, badges and how much they shared an
 searchable by name or team, a page at a time.
 
 Who may read: any member of a graduated cohort of the community (sponsors included); before
-graduation the service's reason; another community's members are never listed. A member who
-left (or was deactivated) is not listed at all; no email is shown; a member who hides their
-badges shows none here to anyone but themselves.
+graduation the service's reason; another community's members are never listed. The directory
+is opt-in: a member is listed only once they choose to appear (``Member.directory_opt_in``,
+default off, set by the member alone with ``set_directory_opt_in``). A member who left (or
+was deactivated) is not listed at all; no email is shown; a member who hides their badges
+shows none here to anyone but themselves.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import AppliedPractice, Artifact, Cohort, Member
+from nbcohort.cohorts.models import AppliedPractice, Artifact, Cohort, Member, utcnow
+from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.badge_awards import list_badges
 from nbcohort.cohorts.services.community import community_cohorts, visitor
 from nbcohort.cohorts.services.community_library import clean_text_query, mark
-from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.members import public_member
 
-__all__ = ["MAX_PAGE", "MAX_PER_PAGE", "MAX_SEARCH", "community_members"]
+__all__ = ["MAX_PAGE", "MAX_PER_PAGE", "MAX_SEARCH", "community_members", "set_directory_opt_in"]
 
 MAX_PAGE = 100_000
 MAX_PER_PAGE = 200
@@ -60,7 +63,10 @@ def community_members(
     by_id = {c.id: c for c in cohorts}
     everyone = session.scalars(
         select(Member).where(
-            Member.cohort_id.in_(by_id), Member.active.is_(True), Member.left_at.is_(None)
+            Member.cohort_id.in_(by_id),
+            Member.active.is_(True),
+            Member.left_at.is_(None),
+            Member.directory_opt_in.is_(True),
         )
     ).all()
     found = [m for m in everyone if not text or text in f"{m.name}\n{m.team}".casefold()]
@@ -95,3 +101,21 @@ def community_members(
         "pages": math.ceil(len(found) / per_page),
         "q": text,
     }
+
+
+def set_directory_opt_in(session: Session, actor: Actor, member: Member, listed: object) -> Member:
+    """Whether ``member`` appears in the community's member directory: their own choice
+    (or the local administrator's), before or after graduation; off until they choose."""
+    if not actor.is_system and actor.member_id != member.id:
+        raise Forbidden("members choose for themselves whether the directory lists them")
+    if not isinstance(listed, bool):
+        raise Invalid("directory_opt_in must be true or false", field="directory_opt_in")
+    if member.left_at is not None or not member.active:
+        raise Forbidden("a member who left is not listed in the directory")
+    if member.directory_opt_in != listed:
+        member.directory_opt_in = listed
+        member.updated_at = utcnow()
+        record(
+            session, member.cohort_id, actor.member_id, "member.directory", member, listed=listed
+        )
+    return member

@@ -256,6 +256,7 @@ def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict
             "timezone": member.timezone,
             "joined_at": _when(member.joined_at),
             "email_pref": member.email_pref,
+            "directory_opt_in": member.directory_opt_in,
             "cohort": member.cohort.slug,
         },
     )

@@ -182,6 +182,7 @@ def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
         out["email_pref"] = member.email_pref
         out["badges_hidden"] = member.badges_hidden
         out["champion_opt_out"] = member.champion_opt_out
+        out["directory_opt_in"] = member.directory_opt_in
     return out
 
 

@@ -262,7 +262,7 @@ def _view(pilot: Pilot, owner: Member | None, anchor: str | None, post_id: int |
         "status": pilot.status,
         "outcome": pilot.outcome,
         "updates": updates,
-        # One line for the cohort page's Pilots section (pages/sections.py).
+        # One line for the cohort page's Pilots section (widgets/display/sections.py).
         "summary": f"{pilot.status} · review on {pilot.review_on.isoformat()}",
         "member": public_member(owner) if owner is not None else None,
         "created_at": pilot.created_at.isoformat(),

@@ -301,6 +301,9 @@ TABLE: list[Row] = [
     row("GET", "/community/artifacts", EVERYONE, ok=403),
     row("GET", "/community/events", EVERYONE, ok=403),
     row("GET", "/community/members", EVERYONE, ok=403),
+    row("POST", f"/community/artifacts/{ID}/copies", EVERYONE, "/community/artifacts/1/copies",
+        ok=403),
+    row("PUT", "/me/directory", EVERYONE, body={"directory_opt_in": True}),
 ]
 # fmt: on
 

@@ -11,19 +11,30 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from nbcohort.cohorts.client import ClientError, CohortClient
-from nbcohort.cohorts.models import AppliedPractice, BadgeAward, Cohort, Event, Member, utcnow
+from nbcohort.cohorts.models import (
+    Activity,
+    AppliedPractice,
+    Artifact,
+    BadgeAward,
+    Cohort,
+    Event,
+    Member,
+    utcnow,
+)
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.badge_awards import set_recognition_prefs
-from nbcohort.cohorts.services.community_directory import community_members
+from nbcohort.cohorts.services.community_directory import community_members, set_directory_opt_in
 from nbcohort.cohorts.services.community_library import community_artifacts, community_events
-from nbcohort.cohorts.services.errors import Invalid
+from nbcohort.cohorts.services.community_reuse import copy_community_artifact
+from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.leaving import leave
 from nbcohort.cohorts.services.members import set_active
@@ -55,7 +66,8 @@ class World:
 def _populate(store: Store) -> dict[str, str]:
     """spring and autumn graduated into pandas-practice, summer in it but not graduated,
     elsewhere graduated into sql-practice; an artifact and a clinic in each; ben-autumn
-    left (after sharing); chi-spring hides badges; ana-spring holds a badge and applied."""
+    left (after sharing); chi-spring hides badges; ana-spring holds a badge and applied;
+    everyone chose to be listed in the directory (default: not listed)."""
     people = {
         slug: make_cohort(store, slug, community)
         for slug, community in (
@@ -69,6 +81,9 @@ def _populate(store: Store) -> dict[str, str]:
     with store.write() as s:
         for slug, members in people.items():
             cohort = s.get_one(Cohort, cohort_of(store, slug).id)
+            for member in members.values():  # before ben-autumn leaves: leaving unlists
+                assert s.get_one(Member, member.id).directory_opt_in is False  # the default
+                set_directory_opt_in(s, SYSTEM, s.get_one(Member, member.id), True)
             for who, title in (("ana", f"{slug} merge checks"), ("ben", f"{slug} {HOSTILE}")):
                 share_artifact(s, Actor.of(s.get_one(Member, members[who].id)), cohort,
                                filename=f"{who}.py", content=b"print(1)\n", title=title,
@@ -252,3 +267,125 @@ def test_the_services_refuse_wrong_types_and_skip_deactivated_members(world):
             community_artifacts(s, actor, cohort, limit=10**9)
         with pytest.raises(Invalid, match="days"):
             community_events(s, actor, cohort, days=0)
+
+
+def _artifact_id(world: World, who: str, tag: str, filename: str) -> int:
+    found = world.as_(who).community_artifacts(tag=tag)
+    return next(a["id"] for a in found if a["filename"] == filename)
+
+
+def _reuses(world: World, artifact_id: int) -> int:
+    library = world.as_("fay-spring").community_artifacts(limit=500)
+    return next(a["reuses"] for a in library if a["id"] == artifact_id)
+
+
+def test_a_member_copies_another_cohorts_artifact_and_credits_it(world):
+    spring_ana = _artifact_id(world, "ana-spring", "spring", "ana.py")
+    autumn = world.as_("ana-autumn")
+    got = autumn.copy_community_artifact(spring_ana)
+    assert got["content"] == b"print(1)\n" and got["filename"] == "ana.py"
+    assert got["cohort"] == {"slug": "spring", "title": "Cohort spring"}
+    assert got["author"]["name"] == "Ana spring" and "email" not in got["author"]
+    assert got["title"] == "spring merge checks" and got["license"]
+    assert _reuses(world, spring_ana) == 1
+    autumn.copy_community_artifact(spring_ana)  # five copies are not five reuses
+    assert _reuses(world, spring_ana) == 1
+    world.as_("sam-autumn").copy_community_artifact(spring_ana)  # sponsors read the library
+    assert _reuses(world, spring_ana) == 2
+    world.as_("ana-spring").copy_community_artifact(spring_ana)  # its author: no reuse
+    assert _reuses(world, spring_ana) == 2
+    with world.store.read() as s:  # the reuse is logged in the cohort it was shared in
+        rows = s.execute(
+            select(Activity.cohort_id, Activity.member_id, Activity.data).where(
+                Activity.verb == "artifact.reuse", Activity.object_id == spring_ana
+            )
+        ).all()
+        spring = cohort_of(world.store, "spring").id
+        copier = s.scalars(select(Member.id).where(Member.username == "ana-autumn")).one()
+    assert {r.cohort_id for r in rows} == {spring} and len(rows) == 2
+    assert any(r.member_id == copier and r.data["from_cohort"] == "autumn" for r in rows)
+
+
+def test_an_artifact_whose_author_left_is_copied_as_a_former_members(world):
+    left = _artifact_id(world, "ana-spring", "autumn", "ben.py")
+    got = world.as_("chi-spring").copy_community_artifact(left)
+    assert got["author"]["name"] == "former member" and got["content"] == b"print(1)\n"
+
+
+def test_copies_never_cross_communities_or_graduation(world):
+    spring_ana = _artifact_id(world, "ana-spring", "spring", "ana.py")
+    elsewhere = _artifact_id(world, "ana-elsewhere", "elsewhere", "ana.py")
+    summer_id = cohort_of(world.store, "summer").id
+    with world.store.read() as s:
+        summer = s.scalars(
+            select(Artifact.id).where(
+                Artifact.cohort_id == summer_id, Artifact.filename == "ana.py"
+            )
+        ).one()
+    before = _reuses(world, spring_ana)
+    for who, artifact_id in (("ana-elsewhere", spring_ana), ("ivo-spring", elsewhere),
+                             ("ana-spring", summer)):  # fmt: skip
+        client = world.as_(who)
+        _refused(partial(client.copy_community_artifact, artifact_id), 404, "no artifact")
+    for who in ("ana-summer", "sam-summer"):  # not graduated: the reason, for any id
+        client = world.as_(who)
+        _refused(partial(client.copy_community_artifact, spring_ana), 403, "not graduated")
+    ana = world.as_("ana-spring")
+    for raw in ("999999999999999999", "0", "-1", "1e3", "abc", "1%2F..%2F2"):
+        path = f"/api/v1/community/artifacts/{raw}/copies"
+        _refused(partial(ana.request, "POST", path), 404, "")
+    assert _reuses(world, spring_ana) == before
+
+
+def test_the_copy_service_refuses_wrong_ids_by_name(world):
+    with world.store.write() as s:
+        ana = s.scalars(select(Member).where(Member.username == "ana-spring")).one()
+        actor, cohort = Actor.of(ana), s.get_one(Cohort, ana.cohort_id)
+        for bad in ("5", 5.0, True, None, 0, -3, 2**70):
+            with pytest.raises(Invalid) as refused:
+                copy_community_artifact(s, actor, cohort, bad)
+            assert refused.value.field == "artifact_id"
+
+
+def _listed(world: World, who: str) -> list[str]:
+    return [m["name"] for m in world.as_(who).community_members(per_page=200)["members"]]
+
+
+def test_the_directory_lists_only_members_who_chose_to_be_listed(world):
+    chi = world.as_("chi-autumn")
+    assert chi.me()["member"]["directory_opt_in"] is True
+    assert chi.set_directory_opt_in(False)["directory_opt_in"] is False
+    try:
+        assert chi.me()["member"]["directory_opt_in"] is False
+        for who in ("sam-spring", "chi-autumn"):  # nobody sees them, themselves included
+            assert "Chi autumn" not in _listed(world, who)
+        assert world.as_("fay-spring").community_members()["total"] == 10
+        assert chi.community_members(q="chi autumn")["members"] == []
+    finally:
+        assert chi.set_directory_opt_in(True)["directory_opt_in"] is True
+    assert "Chi autumn" in _listed(world, "sam-spring")
+    # a member of a cohort not yet graduated may choose ahead of graduation
+    assert world.as_("ben-summer").set_directory_opt_in(True)["directory_opt_in"] is True
+    for bad in ("yes", 1, None, [], {"x": True}):
+        body = {"directory_opt_in": bad}
+        _refused(partial(chi.request, "PUT", "/api/v1/me/directory", json=body), 422, "directory")
+    _refused(lambda: chi.request("PUT", "/api/v1/me/directory", json={}), 422, "directory_opt_in")
+
+
+def test_only_the_member_chooses_and_a_member_who_left_is_never_listed(world):
+    with world.store.write() as s:
+        fay = s.scalars(select(Member).where(Member.username == "fay-spring")).one()
+        ana = s.scalars(select(Member).where(Member.username == "ana-spring")).one()
+        ivo = s.scalars(select(Member).where(Member.username == "ivo-spring")).one()
+        for actor in (Actor.of(fay), Actor.of(ivo)):  # staff cannot list or unlist a member
+            with pytest.raises(Forbidden, match="choose for themselves"):
+                set_directory_opt_in(s, actor, ana, False)
+        for bad in ("true", 1, None):
+            with pytest.raises(Invalid) as refused:
+                set_directory_opt_in(s, Actor.of(ana), ana, bad)
+            assert refused.value.field == "directory_opt_in"
+        left = s.scalars(select(Member).where(Member.username == "ben-autumn")).one()
+        assert left.directory_opt_in is True  # chose it before leaving, still never listed
+        with pytest.raises(Forbidden, match="left"):
+            set_directory_opt_in(s, SYSTEM, left, True)
+    assert "Ben autumn" not in _listed(world, "ana-spring")

@@ -11,8 +11,8 @@ import requests
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import clock_at, utcnow
-from nbcohort.cohorts.pages.tables import csv_cell, csv_link
 from nbcohort.cohorts.services.posts import create_post
+from nbcohort.widgets.display.tables import csv_cell, csv_link
 from tests.api.test_pages_api import _round
 from tests.helpers.community import actor
 

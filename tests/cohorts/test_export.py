@@ -120,6 +120,7 @@ def test_the_export_holds_my_data_and_no_one_elses(
         assert not name.startswith("/") and ".." not in name.split("/") and "\x00" not in name
     me = json.loads(z.read("member.json"))
     assert me["name"] == "Ana Souza" and me["email"] == "ana@example.org"
+    assert me["directory_opt_in"] is False  # the directory choice, off until she chooses
     posts = json.loads(z.read("posts.json"))
     assert len(posts) == 2
     assert [p["reactions"] for p in posts if p["thread"] == "module-1/b"] == [{"helpful": 1}]

@@ -10,14 +10,14 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.cohort_checks import check_cohort_file
-from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.community_sections import community_sections, member_items
-from nbcohort.cohorts.pages.sections import Refused
+from nbcohort.cohorts.models import Artifact, Cohort, Member
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_apply import apply_cohort_file
 from nbcohort.cohorts.services.graduation import graduate
 from nbcohort.cohorts.services.posts import create_post
 from nbcohort.widgets.community_page import CommunityPage, community_page
+from nbcohort.widgets.display.community_sections import community_sections, member_items
+from nbcohort.widgets.display.sections import Refused
 from tests.helpers.graduation import cohort_file, make_cohort
 
 HOSTILE = '<img src=x onerror="window.__pwned=1">'
@@ -90,7 +90,9 @@ def applied(store, cohort):
 
 
 @pytest.mark.slow
-def test_the_page_before_and_after_graduation(as_member, applied, people, store, service, tokens):
+def test_the_page_before_and_after_graduation(
+    as_member, applied, people, store, service, tokens, tmp_path
+):
     as_member("ana")
     before = community_page()
     assert isinstance(before, CommunityPage)
@@ -103,6 +105,9 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
         create_post(s, Actor.of(autumn["ana"]), other, "module-2/groupby", "groupby in autumn")
         graduate(s, Actor.system(), other)
     make_cohort(store, "elsewhere", "sql-practice")  # not this community: never shown
+    with store.write() as s:  # the directory is opt-in: here everyone chose to be listed
+        for member in s.scalars(select(Member)):
+            member.directory_opt_in = True
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     ana.share("merge.py", b"print(1)\n", "Merge checks", tags=["merge"])
     ana.start_topic("merge-tips", "Merge tips", "How do you check a merge?")
@@ -121,6 +126,13 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
     listed = page.directory.results.value
     assert "Ben Okafor" in listed and "Ana autumn" in listed and "elsewhere" not in listed
     assert "12 members · page 1 of 1" in listed  # six in each cohort
+    assert page.directory.listed.value is True
+    page.directory.listed.value = False  # Ben leaves the directory, from the widget
+    assert "You are not listed" in page.directory.status.value
+    assert "11 members" in page.directory.results.value
+    assert "Ben Okafor" not in page.directory.results.value
+    page.directory.listed.value = True
+    assert "Ben Okafor" in page.directory.results.value
     page.directory.query.value = "AUTUMN"  # searching asks the service again
     assert "Ana autumn" in page.directory.results.value
     assert "Ben Okafor" not in page.directory.results.value
@@ -131,6 +143,30 @@ def test_the_page_before_and_after_graduation(as_member, applied, people, store,
     page.library_search.query.value = "merge"
     assert "Merge checks" in page.library_search.results.value
     assert "Ana Souza · Cohort spring-26" in page.library_search.results.value
+    # a copy of another cohort's artifact, whose stored name is hostile: saved as a new,
+    # visible file in the folder, never through the link already there, never elsewhere
+    with store.write() as s:
+        other = s.scalars(select(Cohort).where(Cohort.slug == "autumn")).one()
+        s.add(Artifact(cohort_id=other.id, author_id=autumn["chi"].id, title="Autumn pivots",
+                       license="CC-BY-4.0", filename="../..\\.pivot\u202e.py", content=b"x = 1\n",
+                       sha256="0" * 64, size=6))  # fmt: skip
+    base = tmp_path / "copies"
+    folder = base / "work"
+    folder.mkdir(parents=True)
+    outside = base / "outside.py"
+    outside.write_bytes(b"mine\n")
+    (folder / "pivot.py").symlink_to(outside)
+    page.library_search.folder = folder
+    page.library_search.query.value = "pivots"
+    (copy,) = page.library_search.copies.children
+    assert copy.description == "Get a copy of Autumn pivots"
+    copy.click()
+    said = page.library_search.status.value
+    assert "saved a copy as pivot (2).py" in said and "Chi autumn, Cohort autumn" in said
+    assert (folder / "pivot (2).py").read_bytes() == b"x = 1\n"
+    assert outside.read_bytes() == b"mine\n"
+    assert sorted(p.name for p in base.iterdir()) == ["outside.py", "work"]
+    assert sorted(p.name for p in folder.iterdir()) == ["pivot (2).py", "pivot.py"]
     page.library_search.query.value = "x" * 201
     assert "q is at most 200 characters" in page.library_search.status.value
 

@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from nbcohort.cohorts.metrics import compute_metrics, load_frames
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.pages.sections import Refused, activity_sections
 from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.widgets import _connection
 from nbcohort.widgets.dashboard import DashboardPage, dashboard_page
+from nbcohort.widgets.display.sections import Refused, activity_sections
 from nbcohort.widgets.pages import CohortPage, LeaderPage, cohort_page, leader_page
 from tests.helpers.community import SYSTEM
 from tests.helpers.demo_pages import seed_pages

@@ -12,7 +12,7 @@ import html
 from collections import Counter
 from typing import Any
 
-from nbcohort.cohorts.pages.sections import Refused, Section, when
+from nbcohort.widgets.display.sections import Refused, Section, when
 
 __all__ = ["community_sections", "library_items", "member_items"]
 
@@ -67,7 +67,8 @@ def _library(artifacts: list[dict[str, Any]]) -> str:
 
 
 def member_items(directory: dict[str, Any]) -> str:
-    """A page of the member directory: name, role, team, cohort, badges, shared/applied."""
+    """A page of the member directory (members who chose to be listed): name, role, team,
+    cohort, badges, shared/applied."""
     items = []
     for m in directory.get("members") or []:
         team = f" · team {html.escape(str(m['team']))}" if m.get("team") else ""
@@ -79,6 +80,11 @@ def member_items(directory: dict[str, Any]) -> str:
             f"{' · badges: ' + badges if badges else ''}</span>"
         )
     total, page, pages = (int(directory.get(k) or 0) for k in ("total", "page", "pages"))
+    if not items and not total and not directory.get("q"):
+        return _p(
+            "No member has chosen to be listed yet: the directory shows only members who "
+            "tick “List me in the community's member directory”."
+        )
     if not items:
         said = f" for {directory['q']!r}" if directory.get("q") else ""
         return _p(f"No member found{said} (page {page} of {pages}).")
@@ -180,6 +186,6 @@ def community_sections(data: dict[str, Any]) -> list[Section]:
     members = data.get("members")
     if isinstance(members, Refused):
         out.append(Section("members", "Members", _p(f"Not available: {members.message}")))
-    elif isinstance(members, dict) and members.get("members"):
+    elif isinstance(members, dict):  # opt-in: shown empty too, where members choose to appear
         out.append(Section("members", "Members", member_items(members)))
     return out

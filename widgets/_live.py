@@ -109,6 +109,16 @@ class Watcher:
         with self._lock:
             return list(self._widgets)
 
+    def acted(self) -> None:
+        """The member did something through a widget in this kernel that no watch sees (the
+        charter acknowledged): shown widgets that follow their own progress (``live_acted``)
+        re-read, on a thread of their own, so the click's handler never waits for them."""
+        followers = [w for w in self.widgets() if hasattr(w, "live_acted")]
+        if followers:
+            threading.Thread(
+                target=_each, args=(followers, "live_acted"), name="nbcohort-acted", daemon=True
+            ).start()
+
     # -- the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         backoff, offline = 0.0, False

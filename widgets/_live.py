@@ -200,6 +200,9 @@ class Watcher:
             for anchor, version in versions.items():
                 threads[anchor] = min(version, threads.get(anchor, version))
             notes = mark if mark is not None else notes
+        if not threads and notes is None:  # only followers (onboarding): nothing to ask
+            self._wake.wait(wait)
+            return {}
         self.requests += 1
         return client.watch(threads, notes, wait)
 

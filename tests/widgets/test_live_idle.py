@@ -128,3 +128,18 @@ def test_a_silent_execution_is_no_sign_of_life(kernel):
     views(kernel, value(kernel, "d2.model_id"), 1)
     eventually(lambda: value(kernel, "watcher().running"), 10)
     eventually(lambda: value(kernel, "watcher().paused"), 20)
+
+
+def test_an_onboarding_shown_alone_asks_the_service_nothing(kernel):
+    """onboarding() follows what the other widgets watch and watches nothing itself: shown
+    alone, the watcher holds it (for the charter's acknowledgement) without any request."""
+    run(
+        kernel,
+        "d.close(); d2.close()\nfrom nbcohort.widgets import onboarding\no = onboarding()\no",
+    )
+    assert value(kernel, "type(o).__name__") == "Onboarding"
+    sent = value(kernel, "watcher().requests")
+    views(kernel, value(kernel, "o.model_id"), 1)
+    eventually(lambda: value(kernel, "watcher().running"), 10)
+    eventually(lambda: value(kernel, "watcher().paused"), 20)
+    assert value(kernel, "watcher().requests") == sent

@@ -11,6 +11,13 @@ notifications widget current, with one long-poll to the service at a time.
 - It runs in a daemon thread, so no cell ever waits for it; when the service is down it shows
   one calm line on the widgets and tries again later, backing off to ``MAX_BACKOFF_SECONDS``.
 - It ends once no widget is shown (every view gone, or the widget closed).
+- It pauses when no front end has shown a sign of life for ``LiveSettings.idle_minutes``: a
+  tab or browser that goes away without removing its views never lowers ``_view_count``, and
+  its kernel would watch forever. Signs of life are what a front end sends: a view rendered or
+  removed, a cell run (IPython's ``pre_run_cell``; silent executions are tools, not a reader).
+  A paused watcher shows one calm line and starts again at the next sign of life (the notebook
+  opened again renders its views). A watch never waits past the idle limit, so it pauses on
+  time. Each sign costs a cell a timestamp, never a wait.
 """
 
 from __future__ import annotations
@@ -23,13 +30,17 @@ from typing import Any, Protocol
 
 from nbcohort.cohorts.client import ClientError, CohortClient, ServiceUnavailable
 
-__all__ = ["WAIT_SECONDS", "LiveWidget", "follow_views", "watcher"]
+__all__ = ["PAUSED", "WAIT_SECONDS", "LiveWidget", "follow_views", "watcher"]
 
 log = logging.getLogger("nbcohort.widgets")
 
 WAIT_SECONDS = 25.0  # what a watch asks the service to wait (it may cap it)
 MIN_GAP_SECONDS = 1.0  # between two watches, however often the service says 'changed'
 MAX_BACKOFF_SECONDS = 60.0
+PAUSED = (
+    "live updates paused: nothing happened in this notebook for a while; run a cell or "
+    "reopen it to resume"
+)
 
 
 class LiveWidget(Protocol):
@@ -60,18 +71,34 @@ class Watcher:
         self._wake = threading.Event()  # ends a back-off sleep early (a widget came or went)
         self._client: CohortClient | None = None
         self.requests = 0  # watches sent (tests and the benchmark read it)
+        self._last_sign = time.monotonic()  # a front end's last sign of life
+        self._idle_seconds: float | None = None  # LiveSettings.idle_minutes, read once
+        self.paused = False  # stopped for want of a sign of life, widgets still counted
 
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
     def add(self, widget: LiveWidget) -> None:
+        self._last_sign = time.monotonic()
         with self._lock:
             self._widgets.add(widget)
-            if not self.running:
-                self._thread = threading.Thread(target=self._run, name="nbcohort-live", daemon=True)
-                self._thread.start()
+            self._start()
         self._wake.set()
+
+    def alive(self) -> None:
+        """A front end showed a sign of life: the idle clock starts again, and a paused watcher
+        resumes (on its own thread: the caller, a cell, never waits)."""
+        self._last_sign = time.monotonic()
+        if self.paused:
+            with self._lock:
+                if self._widgets:
+                    self._start()
+
+    def _start(self) -> None:  # with the lock held
+        if not self.running:
+            self._thread = threading.Thread(target=self._run, name="nbcohort-live", daemon=True)
+            self._thread.start()
 
     def remove(self, widget: LiveWidget) -> None:
         with self._lock:
@@ -82,19 +109,39 @@ class Watcher:
         with self._lock:
             return list(self._widgets)
 
+    def acted(self) -> None:
+        """The member did something through a widget in this kernel that no watch sees (the
+        charter acknowledged): shown widgets that follow their own progress (``live_acted``)
+        re-read, on a thread of their own, so the click's handler never waits for them."""
+        followers = [w for w in self.widgets() if hasattr(w, "live_acted")]
+        if followers:
+            threading.Thread(
+                target=_each, args=(followers, "live_acted"), name="nbcohort-acted", daemon=True
+            ).start()
+
     # -- the thread -----------------------------------------------------------------------------
     def _run(self) -> None:
         backoff, offline = 0.0, False
+        if self.paused:  # resumed: the paused line goes
+            self.paused = False
+            _each(self.widgets(), "live_offline", None)
+        idle = self._idle_limit()
         while True:
             with self._lock:
                 shown = list(self._widgets)
                 if not shown:
                     self._thread = None
                     return
+                left = idle - (time.monotonic() - self._last_sign) if idle else WAIT_SECONDS
+                if left <= 0:
+                    self._thread, self.paused = None, True
+                    log.info("nbcohort live: paused, no sign of life from a front end")
+                    _each(shown, "live_offline", PAUSED)
+                    return
             self._wake.clear()
             started = time.monotonic()
             try:
-                answer = self._ask(shown)
+                answer = self._ask(shown, max(1.0, min(WAIT_SECONDS, left)))
             except ClientError as exc:
                 backoff = min(max(2.0, backoff * 2), MAX_BACKOFF_SECONDS)
                 message = (
@@ -123,7 +170,21 @@ class Watcher:
             if gap > 0:
                 time.sleep(gap)
 
-    def _ask(self, shown: list[LiveWidget]) -> dict[str, Any]:
+    def _idle_limit(self) -> float:
+        """``LiveSettings.idle_minutes`` in seconds (0: never pause), from the kernel's
+        ``jupyter_config.py``, read once (on the watcher's thread: no cell waits for it)."""
+        if self._idle_seconds is None:
+            from nbcohort.cohorts.config import LiveSettings, load_config
+
+            try:
+                minutes = LiveSettings(config=load_config()).idle_minutes
+            except Exception:  # a broken config file: the default, and a line in the log
+                log.warning("nbcohort live: cannot read LiveSettings.idle_minutes", exc_info=True)
+                minutes = LiveSettings().idle_minutes
+            self._idle_seconds = max(0.0, minutes * 60.0)
+        return self._idle_seconds
+
+    def _ask(self, shown: list[LiveWidget], wait: float) -> dict[str, Any]:
         base = shown[0].live_client()
         client = self._client
         if client is None or (client.url, client.token) != (base.url, base.token):
@@ -139,8 +200,11 @@ class Watcher:
             for anchor, version in versions.items():
                 threads[anchor] = min(version, threads.get(anchor, version))
             notes = mark if mark is not None else notes
+        if not threads and notes is None:  # only followers (onboarding): nothing to ask
+            self._wake.wait(wait)
+            return {}
         self.requests += 1
-        return client.watch(threads, notes, WAIT_SECONDS)
+        return client.watch(threads, notes, wait)
 
 
 def _each(widgets: list[LiveWidget], method: str, *args: Any) -> None:
@@ -168,6 +232,26 @@ def follow_views(widget: Any) -> None:
             _watcher.add(widget)
         else:
             _watcher.remove(widget)
+        _watcher.alive()
 
+    _follow_cells()
     widget.observe(views_changed, "_view_count")
     widget._view_count = 0  # from now on, a front end counts the views it renders
+
+
+_cells_followed = False
+
+
+def _follow_cells() -> None:
+    """Count a cell the reader runs as a sign of life (once per kernel; none without IPython)."""
+    global _cells_followed
+    if _cells_followed:
+        return
+    _cells_followed = True
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - ipywidgets depends on IPython
+        return
+    shell = get_ipython()
+    if shell is not None:
+        shell.events.register("pre_run_cell", lambda _info: _watcher.alive())

@@ -10,6 +10,7 @@ import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._live import watcher
 from nbcohort.widgets._style import button, status, style
 
 __all__ = ["Charter", "charter"]
@@ -74,6 +75,7 @@ class Charter(w.VBox):
     def acknowledge(self) -> None:
         try:
             self.show(self.conn.client.ack_charter(int(self.data["version"])))
+            watcher().acted()  # an onboarding() on screen moves on to the next step
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")
 

@@ -1,5 +1,10 @@
 """``onboarding()``: your first fourteen days in the cohort, step by step: what you have done,
-what to do next (and where), and what comes later, in your own time zone."""
+what to do next (and where), and what comes later, in your own time zone.
+
+While a front end shows it, it moves on by itself (the kernel's live watcher, ``_live.py``):
+it re-reads your steps when something a shown widget watches changed (your post in a thread,
+a new notification such as the next step's) and when you acknowledge the charter in this
+kernel; never headless."""
 
 from __future__ import annotations
 
@@ -8,8 +13,9 @@ from typing import Any
 
 import ipywidgets as w
 
-from nbcohort.cohorts.client import ClientError
+from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
+from nbcohort.widgets._live import follow_views, watcher
 from nbcohort.widgets._style import button, status, style
 
 __all__ = ["Onboarding", "onboarding"]
@@ -27,6 +33,7 @@ class Onboarding(w.VBox):
         self.status = w.HTML()
         super().__init__([style(), self.summary, self.steps, self.done, self.status])
         self.show(conn.client.onboarding())
+        follow_views(self)
 
     def show(self, data: dict[str, Any]) -> None:
         self.data = data
@@ -66,6 +73,28 @@ class Onboarding(w.VBox):
             self.status.value = ""
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")
+
+    # -- live (the kernel's watcher, _live.py) ----------------------------------------------
+    def live_client(self) -> CohortClient:
+        return self.conn.client
+
+    def live_marks(self) -> tuple[dict[str, int], str | None]:
+        return {}, None  # it watches nothing itself: it follows what the others watch
+
+    def live_changed(self, threads: dict[str, int], notifications: str | None) -> None:
+        if self.data["active"] and (self.data["next"] or not self.data["contributor"]):
+            self.show(self.conn.client.onboarding())
+
+    def live_acted(self) -> None:
+        self.live_changed({}, None)
+
+    def live_offline(self, message: str | None) -> None:
+        self.status.value = status(message) if message else ""
+
+    def close(self) -> None:
+        """Closed: no longer kept current."""
+        watcher().remove(self)
+        super().close()
 
 
 def onboarding() -> w.Widget:

@@ -6,17 +6,17 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jupyter_core.application import JupyterApp
 from traitlets import Unicode
 
 from nbcohort.cohorts import __version__
 from nbcohort.cohorts.config import NbCohort, StoreSettings, all_settings_classes
-from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.services.cohort_registry import get_cohort
-from nbcohort.cohorts.services.errors import ServiceError
-from nbcohort.cohorts.store import DatabaseError, Store
+
+if TYPE_CHECKING:  # the store, models and services load when a command uses them (start-up)
+    from nbcohort.cohorts.models import Cohort
+    from nbcohort.cohorts.store import Store
 
 __all__ = ["CommandError", "NbCohortCommand", "common_aliases"]
 
@@ -48,6 +48,8 @@ class NbCohortCommand(JupyterApp):
     def open_store(self, *, upgrade: bool = False) -> Store:
         """The configured store (the caller closes it); refuses a database older than this
         nbcohort unless ``upgrade``."""
+        from nbcohort.cohorts.store import Store
+
         url = self.settings().resolved_db_url()
         return Store.open(url, StoreSettings(parent=self), upgrade=upgrade)
 
@@ -73,6 +75,8 @@ class NbCohortCommand(JupyterApp):
         return slug
 
     def cohort(self, session: Any) -> Cohort:
+        from nbcohort.cohorts.services.cohort_registry import get_cohort
+
         return get_cohort(session, self.cohort_slug())
 
     def arg(self, index: int, what: str) -> str:
@@ -87,6 +91,9 @@ class NbCohortCommand(JupyterApp):
         if self.subapp is not None:
             self.subapp.start()
             return
+        from nbcohort.cohorts.services.errors import ServiceError
+        from nbcohort.cohorts.store import DatabaseError
+
         try:
             self.run()
         except (CommandError, ServiceError, DatabaseError) as exc:

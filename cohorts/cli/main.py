@@ -2,28 +2,50 @@
 
 from __future__ import annotations
 
-from nbcohort.cohorts.cli import commands
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand
 
 __all__ = ["NbCohortApp", "main"]
 
 
 class NbCohortApp(NbCohortCommand):
+    # Every subcommand by its import string: a command imports its own module (and what it
+    # needs: models, services, alembic) only when it runs; cron pays for the tick alone.
     name = "nbcohort"
     description = "Run a course as a cohort and carry it on as a community of practice."
     subcommands = {
         "init": ("nbcohort.cohorts.cli.scaffold.InitCommand", "Scaffold a new course and cohort."),
-        "cohort": (commands.CohortApp, commands.CohortApp.description),
+        "cohort": (
+            "nbcohort.cohorts.cli.commands.CohortApp",
+            "Create and list cohorts; check and apply a cohort file.",
+        ),
         "course": (
             "nbcohort.cohorts.cli.course.CourseApp",
             "Keep the cohort in step with course.toml.",
         ),
-        "roster": (commands.RosterApp, commands.RosterApp.description),
-        "token": (commands.TokenCommand, commands.TokenCommand.description),
-        "serve": (commands.ServeCommand, commands.ServeCommand.description),
-        "upgrade-db": (commands.UpgradeDb, commands.UpgradeDb.description),
-        "export": (commands.ExportCommand, commands.ExportCommand.description),
-        "import": (commands.ImportCommand, commands.ImportCommand.description),
+        "roster": (
+            "nbcohort.cohorts.cli.commands.RosterApp",
+            "Import and list the cohort's roster.",
+        ),
+        "token": (
+            "nbcohort.cohorts.cli.commands.TokenCommand",
+            "Mint an API token for a member (by username or email); it is shown once.",
+        ),
+        "serve": (
+            "nbcohort.cohorts.cli.commands.ServeCommand",
+            "Run the community service that widgets and pages talk to.",
+        ),
+        "upgrade-db": (
+            "nbcohort.cohorts.cli.commands.UpgradeDb",
+            "Create the community database, or upgrade its schema to this version.",
+        ),
+        "export": (
+            "nbcohort.cohorts.cli.commands.ExportCommand",
+            "Write the whole community to a portable archive (zip of JSON Lines).",
+        ),
+        "import": (
+            "nbcohort.cohorts.cli.commands.ImportCommand",
+            "Load an archive written by 'nbcohort export' into an empty database.",
+        ),
         "review": ("nbcohort.cohorts.cli.review.ReviewApp", "Run peer-review rounds."),
         "charter": ("nbcohort.cohorts.cli.charter.CharterApp", "The cohort's charter."),
         "cadence": (

@@ -3,7 +3,7 @@ failure (client address, time), read by the throttle of each replica. Going down
 (its rows are minutes old at most).
 
 Revision ID: 0018_login_throttle
-Revises: 0016_review_packets
+Revises: 0017_directory_opt_in
 Create Date: 2026-12-07 13:00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018_login_throttle"
-down_revision = "0016_review_packets"
+down_revision = "0017_directory_opt_in"
 branch_labels = None
 depends_on = None
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
+from nbcohort.widgets._champion import champion_buttons
 from nbcohort.widgets._composer import Composer
 from nbcohort.widgets._ideas import idea_buttons, idea_line
 from nbcohort.widgets._style import author_line, button, status, when
@@ -48,6 +49,9 @@ class PostCard(w.VBox):
     closes its actions. The actions are made only when a member opens them, so a page of
     posts costs a few widgets each and a long thread opens as fast as a short one."""
 
+    offers_ideas = True  # mark as idea, endorse (a community topic's cards do not)
+    offers_champion = True  # pin, welcome (champions and staff)
+
     def __init__(self, thread: Discussion, post: dict[str, Any], reply: bool = False) -> None:
         self.thread, self.post, self.is_reply = thread, post, reply
         self.body = w.HTML(layout=w.Layout(flex="1 1 auto", width="auto", min_width="0"))
@@ -64,12 +68,16 @@ class PostCard(w.VBox):
         self.reply_box: Composer | None = None
         super().__init__()
         if post.get("replies"):
-            self.replies = w.VBox([PostCard(thread, r, reply=True) for r in post["replies"]])
+            self.replies = w.VBox([type(self)(thread, r, reply=True) for r in post["replies"]])
         self.render()
 
     @property
     def client(self) -> Any:
         return self.thread.conn.client
+
+    def may_moderate(self) -> bool:
+        """Whether hide and restore are offered (staff; the service decides)."""
+        return bool(self.thread.conn.is_staff)
 
     @property
     def own(self) -> bool:
@@ -158,7 +166,10 @@ class PostCard(w.VBox):
                 b.on_click(lambda _b, k=kind: self.toggle_reaction(k))
                 buttons.append(b)
                 self._reaction_buttons[kind] = b
-            buttons += idea_buttons(self)
+            if self.offers_ideas:
+                buttons += idea_buttons(self)
+            if self.offers_champion:
+                buttons += champion_buttons(self)
             if not self.is_reply:
                 buttons.append(self._action("Reply", self.open_reply))
             if p["can_edit"]:
@@ -169,7 +180,7 @@ class PostCard(w.VBox):
                 buttons.append(
                     self._action("Flag", self.open_flag, "flag for a facilitator's review")
                 )
-            if self.thread.conn.is_staff:
+            if self.may_moderate():
                 action = "restore" if p["hidden"] else "hide"
                 buttons.append(
                     self._action(
@@ -213,7 +224,7 @@ class PostCard(w.VBox):
             if card is not None:
                 card.update(reply)
             elif reply["id"] > newest:
-                added.append(PostCard(self.thread, reply, reply=True))
+                added.append(type(self)(self.thread, reply, reply=True))
         if added:
             if self.replies is None:
                 self.replies = w.VBox(added)

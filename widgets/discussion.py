@@ -17,6 +17,7 @@ from typing import Any
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError, CohortClient
+from nbcohort.widgets._champion import HostLine, is_champion
 from nbcohort.widgets._composer import Composer
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
 from nbcohort.widgets._live import follow_views, watcher
@@ -82,6 +83,8 @@ class Discussion(w.VBox):
         self._oldest: int | None = None
         self.badges: dict[int, list[dict[str, Any]]] = {}  # author id -> badges shown
         self.ideas: dict[int, dict[str, Any]] = {}  # post id -> its idea (#16 part 3)
+        self.pinned: set[int] = set()  # ids of the posts pinned here (champions see them)
+        self.host_line: HostLine | None = None  # host the next routine here (champions)
         self._first_page: dict[str, Any] | None = None
         self._cards_made = False
         self._style = style()
@@ -148,6 +151,9 @@ class Discussion(w.VBox):
     # Not open/close: those open and close a widget's channel to the front end.
     def expand(self) -> None:
         self._make_cards()
+        if self.host_line is None:  # asked once, when first opened
+            self.host_line = HostLine(self.conn, self.anchor)
+            self.content.children = (self.host_line, *self.content.children)
         self.conduct.value = conduct_html(self.conn)
         self.children = [self._style, self.summary, self.hint, self.live_line, self.content]
         self.opened = True
@@ -187,6 +193,9 @@ class Discussion(w.VBox):
         with self.lock:
             if self._first_page is not None:
                 self.refresh_ideas()
+                if is_champion(self.conn):  # what Pin and Unpin offer
+                    with suppress(ClientError):
+                        self.pinned = set(self.conn.client.pins(self.anchor))
                 self._show(self._first_page, prepend=False)
                 self._first_page = None
             self._cards_made = True

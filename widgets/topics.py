@@ -9,13 +9,15 @@ cohort graduates the widget shows the service's reason in one line; names the se
 from __future__ import annotations
 
 import html
+import threading
 from typing import Any
 
 import ipywidgets as w
 
 from nbcohort.cohorts.client import ClientError
 from nbcohort.widgets._connection import Connection, Offline, connect, offline
-from nbcohort.widgets._style import author_line, button, status, style, when
+from nbcohort.widgets._post import PostCard
+from nbcohort.widgets._style import button, status, style, when
 
 __all__ = ["Topics", "topics"]
 
@@ -28,7 +30,8 @@ class Topics(w.VBox):
         self.choice = w.Dropdown(description="Topic", options=[], layout=w.Layout(width="60%"))
         self.open_button = button("Open", "Show the chosen topic's posts")
         self.open_button.on_click(lambda _b: self.open_topic())
-        self.page = w.HTML()
+        self.page = w.HTML()  # the open topic's title and cohort
+        self.posts = w.VBox()  # its posts, each with its actions (react, flag, reply...)
         self.reply_box = w.Textarea(
             placeholder="Reply in this topic (Markdown)", layout=w.Layout(width="100%")
         )
@@ -62,6 +65,7 @@ class Topics(w.VBox):
                 self.listing,
                 self.chooser,
                 self.page,
+                self.posts,
                 self.reply_form,
                 self.start_form,
                 self.status,
@@ -106,7 +110,13 @@ class Topics(w.VBox):
             self.status.value = status(exc.message)
             return None
         self.opened = name
-        self.page.value = _page(page)
+        self.page.value = _head(page)
+        thread = TopicThread(self, name, page)
+        for old in self.posts.children:
+            old.close()
+        self.posts.children = [TopicPostCard(thread, p) for p in page.get("posts", [])]
+        if not page.get("posts"):
+            self.page.value += '<div class="nbc-meta">No posts yet.</div>'
         self.status.value = ""
         self.reply_form.layout.display = ""
         return page
@@ -153,20 +163,65 @@ def _listing(listed: list[dict[str, Any]]) -> str:
     return f'<ul aria-label="Community topics" style="list-style:none;padding:0">{rows}</ul>'
 
 
-def _page(page: dict[str, Any]) -> str:
-    """A topic's posts (the service's HTML is sanitized member Markdown)."""
-    items = []
-    for post in page.get("posts", []):
-        replies = "".join(
-            f'<div class="nbc-card" style="margin-left:1.5em">{author_line(r)}{r["html"]}</div>'
-            for r in post.get("replies", [])
-        )
-        items.append(f'<div class="nbc-card">{author_line(post)}{post["html"]}{replies}</div>')
-    head = (
+def _head(page: dict[str, Any]) -> str:
+    """The open topic's title and the cohort that started it."""
+    return (
         f'<div class="nbc-head">{html.escape(page.get("title") or page["anchor"])}</div>'
         f'<div class="nbc-meta">started in {html.escape(page["cohort"]["title"])}</div>'
     )
-    return head + ("".join(items) or '<div class="nbc-meta">No posts yet.</div>')
+
+
+class TopicThread:
+    """What a post card asks of its thread, for a community topic: the connection, the
+    reactions offered, and where a reply goes (``post_in_topic``, wherever it was started)."""
+
+    def __init__(self, box: Topics, name: str, page: dict[str, Any]) -> None:
+        self.conn, self.name, self.anchor = box.conn, name, page["anchor"]
+        self.reactions: list[str] = box.conn.me.get("rules", {}).get("reactions", ["helpful"])
+        self.at_home = page["cohort"]["slug"] == box.conn.me.get("cohort", {}).get("slug")
+        self.badges: dict[int, list[dict[str, Any]]] = {}  # badges are each cohort's own
+        self.ideas: dict[int, dict[str, Any]] = {}
+        self.pinned: set[int] = set()
+        self.lock = threading.RLock()
+        self.summary = box.open_button  # where the focus goes when a post is gone
+
+    def added(self, post: dict[str, Any]) -> None:
+        """A reply this member wrote (its card shows it)."""
+
+
+class TopicPostCard(PostCard):
+    """A post of a community topic, with the actions a discussion's post has: react, reply,
+    flag, edit or delete one's own (as a guest in another cohort's topic: no staff or
+    champion actions there, and no ideas, which belong to a cohort's own threads)."""
+
+    offers_ideas = False
+    thread: TopicThread  # type: ignore[assignment]
+
+    def __init__(self, thread: TopicThread, post: dict[str, Any], reply: bool = False) -> None:
+        super().__init__(thread, post, reply)  # type: ignore[arg-type]  # what a card needs
+
+    @property
+    def offers_champion(self) -> bool:  # type: ignore[override]
+        return self.thread.at_home
+
+    def may_moderate(self) -> bool:
+        return self.thread.at_home and super().may_moderate()
+
+    def send_reply(self, text: str) -> dict[str, Any]:
+        assert self.reply_box is not None  # send_reply is the reply box's action
+        post = self.client.post_in_topic(
+            self.thread.name, text, parent_id=self.post["id"], key=self.reply_box.draft_key
+        )
+        if post.get("held"):  # waits for a moderator of the topic's cohort: mine alone
+            self.expand().note.value = status("your reply is waiting for approval", ok=True)
+            return post
+        card = TopicPostCard(self.thread, post, reply=True)
+        if self.replies is None:
+            self.replies = w.VBox([card])
+            self.render()
+        else:
+            self.replies.children += (card,)
+        return post
 
 
 def topics() -> w.Widget:

@@ -29,6 +29,7 @@ from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import Cohort, HeldPost, Member, Post, Thread
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.community_guests import TOPIC_KIND, guest_in
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.moderation_hold import held_dict
 from nbcohort.cohorts.services.pages import thread_page
@@ -49,7 +50,6 @@ __all__ = [
     "visitor",
 ]
 
-TOPIC_KIND = "community"
 MAX_TOPIC_NAME = 63
 MAX_TOPIC_TITLE = 120
 _TOPIC_NAME = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
@@ -135,15 +135,6 @@ def _community(session: Session, actor: Actor, cohort: Cohort, action: str) -> l
         .order_by(Cohort.graduated_at, Cohort.slug)
     )
     return [cohort, *others]
-
-
-def _guest(actor: Actor, cohort_id: int) -> Actor:
-    """The actor as they act in a community cohort's thread: themselves at home; elsewhere a
-    participant acts as ``alumni`` (no staff rights there) and a sponsor reads."""
-    if actor.cohort_id == cohort_id or actor.is_system:
-        return actor
-    role = "alumni" if actor.can("post.create") else "sponsor"
-    return dataclasses.replace(actor, cohort_id=cohort_id, role=role)
 
 
 def community_cohorts(session: Session, actor: Actor, cohort: Cohort) -> list[Cohort]:
@@ -308,7 +299,7 @@ def read_topic(
     thread = _topic(session, cohorts, clean_topic_name(name))
     home = next(c for c in cohorts if c.id == thread.cohort_id)
     page = thread_page(
-        session, _guest(actor, home.id), home, thread.anchor, before=before, limit=limit
+        session, guest_in(actor, home.id), home, thread.anchor, before=before, limit=limit
     )
     return {**page, "name": thread.anchor.removeprefix("topic/"), "cohort": cohort_mark(home)}
 
@@ -328,7 +319,7 @@ def post_in_topic(
     cohorts = _community(session, actor, cohort, "post.create")
     thread = _topic(session, cohorts, clean_topic_name(name))
     home = next(c for c in cohorts if c.id == thread.cohort_id)
-    guest = _guest(actor, home.id)
+    guest = guest_in(actor, home.id)
     post = create_post(
         session,
         guest,

@@ -32,6 +32,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
 from nbcohort.cohorts.services.cohort_apply import routine_events
 from nbcohort.cohorts.services.errors import Conflict, Invalid
+from nbcohort.cohorts.services.graduated_roles import GRADUATED_ROLES
 from nbcohort.cohorts.services.rhythm import (
     community_rhythm,
     course_prompt_order,
@@ -186,8 +187,8 @@ def _graduate(
     for member in session.scalars(
         select(Member).where(Member.cohort_id == cohort.id).order_by(Member.username)
     ):
-        if member.role == "learner" and member.left_at is None:
-            member.role = "alumni"
+        if member.role in GRADUATED_ROLES and member.left_at is None:
+            member.role = GRADUATED_ROLES[member.role]
             member.updated_at = now
             report.alumni.append(member.username)
         elif member.left_at is None:

@@ -18,6 +18,7 @@ from nbcohort.cohorts.models import Cohort, HeldPost, Member, Notification, Post
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.community_guests import guest_in
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.unique import add_unique
 
@@ -209,7 +210,7 @@ def publish_held(
     held.status, held.decided_at, held.decided_by = "approved", utcnow(), actor.member_id
     post = create_post(
         session,
-        Actor.of(author),
+        guest_in(Actor.of(author), cohort.id),  # another cohort's alumna in a community topic
         cohort,
         held.anchor,
         held.body_md,

@@ -14,10 +14,17 @@ from nbcohort.cohorts.models import Cohort, Flag, HeldPost, Post, Reaction, Thre
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
+from nbcohort.cohorts.services.community_guests import (
+    TOPIC_KIND,
+    acting_on_post,
+    author_cohort_id,
+    claim_topic_name,
+    thread_mentions,
+)
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, ServiceError
 from nbcohort.cohorts.services.moderation_gate import PostingTooFast, check_posting
 from nbcohort.cohorts.services.moderation_hold import held_resent, hold_post
-from nbcohort.cohorts.services.notifications import notify_post, resolve_mentions
+from nbcohort.cohorts.services.notifications import notify_post
 from nbcohort.cohorts.services.post_insert import check_key, insert_post, sent_before
 from nbcohort.cohorts.services.threads import clean_anchor
 from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
@@ -61,13 +68,14 @@ def get_post(
     session: Session, actor: Actor, post_id: int, rules: CommunitySettings | None = None
 ) -> Post:
     """A post the actor may read (``visibility.reach_post``: another cohort's posts are not
-    found, unopened prompts' answers neither, others' answers only once one has answered)."""
-    return reach_post(session, actor, post_id, "read", rules)
+    found, but for its community topics' read as a guest; unopened prompts' answers neither,
+    others' answers only once one has answered)."""
+    return reach_post(session, acting_on_post(session, actor, post_id), post_id, "read", rules)
 
 
 _AT_ANCHOR = (Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor"))
 _THREAD_AT = select(Thread).where(*_AT_ANCHOR)
-_THREAD_ROW_AT = select(Thread.id, Thread.locked).where(*_AT_ANCHOR)
+_THREAD_ROW_AT = select(Thread.id, Thread.locked, Thread.kind).where(*_AT_ANCHOR)
 
 
 def create_post(
@@ -158,6 +166,8 @@ def create_post(
         )
     if thread is None:
         kind = kind or ("topic" if anchor.startswith("topic/") else "section")
+        if kind == TOPIC_KIND:  # one topic of a name in the community, however started
+            claim_topic_name(session, cohort, anchor)
         new = Thread(
             cohort_id=cohort.id,
             anchor=anchor,
@@ -175,7 +185,8 @@ def create_post(
             if sent is not None:
                 return sent
         raise Forbidden(f"thread {anchor!r} is locked")
-    mentioned = resolve_mentions(session, cohort.id, text)
+    topic = thread.kind == TOPIC_KIND  # a community topic: logged in its author's cohort
+    mentioned = thread_mentions(session, cohort.id, thread.kind, text)
     post = insert_post(
         session,
         {
@@ -200,7 +211,7 @@ def create_post(
     notify_post(session, post, mentioned, parent)
     record(
         session,
-        cohort.id,
+        author_cohort_id(session, actor, cohort.id) if topic else cohort.id,
         actor.member_id,
         "post.create",
         post,
@@ -234,16 +245,21 @@ def edit_post(
 ) -> Post:
     """Edit one's own post. Nobody edits someone else's words, staff included."""
     rules = rules or CommunitySettings()
-    post = reach_post(session, actor, post_id, "edit", rules)
+    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
+    post = reach_post(session, acting, post_id, "edit", rules)
     if post.author_id != actor.member_id:
         raise Forbidden("you can only edit your own posts")
     text = clean_body(body, rules)
-    cohort_id = session.scalar(select(Thread.cohort_id).where(Thread.id == post.thread_id)) or 0
-    mentioned = resolve_mentions(session, cohort_id, text)
+    place = session.execute(
+        select(Thread.cohort_id, Thread.kind).where(Thread.id == post.thread_id)
+    ).one()
+    cohort_id = place.cohort_id
+    mentioned = thread_mentions(session, cohort_id, place.kind, text)
     post.body_md, post.body_html = text, render_markdown(text, mentioned)
     post.edited_at = utcnow()
     notify_post(session, post, mentioned, None)
-    record(session, cohort_id, actor.member_id, "post.edit", post, chars=len(text))
+    record(session, actor.cohort_id or cohort_id, actor.member_id, "post.edit", post,
+           chars=len(text))  # fmt: skip
     return post
 
 
@@ -255,10 +271,11 @@ def delete_post(
     rules: CommunitySettings | None = None,
 ) -> Post:
     """Delete one's own post, or any post as staff; replies keep their place."""
-    post = reach_post(session, actor, post_id, "delete", rules)
+    acting = acting_on_post(session, actor, post_id)  # a guest has no staff rights there
+    post = reach_post(session, acting, post_id, "delete", rules)
     own = post.author_id == actor.member_id
     if not own:
-        require(actor, "post.moderate")
+        require(acting, "post.moderate")
         if not reason.strip():
             raise Invalid("say why you delete someone else's post", field="reason")
     if not post.deleted:
@@ -285,10 +302,11 @@ def react(
 ) -> bool:
     """Add a reaction; reacting twice is a no-op. Returns whether a reaction was added."""
     rules = rules or CommunitySettings()
-    require(actor, "post.react", actor.cohort_id)
+    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
+    require(acting, "post.react", acting.cohort_id)
     if kind not in rules.reactions:
         raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
-    post = reach_post(session, actor, post_id, "react", rules)
+    post = reach_post(session, acting, post_id, "react", rules)
     row = {"post_id": post.id, "member_id": actor.member_id, "kind": kind}
     if not insert_if_absent(session, _REACTION, row):
         return False
@@ -312,8 +330,9 @@ def unreact(
     rules: CommunitySettings | None = None,
 ) -> bool:
     """Take one's reaction back (allowed on any post one can reach, hidden ones included)."""
-    require(actor, "post.react", actor.cohort_id)
-    post = reach_post(session, actor, post_id, "unreact", rules)
+    acting = acting_on_post(session, actor, post_id)
+    require(acting, "post.react", acting.cohort_id)
+    post = reach_post(session, acting, post_id, "unreact", rules)
     row = session.scalar(
         select(Reaction).where(
             Reaction.post_id == post.id,
@@ -337,8 +356,9 @@ def flag_post(
 ) -> Post:
     """Flag a post for review; enough distinct flags hide it until a facilitator looks."""
     rules = rules or CommunitySettings()
-    require(actor, "post.flag", actor.cohort_id)
-    post = reach_post(session, actor, post_id, "flag", rules)
+    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
+    require(acting, "post.flag", acting.cohort_id)
+    post = reach_post(session, acting, post_id, "flag", rules)
     if post.author_id == actor.member_id:
         raise Invalid("you cannot flag your own post (edit or delete it instead)", field="post_id")
     if len(reason) > 500:
@@ -366,7 +386,7 @@ def flag_post(
     if not post.hidden and (open_flags or 0) >= rules.flag_threshold:
         post.hidden = True
         post.hidden_reason = f"hidden after {open_flags} flags, pending a facilitator's review"
-        record(session, actor.cohort_id or 0, None, "post.autohide", post, flags=open_flags)
+        record(session, acting.cohort_id or 0, None, "post.autohide", post, flags=open_flags)
     return post
 
 

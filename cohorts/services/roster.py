@@ -22,6 +22,7 @@ from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid
+from nbcohort.cohorts.services.graduated_roles import arriving_role
 from nbcohort.cohorts.services.members import clean_member_fields
 
 __all__ = ["REQUIRED_COLUMNS", "RosterError", "RosterReport", "import_roster"]
@@ -267,6 +268,8 @@ def import_roster(
     existing = list(session.scalars(select(Member).where(Member.cohort_id == cohort.id)))
     cleaned = _clean_rows(rows, existing, problems)
     problems.raise_if_any()
+    for _row, clean, _current in cleaned:  # after graduation learners arrive as alumni
+        clean["role"] = arriving_role(cohort, clean["role"])
     refused = [
         str(row.line)
         for row, clean, current in cleaned

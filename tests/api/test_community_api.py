@@ -150,3 +150,33 @@ def test_hostile_topic_names_in_the_path_and_wrong_types(client, service, store)
                         headers=headers, timeout=30)  # fmt: skip
     assert got.status_code == 422 and got.json()["field"] == "parent_id"
     assert requests.get(base, timeout=30).status_code == 401  # no token
+
+
+def test_guests_react_and_flag_in_a_topic_over_http_and_no_one_else(client, service, store):
+    ben = client("autumn", "ben")
+    made = ben.start_topic("merge-tips", "Merge tips", "How do you check a merge?")
+    pid = made["post"]["id"]
+    client("spring", "ivo").graduate()
+    ana = client("spring", "ana")
+    assert ana.react(pid, "helpful") is True and ana.flag(pid, "off topic")["id"] == pid
+    seen = ana.get_post(pid)  # as a guest sees it: no staff rights in autumn
+    assert seen["reactions"] == {"helpful": 1} and seen["my_reactions"] == ["helpful"]
+    assert not seen["can_delete"]
+    fay = client("spring", "fay")  # spring's facilitator, a guest in autumn's topic
+    assert not fay.get_post(pid)["can_delete"]
+    _refused(lambda: fay.delete(pid, "mine to moderate?"), 403, "post.moderate")
+    _refused(lambda: fay.moderate(pid, "hide", "spam"), 404, f"no post {pid}")
+    course = client("spring", "chi").post("module-1/other", "a course question")["id"]
+    outsider = client("elsewhere", "ana")
+    huge = 10**30  # longer than any id: no such route, not found all the same
+    for who, post_id, says in (
+        (outsider, pid, f"no post {pid}"),
+        (ben, course, f"no post {course}"),
+        (ana, 2**31 - 1, f"no post {2**31 - 1}"),
+        (ana, huge, str(huge)),
+    ):
+        _refused(lambda w=who, p=post_id: w.react(p, "helpful"), 404, says)
+        _refused(lambda w=who, p=post_id: w.flag(p, "x"), 404, says)
+    _refused(lambda: ana.react(pid, "x" * 300), 422, "")  # not one of the reactions
+    assert ana.leave("moving teams")["tokens_revoked"] == 1  # a left member acts no more
+    _refused(lambda: ana.react(pid, "+1"), 401, "")

@@ -22,6 +22,7 @@ from nbcohort.cohorts.models import Cohort, HeldPost, Post
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services import posts, threads
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.community_guests import acting_on_post
 from nbcohort.cohorts.services.moderation_hold import held_dict, my_held
 from nbcohort.cohorts.services.notifications import resolve_mentions
 
@@ -30,7 +31,12 @@ __all__ = ["ROUTES"]
 
 def _answering_with_the_post(act: Any) -> Work:
     """A route that acts on a post answers with the post as the actor now sees it."""
-    return lambda s, a, c: threads.full_post(s, a, act(s, a, c))
+
+    def answer(s: Session, a: Actor, c: Cohort) -> dict[str, Any]:
+        post = act(s, a, c)  # in another cohort's community topic, seen as a guest sees it
+        return threads.full_post(s, acting_on_post(s, a, post.id), post)
+
+    return answer
 
 
 def _post_id(raw: str) -> int:

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import IntegrityError
 
+from nbcohort.cohorts import schema
 from nbcohort.cohorts.models import ArtifactReuse, Cohort, Member, utcnow
 from nbcohort.cohorts.schema import current_revision, downgrade_db, head_revision, upgrade_db
 from nbcohort.cohorts.services.artifacts import list_artifacts, share_artifact
@@ -85,3 +86,9 @@ def test_0008_rebuilds_member_keeping_its_rows_and_its_trigger(
     with pytest.raises(RuntimeError, match="without an email address"):
         downgrade_db(store.engine, "0007")
     assert current_revision(store.engine) == head_revision()
+
+
+def test_the_fast_revision_check_knows_the_newest_migration() -> None:
+    """``check_db_revision`` compares with ``schema.HEAD`` before loading Alembic: a new
+    migration must move it too, or every database would take the slow path."""
+    assert head_revision() == schema.HEAD, "set HEAD in cohorts/schema.py to the new migration"

@@ -221,9 +221,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         callspec = getattr(item, "callspec", None)
         legs = (
-            tuple(callspec.params.get(k) for k in ("db_url", "shared_service", "module_world"))
+            tuple(
+                callspec.params.get(k)
+                for k in ("db_url", "shared_service", "module_world", "module_service")
+            )
             if callspec
             else ()
         )
-        if "postgresql" in legs:  # shared_service: tests/helpers/exchange_service.py
+        # shared_service: tests/helpers/exchange_service.py; module_service: shared_serve.py
+        if "postgresql" in legs:
             item.add_marker(pytest.mark.postgres)

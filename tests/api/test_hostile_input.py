@@ -18,6 +18,17 @@ from nbcohort.cohorts.models import Activity, AppliedPractice, ArtifactReuse, Po
 from nbcohort.cohorts.services.practices import sync_practices
 from nbcohort.cohorts.services.prompts import sync_prompts
 from tests.helpers.community import SYSTEM
+from tests.helpers.processes import ServiceProcess
+
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
 
 ANCHOR = "module-1/loading-data"
 SECRET = "my answer nobody should read early"
@@ -126,7 +137,11 @@ def test_an_answer_shows_once_one_has_answered_and_to_staff(clients, prompt_answ
 def test_a_prompt_that_has_not_opened_cannot_be_read_or_answered(http, store, cohort, clients):
     with store.write() as s:
         sync_prompts(s, SYSTEM, s.merge(cohort), {"next-week": "What will you automate?"})
-        s.execute(update(Prompt).values(opens_at=utcnow() + timedelta(days=7)))
+        s.execute(
+            update(Prompt)
+            .where(Prompt.cohort_id == cohort.id)
+            .values(opens_at=utcnow() + timedelta(days=7))
+        )
     answer = clients["fay"].answer_prompt("next-week", "staff may prepare an example")
     before = writes(store)
     is_api_error(http("ana", "GET", "/api/v1/prompts/next-week"), 404, "key")
@@ -159,14 +174,14 @@ def test_a_hidden_post_is_read_without_its_text(http, clients):
 
 
 @pytest.mark.parametrize("route", sorted(POST_ROUTES))
-def test_another_cohorts_post_is_not_found_on_every_route(http, store, clients, route):
+def test_another_cohorts_post_is_not_found_on_every_route(http, store, cohort, clients, route):
     from nbcohort.cohorts.services.auth import Actor
     from nbcohort.cohorts.services.cohort_registry import create_cohort
     from nbcohort.cohorts.services.members import add_member
     from nbcohort.cohorts.services.posts import create_post
 
     with store.write() as s:
-        other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        other = create_cohort(s, SYSTEM, f"autumn-{cohort.id}", "Autumn")
         zoe = add_member(s, SYSTEM, other, name="Zoe", email="zoe@example.org", username="zoe")
         s.flush()
         theirs = create_post(s, Actor.of(zoe), other, ANCHOR, "autumn's own words")
@@ -267,7 +282,28 @@ def test_a_body_over_the_limit_is_413_in_json(http, store):
     assert writes(store) == before
 
 
-def test_failed_tokens_are_limited_per_address_without_slowing_members(http, clients):
+@pytest.fixture
+def own_service(tmp_path, module_service):
+    """A service of this test's own: the limit on failed tokens is the process's memory."""
+    svc = ServiceProcess(tmp_path, module_service.url).start()
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def own_http(own_service, tokens):
+    yield from _caller(own_service, tokens)
+
+
+@pytest.fixture
+def own_ana(own_service, tokens):
+    ana = CohortClient(own_service.url, tokens["ana"], timeout=10)
+    yield ana
+    ana.close()
+
+
+def test_failed_tokens_are_limited_per_address_without_slowing_members(own_http, own_ana):
+    http, clients = own_http, {"ana": own_ana}
     assert clients["ana"].me()["member"]["username"] == "ana"  # ana's token is known here
     bad = {"Authorization": "token nbc_guess"}
     statuses = [http(None, "GET", "/api/v1/me", headers=bad).status_code for _ in range(25)]
@@ -280,14 +316,18 @@ def test_failed_tokens_are_limited_per_address_without_slowing_members(http, cli
 
 
 # -- 4. metrics a member cannot inflate -------------------------------------------------------
-def test_copying_an_artifact_again_is_not_another_reuse(clients, store):
+def test_copying_an_artifact_again_is_not_another_reuse(clients, store, cohort):
     made = clients["ana"].share("a.py", b"print(1)\n", "A snippet")
     for _ in range(5):
         assert clients["ben"].copy_artifact(made["id"])[1] == b"print(1)\n"
     clients["ana"].copy_artifact(made["id"])  # the author's own copy is no reuse
     with store.read() as s:
-        assert s.scalar(select(func.count()).select_from(ArtifactReuse)) == 1
-        reuses = s.scalar(select(func.count()).where(Activity.verb == "artifact.reuse"))
+        assert s.scalar(select(func.count()).where(ArtifactReuse.artifact_id == made["id"])) == 1
+        reuses = s.scalar(
+            select(func.count()).where(
+                Activity.verb == "artifact.reuse", Activity.cohort_id == cohort.id
+            )
+        )
     assert reuses == 1
     assert clients["chi"].artifacts()[0]["reuses"] == 1
 
@@ -300,7 +340,8 @@ def test_only_the_courses_practices_can_be_applied(http, store, cohort):
     ok = http("ana", "PUT", "/api/v1/practices/read-csv", json={"note": "did it"})
     assert ok.status_code == 200 and ok.json()["title"] == "Read a CSV with its encoding"
     with store.read() as s:
-        assert list(s.scalars(select(AppliedPractice.practice))) == ["read-csv"]
+        applied = select(AppliedPractice.practice).where(AppliedPractice.cohort_id == cohort.id)
+        assert list(s.scalars(applied)) == ["read-csv"]
 
 
 def test_content_must_be_given_as_base64_text(http, store):

@@ -11,12 +11,22 @@ import pytest
 from sqlalchemy import select, update
 
 from nbcohort.cohorts.client import ClientError, CohortClient
-from nbcohort.cohorts.models import Cohort, Post
+from nbcohort.cohorts.models import Cohort, Post, Thread
 from nbcohort.cohorts.services.auth import mint_token
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml
+
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
 
 ANCHOR = "module-1/reading-files"
 SOON = (date.today() + timedelta(days=20)).isoformat()
@@ -31,7 +41,8 @@ def two(store, cohort):
     """The cohort file sets the threshold at two endorsements."""
     from nbcohort.cohorts.models import utcnow
 
-    apply_text(store, cohort_toml(extra="[ideas]\nendorsements = 2\n", steps=False), utcnow())
+    text = cohort_toml(slug=cohort.slug, extra="[ideas]\nendorsements = 2\n", steps=False)
+    apply_text(store, text, utcnow())
 
 
 def refused(call, status: int, field: str | None = None) -> ClientError:
@@ -141,11 +152,11 @@ def test_declining_and_wrong_input_through_the_api(service, tokens, two):
     assert "Out of scope this quarter" in note["headline"]
 
 
-def test_another_cohorts_idea_is_not_found(service, tokens, store, two):
+def test_another_cohorts_idea_is_not_found(service, tokens, store, cohort, two):
     c = clients(service, tokens)
     idea = c["ana"].mark_idea(c["ana"].post(ANCHOR, "an idea")["id"])
     with store.write() as s:
-        other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        other = create_cohort(s, SYSTEM, f"autumn-{cohort.id}", "Autumn")
         oz = add_member(s, SYSTEM, other, name="Oz", email="oz@x.org", username="oz",
                         role="facilitator")  # fmt: skip
         lu = add_member(s, SYSTEM, other, name="Lu", email="lu@x.org", username="lu")
@@ -173,7 +184,12 @@ def test_sponsors_nudges_and_their_sponsor_label(service, tokens, store, people,
     with store.write() as s:  # both posts are three days old
         from nbcohort.cohorts.models import utcnow
 
-        s.execute(update(Post).values(created_at=utcnow() - timedelta(days=3)))
+        ours = select(Thread.id).where(Thread.cohort_id == cohort.id)
+        s.execute(
+            update(Post)
+            .where(Post.thread_id.in_(ours))
+            .values(created_at=utcnow() - timedelta(days=3))
+        )
     for who in ("ana", "chi"):
         refused(lambda who=who: c[who].nudges(), 403)
     got = c["sam"].nudges()
@@ -189,4 +205,4 @@ def test_sponsors_nudges_and_their_sponsor_label(service, tokens, store, people,
     refused(lambda: c["sam"].post("module-3/x", "a thread of my own"), 403)
     assert question["id"] not in [q["post_id"] for q in c["sam"].nudges()["unanswered"]]
     with store.read() as s:
-        assert s.scalar(select(Cohort.slug)) == "spring-26"
+        assert s.get_one(Cohort, cohort.id).slug == cohort.slug

@@ -19,6 +19,16 @@ from nbcohort.cohorts.services.posts import create_post
 from nbcohort.cohorts.services.prompts import sync_prompts
 from tests.helpers.community import SYSTEM
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 ANCHOR = "module-1/reading-files"
 
 
@@ -92,9 +102,9 @@ def test_a_mention_wakes_the_mentioned_members_notifications(service, tokens):
     assert answer["changed"] is True and answer["notifications"].endswith(":0")
 
 
-def test_another_cohort_never_wakes_a_watch(service, tokens, store):
+def test_another_cohort_never_wakes_a_watch(service, tokens, store, cohort):
     with store.write() as s:
-        other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        other = create_cohort(s, SYSTEM, f"autumn-{cohort.id}", "Autumn")
         zed = add_member(s, SYSTEM, other, name="Zed", email="zed@x.org", username="zed")
         s.flush()
         zed_token = mint_token(s, SYSTEM, zed, "test")

@@ -11,6 +11,16 @@ import requests
 from nbcohort.cohorts.client import ClientError, CohortClient
 from tests.helpers.moderation import set_charter
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 ANCHOR = "module-1/reading-files"
 
 

@@ -23,9 +23,19 @@ from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member, set_active
 from tests.helpers.community import SYSTEM
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 
 def test_active_threads_busiest_first_without_hidden_or_prompt_posts(
-    service, tokens, store, people
+    service, tokens, store, cohort, people
 ):
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     ben = CohortClient(service.url, tokens["ben"], timeout=10)
@@ -43,7 +53,7 @@ def test_active_threads_busiest_first_without_hidden_or_prompt_posts(
     assert fay.threads(limit=1) == got[:1]  # staff too: a count never reveals a hidden post
     # Another cohort's threads do not exist for this one.
     with store.write() as s:
-        other = create_cohort(s, SYSTEM, "other", "Other")
+        other = create_cohort(s, SYSTEM, f"other-{cohort.id}", "Other")
         olga = add_member(s, SYSTEM, other, name="Olga", email="olga@example.org", role="learner")
         olga_token = mint_token(s, SYSTEM, olga, "t")
     olga_client = CohortClient(service.url, olga_token, timeout=10)

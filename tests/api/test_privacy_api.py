@@ -21,6 +21,16 @@ from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.services.pulse import answer_survey, open_survey
 from tests.helpers.community import SYSTEM
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 pytestmark = pytest.mark.slow
 ANCHOR = "module-1/loading-data"
 
@@ -191,7 +201,7 @@ def test_pulse_results_as_every_role(clients, service, store, cohort, answered):
             else:
                 assert comments is None, who
     with store.write() as s:  # another cohort's instructor
-        other = create_cohort(s, SYSTEM, "autumn-26", "Autumn")
+        other = create_cohort(s, SYSTEM, f"autumn-{cohort.id}", "Autumn")
         oz = add_member(s, SYSTEM, other, name="Oz", email="oz@example.org", role="instructor")
         s.flush()
         token = mint_token(s, SYSTEM, oz)

@@ -11,6 +11,16 @@ from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.badges import award_badges
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 ANCHOR = "module-1/reading-files"
 
 
@@ -18,16 +28,18 @@ def clients(service, tokens) -> dict[str, CohortClient]:
     return {who: CohortClient(service.url, token, timeout=10) for who, token in tokens.items()}
 
 
-def award(store) -> None:
+def award(store, cohort) -> None:
     with store.write() as s:
-        award_badges(s, s.scalars(select(Cohort)).one())
+        award_badges(s, s.get_one(Cohort, cohort.id))
 
 
-def test_badges_show_beside_names_and_a_member_hides_their_own(service, tokens, store, people):
+def test_badges_show_beside_names_and_a_member_hides_their_own(
+    service, tokens, store, cohort, people
+):
     c = clients(service, tokens)
     c["ana"].post(ANCHOR, "my first post")
     c["ben"].post(ANCHOR, "mine too")
-    award(store)
+    award(store, cohort)
     ana, ben = people["ana"].id, people["ben"].id
     seen = c["sam"].badges()  # a sponsor reads them too
     assert [b["title"] for b in seen[ana]] == ["First post"] and ben in seen
@@ -40,10 +52,10 @@ def test_badges_show_beside_names_and_a_member_hides_their_own(service, tokens, 
     assert c["ben"].member_badges(ana)["badges"] == []
 
 
-def test_revoking_is_for_staff_with_a_reason_named_by_field(service, tokens, store, people):
+def test_revoking_is_for_staff_with_a_reason_named_by_field(service, tokens, store, cohort, people):
     c = clients(service, tokens)
     c["ana"].post(ANCHOR, "first")
-    award(store)
+    award(store, cohort)
     ana = people["ana"].id
     for who in ("ana", "ben", "chi", "sam"):
         with pytest.raises(ClientError) as refused:

@@ -17,6 +17,16 @@ from nbcohort.cohorts.services.charter import publish_charter
 from tests.helpers.community import SYSTEM
 from tests.helpers.rhythm import apply_text, cohort_toml
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 pytestmark = pytest.mark.slow
 
 
@@ -24,7 +34,8 @@ pytestmark = pytest.mark.slow
 def rhythm(store, cohort, people):
     """The test cohort with a cohort file: it began yesterday, clinics on the first Thursday."""
     start = (utcnow() - timedelta(days=1)).date().isoformat()
-    apply_text(store, cohort_toml(starts_on=start, clinic_week=1, timezone="UTC"), utcnow())
+    text = cohort_toml(slug=cohort.slug, starts_on=start, clinic_week=1, timezone="UTC")
+    apply_text(store, text, utcnow())
     with store.write() as s:
         publish_charter(s, SYSTEM, s.get_one(Cohort, cohort.id), "# Charter\n\nBe kind.\n")
     return cohort
@@ -47,7 +58,8 @@ def test_charter_is_read_and_acknowledged_through_the_api(rhythm, service, token
         client(service, tokens, "sam").ack_charter(1)
     assert err.value.status == 403  # a sponsor reads, does not join
     with store.read() as s:
-        assert len(s.scalars(select(CharterAck)).all()) == 1
+        acks = select(CharterAck).where(CharterAck.cohort_id == rhythm.id)
+        assert len(s.scalars(acks).all()) == 1
     with pytest.raises(ClientError) as err:
         ana.request("POST", "/api/v1/charter/ack", json={"version": "1"})
     assert err.value.status == 422 and err.value.field == "version"
@@ -78,7 +90,9 @@ def test_events_sign_ups_and_the_plan(rhythm, service, tokens, store):
     assert next(e for e in ana.events(40) if e["id"] == first["id"])["signed_up"]
     assert ana.signup(first["id"], join=False)["signups"] == 0
     with store.read() as s:
-        routine = s.scalar(select(Event.id).where(Event.kind == "routine"))
+        routine = s.scalar(
+            select(Event.id).where(Event.kind == "routine", Event.cohort_id == rhythm.id)
+        )
     with pytest.raises(ClientError) as err:
         ana.signup(routine)
     assert err.value.status == 403

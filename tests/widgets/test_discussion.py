@@ -8,11 +8,21 @@ import pytest
 from sqlalchemy import select
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.models import Flag, Post, Reaction, ReadMark
+from nbcohort.cohorts.models import Flag, Post, Reaction, ReadMark, Thread
 from nbcohort.widgets import discussion
 from nbcohort.widgets._post import PostCard
 from nbcohort.widgets._style import when
 from nbcohort.widgets.discussion import Discussion
+
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
 
 ANCHOR = "module-1/reading-files"
 
@@ -44,6 +54,11 @@ def press(card: PostCard, label: str) -> None:
     """Click the opened action whose button reads ``label``, as a learner does."""
     buttons = {b.description: b for b in card.expand().actions.children}
     buttons[label].click()
+
+
+def cohort_posts(cohort):
+    """The test cohort's posts (the module's tests share one database)."""
+    return select(Post.id).join(Thread).where(Thread.cohort_id == cohort.id)
 
 
 def read_marks(store, member) -> list[int]:
@@ -82,7 +97,7 @@ def test_a_long_thread_is_one_line_until_opened(as_member, write_as, store, peop
     assert d.summary.description.endswith(" · open")
 
 
-def test_an_empty_thread_invites_the_first_post(as_member, store):
+def test_an_empty_thread_invites_the_first_post(as_member, store, cohort):
     as_member("ana")
     d = discussion(ANCHOR)
     assert d.summary.description == f"Discussion · {ANCHOR} · no posts yet: start one · open"
@@ -91,7 +106,8 @@ def test_an_empty_thread_invites_the_first_post(as_member, store):
     d.composer.submit()
     assert "1 post · latest you" in d.summary.description
     with store.read() as s:
-        assert s.scalars(select(Post.body_md)).all() == ["First!"]
+        ours = select(Post.body_md).where(Post.id.in_(cohort_posts(cohort)))
+        assert s.scalars(ours).all() == ["First!"]
 
 
 def test_the_summary_counts_what_the_learner_has_not_read(as_member, write_as):
@@ -137,7 +153,7 @@ def test_each_post_has_its_actions_beside_it_under_its_own_name(as_member, write
     assert card.panel not in card.children
 
 
-def test_every_action_still_reaches_the_service(as_member, store, people):
+def test_every_action_still_reaches_the_service(as_member, store, cohort, people):
     as_member("ana")
     d = discussion(ANCHOR, expanded=True)
     d.composer.text.value = "How do I skip the footer lines of an export?"
@@ -184,8 +200,11 @@ def test_every_action_still_reaches_the_service(as_member, store, people):
     assert "[deleted]" in card.body.value
     assert card.more.layout.visibility == "hidden"
     with store.read() as s:
-        assert s.scalars(select(Reaction.kind)).all() == ["helpful"]
-        assert s.scalars(select(Flag.reason)).all() == ["off topic"]
-        top = s.scalars(select(Post).where(Post.parent_id.is_(None))).one()
+        ours = cohort_posts(cohort)
+        assert s.scalars(select(Reaction.kind).where(Reaction.post_id.in_(ours))).all() == [
+            "helpful"
+        ]
+        assert s.scalars(select(Flag.reason).where(Flag.post_id.in_(ours))).all() == ["off topic"]
+        top = s.scalars(select(Post).where(Post.parent_id.is_(None), Post.id.in_(ours))).one()
         assert top.deleted and not top.hidden
         assert s.scalar(select(Post.author_id).where(Post.parent_id == top.id)) == people["ben"].id

@@ -20,6 +20,16 @@ from nbcohort.widgets.nudges import Nudges
 from nbcohort.widgets.pilots import Pilots, _IdeaRow
 from tests.helpers.rhythm import apply_text, cohort_toml
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 ANCHOR = "module-1/reading-files"
 
 
@@ -39,9 +49,10 @@ def first_card(d: Discussion) -> PostCard:
 
 
 def test_mark_endorse_and_make_a_pilot_through_the_widgets(
-    as_member, service, tokens, store, people
+    as_member, service, tokens, store, cohort, people
 ):
-    apply_text(store, cohort_toml(extra="[ideas]\nendorsements = 2\n", steps=False), utcnow())
+    text = cohort_toml(slug=cohort.slug, extra="[ideas]\nendorsements = 2\n", steps=False)
+    apply_text(store, text, utcnow())
     as_member("ana")
     d = discussion(ANCHOR, expanded=True)
     assert isinstance(d, Discussion)
@@ -85,9 +96,10 @@ def test_mark_endorse_and_make_a_pilot_through_the_widgets(
 
 
 def test_the_owner_posts_updates_and_closes_the_pilot_from_the_widget(
-    as_member, service, tokens, store, people
+    as_member, service, tokens, store, cohort, people
 ):
-    apply_text(store, cohort_toml(extra="[ideas]\nendorsements = 1\n", steps=False), utcnow())
+    text = cohort_toml(slug=cohort.slug, extra="[ideas]\nendorsements = 1\n", steps=False)
+    apply_text(store, text, utcnow())
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     idea = ana.mark_idea(ana.post(ANCHOR, "Idea: pair on the exports")["id"])
     CohortClient(service.url, tokens["chi"], timeout=10).endorse(idea["id"])
@@ -125,8 +137,9 @@ def test_the_owner_posts_updates_and_closes_the_pilot_from_the_widget(
     assert "<script" not in row.history.value and "Ben Okafor" in row.history.value
 
 
-def test_declining_from_the_widget_needs_a_reason(as_member, service, tokens, store):
-    apply_text(store, cohort_toml(extra="[ideas]\nendorsements = 1\n", steps=False), utcnow())
+def test_declining_from_the_widget_needs_a_reason(as_member, service, tokens, store, cohort):
+    text = cohort_toml(slug=cohort.slug, extra="[ideas]\nendorsements = 1\n", steps=False)
+    apply_text(store, text, utcnow())
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     idea = ana.mark_idea(ana.post(ANCHOR, "an idea")["id"])
     CohortClient(service.url, tokens["ben"], timeout=10).endorse(idea["id"])

@@ -25,6 +25,16 @@ from nbcohort.widgets.pages import CohortPage, LeaderPage, cohort_page, leader_p
 from tests.helpers.community import SYSTEM
 from tests.helpers.demo_pages import seed_pages
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 
 def _walk(widget):
     yield widget
@@ -88,10 +98,10 @@ def test_a_small_cohort_reads_in_words_with_no_empty_chart(as_token, tokens, ser
     assert _charts(leader) == []
 
 
-def test_a_cohort_of_one(as_token, service, store):
+def test_a_cohort_of_one(as_token, service, store, cohort):
     with store.write() as s:
-        cohort = create_cohort(s, SYSTEM, "solo", "Just me")
-        me = add_member(s, SYSTEM, cohort, name="Solo Learner", email="solo@example.org",
+        solo = create_cohort(s, SYSTEM, f"solo-{cohort.id}", "Just me")
+        me = add_member(s, SYSTEM, solo, name="Solo Learner", email="solo@example.org",
                         role="learner")  # fmt: skip
         token = mint_token(s, SYSTEM, me, "t")
     as_token(token)

@@ -13,11 +13,21 @@ import pytest
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.models import Cohort, Member, PulseAnswer, utcnow
+from nbcohort.cohorts.models import Cohort, Member, PulseAnswer, PulseSurvey, utcnow
 from nbcohort.cohorts.services.pulse import open_survey
 from nbcohort.widgets import _connection, my_data, pulse
 from nbcohort.widgets.my_data import MyData
 from nbcohort.widgets.pulse import Pulse
+
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
 
 
 @pytest.fixture
@@ -85,8 +95,11 @@ def test_pulse_is_answered_once_from_the_widget(as_member, store, cohort):
     widget.submit()
     assert "your answers are in" in widget.status.value and widget.form.children == ()
     with store.read() as s:
-        assert s.scalar(select(func.count()).select_from(PulseAnswer)) == 1
-        assert s.scalars(select(PulseAnswer.scores)).one() == [4, 2, 5]
+        ours = PulseAnswer.survey_id.in_(
+            select(PulseSurvey.id).where(PulseSurvey.cohort_id == cohort.id)
+        )
+        assert s.scalar(select(func.count()).select_from(PulseAnswer).where(ours)) == 1
+        assert s.scalars(select(PulseAnswer.scores).where(ours)).one() == [4, 2, 5]
     as_member("sam")  # a sponsor reads results; no form
     assert pulse().form.children == ()
 

@@ -8,19 +8,38 @@ import ipywidgets as w
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.models import ArtifactReuse, Notification, Post, ReadMark
+from nbcohort.cohorts.models import ArtifactReuse, Member, Notification, Post, ReadMark
 from nbcohort.cohorts.services.practices import sync_practices
 from nbcohort.cohorts.services.prompts import sync_prompts
 from nbcohort.widgets import _connection, applied, discussion, library, prompt, share
 from nbcohort.widgets.discussion import Discussion
 from tests.helpers.community import SYSTEM
 
+# One service and database per module and leg; a cohort of its own per test.
+from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
+    serve_cohort,
+    serve_db_url,
+    serve_module_service,
+    serve_module_world,
+    serve_service,
+    serve_store,
+)
+
 ANCHOR = "module-1/loading-data"
+
+
+def ours(cohort):
+    """The test cohort's members (the module's tests share one database)."""
+    return select(Member.id).where(Member.cohort_id == cohort.id)
 
 
 def count(store, model, *where):
     with store.read() as s:
         return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def posts(store, cohort) -> int:
+    return count(store, Post, Post.author_id.in_(ours(cohort)))
 
 
 def test_offline_is_one_calm_line_and_fast(monkeypatch):
@@ -58,22 +77,22 @@ def test_bad_token_says_so(as_member, monkeypatch):
     assert "token is not valid" in discussion(ANCHOR).value
 
 
-def test_post_reply_react_edit_through_the_widget(as_member, store, people):
+def test_post_reply_react_edit_through_the_widget(as_member, store, cohort, people):
     as_member("ana")
     d = discussion(ANCHOR)
     assert isinstance(d, Discussion)
     assert "no posts yet" in d.summary.description
     d.expand()
-    assert count(store, Post) == 0  # reading does not create the thread
+    assert posts(store, cohort) == 0  # reading does not create the thread
     d.composer.text.value = "How do I parse **dates** while loading? cc @ben"
     d.composer.show_preview()
     assert '<span class="nbc-mention"' in d.composer.preview.value
-    assert count(store, Post) == 0  # a preview saves nothing
+    assert posts(store, cohort) == 0  # a preview saves nothing
     d.composer.submit()
     assert d.composer.text.value == ""
     assert "1 post" in d.summary.description
     with store.read() as s:
-        post = s.scalars(select(Post)).one()
+        post = s.scalars(select(Post).where(Post.author_id.in_(ours(cohort)))).one()
         assert post.body_md.startswith("How do I parse")
         mention = select(Notification.kind).where(Notification.member_id == people["ben"].id)
         assert s.scalar(mention) == "mention"
@@ -93,7 +112,9 @@ def test_post_reply_react_edit_through_the_widget(as_member, store, people):
     assert "Flag" in labels  # not Edit or Delete: the post is Ana's
     assert "Edit" not in labels and "Delete" not in labels
     with store.read() as s:
-        marks = s.execute(select(ReadMark.member_id)).scalars().all()
+        marks = s.scalars(
+            select(ReadMark.member_id).where(ReadMark.member_id.in_(ours(cohort)))
+        ).all()
         assert marks == [people["ben"].id]  # Ben read it; Ana only saw an empty thread
 
     as_member("ana")
@@ -108,14 +129,14 @@ def test_post_reply_react_edit_through_the_widget(as_member, store, people):
     assert "edited" in mine.body.value
 
 
-def test_failed_post_keeps_the_text(as_member, store):
+def test_failed_post_keeps_the_text(as_member, store, cohort):
     as_member("ana")
     d = discussion(ANCHOR)
     d.composer.text.value = "x" * 20_001
     d.composer.submit()
     assert "limited to 20000 characters" in d.composer.status.value
     assert len(d.composer.text.value) == 20_001
-    assert count(store, Post) == 0
+    assert posts(store, cohort) == 0
 
 
 def test_show_earlier_pages_through_a_long_thread(as_member, tokens, service):
@@ -153,7 +174,7 @@ def test_prompt_shows_answers_only_after_answering(as_member, store, cohort):
     p.composer.text.value = "Excel and Parquet"  # answering again edits the answer
     p.composer.submit()
     assert "Excel and Parquet" in p.mine.value
-    assert count(store, Post) == 2
+    assert posts(store, cohort) == 2
     assert "no micro-prompt &#x27;day-9&#x27;" in prompt("day-9").value
 
 
@@ -175,7 +196,7 @@ def test_applied_records_once_and_updates_the_note(as_member, store, cohort):
     assert "1 member of the cohort applied this" in applied("read-csv-encoding").summary.value
 
 
-def test_share_and_reuse(as_member, store, tmp_path, monkeypatch):
+def test_share_and_reuse(as_member, store, cohort, tmp_path, monkeypatch):
     nb = tmp_path / "my-analysis.ipynb"
     nb.write_text('{"cells": []}')
     as_member("ana")
@@ -186,11 +207,11 @@ def test_share_and_reuse(as_member, store, tmp_path, monkeypatch):
     assert made["tags"] == ["pandas", "groupby"]
     own = library(folder=str(tmp_path))
     own.fetch(made["id"])  # the author's own copy is not a reuse
-    assert count(store, ArtifactReuse) == 0
+    assert count(store, ArtifactReuse, ArtifactReuse.member_id.in_(ours(cohort))) == 0
     as_member("ben")
     lib = library(folder=str(tmp_path))
     assert "my analysis" in lib.children[2].children[0].value
     copy = lib.fetch(made["id"])
     assert copy.name == "my-analysis (3).ipynb"  # two files already there: never overwrite
     assert copy.read_text() == '{"cells": []}'
-    assert count(store, ArtifactReuse) == 1
+    assert count(store, ArtifactReuse, ArtifactReuse.member_id.in_(ours(cohort))) == 1

@@ -11,10 +11,18 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 
 from nbcohort.cohorts.client import CohortClient
-from nbcohort.cohorts.models import Activity, AppliedPractice, ArtifactReuse, Post, Prompt, utcnow
+from nbcohort.cohorts.models import (
+    Activity,
+    AppliedPractice,
+    ArtifactReuse,
+    FailedLogin,
+    Post,
+    Prompt,
+    utcnow,
+)
 from nbcohort.cohorts.services.practices import sync_practices
 from nbcohort.cohorts.services.prompts import sync_prompts
 from tests.helpers.community import SYSTEM
@@ -283,11 +291,20 @@ def test_a_body_over_the_limit_is_413_in_json(http, store):
 
 
 @pytest.fixture
-def own_service(tmp_path, module_service):
-    """A service of this test's own: the limit on failed tokens is the process's memory."""
+def own_service(tmp_path, module_service, store):
+    """A service of this test's own, on the module's database, which every replica's limit on
+    failed tokens reads: no failures from this address before the test, none after it (the
+    module's service would refuse the next tests' callers)."""
+
+    def forget_failures() -> None:
+        with store.write() as s:
+            s.execute(delete(FailedLogin))
+
+    forget_failures()
     svc = ServiceProcess(tmp_path, module_service.url).start()
     yield svc
     svc.stop()
+    forget_failures()
 
 
 @pytest.fixture

@@ -265,8 +265,8 @@ class LiveSettings(Configurable):
         30.0,
         min=0.0,
         help="A kernel's live widgets stop watching when no front end has shown a sign of life "
-        "(a view drawn or removed, a cell run) for this long, and say so in one line: a tab or "
-        "browser closed without removing its views leaves its kernel running, which would "
-        "otherwise watch the service forever. They resume at the next sign of life (the "
-        "notebook opened again, a cell run). 0: never pause. Read by the kernel.",
+        "(a view drawn or removed, a cell run, a click on a widget) for this long, and say so "
+        "in one line: a tab or browser closed without removing its views leaves its kernel "
+        "running, which would otherwise watch the service forever. They resume at the next "
+        "sign of life. 0: never pause. Read by the kernel.",
     ).tag(config=True)

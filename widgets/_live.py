@@ -14,8 +14,9 @@ notifications widget current, with one long-poll to the service at a time.
 - It pauses when no front end has shown a sign of life for ``LiveSettings.idle_minutes``: a
   tab or browser that goes away without removing its views never lowers ``_view_count``, and
   its kernel would watch forever. Signs of life are what a front end sends: a view rendered or
-  removed, a cell run (IPython's ``pre_run_cell``; silent executions are tools, not a reader).
-  A paused watcher shows one calm line and starts again at the next sign of life (the notebook
+  removed, a cell run (IPython's ``pre_run_cell``; silent executions are tools, not a reader),
+  any message to a widget (a click, a text typed: the kernel's ``comm_msg`` handler). A
+  paused watcher shows one calm line and starts again at the next sign of life (the notebook
   opened again renders its views). A watch never waits past the idle limit, so it pauses on
   time. Each sign costs a cell a timestamp, never a wait.
 """
@@ -38,8 +39,8 @@ WAIT_SECONDS = 25.0  # what a watch asks the service to wait (it may cap it)
 MIN_GAP_SECONDS = 1.0  # between two watches, however often the service says 'changed'
 MAX_BACKOFF_SECONDS = 60.0
 PAUSED = (
-    "live updates paused: nothing happened in this notebook for a while; run a cell or "
-    "reopen it to resume"
+    "live updates paused: nothing happened in this notebook for a while; click anything here, "
+    "run a cell or reopen it to resume"
 )
 
 
@@ -243,7 +244,8 @@ _cells_followed = False
 
 
 def _follow_cells() -> None:
-    """Count a cell the reader runs as a sign of life (once per kernel; none without IPython)."""
+    """Count a cell the reader runs, and any message a front end sends a widget (a click, a
+    text typed), as a sign of life (once per kernel; none without IPython's kernel)."""
     global _cells_followed
     if _cells_followed:
         return
@@ -253,5 +255,15 @@ def _follow_cells() -> None:
     except ImportError:  # pragma: no cover - ipywidgets depends on IPython
         return
     shell = get_ipython()
-    if shell is not None:
-        shell.events.register("pre_run_cell", lambda _info: _watcher.alive())
+    if shell is None:
+        return
+    shell.events.register("pre_run_cell", lambda _info: _watcher.alive())
+    handlers = getattr(getattr(shell, "kernel", None), "shell_handlers", None)
+    if isinstance(handlers, dict) and callable(handlers.get("comm_msg")):
+        handle = handlers["comm_msg"]
+
+        def comm_msg(*args: Any) -> Any:  # the kernel awaits what the original returns
+            _watcher.alive()
+            return handle(*args)
+
+        handlers["comm_msg"] = comm_msg

@@ -124,10 +124,22 @@ def test_a_front_end_that_went_away_pauses_the_watcher_and_a_sign_of_life_resume
 def test_a_silent_execution_is_no_sign_of_life(kernel):
     """What tools run silently (a variable inspector, this test's reads) never keeps a watcher
     of a gone front end alive: it pauses although the kernel is asked every 0.1 s."""
+    run(kernel, "import ipywidgets\nb = ipywidgets.Button()")  # clicked in the next test
     run(kernel, "d2 = discussion('module-1/selecting-rows')\nd2")
     views(kernel, value(kernel, "d2.model_id"), 1)
     eventually(lambda: value(kernel, "watcher().running"), 10)
     eventually(lambda: value(kernel, "watcher().paused"), 20)
+
+
+def test_a_click_on_any_widget_resumes_a_paused_watcher(kernel):
+    """A reader who only clicks (a reaction, a button) is there: the click's message resumes
+    the watcher, with no cell run."""
+    assert value(kernel, "watcher().paused") is True
+    click = {"method": "custom", "content": {"event": "click"}}
+    comm = value(kernel, "b.model_id")
+    kernel.shell_channel.send(kernel.session.msg("comm_msg", {"comm_id": comm, "data": click}))
+    eventually(lambda: value(kernel, "watcher().running"), 10)
+    eventually(lambda: value(kernel, "watcher().paused"), 20)  # and idle again after
 
 
 def test_an_onboarding_shown_alone_asks_the_service_nothing(kernel):

@@ -4,6 +4,7 @@ never posts twice."""
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +16,8 @@ from nbcohort.widgets._connection import Connection
 from nbcohort.widgets._style import button, status
 
 __all__ = ["Composer"]
+
+LATE_TEXT_SECONDS = 2.0  # how long an empty box waits for text already on its way
 
 
 class Composer(w.VBox):
@@ -29,6 +32,8 @@ class Composer(w.VBox):
     ) -> None:
         self.conn, self._send = conn, send
         self._draft: tuple[str, str] | None = None  # (text, its key): see draft_key
+        self._waiting: threading.Timer | None = None  # see _wait_for_text
+        self._lock = threading.Lock()
         # The text reaches the kernel when the box loses focus, not per keystroke: ipywidgets
         # holds back a model's updates while one is unanswered, so with a busy kernel a
         # click on Post could overtake the last keystrokes and post a cut text.
@@ -64,6 +69,40 @@ class Composer(w.VBox):
         return self._draft[1]
 
     def submit(self) -> Any:
+        """Send the text in the box; an empty box first waits a moment for its text."""
+        if not self.text.value.strip():
+            self._wait_for_text()
+            return None
+        return self._send_now()
+
+    def _wait_for_text(self) -> None:
+        """A click on the button can overtake the box's text: ipywidgets sends a widget's
+        state once the kernel has answered the message before it, but a click at once. So
+        an empty box waits up to ``LATE_TEXT_SECONDS``: text that arrives is sent; if none
+        does, it is sent empty and the service says why that is refused."""
+
+        def arrived(change: dict[str, Any]) -> None:
+            if str(change["new"]).strip():
+                done()
+
+        def done() -> None:
+            with self._lock:
+                timer, self._waiting = self._waiting, None
+            if timer is None:  # the other of the two came first
+                return
+            timer.cancel()
+            self.text.unobserve(arrived, "value")
+            self._send_now()
+
+        with self._lock:
+            if self._waiting is not None:  # pressed again while waiting
+                return
+            timer = self._waiting = threading.Timer(LATE_TEXT_SECONDS, done)
+        timer.daemon = True
+        self.text.observe(arrived, "value")
+        timer.start()
+
+    def _send_now(self) -> Any:
         try:
             result = self._send(self.text.value)
         except ClientError as exc:

@@ -4,12 +4,15 @@ button beside the post, named for that post, all still reaching the service."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from sqlalchemy import select
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import Flag, Post, Reaction, ReadMark, Thread
 from nbcohort.widgets import discussion
+from nbcohort.widgets._composer import LATE_TEXT_SECONDS
 from nbcohort.widgets._post import PostCard
 from nbcohort.widgets._style import when
 from nbcohort.widgets.discussion import Discussion
@@ -208,3 +211,22 @@ def test_every_action_still_reaches_the_service(as_member, store, cohort, people
         top = s.scalars(select(Post).where(Post.parent_id.is_(None), Post.id.in_(ours))).one()
         assert top.deleted and not top.hidden
         assert s.scalar(select(Post.author_id).where(Post.parent_id == top.id)) == people["ben"].id
+
+
+def test_text_that_arrives_just_after_the_click_is_posted(as_member, store, cohort):
+    """In JupyterLab a click on Post can reach the kernel before the box's text (ipywidgets
+    holds a widget's state back while the kernel is busy): the empty box waits for it."""
+    as_member("ana")
+    d = discussion(ANCHOR)
+    assert d.composer.submit() is None  # the click, first
+    d.composer.text.value = "Late but whole"  # then the text
+    with store.read() as s:
+        ours = select(Post.body_md).where(Post.id.in_(cohort_posts(cohort)))
+        assert s.scalars(ours).all() == ["Late but whole"]
+    assert d.composer.text.value == ""
+
+    d.composer.submit()  # nothing comes: the service's word, after the wait
+    deadline = time.monotonic() + LATE_TEXT_SECONDS + 10
+    while "cannot be empty" not in d.composer.status.value:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

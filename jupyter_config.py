@@ -39,5 +39,7 @@ os.environ["JUPYTER_PATH"] = with_voila_template(os.environ.get("JUPYTER_PATH", 
 c.VoilaConfiguration.template = "nbcohort"
 # Voila's front end loads MathJax 2 from cdnjs (page config fullMathjaxUrl, from this setting)
 # as it starts; the pages typeset no math, so it loads an empty script from a data: URL (the
-# "?config=..." Voila appends is a comment in it). update(): other tornado_settings stay.
-c.ServerApp.tornado_settings.update({"mathjax_url": "data:text/javascript,//"})
+# "?config=..." Voila appends is a comment in it). A plain dict, merged with one set above:
+# JupyterHub's single-user extension reads it as a dict (not a lazy .update()).
+_tornado = c.ServerApp.get("tornado_settings", {})
+c.ServerApp.tornado_settings = {**_tornado, "mathjax_url": "data:text/javascript,//"}

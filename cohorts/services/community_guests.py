@@ -23,11 +23,13 @@ import dataclasses
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import Cohort, Member, Post, Thread
 from nbcohort.cohorts.sanitize import find_mentions
-from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict
 from nbcohort.cohorts.services.notifications import resolve_mentions
+from nbcohort.cohorts.services.visibility import Action, reach_post
 
 __all__ = [
     "TOPIC_KIND",
@@ -36,6 +38,7 @@ __all__ = [
     "claim_topic_name",
     "community_cohort_ids",
     "guest_in",
+    "reach_acting",
     "thread_mentions",
     "topic_mentions",
 ]
@@ -85,6 +88,22 @@ def acting_on_post(session: Session, actor: Actor, post_id: int) -> Actor:
     if row.cohort_id not in community_cohort_ids(session, actor.cohort_id):
         return actor
     return guest_in(actor, row.cohort_id)
+
+
+def reach_acting(
+    session: Session,
+    actor: Actor,
+    post_id: int,
+    action: Action,
+    rules: CommunitySettings | None,
+    permission: str | None = None,
+) -> tuple[Actor, Post]:
+    """The post ``action`` is on, reached as the actor acts there (``acting_on_post``), once
+    that role holds ``permission``: (the acting actor, the post)."""
+    acting = acting_on_post(session, actor, post_id)
+    if permission is not None:
+        require(acting, permission, acting.cohort_id)
+    return acting, reach_post(session, acting, post_id, action, rules)
 
 
 def author_cohort_id(session: Session, actor: Actor, fallback: int) -> int:

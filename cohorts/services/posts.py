@@ -19,6 +19,7 @@ from nbcohort.cohorts.services.community_guests import (
     acting_on_post,
     author_cohort_id,
     claim_topic_name,
+    reach_acting,
     thread_mentions,
 )
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, ServiceError
@@ -70,7 +71,7 @@ def get_post(
     """A post the actor may read (``visibility.reach_post``: another cohort's posts are not
     found, but for its community topics' read as a guest; unopened prompts' answers neither,
     others' answers only once one has answered)."""
-    return reach_post(session, acting_on_post(session, actor, post_id), post_id, "read", rules)
+    return reach_acting(session, actor, post_id, "read", rules)[1]
 
 
 _AT_ANCHOR = (Thread.cohort_id == bindparam("cohort_id"), Thread.anchor == bindparam("anchor"))
@@ -245,8 +246,7 @@ def edit_post(
 ) -> Post:
     """Edit one's own post. Nobody edits someone else's words, staff included."""
     rules = rules or CommunitySettings()
-    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
-    post = reach_post(session, acting, post_id, "edit", rules)
+    _acting, post = reach_acting(session, actor, post_id, "edit", rules)
     if post.author_id != actor.member_id:
         raise Forbidden("you can only edit your own posts")
     text = clean_body(body, rules)
@@ -258,8 +258,8 @@ def edit_post(
     post.body_md, post.body_html = text, render_markdown(text, mentioned)
     post.edited_at = utcnow()
     notify_post(session, post, mentioned, None)
-    record(session, actor.cohort_id or cohort_id, actor.member_id, "post.edit", post,
-           chars=len(text))  # fmt: skip
+    where = actor.cohort_id or cohort_id  # a guest's edit counts in their own cohort
+    record(session, where, actor.member_id, "post.edit", post, chars=len(text))
     return post
 
 
@@ -271,8 +271,9 @@ def delete_post(
     rules: CommunitySettings | None = None,
 ) -> Post:
     """Delete one's own post, or any post as staff; replies keep their place."""
-    acting = acting_on_post(session, actor, post_id)  # a guest has no staff rights there
-    post = reach_post(session, acting, post_id, "delete", rules)
+    acting, post = reach_acting(
+        session, actor, post_id, "delete", rules
+    )  # a guest: no staff rights
     own = post.author_id == actor.member_id
     if not own:
         require(acting, "post.moderate")
@@ -330,9 +331,7 @@ def unreact(
     rules: CommunitySettings | None = None,
 ) -> bool:
     """Take one's reaction back (allowed on any post one can reach, hidden ones included)."""
-    acting = acting_on_post(session, actor, post_id)
-    require(acting, "post.react", acting.cohort_id)
-    post = reach_post(session, acting, post_id, "unreact", rules)
+    _acting, post = reach_acting(session, actor, post_id, "unreact", rules, "post.react")
     row = session.scalar(
         select(Reaction).where(
             Reaction.post_id == post.id,
@@ -356,9 +355,7 @@ def flag_post(
 ) -> Post:
     """Flag a post for review; enough distinct flags hide it until a facilitator looks."""
     rules = rules or CommunitySettings()
-    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
-    require(acting, "post.flag", acting.cohort_id)
-    post = reach_post(session, acting, post_id, "flag", rules)
+    acting, post = reach_acting(session, actor, post_id, "flag", rules, "post.flag")
     if post.author_id == actor.member_id:
         raise Invalid("you cannot flag your own post (edit or delete it instead)", field="post_id")
     if len(reason) > 500:

@@ -117,6 +117,12 @@ class ApiHandler(RequestHandler):
                 f"the {COHORT_HEADER} header is not a cohort's slug (over {_MAX_SLUG} characters)",
                 field=COHORT_HEADER,
             )
+        if not (named.isascii() and named.isprintable()):
+            raise Invalid(
+                f"the {COHORT_HEADER} header is not a cohort's slug (a control character or "
+                "a letter outside ASCII)",
+                field=COHORT_HEADER,
+            )
         return named or None
 
     def data_received(self, chunk: bytes) -> None:

@@ -363,12 +363,34 @@ def _refusal(error: ValidationError) -> Invalid:
     return Invalid(f"{loc[0]} {text}", field=loc[0])
 
 
+def _refuse_nul(value: Any, field: str) -> None:
+    """A NUL character is text no one types, and PostgreSQL refuses it in a text column (a
+    500 if it got that far): refused wherever it hides in what was given."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise Invalid(f"{field} holds a NUL character (U+0000)", field=field)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_nul(key, field)
+            _refuse_nul(item, field)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            _refuse_nul(item, field)
+    elif isinstance(value, BaseModel):
+        for _, item in value:
+            _refuse_nul(item, field)
+
+
 def parse_body(model: type[M], raw: bytes) -> M:
     """``raw`` as ``model``; an empty body is an empty object. Raises Invalid (422)."""
     try:
-        return model.model_validate_json(raw or b"{}")
+        parsed = model.model_validate_json(raw or b"{}")
     except ValidationError as exc:
         raise _refusal(exc) from None
+    if b"\\u0000" in raw:  # the only way JSON carries a NUL: look closer only then
+        for name, value in parsed:
+            _refuse_nul(value, name)
+    return parsed
 
 
 def parse_query(model: type[M], arguments: Mapping[str, list[bytes]]) -> M:
@@ -379,6 +401,7 @@ def parse_query(model: type[M], arguments: Mapping[str, list[bytes]]) -> M:
             values[name] = given[-1].decode("utf-8")
         except UnicodeDecodeError:
             raise Invalid(f"{name}: not UTF-8 text", field=name) from None
+        _refuse_nul(values[name], name)
     try:
         return model.model_validate(values)
     except ValidationError as exc:

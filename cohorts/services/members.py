@@ -36,13 +36,16 @@ EMAIL_PREFS = ("all", "digest", "none")
 FORMER_MEMBER = "former member"
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_USERNAME = re.compile(r"^[\w.+-]{1,128}$")
+# A username becomes a folder name in nbgrader's exchange and gradebook: never "..", never
+# hidden, so it starts with a letter, a digit or "_".
+_USERNAME = re.compile(r"^\w[\w.+-]{0,127}$")
 
 
 def username_from_email(email: str) -> str:
     """The default username: the email's local part (JupyterHub usernames usually match),
     without the characters a username may not hold."""
-    return re.sub(r"[^\w.+-]", "", email.split("@", 1)[0].lower()) or "member"
+    local = re.sub(r"[^\w.+-]", "", email.split("@", 1)[0].lower())
+    return re.sub(r"^[.+-]+", "", local) or "member"
 
 
 def clean_member_fields(raw: dict[str, Any]) -> dict[str, Any]:
@@ -78,7 +81,9 @@ def clean_member_fields(raw: dict[str, Any]) -> dict[str, Any]:
     username = given_username or username_from_email(email or "")
     if not _USERNAME.match(username):
         raise Invalid(
-            f"username {username!r} may hold letters, digits and . _ + - only", field="username"
+            f"username {username!r} may hold letters, digits and . _ + - only, and starts "
+            "with a letter, a digit or _",
+            field="username",
         )
     return {
         "name": name,

@@ -277,6 +277,32 @@ def test_bad_fields_name_line_and_field(store: Store, cohort: Cohort) -> None:
     assert "(4 problems)" in message
 
 
+@pytest.mark.parametrize("username", ["..", ".hidden", "-rf", "a/b", "x" * 129])
+def test_a_username_that_could_be_a_path_is_refused(
+    store: Store, cohort: Cohort, username: str
+) -> None:
+    """A username names the member's folders in nbgrader's exchange and gradebook."""
+    before = counts(store)
+    message = refused(
+        store, cohort, f"name,email,team,role,username\nDi,di@example.org,,learner,{username}\n"
+    )
+    assert "roster.csv line 2, field 'username'" in message
+    assert counts(store) == before
+
+
+def test_a_username_made_from_an_email_never_starts_with_a_dot(
+    store: Store, cohort: Cohort
+) -> None:
+    load(
+        store,
+        cohort,
+        "name,email,team,role\nDot,..dot@example.org,,learner\nDash,-x@example.org,,learner\n",
+    )
+    with store.read() as s:
+        names = set(s.scalars(select(Member.username).where(Member.cohort_id == cohort.id)))
+    assert names == {"dot", "x"}
+
+
 def test_duplicate_email_names_both_lines(store: Store, cohort: Cohort) -> None:
     text = (
         HEADER

@@ -57,9 +57,14 @@ def clean_text_query(raw: object, *, field: str = "q", limit: int = MAX_LIBRARY_
     return text.casefold()
 
 
-def _matches(item: dict[str, Any], text: str) -> bool:
-    haystack = " ".join([item["title"], item["filename"], " ".join(item["tags"])])
-    return text in haystack.casefold()
+def _matches(artifact: Artifact, text: str, tag: str) -> bool:
+    """Whether ``artifact`` is one a search asks for; read from its columns, so a search
+    renders the descriptions of only the artifacts it returns."""
+    tags = list(artifact.tags)
+    if tag and tag not in tags:
+        return False
+    haystack = " ".join([artifact.title, artifact.filename, " ".join(tags)])
+    return not text or text in haystack.casefold()
 
 
 def community_artifacts(
@@ -96,9 +101,9 @@ def community_artifacts(
     rows = session.execute(query).all()
     out = []
     for artifact, n in rows:
-        item = artifact_dict(artifact, int(n))
-        if (text and not _matches(item, text)) or (wanted and wanted not in item["tags"]):
+        if not _matches(artifact, text, wanted):
             continue
+        item = artifact_dict(artifact, int(n))
         item["cohort"] = mark(by_id[artifact.cohort_id])
         item["mine"] = artifact.cohort_id == cohort.id  # copies: one's own cohort's only
         out.append(item)

@@ -1,10 +1,12 @@
 """The exchange's one archive format, vetted member by member.
 
 An exchange archive is an uncompressed POSIX tar (uncompressed: what is unpacked is never
-larger than what was uploaded, so the upload limit bounds both). Only plain files and folders
-pass; every name is relative, without ``.``/``..`` parts, backslashes or invisible
-characters. Links (symbolic or hard), devices, FIFOs and anything else are refused with the
-member's name, so nothing a learner packs can point outside the folder it lands in.
+larger than what was uploaded, so the upload limit bounds both; files that declare more than
+the archive holds, sparse files among them, are refused). Only plain files and folders
+pass, no name both a file and a folder; every name is relative, without ``.``/``..`` parts,
+backslashes or invisible characters. Links (symbolic or hard), devices, FIFOs and anything
+else are refused with the member's name, so nothing a learner packs can point outside the
+folder it lands in.
 """
 
 from __future__ import annotations
@@ -46,6 +48,8 @@ def _name_problem(name: str) -> str | None:
 
 
 def _kind(member: tarfile.TarInfo) -> str | None:
+    if member.issparse():  # a few bytes that unpack to a declared size of any length
+        return "a sparse file"
     if member.isfile() or member.isdir():
         return None
     if member.issym():
@@ -65,6 +69,9 @@ def vet_archive(path: Path) -> list[str]:
     try:
         with tarfile.open(path, mode="r:") as tar:
             seen: set[str] = set()
+            files: set[str] = set()
+            parents: set[str] = set()  # every folder a member's name passes through
+            declared, limit = 0, path.stat().st_size
             notebooks = []
             for count, member in enumerate(tar, start=1):
                 if count > MAX_MEMBERS:
@@ -82,6 +89,22 @@ def vet_archive(path: Path) -> list[str]:
                 if clean in seen:
                     raise Invalid(f"the archive names {_shown(clean)!r} twice", field="body")
                 seen.add(clean)
+                above = [str(p) for p in PurePosixPath(clean).parents][:-1]  # without "."
+                clash = next((p for p in above if p in files), None)
+                if clash is None and member.isfile() and clean in parents:
+                    clash = clean
+                if clash is not None:
+                    raise Invalid(
+                        f"the archive holds {_shown(clash)!r} both as a file and as a folder",
+                        field="body",
+                    )
+                parents.update(above)
+                if member.isfile():
+                    files.add(clean)
+                    declared += member.size
+                    if declared > limit:  # unpacked is never larger than what was uploaded
+                        raise Invalid("the body is not a whole tar archive: its files "
+                                      "declare more bytes than it holds", field="body")  # fmt: skip
                 if member.isfile() and "/" not in clean and clean.endswith(".ipynb"):
                     notebooks.append(clean[: -len(".ipynb")])
     except (tarfile.TarError, EOFError, UnicodeError) as exc:

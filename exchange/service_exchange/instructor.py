@@ -97,6 +97,9 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
             )
         for rec in self.src_records:
             student = rec["student"]
+            if not _one_folder_name(student):
+                self.refused(student, rec["id"], "the learner's name is not a folder name")
+                continue
             dest = Path(cd.format_path(cd.submitted_directory, student, cd.assignment_id))
             if dest.is_dir():
                 existing = cd.get_existing_timestamp(str(dest))
@@ -124,7 +127,7 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
                 if dest.exists():
                     shutil.rmtree(dest)
                 os.rename(unpacked / "files", dest)
-            except (Invalid, Refused) as exc:
+            except (Invalid, Refused, OSError) as exc:  # this learner's, not the others'
                 self.refused(student, rec["id"], str(exc))
                 return False
             finally:
@@ -134,6 +137,17 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
     def refused(self, student: str, sub_id: int, why: str) -> None:
         """A submission's archive refused: logged; a review round also records the reason."""
         self.log.error("Not collected: %s %s: %s", student, sub_id, why)
+
+
+def _one_folder_name(name: object) -> bool:
+    """Whether ``name`` is one safe folder name (a learner's folder under ``submitted``)."""
+    return (
+        isinstance(name, str)
+        and name not in ("", ".", "..")
+        and "/" not in name
+        and "\\" not in name
+        and name.isprintable()
+    )
 
 
 class ServiceReleaseFeedback(ServiceExchange, ExchangeReleaseFeedback):

@@ -32,9 +32,11 @@ def reassign(
     loads: Mapping[str, int] | None = None,
     teams: Mapping[str, str] | None = None,
     team_rule: str = "prefer",
+    barred: Collection[Pair] = (),
 ) -> list[Pair]:
     """Give each pair in ``missing`` a new reviewer from ``pool``: never the author, nor one
-    who already reviews that author, nor one who missed it; team rule honoured. Choice:
+    who already reviews that author, nor one who missed it, nor a pair in ``barred`` (one
+    the round held before: withdrawn or moved away); team rule honoured. Choice:
     no same-team ("prefer"), then no new reciprocal pair, then least loaded (``loads``,
     default: current pairs), then a seeded tie-break. Returns the full list, in place.
     Greedy, one author's missing reviews at a time."""
@@ -50,6 +52,9 @@ def reassign(
     team = team_map(teams, rule, {x for p in current for x in p} | set(members))
     out: dict[str, set[str]] = defaultdict(set)
     missed: dict[str, set[str]] = defaultdict(set)
+    never: dict[str, set[str]] = defaultdict(set)
+    for r, a in barred:
+        never[a].add(r)
     for r, a in current:
         if (r, a) in gone:
             missed[a].add(r)
@@ -64,7 +69,7 @@ def reassign(
     rng.shuffle(order)
     new: dict[Pair, Pair] = {}
     for r, a in [(r, author) for author in order for r in sorted(missed[author])]:
-        cands = [p for p in members if p not in missed[a] and a not in out[p]]
+        cands = [p for p in members if p not in missed[a] | never[a] and a not in out[p]]
         cands = [p for p in cands if not forbidden(p, a, team, rule)]
         if not cands:
             raise AllocationError(

@@ -20,7 +20,7 @@ from nbcohort.cohorts.api.inputs import (
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort, HeldPost, Post
 from nbcohort.cohorts.sanitize import render_markdown
-from nbcohort.cohorts.services import posts, threads
+from nbcohort.cohorts.services import posts, reactions, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.community_guests import acting_on_post
 from nbcohort.cohorts.services.moderation_hold import held_dict, my_held
@@ -121,7 +121,7 @@ class ReactionHandler(ApiHandler):
     async def put(self, raw_id: str, kind: str) -> None:
         post_id, rules = _post_id(raw_id), self.ctx.rules
         await self.run(
-            lambda s, a, c: {"added": posts.react(s, a, post_id, kind, rules)},
+            lambda s, a, c: {"added": reactions.react(s, a, post_id, kind, rules)},
             write=True,
             batch=True,
         )
@@ -129,7 +129,7 @@ class ReactionHandler(ApiHandler):
     async def delete(self, raw_id: str, kind: str) -> None:
         post_id, rules = _post_id(raw_id), self.ctx.rules
         await self.run(
-            lambda s, a, c: {"removed": posts.unreact(s, a, post_id, kind, rules)},
+            lambda s, a, c: {"removed": reactions.unreact(s, a, post_id, kind, rules)},
             write=True,
             batch=True,
         )

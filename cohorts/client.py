@@ -188,8 +188,10 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         payload = {"action": action, "reason": reason}
         return self.request("POST", f"/api/v1/posts/{post_id}/moderation", json=payload)
 
-    def preview(self, body: str) -> str:
-        return self.request("POST", "/api/v1/preview", json={"body": body})["html"]
+    def preview(self, body: str, *, anchor: str | None = None) -> str:
+        """``body`` as a post in the thread at ``anchor`` would show it; nothing is saved."""
+        payload = {"body": body, **({"anchor": anchor} if anchor else {})}
+        return self.request("POST", "/api/v1/preview", json=payload)["html"]
 
     def notifications(self, *, unread_only: bool = True) -> list[dict[str, Any]]:
         return self.notification_feed(unread_only=unread_only)["notifications"]

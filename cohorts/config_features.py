@@ -131,6 +131,20 @@ class PrivacySettings(Configurable):
         "included), until at least this many members answered it (a survey's own "
         "min_answers in the cohort file can only raise it). Never below 3.",
     ).tag(config=True)
+    backup_review_days = Float(
+        3.0,
+        min=0.5,
+        help="A peer review a leaving member still owed, in an open round whose packets the "
+        "service keeps (opened through the service exchange), moves with the leave to a "
+        "backup reviewer, who gets this many days to write it (or until the round's own due "
+        "date, if that is later).",
+    ).tag(config=True)
+    backup_facilitators = Bool(
+        True,
+        help="Active facilitators are in the backup pool that takes over a leaving member's "
+        "reviews, besides the round's reviewers who have finished theirs; False: only those "
+        "reviewers.",
+    ).tag(config=True)
 
 
 class CadenceSettings(Configurable):

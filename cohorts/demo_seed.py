@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.course import CourseSpec
 from nbcohort.cohorts.models import Cohort, Member, Post, Thread, clock_at, utcnow
-from nbcohort.cohorts.services import artifacts, posts, practices, prompts, threads
+from nbcohort.cohorts.services import artifacts, posts, practices, prompts, reactions, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.community_directory import set_directory_opt_in
@@ -231,7 +231,7 @@ def _act(
     elif kind == "react" and recent:
         target = rng.choice(recent)
         if target.author_id != member.id:
-            posts.react(session, actor, target.id, rng.choice(["helpful", "+1", "insightful"]))
+            reactions.react(session, actor, target.id, rng.choice(["helpful", "+1", "insightful"]))
     elif kind == "prompt" and course.prompts:
         key = f"day-{day + 1}"
         if key in course.prompts:

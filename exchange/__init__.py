@@ -23,8 +23,9 @@ A review round's life, in order (CLI: ``nbcohort review ...``, in ``cohorts/cli/
            and an instructor's score, ``set_override`` (review.override), then push_grades.
 
 Shared by the steps: ``round_context`` (RoundContext, RoundError, the per-assignment lock),
-``rubric`` (course.toml's rubric and review settings), ``allocation_rules`` (team rules and
-the pairs they forbid), ``learner_files`` (a learner's files, never following a link),
+``rubric`` (course.toml's rubric and review settings), ``services.allocation_rules`` (team
+rules and the pairs they forbid; in the services layer, which a leave's backup pool uses
+too), ``learner_files`` (a learner's files, never following a link),
 ``_identity`` (how packets recognise the author), ``_allocation_repair`` (allocation's
 repair pass). Not part of a round: ``release`` (nbgrader generate_assignment, a learner's copy).
 """

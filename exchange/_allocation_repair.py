@@ -7,7 +7,7 @@ import itertools
 import random
 from collections import defaultdict
 
-from nbcohort.exchange.allocation_rules import Pair, Teams
+from nbcohort.cohorts.services.allocation_rules import Pair, Teams
 
 __all__ = ["repair"]
 

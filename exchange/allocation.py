@@ -25,7 +25,7 @@ How ``allocate`` decides, fastest first:
   AllocationError if the repair leaves a same-team pair, and "prefer" is then best effort.
 
 Late submitters and missed reviews, after publishing, are in ``reallocation``; the rules
-both keep (team rules, forbidden and discouraged pairs) in ``allocation_rules``.
+both keep (team rules, forbidden and discouraged pairs) in ``services.allocation_rules``.
 """
 
 from __future__ import annotations
@@ -35,8 +35,7 @@ import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 
-from nbcohort.exchange._allocation_repair import repair as _repair
-from nbcohort.exchange.allocation_rules import (
+from nbcohort.cohorts.services.allocation_rules import (
     TEAM_RULES,
     AllocationError,
     Pair,
@@ -49,6 +48,7 @@ from nbcohort.exchange.allocation_rules import (
     forbidden,
     team_map,
 )
+from nbcohort.exchange._allocation_repair import repair as _repair
 
 __all__ = [
     "FLOW_MAX_EDGES",

@@ -138,7 +138,13 @@ def _update_locked(
         if missing:
             try:
                 pairs = reassign(
-                    pairs, missing, backup, seed=seed, teams=teams, team_rule=spec.team_rule
+                    pairs,
+                    missing,
+                    backup,
+                    seed=seed,
+                    teams=teams,
+                    team_rule=spec.team_rule,
+                    barred=state.barred,
                 )
             except AllocationError as exc:
                 raise RoundError(f"cannot cover the missed reviews: {exc}") from None
@@ -211,6 +217,9 @@ class _State:
     sub_ids: dict[str, int] = field(default_factory=dict)
     snapshots: dict[str, str] = field(default_factory=dict)
     authors: set[str] = field(default_factory=set)
+    # pairs the round held before (withdrawn, moved away): one allocation per reviewer and
+    # submission, so never made again
+    barred: list[tuple[str, str]] = field(default_factory=list)
 
     def usernames(self) -> set[str]:
         return self.authors | {r for r, _a in self.pairs}
@@ -252,9 +261,12 @@ def _state(s: Any, rnd: ReviewRound) -> _State:
         state.sub_ids[authors[sub.author_id]] = sub.id
         state.authors.add(authors[sub.author_id])
     for alloc, review, sub, reviewer in rows:
-        if alloc.kind != "peer" or alloc.status not in ("assigned", "submitted"):
+        if alloc.kind != "peer":
             continue
         pair = (reviewer.username, authors[sub.author_id])
+        if alloc.status not in ("assigned", "submitted"):
+            state.barred.append(pair)
+            continue
         due = effective_due(rnd, alloc)
         state.pairs.append(pair)
         state.live[pair] = {

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from nbcohort.cohorts.course import CourseError, load_course
-from nbcohort.exchange.allocation_rules import TEAM_RULES
+from nbcohort.cohorts.services.allocation_rules import TEAM_RULES
 
 __all__ = [
     "AGGREGATION",

@@ -29,8 +29,11 @@ class Composer(w.VBox):
         send: Callable[[str], Any],
         label: str = "Post",
         placeholder: str = "Write in Markdown; @username mentions a member",
+        anchor: str | None = None,
     ) -> None:
-        self.conn, self._send = conn, send
+        """``anchor``: the thread the text is for, so that the preview resolves @mentions as
+        posting there will (in a community topic: the whole community's members)."""
+        self.conn, self._send, self.anchor = conn, send, anchor
         self._draft: tuple[str, str] | None = None  # (text, its key): see draft_key
         self._waiting: threading.Timer | None = None  # see _wait_for_text
         self._lock = threading.Lock()
@@ -54,7 +57,7 @@ class Composer(w.VBox):
 
     def show_preview(self) -> None:
         try:
-            self.preview.value = self.conn.client.preview(self.text.value)
+            self.preview.value = self.conn.client.preview(self.text.value, anchor=self.anchor)
             self.status.value = ""
         except ClientError as exc:
             self.status.value = status(exc.message)

@@ -255,7 +255,9 @@ class PostCard(w.VBox):
 
     def open_reply(self) -> None:
         if self.reply_box is None:
-            self.reply_box = Composer(self.thread.conn, self.send_reply, "Reply")
+            self.reply_box = Composer(
+                self.thread.conn, self.send_reply, "Reply", anchor=self.thread.anchor
+            )
             self.render()
         self.reply_box.text.focus()
 
@@ -279,7 +281,7 @@ class PostCard(w.VBox):
         return post
 
     def open_edit(self) -> None:
-        box = Composer(self.thread.conn, self.send_edit, "Save")
+        box = Composer(self.thread.conn, self.send_edit, "Save", anchor=self.thread.anchor)
         box.text.value = self.post.get("markdown") or ""
         self.expand().form.children = (box,)
         box.text.focus()

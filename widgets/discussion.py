@@ -66,7 +66,7 @@ class Discussion(w.VBox):
         self.earlier = button("Show earlier posts")
         self.earlier.on_click(lambda _b: self.load_earlier())
         self.posts = w.VBox()
-        self.composer = Composer(conn, self.write, "Post")
+        self.composer = Composer(conn, self.write, "Post", anchor=anchor)
         self.held = w.HTML()  # my posts waiting for approval, or not approved (mine alone)
         self.conduct = w.HTML()  # the code of conduct, to read before posting
         self.content = w.VBox([self.earlier, self.posts, self.held, self.conduct, self.composer])

@@ -76,8 +76,11 @@ class MyData(w.VBox):
             self.status.value = status(exc.message or "community offline: try again")
             return
         self.download.disabled = self.leave_button.disabled = self.confirm.disabled = True
+        moved = sum((done.get("reviews_moved") or {}).values())
+        handed = f" {moved} review(s) you owed went to other reviewers." if moved else ""
         self.status.value = status(
-            f"You have left the cohort (your posts: {done['posts']}). Thank you for taking part."
+            f"You have left the cohort (your posts: {done['posts']}).{handed} "
+            "Thank you for taking part."
         )
 
 

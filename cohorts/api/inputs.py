@@ -50,6 +50,7 @@ __all__ = [
     "PinsQuery",
     "PostEdit",
     "PracticeNote",
+    "PreviewDraft",
     "PromptQuery",
     "Publish",
     "PulseAnswerBody",
@@ -421,3 +422,10 @@ class DirectoryPref(_Body):
     """PUT /me/directory: whether the community's member directory lists me."""
 
     directory_opt_in: bool
+
+
+class PreviewDraft(_Body):
+    """POST /preview: a draft, and the thread it is for (its mentions resolve as there)."""
+
+    body: Text
+    anchor: Short | None = None

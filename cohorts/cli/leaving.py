@@ -25,7 +25,8 @@ class RosterLeave(NbCohortCommand):
     description = (
         "MEMBER (username or email) leaves the cohort: tokens revoked, unsent email "
         "cancelled, shown as 'former member' everywhere, posts kept or removed, logged with "
-        "the reason. Running it again changes nothing."
+        "the reason; peer reviews they owe in open rounds whose packets the service keeps move "
+        "to the backup pool. Running it again changes nothing."
     )
     posts = Unicode("", help="keep or remove the member's posts; empty: the charter's rule.").tag(
         config=True
@@ -59,10 +60,15 @@ class RosterLeave(NbCohortCommand):
             f"{report.tokens_revoked} token(s) revoked, {report.emails_cancelled} email(s) "
             "cancelled"
         )
-        for assignment in report.owed_reviews:
+        for assignment, count in sorted(report.reviews_moved.items()):
             print(
-                f"  owes reviews in the open round {assignment!r}: move them to the backup "
-                f"pool with 'nbcohort review reassign {assignment} --due ...'"
+                f"  {count} review(s) owed in the open round {assignment!r} moved to the backup "
+                f"pool (see 'nbcohort review status {assignment}')"
+            )
+        for assignment, why in sorted(report.reviews_left.items()):
+            print(
+                f"  reviews owed in the open round {assignment!r} not moved: {why}; move them "
+                f"with 'nbcohort review reassign {assignment} --due ...'"
             )
 
 

@@ -13,7 +13,7 @@ member gets there.
   their cohort's metrics and badges, not in the starter's.
 - Two members starting the same topic name at once: one succeeds (``claim_topic_name``).
 
-This module imports nothing that posts: ``posts.py`` and ``community.py`` both use it.
+This module imports nothing that posts: ``posts.py``, ``reactions.py`` and ``community.py`` use it.
 """
 
 from __future__ import annotations

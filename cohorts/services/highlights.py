@@ -1,5 +1,12 @@
 """The weekly highlights: the week's most helpful posts (reactions and replies from others),
-new artifacts and their reuses, and what members applied at work, as one post."""
+new artifacts and their reuses, and what members applied at work, as one post.
+
+An @mention quoted in a highlight reads as the member's display name, as plain text (a
+member who left: "former member"): the highlights post, its page and its email show the
+same words, no link to anyone, and nobody is notified again. Who a mention names is decided
+as posting decides it (``community_guests.thread_mentions``: the cohort's members, the
+community's in a community topic); an @word that names no member stays text that mentions
+nobody."""
 
 from __future__ import annotations
 
@@ -22,11 +29,14 @@ from nbcohort.cohorts.models import (
     Reaction,
     Thread,
 )
-from nbcohort.cohorts.sanitize import markdown_text
+from nbcohort.cohorts.sanitize import MENTION, find_mentions, markdown_text
+from nbcohort.cohorts.services.community_guests import (
+    TOPIC_KIND,
+    community_cohort_ids,
+    thread_mentions,
+)
 
 __all__ = ["Highlights", "gather_highlights"]
-
-_MENTION = re.compile(r"@(?=\w)")
 
 
 @dataclass
@@ -100,15 +110,52 @@ def _counts(reactions: int, replies: int) -> str:
     return ", ".join(parts)
 
 
-def _excerpt(body: str, limit: int = 140) -> str:
-    """A post's first words as plain quoted text: no Markdown structure, no @mention (a
-    highlight must not notify the people it quotes again)."""
+def _excerpt(body: str, names: dict[str, str] | None = None, limit: int = 140) -> str:
+    """A post's first words as plain quoted text: no Markdown structure, and each @mention as
+    the display name ``names`` gives (plain text); any other @word broken (a word joiner),
+    so that a highlight never notifies the people it quotes again."""
     text = re.sub(r"```.*?```", " [code] ", body, flags=re.S)
     text = re.sub(r"[`*_#>\[\]|]", "", text)
     text = " ".join(text.split())
     if len(text) > limit:
         text = text[: limit - 1].rsplit(" ", 1)[0] + "…"
-    return "“" + _MENTION.sub("@\u2060", text) + "”"
+    known = names or {}
+
+    def shown(match: re.Match[str]) -> str:
+        username = match.group(1).rstrip(".")
+        if username not in known:
+            return "@\u2060" + match.group(1)
+        return markdown_text(known[username]) + match.group(1)[len(username) :]
+
+    # A second pass: a name put in place can end so that an @ right after it now reads as a
+    # mention ("@ann@bo"); that one is broken too. An address (ana@example.org) is no mention.
+    out = MENTION.sub(lambda m: "@\u2060" + m.group(1), MENTION.sub(shown, text))
+    return "“" + out + "”"
+
+
+def _mentioned(session: Session, cohort_id: int, kind: str, body: str) -> dict[str, str]:
+    """username -> display name of the members ``body`` mentions in its thread: those posting
+    resolves (active members), then any other member of that scope (one who left shows as
+    "former member", the name leaving left them)."""
+    wanted = find_mentions(body)
+    if not wanted:
+        return {}
+    found = thread_mentions(session, cohort_id, kind, body)
+    names: dict[int, str] = {
+        member_id: name
+        for member_id, name in session.execute(
+            select(Member.id, Member.name).where(Member.id.in_(found.values()))
+        )
+    }
+    out = {username: names[member_id] for username, member_id in found.items()}
+    scope = community_cohort_ids(session, cohort_id) if kind == TOPIC_KIND else [cohort_id]
+    for username, name in session.execute(
+        select(Member.username, Member.name)
+        .where(Member.cohort_id.in_(scope), Member.username.in_(wanted - out.keys()))
+        .order_by(Member.id)
+    ):
+        out.setdefault(username, name)
+    return out
 
 
 def gather_highlights(
@@ -135,7 +182,16 @@ def gather_highlights(
     )
     score = reactions * 2 + replies
     rows = session.execute(
-        select(Post.id, Post.body_md, Thread.anchor, Member.name, reactions, replies)
+        select(
+            Post.id,
+            Post.body_md,
+            Thread.anchor,
+            Member.name,
+            reactions,
+            replies,
+            Thread.cohort_id,
+            Thread.kind,
+        )
         .join(Thread, Post.thread_id == Thread.id)
         .join(Member, Post.author_id == Member.id)
         .where(
@@ -154,13 +210,13 @@ def gather_highlights(
     out.posts = [
         {
             "id": pid,
-            "excerpt": _excerpt(body),
+            "excerpt": _excerpt(body, _mentioned(session, cid, kind, body)),
             "anchor": anchor,
             "author": name,
             "reactions": r,
             "replies": n,
         }
-        for pid, body, anchor, name, r, n in rows
+        for pid, body, anchor, name, r, n, cid, kind in rows
     ]
     in_week = and_(
         Artifact.cohort_id == cohort.id,

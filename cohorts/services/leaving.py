@@ -12,10 +12,11 @@ with "post removed at the author's request", replies to it stay); and records
 What stays: their username (the key nbgrader's gradebook knows them by, so the reviews
 they received and their grades stay with the instructor), their shared artifacts (under
 "former member"), their reactions as counts, their pulse responses (never linked to
-answers). A review they owe in an open round stays assigned to an inactive member, which
-``nbcohort review reassign`` moves to the backup pool (``exchange/round_update.py``); the
-report names those rounds, and each active instructor gets a notification saying so.
-Leaving twice changes nothing.
+answers). A peer review they still owe in an open round moves to the backup pool in this
+same transaction (``leaving_reviews``) when the round's packets are kept by the service;
+otherwise (packets in the instructor's course folder, or no backup reviewer) it stays, and
+each active instructor is told why, for ``nbcohort review reassign``. The report says what
+moved (counts per assignment; never who reviews whom). Leaving twice changes nothing.
 """
 
 from __future__ import annotations
@@ -28,18 +29,17 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import PrivacySettings
 from nbcohort.cohorts.models import (
-    Allocation,
     Cohort,
     HeldPost,
     Member,
     OutboxMessage,
     Post,
-    ReviewRound,
     utcnow,
 )
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.leaving_reviews import lock_open_rounds, move_owed_reviews
 from nbcohort.cohorts.services.members import FORMER_MEMBER
 from nbcohort.cohorts.services.notifications import notify_members
 from nbcohort.cohorts.services.pages import REMOVED_NOTE
@@ -64,6 +64,8 @@ class LeaveReport:
     tokens_revoked: int = 0
     emails_cancelled: int = 0
     owed_reviews: list[str] = field(default_factory=list)  # assignments of open rounds
+    reviews_moved: dict[str, int] = field(default_factory=dict)  # assignment -> to backups
+    reviews_left: dict[str, str] = field(default_factory=dict)  # assignment -> why not moved
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -74,6 +76,8 @@ class LeaveReport:
             "tokens_revoked": self.tokens_revoked,
             "emails_cancelled": self.emails_cancelled,
             "owed_reviews": self.owed_reviews,
+            "reviews_moved": self.reviews_moved,
+            "reviews_left": self.reviews_left,
         }
 
 
@@ -116,6 +120,9 @@ def leave(
     if not own and not reason:
         raise Invalid("an instructor gives a reason when a member is made to leave", field="reason")
     report = LeaveReport(member.id)
+    # The cohort's open rounds first (as closing a round locks a round, then members), so
+    # that two leaves take turns over the backup pool (services/leaving_reviews.py).
+    rounds = lock_open_rounds(session, member.cohort_id)
     # The row, locked (PostgreSQL; SQLite's writers queue anyway): of two requests to leave
     # at once, the second waits and then finds the member already gone.
     session.refresh(member, with_for_update=True)
@@ -163,19 +170,10 @@ def leave(
         .where(HeldPost.author_id == member.id, HeldPost.status != "approved")
         .execution_options(synchronize_session=False)
     )
-    owed = list(
-        session.scalars(
-            select(ReviewRound.assignment)
-            .join(Allocation, Allocation.round_id == ReviewRound.id)
-            .where(
-                Allocation.reviewer_id == member.id,
-                Allocation.status == "assigned",
-                ReviewRound.status == "open",
-            )
-        )
-    )
-    report.owed_reviews = sorted(set(owed))
-    if owed:  # whoever asked, the instructors learn it: a learner leaving tells no one else
+    owed = move_owed_reviews(session, member, rounds, settings or PrivacySettings())
+    report.owed_reviews = sorted(owed.moved.keys() | owed.left.keys())
+    report.reviews_moved, report.reviews_left = owed.moved, owed.why
+    if owed.left:  # whoever asked, the instructors learn it: a learner leaving tells no one else
         instructors = session.scalars(
             select(Member.id).where(
                 Member.cohort_id == member.cohort_id,
@@ -184,7 +182,11 @@ def leave(
                 Member.id != member.id,
             )
         )
-        data = {"assignments": report.owed_reviews, "count": len(owed)}
+        data = {
+            "assignments": sorted(owed.left),
+            "count": sum(owed.left.values()),
+            "reasons": dict(owed.why),
+        }
         notify_members(session, "reviews_orphaned", {i: data for i in instructors})
     member.name = FORMER_MEMBER
     member.email = None
@@ -204,6 +206,7 @@ def leave(
         posts=rule,
         posts_removed=report.posts_removed,
         owed_reviews=report.owed_reviews,
+        reviews_moved=report.reviews_moved,
     )
     session.flush()
     return report

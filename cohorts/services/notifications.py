@@ -50,7 +50,8 @@ KINDS = {
     "nudges": "threads where a leader's reply would help (sponsors)",
     # Moderation (#16 part 8): what was decided about my held post or my appeal, and why.
     "moderation": "decisions on my held posts and appeals, with the reason",
-    # Leaving (#16 part 6): reviews a member who left still owed, for staff to move.
+    # Leaving (#16 part 6): reviews a member who left still owed that could not move to the
+    # backup pool with the leave (and why), for staff to move.
     "reviews_orphaned": "reviews a member who left still owed (instructors)",
 }
 _EXCERPT = 200
@@ -187,10 +188,14 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
         what = f"{data.get('decision', 'decided on')} your {data.get('what', 'post')}"
         return f"{who} {what}{where}{said}"
     if kind == "reviews_orphaned":
-        rounds = ", ".join(data.get("assignments", []))
+        reasons = data.get("reasons") or {}
+        rounds = ", ".join(
+            f"{a} ({reasons[a]})" if reasons.get(a) else str(a) for a in data.get("assignments", [])
+        )
         return (
-            f"A member left owing {data.get('count', 0)} reviews in {rounds}: move them to the "
-            f"backup pool with 'nbcohort review reassign ASSIGNMENT --due ...'"
+            f"A member left owing {data.get('count', 0)} reviews that could not move to the "
+            f"backup pool, in {rounds}: move them with "
+            f"'nbcohort review reassign ASSIGNMENT --due ...'"
         )
     if kind == "nudges":
         return f"{data.get('count', 0)} threads where a leader's reply would help this week"

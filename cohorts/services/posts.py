@@ -1,22 +1,22 @@
-"""Posting, editing, deleting, reacting, flagging and moderating, with every rule enforced here."""
+"""Posting, editing, deleting, flagging and moderating, with every rule enforced here.
+Reacting is ``reactions`` (``react`` and ``unreact`` stay importable from here)."""
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
-from nbcohort.cohorts.models import Cohort, Flag, HeldPost, Post, Reaction, Thread, utcnow
+from nbcohort.cohorts.models import Cohort, Flag, HeldPost, Post, Thread, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.community_guests import (
     TOPIC_KIND,
-    acting_on_post,
     author_cohort_id,
     claim_topic_name,
     reach_acting,
@@ -27,8 +27,9 @@ from nbcohort.cohorts.services.moderation_gate import PostingTooFast, check_post
 from nbcohort.cohorts.services.moderation_hold import held_resent, hold_post
 from nbcohort.cohorts.services.notifications import notify_post
 from nbcohort.cohorts.services.post_insert import check_key, insert_post, sent_before
+from nbcohort.cohorts.services.reactions import react, unreact
 from nbcohort.cohorts.services.threads import clean_anchor
-from nbcohort.cohorts.services.unique import add_unique, insert_if_absent
+from nbcohort.cohorts.services.unique import add_unique
 from nbcohort.cohorts.services.visibility import reach_post
 
 __all__ = [
@@ -234,9 +235,6 @@ def _reply_to(session: Session, actor: Actor, parent_id: int, rules: CommunitySe
         raise
 
 
-_REACTION = cast(Table, Reaction.__table__)
-
-
 def edit_post(
     session: Session,
     actor: Actor,
@@ -292,58 +290,6 @@ def delete_post(
             reason=reason.strip(),
         )
     return post
-
-
-def react(
-    session: Session,
-    actor: Actor,
-    post_id: int,
-    kind: str,
-    rules: CommunitySettings | None = None,
-) -> bool:
-    """Add a reaction; reacting twice is a no-op. Returns whether a reaction was added."""
-    rules = rules or CommunitySettings()
-    acting = acting_on_post(session, actor, post_id)  # a guest in another cohort's topic
-    require(acting, "post.react", acting.cohort_id)
-    if kind not in rules.reactions:
-        raise Invalid(f"reaction {kind!r} is not one of {', '.join(rules.reactions)}", field="kind")
-    post = reach_post(session, acting, post_id, "react", rules)
-    row = {"post_id": post.id, "member_id": actor.member_id, "kind": kind}
-    if not insert_if_absent(session, _REACTION, row):
-        return False
-    record(
-        session,
-        actor.cohort_id or 0,
-        actor.member_id,
-        "post.react",
-        post,
-        kind=kind,
-        author=post.author_id,
-    )
-    return True
-
-
-def unreact(
-    session: Session,
-    actor: Actor,
-    post_id: int,
-    kind: str,
-    rules: CommunitySettings | None = None,
-) -> bool:
-    """Take one's reaction back (allowed on any post one can reach, hidden ones included)."""
-    _acting, post = reach_acting(session, actor, post_id, "unreact", rules, "post.react")
-    row = session.scalar(
-        select(Reaction).where(
-            Reaction.post_id == post.id,
-            Reaction.member_id == actor.member_id,
-            Reaction.kind == kind,
-        )
-    )
-    if row is None:
-        return False
-    session.delete(row)
-    record(session, actor.cohort_id or 0, actor.member_id, "post.unreact", post, kind=kind)
-    return True
 
 
 def flag_post(

@@ -78,3 +78,27 @@ def test_bad_leave_arguments_change_nothing(roster, args, says):
     assert result.returncode == 2 and says in result.stderr, result.stderr
     with store.read() as s:
         assert s.scalars(select(Member.left_at)).all() == [None, None]
+
+
+def test_the_leave_report_says_which_owed_reviews_moved_and_which_stayed(roster):
+    """ana owes ben's review in two open rounds: one whose packets the service keeps (it
+    moves, to the facilitator), one whose packets are in the course folder (it stays)."""
+    from nbcohort.cohorts.services.leaving_reviews import FOLDER_PACKETS
+    from nbcohort.cohorts.services.members import add_member
+    from tests.cohorts.test_leaving_backup import _round
+
+    _folder, env, store = roster
+    with store.write() as s:
+        cohort = s.scalars(select(Cohort)).one()
+        people = {m.username: m for m in s.scalars(select(Member))}
+        people["fay"] = add_member(
+            s, Actor.system(), cohort, name="Fay Lind", email="fay@example.org",
+            role="facilitator", username="fay",
+        )  # fmt: skip
+    _round(store, cohort, people, [("ana", "ben", "assigned")], assignment="p1")
+    _round(store, cohort, people, [("ana", "ben", "assigned")], assignment="p2", packets="")
+    done = nbcohort(env, "roster", "leave", "ana", "--reason=left the company")
+    assert done.returncode == 0, done.stderr
+    assert "1 review(s) owed in the open round 'p1' moved to the backup pool" in done.stdout
+    assert f"'p2' not moved: {FOLDER_PACKETS}" in done.stdout
+    assert "nbcohort review reassign p2 --due" in done.stdout and "fay" not in done.stdout

@@ -1,6 +1,9 @@
 """A member who leaves while a review round is open, on a real nbgrader course (SQLite and
-PostgreSQL): the reviews they owe move to the backup pool, and the round still closes with
-their own work graded (their username stays for nbgrader's gradebook)."""
+PostgreSQL) whose packets are in the instructor's course folder: the leave cannot move the
+reviews they owe (the instructors are told why), ``review reassign`` moves them to the backup
+pool, and the round still closes with their own work graded (their username stays for
+nbgrader's gradebook). A round opened through the service exchange moves them with the leave:
+``test_leaving_backup_service.py``."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from sqlalchemy import select
 from nbcohort.cohorts.models import Allocation, Member, Notification, ReviewSubmission, utcnow
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.leaving import leave
+from nbcohort.cohorts.services.leaving_reviews import FOLDER_PACKETS
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.exchange import round_close
 from nbcohort.exchange.round_update import update_round
@@ -34,14 +38,18 @@ def test_leaving_with_reviews_owed_moves_them_and_grades_stay(any_course):  # no
         )
         fatma = s.get_one(Member, fatma_id)
         report = leave(s, Actor.of(fatma), fatma)
-    assert report.owed_reviews == [ASSIGNMENT]
+    assert report.owed_reviews == [ASSIGNMENT]  # packets in the course folder: nothing moved
+    assert report.reviews_left == {ASSIGNMENT: FOLDER_PACKETS} and report.reviews_moved == {}
     with any_course.store.read() as s:  # the instructors are told, whoever asked to leave
         told = s.execute(
             select(Member.role, Notification.data).join(Member, Member.id == Notification.member_id)
             .where(Notification.kind == "reviews_orphaned")
         ).all()  # fmt: skip
     assert told and {role for role, _data in told} == {"instructor"}
-    assert all(data == {"assignments": [ASSIGNMENT], "count": 2} for _role, data in told)
+    reasons = {ASSIGNMENT: FOLDER_PACKETS}
+    assert all(
+        data == {"assignments": [ASSIGNMENT], "count": 2, "reasons": reasons} for _r, data in told
+    )
     moved = update_round(any_course.context(), ASSIGNMENT, due=utcnow() + timedelta(days=2))
     assert len(moved.moved) == 2 and all(old == "fatma" for _a, old, _n in moved.moved)
     for _author, _old, new in moved.moved:

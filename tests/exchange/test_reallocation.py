@@ -133,3 +133,13 @@ def test_reassign_names_the_author_that_cannot_be_covered():
         reassign(pairs, {("a", "b")}, ["d"], seed=0, teams=teams, team_rule="require")
     with pytest.raises(AllocationError, match="not in this allocation: d reviews a"):
         reassign(pairs, {("d", "a")}, ["e"], seed=0)
+
+
+def test_reassign_never_makes_a_pair_the_round_held_before():
+    """e once had b's submission (withdrawn or moved away): the store keeps one allocation per
+    reviewer and submission, so e is passed over, and alone in the pool, refused."""
+    pairs = [("a", "b"), ("b", "c"), ("c", "a")]
+    after = reassign(pairs, {("a", "b")}, ["d", "e"], seed=0, loads={"d": 5}, barred=[("e", "b")])
+    assert after == [("d", "b"), ("b", "c"), ("c", "a")]
+    with pytest.raises(AllocationError, match="can review b"):
+        reassign(pairs, {("a", "b")}, ["e"], seed=0, barred=[("e", "b")])

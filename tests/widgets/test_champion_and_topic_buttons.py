@@ -70,10 +70,14 @@ def test_a_guest_reacts_flags_and_replies_in_another_cohorts_topic(
     confirm.click()
     assert "flag: done" in card.panel.note.value
     press(card, "Reply")
-    card.reply_box.text.value = "Use `validate='one_to_one'`"
+    card.reply_box.text.value = "Use `validate='one_to_one'`, @ben-autumn"
+    card.reply_box.show_preview()  # mentions resolve as posting in the topic will
+    ben = f'data-member="{autumn["ben"].id}"'
+    assert ben in card.reply_box.preview.value, card.reply_box.status.value
     card.reply_box.send_button.click()
     assert len(card.replies.children) == 1
     assert "one_to_one" in card.replies.children[0].body.value
+    assert ben in card.replies.children[0].body.value
     page = box.conn.client.topic("merge-tips")
     assert page["posts"][0]["id"] == started["post"]["id"] and len(page["posts"][0]["replies"])
 

@@ -13,18 +13,18 @@ from nbcohort.cohorts.api.inputs import (
     Moderation,
     NewPost,
     PostEdit,
+    PreviewDraft,
     Reason,
     ThreadQuery,
     path_id,
 )
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort, HeldPost, Post
-from nbcohort.cohorts.sanitize import render_markdown
-from nbcohort.cohorts.services import posts, threads
+from nbcohort.cohorts.services import posts, reactions, threads
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.community_guests import acting_on_post
 from nbcohort.cohorts.services.moderation_hold import held_dict, my_held
-from nbcohort.cohorts.services.notifications import resolve_mentions
+from nbcohort.cohorts.services.post_preview import preview_post
 
 __all__ = ["ROUTES"]
 
@@ -121,7 +121,7 @@ class ReactionHandler(ApiHandler):
     async def put(self, raw_id: str, kind: str) -> None:
         post_id, rules = _post_id(raw_id), self.ctx.rules
         await self.run(
-            lambda s, a, c: {"added": posts.react(s, a, post_id, kind, rules)},
+            lambda s, a, c: {"added": reactions.react(s, a, post_id, kind, rules)},
             write=True,
             batch=True,
         )
@@ -129,7 +129,7 @@ class ReactionHandler(ApiHandler):
     async def delete(self, raw_id: str, kind: str) -> None:
         post_id, rules = _post_id(raw_id), self.ctx.rules
         await self.run(
-            lambda s, a, c: {"removed": posts.unreact(s, a, post_id, kind, rules)},
+            lambda s, a, c: {"removed": reactions.unreact(s, a, post_id, kind, rules)},
             write=True,
             batch=True,
         )
@@ -160,11 +160,11 @@ class PreviewHandler(ApiHandler):
     """Renders a draft exactly as a post would be rendered (the one sanitizer), saves nothing."""
 
     async def post(self) -> None:
-        data, rules = self.body(PostEdit), self.ctx.rules
+        data, rules = self.body(PreviewDraft), self.ctx.rules
 
         def preview(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
-            text = posts.clean_body(data.body, rules)
-            return {"html": render_markdown(text, resolve_mentions(s, cohort.id, text))}
+            html = preview_post(s, actor, cohort, data.body, anchor=data.anchor, rules=rules)
+            return {"html": html}
 
         await self.run(preview)
 

@@ -1,6 +1,8 @@
-"""The rules every allocation keeps, shared by ``allocation`` (a new round's pairs) and
-``reallocation`` (changes to a published one): the team rules, the checks of their inputs
-with errors in words, and which (reviewer, author) pairs are forbidden or discouraged."""
+"""The rules every allocation keeps, shared by the exchange's ``allocation`` (a new round's
+pairs) and ``reallocation`` (changes to a published one) and by ``backup_pool`` (who takes
+over a review): the team rules, the checks of their inputs with errors in words, and which
+(reviewer, author) pairs are forbidden or discouraged. Pure; here in the services layer so
+that a member's leave, which the services run, keeps them too."""
 
 from __future__ import annotations
 

@@ -15,7 +15,8 @@ Each run opens, in a fresh browser page (so a fresh kernel):
 - the facilitator dashboard (JupyterLab with an instructor's token), until its "Members at
   risk" table is drawn;
 - the community-of-practice page, after the cohort has graduated (JupyterLab with an
-  alumna's token), until its "Ongoing topics" section is drawn.
+  alumna's token), until its sections are drawn (all at once: "Cohorts in this community"
+  is the first).
 
 Times are ``performance.now()`` in the page when the condition first holds (from the start
 of navigation). "After the kernel started" is the page's time minus the median baseline.
@@ -52,7 +53,7 @@ DONE = {
     "dashboard": "() => [...document.querySelectorAll('h2, h3')].some("
     "h => h.textContent.includes('Members at risk'))",
     "community": "() => [...document.querySelectorAll('h2, h3')].some("
-    "h => h.textContent.includes('Ongoing topics'))",
+    "h => h.textContent.includes('Cohorts in this community'))",
 }
 # Who opens which pages: the learner the cohort and leader pages, an instructor the
 # dashboard, and (after graduation) an alumna the community page.

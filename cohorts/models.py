@@ -766,6 +766,20 @@ class ExchangeFile(Base):
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
 
 
+class ExchangeBlobChunk(Base):
+    """One piece (``seq`` from 0, 1 MiB each but the last) of an exchange archive kept in the
+    database (``ExchangeSettings.store = 'database'``, services/exchange_blobs.py), so service
+    replicas share no folder. Written in the unit of work that adds its ``exchange_file`` row
+    and gone with it (the foreign key cascades)."""
+
+    __tablename__ = "exchange_blob_chunk"
+    blob: Mapped[str] = mapped_column(
+        ForeignKey("exchange_file.blob", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
 class Idea(Base):
     """A post marked as an idea (by its author or a champion), on its way to a pilot: open
     while members endorse it, escalated to the facilitators at the cohort file's threshold,

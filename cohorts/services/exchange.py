@@ -1,5 +1,6 @@
 """The nbgrader exchange as a service: released assignments, submissions and feedback kept
-by the community service, each an archive file with a row in ``exchange_file``.
+by the community service, each an archive with a row in ``exchange_file``, kept in a folder
+or in the database (``exchange_blobs.py``, ``ExchangeSettings.store``).
 
 Who may do what is decided here. Staff of a cohort (``exchange.manage``) release an
 assignment, list and download every submission, and upload feedback; learners on the roster
@@ -16,7 +17,6 @@ assignment get strictly increasing times (two in the same second are both kept, 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +31,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
 from nbcohort.cohorts.services.exchange_archive import vet_archive
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.exchange_packets import check_packet, packet_key
 from nbcohort.cohorts.services.exchange_quota import SubmissionLimits, check_quota
 
@@ -38,7 +39,6 @@ __all__ = [
     "KINDS",
     "Upload",
     "archive_of",
-    "blob_path",
     "check_course",
     "check_upload",
     "publish",
@@ -53,13 +53,12 @@ _ASSIGNMENT = re.compile(r"[A-Za-z0-9][\w.-]{0,99}")
 
 @dataclass(frozen=True)
 class Upload:
-    """An upload streamed to ``temp`` under the exchange folder ``root``, not yet published."""
+    """An upload streamed to the service's scratch file ``temp``, not yet published."""
 
-    root: Path
     temp: Path
     size: int
     sha256: str
-    blob: str  # the archive's name under ``root/blobs`` once published
+    blob: str  # the archive's name in the blob store once published
 
 
 def check_course(cohort: Cohort, course: str) -> None:
@@ -178,17 +177,20 @@ def publish(
     kind: str,
     key: str,
     upload: Upload,
+    blobs: BlobStore,
     *,
     force: bool = False,
     limits: SubmissionLimits | None = None,
 ) -> dict[str, Any]:
     """Publish ``upload`` as a release, a submission or feedback, in this unit of work: the
-    archive is vetted, its row added and the file renamed into place; the caller removes
-    ``blob_path(root, upload.blob)`` if the unit does not commit."""
+    archive is vetted, its row added and the archive put in ``blobs``; the caller calls
+    ``blobs.forget(upload.blob)`` if the unit does not commit, and removes ``upload.temp``."""
     check_upload(session, actor, cohort, course, kind, key)
-    final = blob_path(upload.root, upload.blob)
-    # A unit of work run again (a lost connection) finds the file already renamed.
-    notebooks = vet_archive(upload.temp if upload.temp.exists() else final)
+    if upload.temp.exists():
+        notebooks = vet_archive(upload.temp)
+    else:  # a unit run again (a lost connection) finds the folder's file renamed already
+        with blobs.open(session, upload.blob) as kept:
+            notebooks = vet_archive(kept)
     now = utcnow()
     row = ExchangeFile(
         cohort_id=cohort.id,
@@ -232,15 +234,8 @@ def publish(
     session.add(row)
     session.flush()
     record(session, cohort.id, actor.member_id, f"exchange.{kind}", row, assignment=row.assignment)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if upload.temp.exists():
-        os.rename(upload.temp, final)
+    blobs.put(session, upload.blob, upload.temp)
     return _stamp(row, {actor.member_id or 0: actor.username})
-
-
-def blob_path(root: Path, blob: str) -> Path:
-    """Where an archive lives under the exchange folder."""
-    return root / "blobs" / blob
 
 
 def releases(session: Session, actor: Actor, cohort: Cohort, course: str) -> list[dict[str, Any]]:

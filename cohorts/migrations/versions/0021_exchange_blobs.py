@@ -1,0 +1,37 @@
+"""Exchange archives kept in the database (``ExchangeSettings.store = 'database'``):
+``exchange_blob_chunk``, each archive as ordered 1 MiB pieces, gone with its
+``exchange_file`` row (the foreign key cascades). Going down drops the table: archives kept
+there are lost, so move to ``store = 'folder'`` first only on a database without them.
+
+Revision ID: 0021_exchange_blobs
+Revises: 0018_login_throttle
+Create Date: 2026-12-07 16:00:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0021_exchange_blobs"
+down_revision = "0018_login_throttle"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "exchange_blob_chunk",
+        sa.Column("blob", sa.String(length=80), nullable=False),
+        sa.Column("seq", sa.Integer(), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["blob"],
+            ["exchange_file.blob"],
+            name=op.f("fk_exchange_blob_chunk_blob_exchange_file"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("blob", "seq", name=op.f("pk_exchange_blob_chunk")),
+    )
+
+
+def downgrade() -> None:
+    op.drop_table("exchange_blob_chunk")

@@ -764,6 +764,9 @@ class ExchangeFile(Base):
     notebooks: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    # A submission its learner removed from their own list (nbgrader list --cached --remove):
+    # gone from their list and their feedback, still listed and collected by staff.
+    removed_at: Mapped[datetime | None] = mapped_column()
 
 
 class ExchangeBlobChunk(Base):

@@ -43,6 +43,7 @@ __all__ = [
     "check_upload",
     "publish",
     "releases",
+    "remove_submission",
     "submissions",
 ]
 
@@ -113,12 +114,13 @@ def _latest_release(session: Session, cohort: Cohort, assignment: str) -> Exchan
 
 
 def _submission(session: Session, actor: Actor, cohort: Cohort, sub_id: int) -> ExchangeFile:
+    """A submission staff may reach, or the learner's own they have not removed."""
     row = session.get(ExchangeFile, sub_id) if 1 <= sub_id <= _ID_MAX else None
     if (
         row is None
         or row.cohort_id != cohort.id
         or row.kind != "submission"
-        or not (_staff(actor) or row.member_id == actor.member_id)
+        or not (_staff(actor) or (row.member_id == actor.member_id and row.removed_at is None))
     ):
         whose = "in this cohort" if _staff(actor) else "of yours"
         raise NotFound(f"no submission {sub_id} {whose}", field="submission")
@@ -260,14 +262,16 @@ def submissions(
     assignment: str | None = None,
     student: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Submissions in time order: every learner's for staff, a learner's own for them; each
-    says whether feedback on it has been released."""
+    """Submissions in time order: every learner's for staff, a learner's own (but those they
+    removed) for them; each says whether feedback on it has been released."""
     _course(cohort, course)
     query = select(ExchangeFile, Member.username).join(Member, Member.id == ExchangeFile.member_id)
     query = query.where(ExchangeFile.cohort_id == cohort.id, ExchangeFile.kind == "submission")
     if not _staff(actor):
         _may(actor, cohort, "exchange.submit")
-        query = query.where(ExchangeFile.member_id == actor.member_id)
+        query = query.where(
+            ExchangeFile.member_id == actor.member_id, ExchangeFile.removed_at.is_(None)
+        )
     if assignment:
         query = query.where(ExchangeFile.assignment == _assignment(assignment))
     if student:
@@ -317,3 +321,19 @@ def archive_of(
     if feedback is None:
         raise NotFound(f"no feedback released on submission {sub.id}", field="submission")
     return feedback.blob, _stamp(feedback, {})
+
+
+def remove_submission(
+    session: Session, actor: Actor, cohort: Cohort, course: str, key: str
+) -> dict[str, Any]:
+    """A learner removes their own submission from their own list, as ``nbgrader list
+    --cached --remove`` removes the learner's record of it in nbgrader's filesystem exchange:
+    it leaves their list and their feedback, but the submission itself stays where staff
+    list and collect it (as nbgrader's inbound copy does), and it still counts against their
+    limits. Only the learner's own (another's is not found); staff remove none this way."""
+    _course(cohort, course)
+    _may(actor, cohort, "exchange.submit")
+    row = _submission(session, actor, cohort, _id(key))
+    row.removed_at = utcnow()
+    record(session, cohort.id, actor.member_id, "exchange.remove", row, assignment=row.assignment)
+    return _stamp(row, {actor.member_id or 0: actor.username})

@@ -252,6 +252,14 @@ class SubmissionHandler(_DownloadMixin):
     async def get(self, course: str, raw_id: str) -> None:
         await self.download(course, raw_id)
 
+    async def delete(self, course: str, raw_id: str) -> None:
+        """A learner removes their own submission from their list (``nbgrader list --cached
+        --remove``); staff still list and collect it."""
+        self.root()
+        await self.run(
+            lambda s, a, c: exchange.remove_submission(s, a, c, course, raw_id), write=True
+        )
+
 
 class FeedbackHandler(_UploadHandler, _DownloadMixin):
     kind = "feedback"

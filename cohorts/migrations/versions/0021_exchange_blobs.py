@@ -2,6 +2,8 @@
 ``exchange_blob_chunk``, each archive as ordered 1 MiB pieces, gone with its
 ``exchange_file`` row (the foreign key cascades). Going down drops the table: archives kept
 there are lost, so move to ``store = 'folder'`` first only on a database without them.
+Also ``exchange_file.removed_at``: a submission its learner removed from their own list
+(``nbgrader list --cached --remove``), which staff still list and collect.
 
 Revision ID: 0021_exchange_blobs
 Revises: 0018_login_throttle
@@ -31,7 +33,10 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("blob", "seq", name=op.f("pk_exchange_blob_chunk")),
     )
+    op.add_column("exchange_file", sa.Column("removed_at", sa.DateTime(timezone=True)))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("exchange_file") as batch:
+        batch.drop_column("removed_at")
     op.drop_table("exchange_blob_chunk")

@@ -876,6 +876,17 @@ class FailedLogin(Base):
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+class KnownToken(Base):
+    """A token (its SHA-256 digest, as ``api_token`` keeps them) that was valid lately
+    (``api/throttle_known.py``): from an address the failed-login throttle refuses, it still
+    gets in, on every service process, not only on those that saw it valid. Rows leave the
+    table once ``until`` has passed."""
+
+    __tablename__ = "known_token"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(index=True)
+
+
 # The search index is the database's own (migration 0009): FTS5 tables named ``search_<table>``
 # (with the shadow tables FTS5 keeps beside them) on SQLite; a generated ``search_terms``
 # column and its GIN index ``ix_<table>_search_terms`` on PostgreSQL. No model reads or writes

@@ -18,6 +18,7 @@ from nbcohort.cohorts.api.page_watch import PageWatch
 from nbcohort.cohorts.api.routes import PAGES, ROUTES
 from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
+from nbcohort.cohorts.api.throttle_known import KnownTokens
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
 from nbcohort.cohorts.config import (
@@ -48,6 +49,7 @@ class ServiceContext:
     auth: Authenticator
     units: Units
     failed_attempts: FailedAttempts
+    known_tokens: KnownTokens | None = None  # tokens valid lately, for every process; None: off
     pages: PageCache | None = None
     watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
@@ -125,6 +127,8 @@ def make_app(
         ctx.exchange_limit = exchange.max_upload_bytes
         quota = exchange.learner_quota_bytes
         ctx.exchange_quota = SubmissionLimits(exchange.max_submissions, quota)
+    if settings.failed_auth_limit > 0:
+        ctx.known_tokens = KnownTokens(ctx.units)
     ctx.live = LiveWatches(ctx.units, live or LiveSettings())
     ctx.units.on_write = ctx.live.poke
     if watch is not None:

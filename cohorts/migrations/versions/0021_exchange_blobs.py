@@ -37,6 +37,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("exchange_blob_chunk")
     with op.batch_alter_table("exchange_file") as batch:
         batch.drop_column("removed_at")
-    op.drop_table("exchange_blob_chunk")

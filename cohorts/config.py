@@ -184,8 +184,9 @@ class ServiceSettings(Configurable):
         min=0,
         help="Failed token attempts one client address may make within "
         "failed_auth_window seconds; past that, the address gets 429 with Retry-After for any "
-        "token not valid recently, and the token is not looked up. Members whose tokens were "
-        "valid in the last day still get in from that address (behind a proxy, such as "
+        "token not valid recently, and the token is not looked up. Members whose tokens any "
+        "service process saw valid in the last day still get in from that address, through "
+        "every process (the database remembers them: known_token; behind a proxy, such as "
         "JupyterHub's, every request comes from one address). The attempts are counted in "
         "the database, so several service processes or replicas share one count. 0 turns the "
         "limit off.",

@@ -764,6 +764,23 @@ class ExchangeFile(Base):
     notebooks: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     created_by: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))
+    # A submission its learner removed from their own list (nbgrader list --cached --remove):
+    # gone from their list and their feedback, still listed and collected by staff.
+    removed_at: Mapped[datetime | None] = mapped_column()
+
+
+class ExchangeBlobChunk(Base):
+    """One piece (``seq`` from 0, 1 MiB each but the last) of an exchange archive kept in the
+    database (``ExchangeSettings.store = 'database'``, services/exchange_blobs.py), so service
+    replicas share no folder. Written in the unit of work that adds its ``exchange_file`` row
+    and gone with it (the foreign key cascades)."""
+
+    __tablename__ = "exchange_blob_chunk"
+    blob: Mapped[str] = mapped_column(
+        ForeignKey("exchange_file.blob", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class Idea(Base):
@@ -857,6 +874,17 @@ class FailedLogin(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class KnownToken(Base):
+    """A token (its SHA-256 digest, as ``api_token`` keeps them) that was valid lately
+    (``api/throttle_known.py``): from an address the failed-login throttle refuses, it still
+    gets in, on every service process, not only on those that saw it valid. Rows leave the
+    table once ``until`` has passed."""
+
+    __tablename__ = "known_token"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    until: Mapped[datetime] = mapped_column(index=True)
 
 
 # The search index is the database's own (migration 0009): FTS5 tables named ``search_<table>``

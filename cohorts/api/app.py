@@ -18,6 +18,7 @@ from nbcohort.cohorts.api.page_watch import PageWatch
 from nbcohort.cohorts.api.routes import PAGES, ROUTES
 from nbcohort.cohorts.api.seen import SeenMembers
 from nbcohort.cohorts.api.throttle import FailedAttempts
+from nbcohort.cohorts.api.throttle_known import KnownTokens
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
 from nbcohort.cohorts.config import (
@@ -30,6 +31,7 @@ from nbcohort.cohorts.config import (
 from nbcohort.cohorts.mail.mailer import Mailer
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.exchange_blobs import BlobStore, blob_store
 from nbcohort.cohorts.services.exchange_quota import SubmissionLimits
 from nbcohort.cohorts.services.pages import PageCache
 from nbcohort.cohorts.store import Store
@@ -47,6 +49,7 @@ class ServiceContext:
     auth: Authenticator
     units: Units
     failed_attempts: FailedAttempts
+    known_tokens: KnownTokens | None = None  # tokens valid lately, for every process; None: off
     pages: PageCache | None = None
     watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown
@@ -54,7 +57,8 @@ class ServiceContext:
     seen: SeenMembers | None = None  # members' last visits (``seen.py``)
     mail: Mailer | None = None  # unsubscribe links: None where mail is not set up
     live: LiveWatches = field(default=None)  # type: ignore[assignment]  # set by make_app
-    exchange_root: Path | None = None  # the nbgrader exchange's archives; None: no exchange
+    exchange_root: Path | None = None  # the exchange's folder (uploads in flight); None: none
+    exchange_blobs: BlobStore | None = None  # where its archives are (ExchangeSettings.store)
     exchange_limit: int = 0  # largest exchange upload, bytes (ExchangeSettings)
     exchange_quota: SubmissionLimits | None = None  # what one learner may keep (ditto)
     _cohorts: dict[int, tuple[float, Cohort]] = field(default_factory=dict)
@@ -119,9 +123,12 @@ def make_app(
     )
     if exchange is not None and data_dir:
         ctx.exchange_root = Path(exchange.folder(data_dir))
+        ctx.exchange_blobs = blob_store(exchange, data_dir)
         ctx.exchange_limit = exchange.max_upload_bytes
         quota = exchange.learner_quota_bytes
         ctx.exchange_quota = SubmissionLimits(exchange.max_submissions, quota)
+    if settings.failed_auth_limit > 0:
+        ctx.known_tokens = KnownTokens(ctx.units)
     ctx.live = LiveWatches(ctx.units, live or LiveSettings())
     ctx.units.on_write = ctx.live.poke
     if watch is not None:

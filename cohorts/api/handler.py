@@ -23,6 +23,7 @@ from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
 from nbcohort.cohorts.api.inputs import parse_body, parse_query
 from nbcohort.cohorts.api.security_headers import secure_headers
+from nbcohort.cohorts.api.tokens import token_from_header
 from nbcohort.cohorts.config_hub import COHORT_HEADER
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.auth import Actor
@@ -93,9 +94,12 @@ class ApiHandler(RequestHandler):
     async def _authenticate(self) -> Actor:
         ctx, header = self.ctx, self.request.headers.get("Authorization")
         address = self.request.remote_ip or ""
-        if header and not ctx.auth.recognizes(header):
+        token, known = token_from_header(header), ctx.known_tokens
+        unseen = bool(header) and not ctx.auth.recognizes(header)
+        if unseen:
             wait = await ctx.failed_attempts.retry_after(address)
-            if wait is not None:
+            # Valid lately on another process (throttle_known.py): it gets in here too.
+            if wait is not None and not (token and known and await known.knows(token)):
                 raise Refusal(
                     429,
                     "too_many_attempts",
@@ -103,11 +107,14 @@ class ApiHandler(RequestHandler):
                     retry_after=wait,
                 )
         try:
-            return await ctx.auth.authenticate(header, self._cohort_named())
+            actor = await ctx.auth.authenticate(header, self._cohort_named())
         except Unauthorized:
             if header:
                 await ctx.failed_attempts.failed(address)
             raise
+        if unseen and token and known is not None:
+            await known.saw_valid(token)
+        return actor
 
     def _cohort_named(self) -> str | None:
         """The cohort the request says it is for (a hub user on several rosters names one)."""

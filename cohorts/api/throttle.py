@@ -2,7 +2,8 @@
 
 Past ``limit`` failures within ``window`` seconds, an address is refused (429, Retry-After)
 for any token the service does not recognise, without looking it up; members whose tokens
-were valid recently still get in from there (a JupyterHub proxy is one address for everyone).
+were valid recently, on any service process (``throttle_known.py``), still get in from there
+(a JupyterHub proxy is one address for everyone).
 
 The count is shared by every service process on the database: with several replicas behind
 the hub's proxy an attacker gets the same number of tries as with one, not one allowance per

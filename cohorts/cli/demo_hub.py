@@ -116,9 +116,11 @@ if os.environ.get("JUPYTERHUB_USER"):  # a user's single-user server, not the se
     c.ServerApp.root_dir = os.environ["HOME"]
     c.CourseDirectory.student_id = os.environ["JUPYTERHUB_USER"]
 # The service exchange (the hub's lines): its course id is the cohort's slug; the service
-# keeps its archives in a folder of its own, not nbgrader's filesystem exchange.
+# keeps its archives in the database, as replicas with no shared volume do (its folder holds
+# only uploads in flight), not in nbgrader's filesystem exchange.
 c.CourseDirectory.course_id = {DEMO_SLUG!r}
 c.ExchangeSettings.root = {str(self.folder / "exchange")!r}
+c.ExchangeSettings.store = "database"
 """
         )
         from nbcohort.cohorts.cli.demo import learner_jupyter_config

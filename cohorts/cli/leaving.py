@@ -13,6 +13,7 @@ from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_alia
 from nbcohort.cohorts.config import PrivacySettings
 from nbcohort.cohorts.config_exchange import ExchangeSettings
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.exchange_blobs import blob_store
 from nbcohort.cohorts.services.export import write_export
 from nbcohort.cohorts.services.leaving import leave
 from nbcohort.cohorts.services.members import find_member
@@ -82,7 +83,7 @@ class RosterExport(NbCohortCommand):
         if not dest.parent.is_dir():
             raise CommandError(f"{dest.parent}: no such folder")
         settings = PrivacySettings(parent=self)
-        exchange = Path(ExchangeSettings(parent=self).folder(self.settings().data_dir))
+        exchange = blob_store(ExchangeSettings(parent=self), self.settings().data_dir)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
             with self.store() as store, store.read(snapshot=True) as s, os.fdopen(fd, "wb") as out:

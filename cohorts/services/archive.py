@@ -42,6 +42,7 @@ FORMAT = "nbcohort-archive"
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 _BATCH = 1000
+_BLOB_BATCH = 4  # rows of a table with a file in each (``_batch``)
 
 
 class ArchiveError(ServiceError):
@@ -178,7 +179,7 @@ def export_archive(session: Session, dest: Path) -> ArchiveManifest:
                 name = f"tables/{table.name}.jsonl"
                 digest, rows = hashlib.sha256(), 0
                 query = sa.select(table).order_by(*table.primary_key.columns)
-                result = session.execute(query.execution_options(yield_per=_BATCH))
+                result = session.execute(query.execution_options(yield_per=_batch(table)))
                 with zf.open(name, "w") as out:
                     for row in result.mappings():
                         line = _line(row, columns)
@@ -320,12 +321,21 @@ def _reset_sequences(session: Session) -> None:
         )
 
 
+def _batch(table: sa.Table) -> int:
+    """Rows read or inserted at once: a few where a row may hold a file (artifact content,
+    an exchange archive's 1 MiB pieces), so memory stays a few MiB whatever the table holds."""
+    if any(isinstance(c.type, sa.LargeBinary) for c in table.columns):
+        return _BLOB_BATCH
+    return _BATCH
+
+
 def _insert(session: Session, table: sa.Table, rows: Iterator[dict[str, Any]], where: str) -> None:
     batch: list[dict[str, Any]] = []
+    size = _batch(table)
     try:
         for row in rows:
             batch.append(row)
-            if len(batch) >= _BATCH:
+            if len(batch) >= size:
                 session.execute(table.insert(), batch)
                 batch = []
         if batch:

@@ -1,5 +1,6 @@
 """The nbgrader exchange as a service: released assignments, submissions and feedback kept
-by the community service, each an archive file with a row in ``exchange_file``.
+by the community service, each an archive with a row in ``exchange_file``, kept in a folder
+or in the database (``exchange_blobs.py``, ``ExchangeSettings.store``).
 
 Who may do what is decided here. Staff of a cohort (``exchange.manage``) release an
 assignment, list and download every submission, and upload feedback; learners on the roster
@@ -16,7 +17,6 @@ assignment get strictly increasing times (two in the same second are both kept, 
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,6 +31,7 @@ from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
 from nbcohort.cohorts.services.exchange_archive import vet_archive
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.exchange_packets import check_packet, packet_key
 from nbcohort.cohorts.services.exchange_quota import SubmissionLimits, check_quota
 
@@ -38,11 +39,11 @@ __all__ = [
     "KINDS",
     "Upload",
     "archive_of",
-    "blob_path",
     "check_course",
     "check_upload",
     "publish",
     "releases",
+    "remove_submission",
     "submissions",
 ]
 
@@ -53,13 +54,12 @@ _ASSIGNMENT = re.compile(r"[A-Za-z0-9][\w.-]{0,99}")
 
 @dataclass(frozen=True)
 class Upload:
-    """An upload streamed to ``temp`` under the exchange folder ``root``, not yet published."""
+    """An upload streamed to the service's scratch file ``temp``, not yet published."""
 
-    root: Path
     temp: Path
     size: int
     sha256: str
-    blob: str  # the archive's name under ``root/blobs`` once published
+    blob: str  # the archive's name in the blob store once published
 
 
 def check_course(cohort: Cohort, course: str) -> None:
@@ -114,12 +114,13 @@ def _latest_release(session: Session, cohort: Cohort, assignment: str) -> Exchan
 
 
 def _submission(session: Session, actor: Actor, cohort: Cohort, sub_id: int) -> ExchangeFile:
+    """A submission staff may reach, or the learner's own they have not removed."""
     row = session.get(ExchangeFile, sub_id) if 1 <= sub_id <= _ID_MAX else None
     if (
         row is None
         or row.cohort_id != cohort.id
         or row.kind != "submission"
-        or not (_staff(actor) or row.member_id == actor.member_id)
+        or not (_staff(actor) or (row.member_id == actor.member_id and row.removed_at is None))
     ):
         whose = "in this cohort" if _staff(actor) else "of yours"
         raise NotFound(f"no submission {sub_id} {whose}", field="submission")
@@ -178,17 +179,20 @@ def publish(
     kind: str,
     key: str,
     upload: Upload,
+    blobs: BlobStore,
     *,
     force: bool = False,
     limits: SubmissionLimits | None = None,
 ) -> dict[str, Any]:
     """Publish ``upload`` as a release, a submission or feedback, in this unit of work: the
-    archive is vetted, its row added and the file renamed into place; the caller removes
-    ``blob_path(root, upload.blob)`` if the unit does not commit."""
+    archive is vetted, its row added and the archive put in ``blobs``; the caller calls
+    ``blobs.forget(upload.blob)`` if the unit does not commit, and removes ``upload.temp``."""
     check_upload(session, actor, cohort, course, kind, key)
-    final = blob_path(upload.root, upload.blob)
-    # A unit of work run again (a lost connection) finds the file already renamed.
-    notebooks = vet_archive(upload.temp if upload.temp.exists() else final)
+    if upload.temp.exists():
+        notebooks = vet_archive(upload.temp)
+    else:  # a unit run again (a lost connection) finds the folder's file renamed already
+        with blobs.open(session, upload.blob) as kept:
+            notebooks = vet_archive(kept)
     now = utcnow()
     row = ExchangeFile(
         cohort_id=cohort.id,
@@ -232,15 +236,8 @@ def publish(
     session.add(row)
     session.flush()
     record(session, cohort.id, actor.member_id, f"exchange.{kind}", row, assignment=row.assignment)
-    final.parent.mkdir(parents=True, exist_ok=True)
-    if upload.temp.exists():
-        os.rename(upload.temp, final)
+    blobs.put(session, upload.blob, upload.temp)
     return _stamp(row, {actor.member_id or 0: actor.username})
-
-
-def blob_path(root: Path, blob: str) -> Path:
-    """Where an archive lives under the exchange folder."""
-    return root / "blobs" / blob
 
 
 def releases(session: Session, actor: Actor, cohort: Cohort, course: str) -> list[dict[str, Any]]:
@@ -265,14 +262,16 @@ def submissions(
     assignment: str | None = None,
     student: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Submissions in time order: every learner's for staff, a learner's own for them; each
-    says whether feedback on it has been released."""
+    """Submissions in time order: every learner's for staff, a learner's own (but those they
+    removed) for them; each says whether feedback on it has been released."""
     _course(cohort, course)
     query = select(ExchangeFile, Member.username).join(Member, Member.id == ExchangeFile.member_id)
     query = query.where(ExchangeFile.cohort_id == cohort.id, ExchangeFile.kind == "submission")
     if not _staff(actor):
         _may(actor, cohort, "exchange.submit")
-        query = query.where(ExchangeFile.member_id == actor.member_id)
+        query = query.where(
+            ExchangeFile.member_id == actor.member_id, ExchangeFile.removed_at.is_(None)
+        )
     if assignment:
         query = query.where(ExchangeFile.assignment == _assignment(assignment))
     if student:
@@ -322,3 +321,19 @@ def archive_of(
     if feedback is None:
         raise NotFound(f"no feedback released on submission {sub.id}", field="submission")
     return feedback.blob, _stamp(feedback, {})
+
+
+def remove_submission(
+    session: Session, actor: Actor, cohort: Cohort, course: str, key: str
+) -> dict[str, Any]:
+    """A learner removes their own submission from their own list, as ``nbgrader list
+    --cached --remove`` removes the learner's record of it in nbgrader's filesystem exchange:
+    it leaves their list and their feedback, but the submission itself stays where staff
+    list and collect it (as nbgrader's inbound copy does), and it still counts against their
+    limits. Only the learner's own (another's is not found); staff remove none this way."""
+    _course(cohort, course)
+    _may(actor, cohort, "exchange.submit")
+    row = _submission(session, actor, cohort, _id(key))
+    row.removed_at = utcnow()
+    record(session, cohort.id, actor.member_id, "exchange.remove", row, assignment=row.assignment)
+    return _stamp(row, {actor.member_id or 0: actor.username})

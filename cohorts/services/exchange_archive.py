@@ -16,6 +16,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from nbcohort.cohorts.services.errors import Invalid
 
@@ -63,11 +64,12 @@ def _kind(member: tarfile.TarInfo) -> str | None:
     return "something that is neither a file nor a folder"
 
 
-def vet_archive(path: Path) -> list[str]:
-    """Refuse (``Invalid``, naming the member) an archive that is not a tar of plain files
-    and folders with safe relative names; return the notebooks at its top level."""
+def vet_archive(path: Path | BinaryIO) -> list[str]:
+    """Refuse (``Invalid``, naming the member) an archive (a file, or one open for reading)
+    that is not a tar of plain files and folders with safe relative names; return the
+    notebooks at its top level."""
     try:
-        with tarfile.open(path, mode="r:") as tar:
+        with _tar(path) as tar:
             seen: set[str] = set()
             files: set[str] = set()
             parents: set[str] = set()  # every folder a member's name passes through
@@ -110,6 +112,12 @@ def vet_archive(path: Path) -> list[str]:
     except (tarfile.TarError, EOFError, UnicodeError) as exc:
         raise Invalid(f"the body is not a whole tar archive: {exc}", field="body") from None
     return sorted(notebooks)
+
+
+def _tar(source: Path | BinaryIO) -> tarfile.TarFile:
+    if isinstance(source, Path):
+        return tarfile.open(source, mode="r:")
+    return tarfile.open(fileobj=source, mode="r:")
 
 
 def extract_archive(path: Path, dest: Path) -> None:

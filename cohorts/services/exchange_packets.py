@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import tarfile
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import Allocation, Cohort, ExchangeFile, ReviewRound
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Invalid, NotFound
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 
 __all__ = ["check_packet", "packet_archive_files", "packet_key", "withdraw_packet"]
 
@@ -56,17 +57,22 @@ def check_packet(session: Session, cohort: Cohort, key: str) -> None:
 
 
 def packet_archive_files(
-    session: Session, cohort: Cohort, assignment: str, packet: str, root: Path | None
+    session: Session, cohort: Cohort, assignment: str, packet: str, blobs: BlobStore | None
 ) -> dict[str, bytes]:
-    """The files of an uploaded packet (relative name -> bytes), read from its archive (vetted
-    on upload: plain files and folders only). Authorization is the caller's
-    (``review_packets.packet_files``)."""
+    """The files of an uploaded packet (relative name -> bytes), read from its archive in
+    ``blobs`` (vetted on upload: plain files and folders only). Authorization is the
+    caller's (``review_packets.packet_files``)."""
     code = PurePosixPath(packet).name
     row = _row(session, cohort, code)
-    if row is None or row.assignment != assignment or root is None:
-        raise NotFound(f"packet {code} is missing on the server; tell your facilitator")
+    missing = NotFound(f"packet {code} is missing on the server; tell your facilitator")
+    if row is None or row.assignment != assignment or blobs is None:
+        raise missing
     files: dict[str, bytes] = {}
-    with tarfile.open(root / "blobs" / row.blob, mode="r:") as tar:
+    try:
+        kept = blobs.open(session, row.blob)
+    except NotFound:
+        raise missing from None
+    with kept, tarfile.open(fileobj=kept, mode="r:") as tar:
         for member in tar:
             handle = tar.extractfile(member) if member.isfile() else None
             if handle is not None:
@@ -75,12 +81,15 @@ def packet_archive_files(
     return files
 
 
-def withdraw_packet(session: Session, actor: Actor, cohort: Cohort, key: str) -> str | None:
+def withdraw_packet(
+    session: Session, actor: Actor, cohort: Cohort, key: str, blobs: BlobStore
+) -> str | None:
     """Remove the uploaded packet ``<assignment>/<packet>`` that no round uses (staff only):
-    what an open that failed after uploading it calls. Returns the archive's blob name for
-    the caller to delete once this unit commits; None when there is no such packet (already
-    withdrawn: withdrawing again is no error). A packet a round's allocation names is a
-    Conflict: it is a live round's, not a failed open's."""
+    what an open that failed after uploading it calls. Its row and archive go in this unit;
+    returns the archive's blob name for the caller to ``blobs.forget`` once this unit
+    commits; None when there is no such packet (already withdrawn: withdrawing again is no
+    error). A packet a round's allocation names is a Conflict: it is a live round's, not a
+    failed open's."""
     require(actor, "exchange.manage", cohort.id)
     assignment, code = packet_key(key)
     row = _row(session, cohort, code)
@@ -97,5 +106,6 @@ def withdraw_packet(session: Session, actor: Actor, cohort: Cohort, key: str) ->
     )
     if used is not None:
         raise Conflict(f"packet {code!r} belongs to an open review round", field="packet")
+    blobs.delete(session, row.blob)
     session.delete(row)
     return row.blob

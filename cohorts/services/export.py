@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 import unicodedata
 import zipfile
 from collections.abc import Iterable, Iterator
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, BinaryIO
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -48,10 +48,10 @@ from nbcohort.cohorts.models import (
     utcnow,
 )
 from nbcohort.cohorts.services.errors import Forbidden, ServiceError
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.export_community import COMMUNITY_FILES, community_parts
 from nbcohort.cohorts.services.export_exchange import (
     EXCHANGE_README,
-    copy_into,
     exchange_bytes,
     export_exchange,
 )
@@ -180,11 +180,11 @@ class _Zip:
         self._count(len(data))
         self.zip.writestr(_info(name), data)
 
-    def add_file(self, name: str, path: Path, size: int) -> None:
+    def add_stream(self, name: str, src: BinaryIO, size: int) -> None:
         """A file streamed in (an exchange archive: up to the exchange's upload limit)."""
         self._count(size)
         with self.zip.open(_info(name), "w", force_zip64=True) as dest:
-            copy_into(dest, path)
+            shutil.copyfileobj(src, dest, 1024 * 1024)
 
     def json(self, name: str, value: Any) -> None:
         self.add(name, json.dumps(value, ensure_ascii=False, indent=1, default=str).encode())
@@ -205,18 +205,18 @@ def write_export(
     member: Member,
     out: IO[bytes],
     settings: PrivacySettings | None = None,
-    exchange_root: Path | None = None,
+    exchange: BlobStore | None = None,
 ) -> dict[str, int]:
     """Write ``member``'s export into ``out`` (a ZIP); returns how many of each were
     written. Refuses a member who left (their data went with them). With the service's
-    ``exchange_root``, their exchange submissions and the feedback on them go in too."""
+    ``exchange`` archives, their exchange submissions and the feedback on them go in too."""
     if member.left_at is not None or not member.active:
         raise Forbidden("this member left the cohort; there is nothing to export")
     limit = (settings or PrivacySettings()).export_max_bytes
     files = session.scalar(
         select(func.coalesce(func.sum(Artifact.size), 0)).where(Artifact.author_id == member.id)
     )
-    files = int(files or 0) + (exchange_bytes(session, member) if exchange_root else 0)
+    files = int(files or 0) + (exchange_bytes(session, member) if exchange else 0)
     if files > limit:
         raise ExportTooLarge(
             f"your files alone are {files} bytes, over {limit} "
@@ -227,8 +227,8 @@ def write_export(
     z = _Zip(out, limit)
     try:
         counts = _write(session, member, z, redact)
-        if exchange_root is not None:
-            counts["exchange"] = export_exchange(session, member, z, exchange_root)
+        if exchange is not None:
+            counts["exchange"] = export_exchange(session, member, z, exchange)
         return counts
     finally:
         z.zip.close()  # a refused export's partial file is the caller's to throw away

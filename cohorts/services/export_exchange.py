@@ -4,16 +4,14 @@ their own work, byte for byte as the service keeps it, under names the service c
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
 from nbcohort.cohorts.models import ExchangeFile, Member
+from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 
 __all__ = ["EXCHANGE_README", "exchange_bytes", "export_exchange"]
 
@@ -22,11 +20,10 @@ EXCHANGE_README = (
     "                    the archives themselves in exchange/<id>.tar\n"
 )
 _FB = "feedback"
-_BLOB = re.compile(r"[0-9a-f]{32}\.tar")  # the only names the service gives its archives
 
 
 class _Zip(Protocol):
-    def add_file(self, name: str, path: Path, size: int) -> None: ...
+    def add_stream(self, name: str, src: BinaryIO, size: int) -> None: ...
     def json(self, name: str, value: Any) -> None: ...
 
 
@@ -46,9 +43,9 @@ def exchange_bytes(session: Session, member: Member) -> int:
     return int(total or 0)
 
 
-def export_exchange(session: Session, member: Member, z: _Zip, root: Path) -> int:
-    """Write ``exchange.json`` and each archive the service still has; returns how many
-    submissions were listed. An archive missing from ``root`` is listed as missing."""
+def export_exchange(session: Session, member: Member, z: _Zip, blobs: BlobStore) -> int:
+    """Write ``exchange.json`` and each archive the service still has in ``blobs``; returns
+    how many submissions were listed. An archive missing there is listed as missing."""
     feedback = aliased(ExchangeFile)
     rows = session.execute(
         select(ExchangeFile, feedback)
@@ -68,7 +65,7 @@ def export_exchange(session: Session, member: Member, z: _Zip, root: Path) -> in
                 "notebooks": list(sub.notebooks),
                 "size": sub.size,
                 "sha256": sub.sha256,
-                "file": _copy(z, root, sub),
+                "file": _copy(z, blobs, session, sub),
                 "feedback": [],
             }
         if fb is not None:
@@ -77,31 +74,22 @@ def export_exchange(session: Session, member: Member, z: _Zip, root: Path) -> in
                     "released_at": fb.created_at.isoformat(),
                     "size": fb.size,
                     "sha256": fb.sha256,
-                    "file": _copy(z, root, fb),
+                    "file": _copy(z, blobs, session, fb),
                 }
             )
     z.json("exchange.json", list(listed.values()))
     return len(listed)
 
 
-def _copy(z: _Zip, root: Path, row: ExchangeFile) -> str | None:
-    """Add one archive as ``exchange/<id>.tar``; None if the service no longer has it (or
-    its name is not one the service gives, or it is not a plain file: never followed)."""
-    if not _BLOB.fullmatch(row.blob):
-        return None
-    path = root / "blobs" / row.blob
+def _copy(z: _Zip, blobs: BlobStore, session: Session, row: ExchangeFile) -> str | None:
+    """Add one archive as ``exchange/<id>.tar``, streamed; None if the service no longer has
+    it (a folder's file that is gone, a link or not named as the service names them: never
+    followed)."""
     try:
-        if not os.path.isfile(path) or os.path.islink(path):
-            return None
-    except OSError:
+        kept = blobs.open(session, row.blob)
+    except NotFound:
         return None
     name = f"exchange/{row.id}.tar"
-    z.add_file(name, path, row.size)
+    with kept:
+        z.add_stream(name, kept, row.size)
     return name
-
-
-def copy_into(out: Any, path: Path) -> None:
-    """Stream ``path`` into ``out`` without following a link at its last part."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    with os.fdopen(fd, "rb") as src:
-        shutil.copyfileobj(src, out, 1024 * 1024)

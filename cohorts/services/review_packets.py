@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import Allocation, Cohort, ReviewRound
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import NotFound
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.exchange_packets import packet_archive_files
 from nbcohort.cohorts.services.reviews import LIVE
 
@@ -42,10 +43,10 @@ def packet_files(
     allocation_id: int,
     *,
     assignment: str | None = None,
-    exchange_root: Path | None = None,
+    blobs: BlobStore | None = None,
 ) -> dict[str, bytes]:
     """The files of the packet assigned to this reviewer (only theirs, only while live);
-    ``exchange_root``: the service's exchange folder, where uploaded packets are."""
+    ``blobs``: the service's exchange archives, where uploaded packets are."""
     require(actor, "review.take", cohort.id)
     alloc = session.get(Allocation, allocation_id)
     rnd = session.get(ReviewRound, alloc.round_id) if alloc else None
@@ -59,7 +60,7 @@ def packet_files(
     ):
         raise NotFound(f"no packet {allocation_id} assigned to you", field="allocation_id")
     if rnd.settings.get("packets") == "exchange":
-        return packet_archive_files(session, cohort, rnd.assignment, alloc.packet, exchange_root)
+        return packet_archive_files(session, cohort, rnd.assignment, alloc.packet, blobs)
     root = Path(rnd.folder) / alloc.packet
     files = {}
     for path in sorted(root.rglob("*")):

@@ -1,7 +1,8 @@
 """``nbgrader list`` through the service: released assignments (with whether this learner
 has fetched them), or submissions (``--inbound``: every learner's, for staff; ``--cached``:
 the learner's own), in the shapes nbgrader's default ``ExchangeList`` returns, which its
-JupyterLab assignment list reads."""
+JupyterLab assignment list reads; ``--cached --remove``: a learner's own submissions leave
+their list."""
 
 from __future__ import annotations
 
@@ -114,5 +115,30 @@ class ServiceList(ServiceExchange, ExchangeList):
         return found
 
     def remove_files(self) -> list[dict[str, Any]]:
-        self.fail("removing from the service exchange is not supported yet")
-        return []
+        """``nbgrader list --cached --remove``: the learner's own submissions leave their
+        list, as nbgrader's default exchange removes the learner's cached record of them;
+        staff still list and collect them. Removing a release or another learner's
+        submission is not done through the service."""
+        if not self.cached:
+            what = "submissions (--inbound)" if self.inbound else "released assignments"
+            self.fail(
+                f"removing {what} is not supported by the service exchange; a learner removes "
+                "their own submissions from their list with: nbgrader list --cached --remove"
+            )
+        if not self.coursedir.course_id:
+            self.coursedir.course_id = self.own_course()
+        found = self._submitted()
+        self.log.info("Removing submitted assignments:")
+        for group in found:
+            for info in group["submissions"]:
+                self.call("DELETE", f"/submissions/{self.quoted(info['path'])}")
+                info["status"] = "removed"
+                self.log.info(
+                    "%s %s %s %s",
+                    info["course_id"],
+                    info["student_id"],
+                    info["assignment_id"],
+                    info["timestamp"],
+                )
+            group["status"] = "removed"
+        return found

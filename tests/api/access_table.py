@@ -304,6 +304,11 @@ TABLE: list[Row] = [
     row("POST", f"/community/artifacts/{ID}/copies", EVERYONE, "/community/artifacts/1/copies",
         ok=403),
     row("PUT", "/me/directory", EVERYONE, body={"directory_opt_in": True}),
+    # exchange.py: a learner removes their own submission from their list (nbgrader list --cached
+    # --remove); another's is not found, staff remove none this way.
+    row("DELETE", f"/exchange/{NAME}/submissions/{ID}", TAKERS,
+        "/exchange/{course}/submissions/{id}", resource="submission", other=NOBODY,
+        other_deny=404),
 ]
 # fmt: on
 

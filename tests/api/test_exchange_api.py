@@ -28,6 +28,7 @@ from nbcohort.cohorts.services.auth import Actor, mint_token
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.exchange_archive import pack_folder
+from nbcohort.cohorts.services.exchange_blobs import FolderBlobs
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
 from tests.helpers.exchange_service import (
@@ -332,17 +333,19 @@ def test_the_same_instant_twice_still_orders_submissions(x: Course, tmp_path: Pa
     next submission gets a later time than their last."""
     root = tmp_path / "exchange"
     (root / "tmp").mkdir(parents=True)
+    blobs = FolderBlobs(root)
     now = utcnow()
     with x.store.read() as s:
         ivo, ana = (Actor.of(s.get_one(Member, x.members[n])) for n in ("ivo", "ana"))
     with x.store.write() as s:
         c = s.get_one(Cohort, x.cohort_id)
-        exchange.publish(s, ivo, c, x.slug, "release", "ps1", _upload(root, "r"))
+        exchange.publish(s, ivo, c, x.slug, "release", "ps1", _upload(root, "r"), blobs)
     stamps = []
     for i, at in enumerate([now, now, now - timedelta(minutes=3)]):
         with clock_at(at), x.store.write() as s:
             c = s.get_one(Cohort, x.cohort_id)
-            out = exchange.publish(s, ana, c, x.slug, "submission", "ps1", _upload(root, str(i)))
+            upload = _upload(root, str(i))
+            out = exchange.publish(s, ana, c, x.slug, "submission", "ps1", upload, blobs)
             stamps.append(datetime.fromisoformat(out["timestamp"]))
     assert stamps[0] == now and stamps == sorted(set(stamps))
 
@@ -350,7 +353,8 @@ def test_the_same_instant_twice_still_orders_submissions(x: Course, tmp_path: Pa
 def _upload(root: Path, name: str) -> exchange.Upload:
     temp = root / "tmp" / f"{name}.part"
     temp.write_bytes(tar_of({"p1.ipynb": b"{}"}))
-    return exchange.Upload(root, temp, temp.stat().st_size, "0" * 64, f"{name}.tar")
+    blob = name.encode().hex().rjust(32, "0") + ".tar"
+    return exchange.Upload(temp, temp.stat().st_size, "0" * 64, blob)
 
 
 def test_the_services_clock_decides_not_the_learners_archive(x: Course) -> None:
@@ -429,7 +433,7 @@ def test_collect_vets_again_what_lands_in_course_submitted(
             .order_by(ExchangeFile.id.desc())
         )
     assert blob is not None
-    (shared_service.data / "exchange" / "blobs" / blob).write_bytes(hostile_tar("symlink"))
+    shared_service.overwrite_blob(blob, hostile_tar("symlink"))
     world.step("Collect", "ivo", c)
     assert not world.submitted(c, "ana").exists()
     assert (world.submitted(c, "ben") / "p1.ipynb").is_file()

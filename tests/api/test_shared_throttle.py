@@ -1,7 +1,8 @@
 """The failed-login throttle is shared by every service process on one database (#18 part 6,
 several replicas): two ``nbcohort serve`` processes on the same SQLite file or PostgreSQL
 database, failed tokens sent to both, and the limit holds for the pair as for one. A member's
-valid token still gets in from the refused address; the window passing lets it try again."""
+valid token still gets in from the refused address, also through a replica that never saw it
+(``known_token``); the window passing lets it try again."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
-from nbcohort.cohorts.models import FailedLogin
-from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.models import Cohort, FailedLogin, KnownToken
+from nbcohort.cohorts.services.auth import Actor, mint_token, token_digest
 from nbcohort.cohorts.services.cohort_registry import create_cohort
 from nbcohort.cohorts.services.members import add_member
 from nbcohort.cohorts.store import Store
@@ -87,3 +88,38 @@ def _age(store: Store, seconds: float) -> None:
     with store.write() as s:
         for row in s.scalars(select(FailedLogin)):
             row.at -= timedelta(seconds=seconds)
+
+
+def _member_token(store: Store, username: str) -> str:
+    with store.write() as s:
+        cohort = s.scalar(select(Cohort).where(Cohort.slug == "throttle"))
+        assert cohort is not None
+        member = add_member(
+            s, Actor.system(), cohort, name=username.title(), email=f"{username}@example.org",
+            username=username,
+        )  # fmt: skip
+        return mint_token(s, Actor.system(), member, "test")
+
+
+def test_a_member_one_replica_saw_gets_in_through_another_from_a_refused_address(
+    replicas: tuple[list[ServiceProcess], Store, str],
+) -> None:
+    """Behind the hub's proxy everyone shares one address: while it is refused, a member
+    whose token replica ``a`` verified gets in through ``b``, which never saw that token."""
+    (a, b), store, _token = replicas
+    with store.write() as s:  # a fresh window, whatever ran before
+        s.execute(delete(FailedLogin))
+    ben, cy = _member_token(store, "ben"), _member_token(store, "cy")
+    assert _me(a, ben).status_code == 200  # only a has seen ben's token valid
+    with store.read() as s:  # ... and says so to every replica, by digest, never the token
+        digests = set(s.scalars(select(KnownToken.digest)))
+    assert token_digest(ben) in digests and ben not in digests
+    assert [_me(a, f"nbc_guess{i}").status_code for i in range(LIMIT)] == [401] * LIMIT
+    assert _me(b, "nbc_one-more-guess").status_code == 429
+    assert _me(b, ben).status_code == 200
+    # A valid token no replica has seen lately waits for the window like any unknown one:
+    # the address is refused before the token is looked up.
+    refused = _me(b, cy)
+    assert refused.status_code == 429, refused.text
+    _age(store, WINDOW)
+    assert _me(b, cy).status_code == 200

@@ -30,6 +30,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import Forbidden
+from nbcohort.cohorts.services.exchange_blobs import FolderBlobs
 from nbcohort.cohorts.services.export import ExportTooLarge, safe_name, write_export
 from nbcohort.cohorts.services.ideas import endorse_idea, mark_idea
 from nbcohort.cohorts.services.leaving import leave
@@ -292,7 +293,7 @@ def test_exchange_archives_a_link_or_a_missing_file_are_listed_not_followed(
     out = io.BytesIO()
     with store.read(snapshot=True) as s:
         counts = write_export(
-            s, s.get_one(Member, people["ana"].id), out, None, tmp_path / "exchange"
+            s, s.get_one(Member, people["ana"].id), out, None, FolderBlobs(tmp_path / "exchange")
         )
     z, text = _everything(out.getvalue())
     listed = json.loads(z.read("exchange.json"))

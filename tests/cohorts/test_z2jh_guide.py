@@ -95,8 +95,15 @@ def test_no_volume_is_shared_with_users_servers(yaml_docs: Any) -> None:
     values, manifest = yaml_docs
     user_volumes = values["singleuser"]["storage"]["extraVolumes"]
     assert [v.get("configMap", {}).get("name") for v in user_volumes] == ["nbcohort-config"]
-    claim = _kinds(manifest)[("PersistentVolumeClaim", "nbcohort-data")]
-    assert claim["spec"]["accessModes"] == ["ReadWriteMany"]  # shared by the replicas only
+    # Nor between the service's replicas: archives in the database, each pod its own scratch.
+    docs = _kinds(manifest)
+    assert not [kind for kind, _name in docs if kind == "PersistentVolumeClaim"]
+    pods = docs[("Deployment", "nbcohort")]["spec"]["template"]["spec"]
+    assert [v for v in pods["volumes"] if v["name"] == "data"] == [
+        {"name": "data", "emptyDir": {"sizeLimit": "2Gi"}}
+    ]
+    source = docs[("ConfigMap", "nbcohort-config")]["data"]["jupyter_config.py"]
+    assert 'c.ExchangeSettings.store = "database"' in source
 
 
 def test_cron_work_is_cronjobs_running_the_real_commands(yaml_docs: Any) -> None:

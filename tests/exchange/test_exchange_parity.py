@@ -127,3 +127,30 @@ def test_a_student_not_in_the_course_is_refused(world: ExchangeWorld) -> None:
     with pytest.raises(ExchangeError):
         world.step("Submit", "zed", world.c1)
     assert _inbound(world, world.c1) == {}
+
+
+def test_a_learner_removes_their_own_submissions_from_their_list(world: ExchangeWorld) -> None:
+    """``nbgrader list --cached --remove``: the learner's record goes (their list, their
+    feedback); the submission stays with staff, who list and collect it; another learner's
+    stays in their list; the learner may submit again."""
+    c = world.c1
+    world.step("ReleaseAssignment", "ivo", c)
+    for who in ("ana", "ben"):
+        world.step("FetchAssignment", who, c)
+        world.step("Submit", who, c)
+    removed = world.step("List", "ana", c, cached=True, remove=True)
+    assert [(g["student_id"], g["status"], len(g["submissions"])) for g in removed] == [
+        ("ana", "removed", 1)
+    ]
+    assert world.step("List", "ana", c, assignment="", cached=True) == []
+    assert [len(g["submissions"]) for g in world.step("List", "ben", c, cached=True)] == [1]
+    assert sorted(_inbound(world, c)) == ["ana", "ben"]  # staff still have it
+    world.step("Collect", "ivo", c)
+    assert (world.submitted(c, "ana") / "p1.ipynb").is_file()
+    world.write_feedback(c, "ana")
+    world.step("ReleaseFeedback", "ivo", c)
+    world.step("FetchFeedback", "ana", c)  # on a submission no longer in her list: none
+    assert not (world.home("ana") / "ps1" / "feedback").exists()
+    world.step("Submit", "ana", c)
+    again = world.step("List", "ana", c, assignment="", cached=True)
+    assert [len(g["submissions"]) for g in again] == [1]

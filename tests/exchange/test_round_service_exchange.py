@@ -100,7 +100,7 @@ def opened(shared_service: SharedService, tmp_path_factory: pytest.TempPathFacto
 
 
 def _blobs(shared: SharedService) -> set[str]:
-    return {p.name for p in (shared.data / "exchange" / "blobs").glob("*")}
+    return shared.blob_names()
 
 
 @contextmanager

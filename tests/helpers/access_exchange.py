@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import exchange
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.exchange_blobs import FolderBlobs
 
 if TYPE_CHECKING:
     from tests.helpers.access import World
@@ -52,9 +53,9 @@ def _publish(
     temp = root / "tmp" / f"acl-{secrets.token_hex(8)}.part"
     temp.write_bytes(data)
     upload = exchange.Upload(
-        root, temp, len(data), hashlib.sha256(data).hexdigest(), secrets.token_hex(16) + ".tar"
+        temp, len(data), hashlib.sha256(data).hexdigest(), secrets.token_hex(16) + ".tar"
     )
-    made = exchange.publish(s, actor, cohort, cohort.slug, kind, key, upload)
+    made = exchange.publish(s, actor, cohort, cohort.slug, kind, key, upload, FolderBlobs(root))
     return int(made["id"])
 
 

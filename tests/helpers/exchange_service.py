@@ -1,6 +1,10 @@
 """One ``nbcohort serve`` per test module and database (SQLite file, PostgreSQL clone),
 shared by the exchange's tests: starting the service costs seconds, so each test makes its
-own cohort (a course of its own) in it instead of a service of its own."""
+own cohort (a course of its own) in it instead of a service of its own.
+
+The SQLite leg keeps the archives in a folder (``ExchangeSettings.store = 'folder'``), the
+PostgreSQL leg in the database (``'database'``, as replicas with no shared volume do): every
+exchange test covers both stores without running twice more."""
 
 from __future__ import annotations
 
@@ -10,7 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete, insert, select
 
+from nbcohort.cohorts.models import ExchangeBlobChunk
 from nbcohort.cohorts.store import Store
 from tests.conftest import fresh_database
 from tests.helpers.processes import ServiceProcess
@@ -28,12 +34,32 @@ def new_slug(prefix: str = "course") -> str:
     return f"{prefix}{next(_slugs)}"
 
 
+STORES = {"sqlite": "folder", "postgresql": "database"}  # ExchangeSettings.store per leg
+
+
 @dataclass
 class SharedService:
     url: str  # the database's
     store: Store
     service: ServiceProcess
     data: Path  # the service's data dir (its exchange folder is data/exchange)
+    blobs: str = "folder"  # where it keeps archives (ExchangeSettings.store)
+
+    def blob_names(self) -> set[str]:
+        """The archives the service keeps, wherever it keeps them."""
+        if self.blobs == "database":
+            with self.store.read() as s:
+                return set(s.scalars(select(ExchangeBlobChunk.blob).distinct()))
+        return {p.name for p in (self.data / "exchange" / "blobs").glob("*")}
+
+    def overwrite_blob(self, blob: str, data: bytes) -> None:
+        """Change a kept archive behind the service's back (as a disk or a database could)."""
+        if self.blobs == "database":
+            with self.store.write() as s:
+                s.execute(delete(ExchangeBlobChunk).where(ExchangeBlobChunk.blob == blob))
+                s.execute(insert(ExchangeBlobChunk), {"blob": blob, "seq": 0, "data": data})
+            return
+        (self.data / "exchange" / "blobs" / blob).write_bytes(data)
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -48,11 +74,12 @@ def shared_service(
             f"c.ExchangeSettings.max_upload_bytes = {LIMIT}\n"
             f"c.ExchangeSettings.max_submissions = {MAX_SUBMISSIONS}\n"
             f"c.ExchangeSettings.learner_quota_bytes = {QUOTA}\n"
+            f"c.ExchangeSettings.store = {STORES[request.param]!r}\n"
         )
         store = Store.open(url)
         svc.start()
         try:
-            yield SharedService(url, store, svc, tmp / "data")
+            yield SharedService(url, store, svc, tmp / "data", STORES[request.param])
         finally:
             svc.stop()
             store.close()

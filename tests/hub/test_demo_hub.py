@@ -133,7 +133,13 @@ def exchange_kinds(data: Path) -> Iterator[dict[str, int]]:
 
     (found,) = data.glob("*.sqlite")
     with contextlib.closing(sqlite3.connect(found)) as db:
-        yield dict(db.execute("SELECT kind, count(*) FROM exchange_file GROUP BY kind").fetchall())
+        kinds = dict(db.execute("SELECT kind, count(*) FROM exchange_file GROUP BY kind"))
+        # ... all in the database (ExchangeSettings.store = "database"), every archive whole
+        kinds["archives in rows"] = db.execute(
+            "SELECT count(*) FROM exchange_file f WHERE f.size = "
+            "(SELECT sum(length(c.data)) FROM exchange_blob_chunk c WHERE c.blob = f.blob)"
+        ).fetchone()[0]
+        yield kinds
 
 
 def printed(lines: list[str], label: str) -> str:
@@ -205,8 +211,9 @@ def test_three_logins_the_service_for_all_and_formgrader_for_the_instructor_only
     assert re.search(r"demo\s+project-1", json.loads(shown.strip().splitlines()[-1])), shown
     data = clone / ".nbcohort"
     with exchange_kinds(data) as rows:  # the round's packets are the service's, uploaded
-        assert rows == {"packet": 10, "release": 1, "submission": 5}, rows
+        assert rows == {"packet": 10, "release": 1, "submission": 5, "archives in rows": 16}, rows
     assert not list((data / "exchange").glob("*/outbound")), "the filesystem exchange was used"
+    assert not list(data.glob("demo/hub/exchange/blobs/*")), "archives left in a folder"
 
     def formgrader(name: str) -> int:
         headers = {"Authorization": f"token {tokens[name]}"}

@@ -3,21 +3,23 @@
 Uploads stream: the token and the right to upload (course, role, name) are checked when
 the headers arrive, a Content-Length over ``ExchangeSettings.max_upload_bytes`` is refused
 (413) before any of the body is read, and the body goes chunk by chunk to a temporary file
-in the exchange folder, never whole into memory. It is published (vetted, its row added,
-the file renamed into place) in one unit of work; a body cut off halfway never reaches that
+in the exchange folder (this replica's scratch space), never whole into memory. It is
+published (vetted, its row added, the archive put in the blob store: renamed into the
+folder, or written as rows) in one unit of work; a body cut off halfway never reaches that
 unit and its temporary file is removed, so the learner's earlier submission stays the
-latest. Downloads stream the archive back in chunks.
+latest. Downloads stream the archive back a piece at a time, one unit of work per piece.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import secrets
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -31,13 +33,13 @@ from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import exchange
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.errors import NotFound, ServiceError
+from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.exchange_packets import withdraw_packet
 from nbcohort.cohorts.store import CommitUnknown
 
 __all__ = ["ROUTES"]
 
 T = TypeVar("T")
-_CHUNK = 1 << 20
 _BASE = rf"{PREFIX}/exchange/{NAME}"
 
 
@@ -50,6 +52,12 @@ class _ExchangeHandler(ApiHandler):
         if root is None:
             raise NotFound("this service has no exchange (ExchangeSettings)")
         return root
+
+    def blobs(self) -> BlobStore:
+        blobs = self.ctx.exchange_blobs
+        if blobs is None:
+            raise NotFound("this service has no exchange (ExchangeSettings)")
+        return blobs
 
     async def unit(self, work: Callable[[Session, Actor, Cohort], T], *, write: bool = False) -> T:
         actor, ctx = self.actor, self.ctx
@@ -146,28 +154,29 @@ class _UploadHandler(_ExchangeHandler):
         os.fsync(self._fd)
         os.close(self._fd)
         self._fd = None
-        root = self.root()
+        blobs = self.blobs()
         upload = exchange.Upload(
-            root, self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
+            self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
         )
         self._temp = None  # the unit owns it now: a client gone meanwhile must not remove it
         limits = self.ctx.exchange_quota
         try:
             result = await self.unit(
                 lambda s, a, c: exchange.publish(
-                    s, a, c, course, self.kind, key, upload, force=force, limits=limits
+                    s, a, c, course, self.kind, key, upload, blobs, force=force, limits=limits
                 ),
                 write=True,
             )
         except BaseException as exc:
-            upload.temp.unlink(missing_ok=True)
             if not isinstance(exc, Refusal) or exc.code != "unknown":
-                # Not committed: the file the unit renamed into place (if it got so far) goes.
-                exchange.blob_path(root, upload.blob).unlink(missing_ok=True)
+                # Not committed: what the unit put in the folder (if it got so far) goes.
+                blobs.forget(upload.blob)
             if isinstance(exc, ServiceError):
                 self.refuse(exc)
                 return
             raise
+        finally:
+            upload.temp.unlink(missing_ok=True)  # the database keeps its copy in rows
         self.set_status(201)
         self.finish(encode(result))
 
@@ -193,22 +202,30 @@ class _DownloadMixin(_ExchangeHandler):
     kind = ""
 
     async def download(self, course: str, key: str) -> None:
+        def find(s: Session, a: Actor, c: Cohort) -> tuple[str, dict[str, Any], int]:
+            blob, meta = exchange.archive_of(s, a, c, course, self.kind, key)
+            size = blobs.size(s, blob)
+            if size is None:
+                raise NotFound("this archive is missing on the service; tell your facilitator")
+            return blob, meta, size
+
         try:
-            root = self.root()
-            blob, meta = await self.unit(
-                lambda s, a, c: exchange.archive_of(s, a, c, course, self.kind, key)
-            )
+            blobs = self.blobs()
+            blob, meta, size = await self.unit(find)
         except ServiceError as exc:
             self.refuse(exc)
             return
-        path = exchange.blob_path(root, blob)
         self.set_header("Content-Type", "application/x-tar")
         self.set_header("X-Nbcohort-Exchange", encode(meta).decode())
-        self.set_header("Content-Length", str(path.stat().st_size))
-        with path.open("rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                self.write(chunk)
-                await self.flush()
+        self.set_header("Content-Length", str(size))
+        sent = seq = 0
+        while sent < size:  # a unit of work per piece: no connection held while a client reads
+            piece = await self.ctx.units.read(functools.partial(blobs.piece, blob=blob, seq=seq))
+            if not piece:
+                break  # gone meanwhile: the body ends short, and the client sees it broken
+            self.write(piece)
+            await self.flush()
+            sent, seq = sent + len(piece), seq + 1
         self.finish()
 
 
@@ -234,6 +251,14 @@ class SubmissionHandler(_DownloadMixin):
 
     async def get(self, course: str, raw_id: str) -> None:
         await self.download(course, raw_id)
+
+    async def delete(self, course: str, raw_id: str) -> None:
+        """A learner removes their own submission from their list (``nbgrader list --cached
+        --remove``); staff still list and collect it."""
+        self.root()
+        await self.run(
+            lambda s, a, c: exchange.remove_submission(s, a, c, course, raw_id), write=True
+        )
 
 
 class FeedbackHandler(_UploadHandler, _DownloadMixin):
@@ -264,16 +289,16 @@ class PacketHandler(_UploadHandler):
 
         def work(s: Session, a: Actor, c: Cohort) -> str | None:
             exchange.check_course(c, course)
-            return withdraw_packet(s, a, c, key)
+            return withdraw_packet(s, a, c, key, blobs)
 
         try:
-            root = self.root()
+            blobs = self.blobs()
             blob = await self.unit(work, write=True)
         except ServiceError as exc:
             self.refuse(exc)
             return
         if blob is not None:
-            exchange.blob_path(root, blob).unlink(missing_ok=True)
+            blobs.forget(blob)
         self.set_status(204)
         self.finish()
 

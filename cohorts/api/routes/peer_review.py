@@ -50,11 +50,11 @@ class ReviewAllocationHandler(ApiHandler):
 class ReviewPacketHandler(ApiHandler):
     async def get(self, assignment: str, raw_id: str) -> None:
         allocation_id = path_id(raw_id, "packet", "allocation_id")
-        root = self.ctx.exchange_root
+        blobs = self.ctx.exchange_blobs
 
         def packet(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             files = packet_files(
-                s, actor, cohort, allocation_id, assignment=assignment, exchange_root=root
+                s, actor, cohort, allocation_id, assignment=assignment, blobs=blobs
             )
             return {
                 "files": {

@@ -41,7 +41,7 @@ class ExportHandler(ApiHandler):
         def build(out: IO[bytes]) -> str:
             with store.read(snapshot=True) as s:
                 member = s.get_one(Member, actor.member_id)
-                write_export(s, member, out, settings, self.ctx.exchange_root)
+                write_export(s, member, out, settings, self.ctx.exchange_blobs)
                 return export_name(member)
 
         with tempfile.TemporaryFile(prefix="nbcohort-export-") as out:

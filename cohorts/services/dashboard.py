@@ -110,8 +110,11 @@ def _at_risk(session: Session, cohort: Cohort, quiet_days: int) -> list[dict[str
 
 def _unanswered(session: Session, cohort: Cohort, hours: int) -> list[dict[str, Any]]:
     reply = aliased(Post)
-    answered = exists().where(
-        reply.parent_id == Post.id, reply.author_id != Post.author_id, reply.deleted.is_(False)
+    answered = exists().where(  # a reply is in its parent's thread: the thread's index serves
+        reply.thread_id == Post.thread_id,
+        reply.parent_id == Post.id,
+        reply.author_id != Post.author_id,
+        reply.deleted.is_(False),
     )
     rows = session.execute(
         select(Post, Thread.anchor, Thread.title, Member.name)

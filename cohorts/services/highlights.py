@@ -174,6 +174,7 @@ def gather_highlights(
         select(func.count())
         .select_from(reply)
         .where(
+            reply.c.thread_id == Post.thread_id,  # the thread's index serves
             reply.c.parent_id == Post.id,
             reply.c.author_id != Post.author_id,
             reply.c.deleted.is_(False),

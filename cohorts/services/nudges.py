@@ -49,8 +49,11 @@ def _excerpt(markdown: str) -> str:
 
 def _unanswered(session: Session, cohort: Cohort, rules: Nudges) -> list[dict[str, Any]]:
     reply = aliased(Post)
-    answered = exists().where(
-        reply.parent_id == Post.id, reply.author_id != Post.author_id, reply.deleted.is_(False)
+    answered = exists().where(  # a reply is in its parent's thread: the thread's index serves
+        reply.thread_id == Post.thread_id,
+        reply.parent_id == Post.id,
+        reply.author_id != Post.author_id,
+        reply.deleted.is_(False),
     )
     rows: list[Any] = list(
         session.execute(

@@ -183,13 +183,14 @@ class ServiceSettings(Configurable):
         20,
         min=0,
         help="Failed token attempts one client address may make within "
-        "failed_auth_window seconds; past that, the address gets 429 with Retry-After for any "
-        "token not valid recently, and the token is not looked up. Members whose tokens any "
-        "service process saw valid in the last day still get in from that address, through "
-        "every process (the database remembers them: known_token; behind a proxy, such as "
-        "JupyterHub's, every request comes from one address). The attempts are counted in "
-        "the database, so several service processes or replicas share one count. 0 turns the "
-        "limit off.",
+        "failed_auth_window seconds; past that, the address gets 429 with Retry-After for "
+        "every wrong token, no longer counted. A local token is still checked (one read of "
+        "the database, what refusing it costs), so members behind the same address get in; "
+        "with auth='hub' a token is not sent to the hub unless some service process saw it "
+        "valid in the last day (the database remembers them: known_token; behind a proxy, "
+        "such as JupyterHub's, every request comes from one address). The attempts are "
+        "counted in the database, so several service processes or replicas share one count. "
+        "0 turns the limit off.",
     ).tag(config=True)
     failed_auth_window = Float(
         60.0,

@@ -42,6 +42,15 @@ _MAX_SLUG = 64  # Cohort.slug's column
 Work = Callable[[Session, Actor, Cohort], Any]
 
 
+def _too_many(wait: int) -> Refusal:
+    return Refusal(
+        429,
+        "too_many_attempts",
+        f"too many failed token attempts from your address; try again in {wait} s",
+        retry_after=wait,
+    )
+
+
 @stream_request_body
 class ApiHandler(RequestHandler):
     """One API request: JSON in, JSON out, the caller known before anything else is done."""
@@ -96,19 +105,19 @@ class ApiHandler(RequestHandler):
         address = self.request.remote_ip or ""
         token, known = token_from_header(header), ctx.known_tokens
         unseen = bool(header) and not ctx.auth.recognizes(header)
+        wait = None
         if unseen:
             wait = await ctx.failed_attempts.retry_after(address)
             # Valid lately on another process (throttle_known.py): it gets in here too.
-            if wait is not None and not (token and known and await known.knows(token)):
-                raise Refusal(
-                    429,
-                    "too_many_attempts",
-                    f"too many failed token attempts from your address; try again in {wait} s",
-                    retry_after=wait,
-                )
+            if wait is not None and token and known and await known.knows(token):
+                wait = None
+            if wait is not None and not ctx.auth.checks_locally:
+                raise _too_many(wait)
         try:
             actor = await ctx.auth.authenticate(header, self._cohort_named())
         except Unauthorized:
+            if wait is not None:  # refused address, wrong credential: refused, not counted
+                raise _too_many(wait) from None
             if header:
                 await ctx.failed_attempts.failed(address)
             raise

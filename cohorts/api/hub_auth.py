@@ -46,6 +46,8 @@ def hub_unavailable() -> Refusal:
 class HubTokenAuth:
     """Authenticator (``tokens.py``) whose tokens are the hub's."""
 
+    checks_locally = False  # each new token is a request to the hub
+
     def __init__(
         self,
         store: Store,

@@ -39,6 +39,12 @@ class Authenticator(Protocol):
         """Whether this credential was valid recently: an address refused for its failed
         attempts still lets it through to be checked (``throttle.py``)."""
 
+    # Whether checking a credential costs only a read of our own database: then an address
+    # refused for its failed attempts still has each credential checked (a member behind
+    # the same address gets in; a wrong one is refused without counting), since that read
+    # is what a refusal would cost anyway. A hub's check is a request to the hub: refused.
+    checks_locally: bool
+
 
 class LocalTokenAuth:
     """Per-member tokens minted by ``nbcohort token MEMBER`` and stored as SHA-256 digests.
@@ -47,6 +53,8 @@ class LocalTokenAuth:
     revoking a token or deactivating a member takes effect within that time. Digests that
     were valid within ``remember_seconds`` are recognised (never trusted) after that.
     """
+
+    checks_locally = True
 
     def __init__(
         self,

@@ -135,10 +135,13 @@ def check_upload(
     kind: str,
     key: str,
     limits: SubmissionLimits | None = None,
+    *,
+    incoming: int = 0,
 ) -> None:
     """Refuse an upload before its body is read: the wrong course, role or name, or a
-    learner past their ``limits``. ``key`` is the assignment (release, submission), the
-    submission id (feedback) or ``<assignment>/<packet>`` (packet)."""
+    learner past their ``limits`` (counting the ``incoming`` bytes its Content-Length
+    announces). ``key`` is the assignment (release, submission), the submission id
+    (feedback) or ``<assignment>/<packet>`` (packet)."""
     _course(cohort, course)
     if kind == "release":
         _may(actor, cohort, "exchange.manage")
@@ -147,7 +150,7 @@ def check_upload(
         _may(actor, cohort, "exchange.submit")
         if _latest_release(session, cohort, _assignment(key)) is None:
             raise NotFound(f"assignment {key!r} is not released in {course!r}", field="assignment")
-        check_quota(session, cohort, actor.member_id, key, limits)
+        check_quota(session, cohort, actor.member_id, key, limits, incoming)
     elif kind == "feedback":
         _may(actor, cohort, "exchange.manage")
         _submission(session, actor, cohort, _id(key))
@@ -212,6 +215,9 @@ def publish(
         row.assignment = key
     elif kind == "submission":
         row.assignment, row.member_id = key, actor.member_id
+        # One learner's submissions take turns here (a row lock on PostgreSQL; SQLite has one
+        # writer), so two at once cannot both pass the quota below.
+        session.execute(select(Member.id).where(Member.id == actor.member_id).with_for_update())
         latest = session.scalar(
             select(ExchangeFile.created_at)
             .where(

@@ -263,6 +263,45 @@ def test_a_learner_cannot_fill_the_exchange(x: Course) -> None:
     assert x.folder("tmp") == []
 
 
+def _headers_only(x: Course, who: str, length: int) -> socket.socket:
+    """A submission whose headers are sent and whose body is not (yet): an upload on its way."""
+    sock = socket.create_connection(("127.0.0.1", x.port), timeout=10)
+    sock.sendall(
+        f"POST {x.base}/assignments/ps1/submissions HTTP/1.1\r\nHost: x\r\n"
+        f"Authorization: token {x.tokens[who]}\r\nContent-Length: {length}\r\n\r\n".encode()
+        + b"\0" * 512
+    )
+    return sock
+
+
+def test_uploads_on_their_way_are_bounded_and_counted_before_their_bodies(x: Course) -> None:
+    """Each upload on its way may reach the upload limit on the service's disk before any
+    quota counts it: a learner has at most two at once, and one whose Content-Length would
+    pass their bytes is refused on its headers."""
+    released(x)
+    first, second = _headers_only(x, "ana", LIMIT - 1), _headers_only(x, "ana", LIMIT - 1)
+    with first, second:
+        wait_until(lambda: len(x.folder("tmp")) == 2)
+        third = _headers_only(x, "ana", 1000)
+        with third:
+            answer = third.recv(65536).decode("latin-1")
+        assert answer.startswith("HTTP/1.1 429"), answer[:300]
+        assert "already on their way" in answer
+        assert submit(x, "ben", tar_of({"p1.ipynb": b"{}"})).status_code == 201  # others go on
+    wait_until(lambda: x.folder("tmp") == [])  # both cut off: nothing kept, places given back
+    big = tar_of({"p1.ipynb": random.randbytes(LIMIT - 16384)})
+    for _ in range(QUOTA // len(big)):  # ana keeps nearly all her bytes' worth
+        assert submit(x, "ana", big).status_code == 201
+    left = QUOTA - sum(
+        s["size"] for s in x("ana", "GET", f"{x.base}/submissions").json()["submissions"]
+    )
+    assert 0 < left < LIMIT - 1
+    with _headers_only(x, "ana", LIMIT - 1) as sock:  # more than ana has left: headers only
+        answer = sock.recv(65536).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 409") and "learner_quota_bytes" in answer, answer[:300]
+    wait_until(lambda: x.folder("tmp") == [])
+
+
 def test_my_export_gives_back_my_submissions_and_their_feedback(x: Course) -> None:
     released(x)
     mine = [tar_of({"p1.ipynb": f'{{"ana": {i}}}'.encode()}) for i in range(2)]

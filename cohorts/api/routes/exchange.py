@@ -17,9 +17,10 @@ import hashlib
 import os
 import secrets
 import tempfile
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -82,12 +83,18 @@ class _UploadHandler(_ExchangeHandler):
     """An archive streamed to a temporary file, published by ``exchange.publish``."""
 
     kind = ""
+    # Uploads on their way, per member, in this process: a learner's own uploads come one
+    # after another, so a few at once is all anyone needs, and each may reach the upload
+    # limit on the service's disk before any quota can count it.
+    _in_flight: ClassVar[Counter[int]] = Counter()
+    MAX_IN_FLIGHT: ClassVar[int] = 2
 
     def initialize(self) -> None:
         super().initialize()
         self._temp: Path | None = None
         self._fd: int | None = None
         self._digest = hashlib.sha256()
+        self._flying: int | None = None  # the member whose in-flight count this upload holds
 
     def upload_key(self) -> str:
         """What ``exchange.check_upload`` names the upload by: the last part of the path."""
@@ -107,12 +114,17 @@ class _UploadHandler(_ExchangeHandler):
         if self._finished or self.request.method not in ("PUT", "POST"):
             return
         course, key = self.path_args[0], self.upload_key()
+        length = self.request.headers.get("Content-Length", "")
+        incoming = int(length) if length.isdigit() else 0
         try:
             root = self.root()
             limits = self.ctx.exchange_quota
             await self.unit(
-                lambda s, a, c: exchange.check_upload(s, a, c, course, self.kind, key, limits)
+                lambda s, a, c: exchange.check_upload(
+                    s, a, c, course, self.kind, key, limits, incoming=incoming
+                )
             )
+            self._take_a_place()
         except ServiceError as exc:
             self.refuse_unread(exc)
             return
@@ -140,13 +152,37 @@ class _UploadHandler(_ExchangeHandler):
             self._temp.unlink(missing_ok=True)
             self._temp = None
 
+    def _take_a_place(self) -> None:
+        member = self.actor.member_id if self.actor is not None else None
+        if member is None:
+            return
+        if self._in_flight[member] >= self.MAX_IN_FLIGHT:
+            raise Refusal(
+                429,
+                "busy",
+                f"{self.MAX_IN_FLIGHT} uploads of yours are already on their way; send the "
+                "next when one has finished",
+                retry_after=5,
+            )
+        self._in_flight[member] += 1
+        self._flying = member
+
+    def _leave_the_place(self) -> None:
+        if self._flying is not None:
+            self._in_flight[self._flying] -= 1
+            if self._in_flight[self._flying] <= 0:
+                del self._in_flight[self._flying]
+            self._flying = None
+
     def on_connection_close(self) -> None:
         """A body cut off halfway: nothing was published; its temporary file goes."""
         self._discard()
+        self._leave_the_place()
         super().on_connection_close()
 
     def on_finish(self) -> None:
         self._discard()
+        self._leave_the_place()
 
     async def _publish(self, course: str, key: str, *, force: bool = False) -> None:
         if self._finished or self._fd is None or self._temp is None:
@@ -168,6 +204,7 @@ class _UploadHandler(_ExchangeHandler):
                 write=True,
             )
         except BaseException as exc:
+            upload.temp.unlink(missing_ok=True)  # before the answer: nothing left behind it
             if not isinstance(exc, Refusal) or exc.code != "unknown":
                 # Not committed: what the unit put in the folder (if it got so far) goes.
                 blobs.forget(upload.blob)
@@ -175,8 +212,7 @@ class _UploadHandler(_ExchangeHandler):
                 self.refuse(exc)
                 return
             raise
-        finally:
-            upload.temp.unlink(missing_ok=True)  # the database keeps its copy in rows
+        upload.temp.unlink(missing_ok=True)  # the database keeps its copy in rows
         self.set_status(201)
         self.finish(encode(result))
 

@@ -115,32 +115,61 @@ def author_cohort_id(session: Session, actor: Actor, fallback: int) -> int:
     return own if own is not None else fallback
 
 
-def topic_mentions(session: Session, cohort_id: int, body: str) -> dict[str, int]:
+def topic_mentions(
+    session: Session,
+    cohort_id: int,
+    body: str,
+    *,
+    author: int | None = None,
+    thread_id: int | None = None,
+) -> dict[str, int]:
     """The @usernames in ``body`` that are active members of any cohort of the community
-    ``cohort_id`` (the topic's cohort) graduated into; a username in several cohorts (one
-    person, several courses) is the member of the earliest: the topic's own cohort first."""
+    ``cohort_id`` (the topic's cohort) graduated into and whom the author may find there:
+    their own cohort's members (the ``author`` member's cohort, whichever cohort's topic
+    they write in; the topic's cohort for the local administrator), the
+    members who opted into the community's directory, and whoever posted in the topic
+    (``thread_id``). Anyone else stays plain text, so a guessed username tells nothing of a
+    member who chose not to be listed. A username in several cohorts (one person, several
+    courses) is the member of the earliest: the topic's own cohort first."""
     names = find_mentions(body)
     if not names:
         return {}
     order = community_cohort_ids(session, cohort_id)
     rank = {cid: i for i, cid in enumerate(order)}
+    own = cohort_id
+    if author is not None:
+        own = session.scalar(select(Member.cohort_id).where(Member.id == author)) or cohort_id
+    posted: set[int] = set()
+    if thread_id is not None:
+        posted = set(session.scalars(select(Post.author_id).where(Post.thread_id == thread_id)))
     found: dict[str, tuple[int, int]] = {}
     rows = session.execute(
-        select(Member.username, Member.id, Member.cohort_id).where(
+        select(Member.username, Member.id, Member.cohort_id, Member.directory_opt_in).where(
             Member.cohort_id.in_(order), Member.active.is_(True), Member.username.in_(names)
         )
     )
-    for name, member_id, cid in rows:
+    for name, member_id, cid, listed in rows:
+        if not (cid == own or listed or member_id in posted):
+            continue
         if name not in found or rank[cid] < found[name][0]:
             found[name] = (rank[cid], member_id)
     return {name: member_id for name, (_rank, member_id) in found.items()}
 
 
-def thread_mentions(session: Session, cohort_id: int, kind: str, body: str) -> dict[str, int]:
-    """The members ``body`` mentions in a thread of ``kind`` of cohort ``cohort_id``: the
-    community's in a community topic, the cohort's elsewhere."""
+def thread_mentions(
+    session: Session,
+    cohort_id: int,
+    kind: str,
+    body: str,
+    *,
+    author: int | None = None,
+    thread_id: int | None = None,
+) -> dict[str, int]:
+    """The members ``body`` mentions in a thread of ``kind`` of cohort ``cohort_id``: in a
+    community topic those of the community its author may find (``topic_mentions``), the
+    cohort's elsewhere."""
     if kind == TOPIC_KIND:
-        return topic_mentions(session, cohort_id, body)
+        return topic_mentions(session, cohort_id, body, author=author, thread_id=thread_id)
     return resolve_mentions(session, cohort_id, body)
 
 

@@ -31,8 +31,6 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.sanitize import MENTION, find_mentions, markdown_text
 from nbcohort.cohorts.services.community_guests import (
-    TOPIC_KIND,
-    community_cohort_ids,
     thread_mentions,
 )
 
@@ -133,14 +131,16 @@ def _excerpt(body: str, names: dict[str, str] | None = None, limit: int = 140) -
     return "“" + out + "”"
 
 
-def _mentioned(session: Session, cohort_id: int, kind: str, body: str) -> dict[str, str]:
+def _mentioned(
+    session: Session, cohort_id: int, kind: str, body: str, author: int, thread_id: int
+) -> dict[str, str]:
     """username -> display name of the members ``body`` mentions in its thread: those posting
-    resolves (active members), then any other member of that scope (one who left shows as
-    "former member", the name leaving left them)."""
+    resolves (active members its author may find), then any other member of the author's
+    cohort (one who left shows as "former member", the name leaving left them)."""
     wanted = find_mentions(body)
     if not wanted:
         return {}
-    found = thread_mentions(session, cohort_id, kind, body)
+    found = thread_mentions(session, cohort_id, kind, body, author=author, thread_id=thread_id)
     names: dict[int, str] = {
         member_id: name
         for member_id, name in session.execute(
@@ -148,10 +148,10 @@ def _mentioned(session: Session, cohort_id: int, kind: str, body: str) -> dict[s
         )
     }
     out = {username: names[member_id] for username, member_id in found.items()}
-    scope = community_cohort_ids(session, cohort_id) if kind == TOPIC_KIND else [cohort_id]
+    own = session.scalar(select(Member.cohort_id).where(Member.id == author))
     for username, name in session.execute(
         select(Member.username, Member.name)
-        .where(Member.cohort_id.in_(scope), Member.username.in_(wanted - out.keys()))
+        .where(Member.cohort_id == own, Member.username.in_(wanted - out.keys()))
         .order_by(Member.id)
     ):
         out.setdefault(username, name)
@@ -192,6 +192,8 @@ def gather_highlights(
             replies,
             Thread.cohort_id,
             Thread.kind,
+            Post.author_id,
+            Post.thread_id,
         )
         .join(Thread, Post.thread_id == Thread.id)
         .join(Member, Post.author_id == Member.id)
@@ -211,13 +213,13 @@ def gather_highlights(
     out.posts = [
         {
             "id": pid,
-            "excerpt": _excerpt(body, _mentioned(session, cid, kind, body)),
+            "excerpt": _excerpt(body, _mentioned(session, cid, kind, body, author, tid)),
             "anchor": anchor,
             "author": name,
             "reactions": r,
             "replies": n,
         }
-        for pid, body, anchor, name, r, n, cid, kind in rows
+        for pid, body, anchor, name, r, n, cid, kind, author, tid in rows
     ]
     in_week = and_(
         Artifact.cohort_id == cohort.id,

@@ -37,12 +37,12 @@ def preview_post(
     thread there, else a community topic of that name another cohort of the community
     started; a thread not yet written (or no ``anchor``) is one of the cohort's own."""
     text = clean_body(body, rules or CommunitySettings())
-    where, kind = cohort.id, "section"
+    where, kind, thread_id = cohort.id, "section", None
     if anchor is not None and actor.cohort_id is not None:
         anchor = clean_anchor(anchor)
         community = community_cohort_ids(session, cohort.id)
         found = session.execute(
-            select(Thread.cohort_id, Thread.kind)
+            select(Thread.cohort_id, Thread.kind, Thread.id)
             .where(
                 Thread.anchor == anchor,
                 or_(
@@ -54,5 +54,8 @@ def preview_post(
             .limit(1)
         ).first()
         if found is not None:
-            where, kind = found.cohort_id, found.kind
-    return render_markdown(text, thread_mentions(session, where, kind, text))
+            where, kind, thread_id = found.cohort_id, found.kind, found.id
+    mentioned = thread_mentions(
+        session, where, kind, text, author=actor.member_id, thread_id=thread_id
+    )
+    return render_markdown(text, mentioned)

@@ -188,7 +188,9 @@ def create_post(
                 return sent
         raise Forbidden(f"thread {anchor!r} is locked")
     topic = thread.kind == TOPIC_KIND  # a community topic: logged in its author's cohort
-    mentioned = thread_mentions(session, cohort.id, thread.kind, text)
+    mentioned = thread_mentions(
+        session, cohort.id, thread.kind, text, author=actor.member_id, thread_id=thread.id
+    )
     post = insert_post(
         session,
         {
@@ -252,7 +254,14 @@ def edit_post(
         select(Thread.cohort_id, Thread.kind).where(Thread.id == post.thread_id)
     ).one()
     cohort_id = place.cohort_id
-    mentioned = thread_mentions(session, cohort_id, place.kind, text)
+    mentioned = thread_mentions(
+        session,
+        cohort_id,
+        place.kind,
+        text,
+        author=actor.member_id,
+        thread_id=post.thread_id,
+    )
     post.body_md, post.body_html = text, render_markdown(text, mentioned)
     post.edited_at = utcnow()
     notify_post(session, post, mentioned, None)

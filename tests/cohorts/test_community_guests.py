@@ -123,13 +123,17 @@ def test_a_guest_edits_and_deletes_only_their_own_words(store, world):
 
 
 def test_mentions_in_a_topic_reach_the_community_and_no_one_else(store, world):
+    """Across cohorts a mention finds only whom the author may find: members listed in the
+    community's directory and whoever posted in the topic; one's own cohort as ever."""
     with store.write() as s:  # a member of autumn who left: never mentioned
         s.get_one(Member, world["autumn"]["sam"].id).active = False
-    body = "ask @ben-spring, @chi-autumn, @ana-elsewhere, @ana-winter and @sam-autumn"
+        s.get_one(Member, world["autumn"]["chi"].id).directory_opt_in = True
+    body = ("ask @ben-spring, @chi-autumn, @ana-elsewhere, @ana-winter, @sam-autumn "
+            "and @ben-autumn")  # fmt: skip
     made = _start(store, world["spring"]["ana"], body=body)
     with store.write() as s:
         reply = community.post_in_topic(s, _as(s, world["autumn"]["ana"]), _cohort(s, "autumn"),
-                                        "merge-tips", "cc @fay-spring @ivo-elsewhere",
+                                        "merge-tips", "cc @ana-spring @fay-spring @ivo-elsewhere",
                                         parent_id=made["post"]["id"])  # fmt: skip
     with store.read() as s:
         told = {
@@ -137,16 +141,21 @@ def test_mentions_in_a_topic_reach_the_community_and_no_one_else(store, world):
             for n in s.scalars(select(Notification).where(Notification.kind == "mention"))
         }
     assert told == {
-        ("ben-spring", "mention", made["post"]["id"]),
-        ("chi-autumn", "mention", made["post"]["id"]),
-        ("fay-spring", "mention", reply["id"]),
+        ("ben-spring", "mention", made["post"]["id"]),  # the author's own cohort
+        ("chi-autumn", "mention", made["post"]["id"]),  # listed in the directory
+        ("ana-spring", "mention", reply["id"]),  # posted in the topic
     }
     html = made["post"]["html"]
     assert f'data-member="{world["autumn"]["chi"].id}"' in html
-    strangers = {"ana-elsewhere": world["elsewhere"]["ana"], "ana-winter": world["winter"]["ana"],
-                 "sam-autumn": world["autumn"]["sam"]}  # fmt: skip
+    strangers = {
+        "ana-elsewhere": world["elsewhere"]["ana"],
+        "ana-winter": world["winter"]["ana"],
+        "sam-autumn": world["autumn"]["sam"],
+        "ben-autumn": world["autumn"]["ben"],
+    }  # not listed: a guess tells nothing
     for name, member in strangers.items():
         assert f"@{name}" in html and f'data-member="{member.id}"' not in html
+    assert f'data-member="{world["spring"]["fay"].id}"' not in reply["html"]
 
 
 def test_a_guests_posts_are_logged_in_their_own_cohort(store, world):

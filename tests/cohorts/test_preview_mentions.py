@@ -1,6 +1,7 @@
 """The compose box's preview resolves @mentions as posting will, through the real services
 layer and the real HTTP service on SQLite and PostgreSQL: in a community topic (whichever
-cohort of the community started it) among the community's members; in a course thread, or
+cohort of the community started it) among the community's members one may find there (one's
+own cohort, those listed in the directory, those who posted in it); in a course thread, or
 with no thread named, among the cohort's own; never another community's members; a bad
 anchor refused by name."""
 
@@ -36,7 +37,15 @@ def _named(html: str, world: dict) -> set[str]:
     return {u for u, m in people.items() if f'data-member="{m.id}"' in html}
 
 
+def _listed(store: Store, world: dict) -> None:
+    """ben-spring and chi-autumn opt into the community's directory: findable across it."""
+    with store.write() as s:
+        for slug, name in (("spring", "ben"), ("autumn", "chi")):
+            s.get_one(Member, world[slug][name].id).directory_opt_in = True
+
+
 def test_a_preview_in_a_topic_matches_the_post_it_becomes(store: Store, world: dict) -> None:
+    _listed(store, world)
     _start(store, world["spring"]["ana"])  # spring starts topic/merge-tips
     guest = world["autumn"]["ana"]
     preview = _preview(store, guest, "autumn", "topic/merge-tips")
@@ -49,7 +58,16 @@ def test_a_preview_in_a_topic_matches_the_post_it_becomes(store: Store, world: d
     assert _preview(store, world["spring"]["chi"], "spring", "topic/merge-tips") == preview
 
 
+def test_in_a_topic_a_member_not_listed_in_another_cohort_stays_text(
+    store: Store, world: dict
+) -> None:
+    _start(store, world["spring"]["ana"])
+    guest = world["autumn"]["ana"]
+    assert _named(_preview(store, guest, "autumn", "topic/merge-tips"), world) == {"chi-autumn"}
+
+
 def test_a_course_thread_or_no_thread_resolves_in_the_cohort(store: Store, world: dict) -> None:
+    _listed(store, world)
     _start(store, world["spring"]["ana"])
     guest = world["autumn"]["ana"]
     assert _named(_preview(store, guest, "autumn", "module-1/loading"), world) == {"chi-autumn"}
@@ -77,6 +95,7 @@ def test_a_bad_anchor_is_refused_naming_it(store: Store, world: dict, anchor: st
 def test_the_preview_route_takes_the_thread(
     store: Store, world: dict, service: ServiceProcess
 ) -> None:
+    _listed(store, world)
     _start(store, world["spring"]["ana"])
     with store.write() as s:
         token = mint_token(s, SYSTEM, s.get_one(Member, world["autumn"]["ana"].id), "test")

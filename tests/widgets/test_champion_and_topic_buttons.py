@@ -49,6 +49,7 @@ def test_a_guest_reacts_flags_and_replies_in_another_cohorts_topic(
     with store.write() as s:
         for c in s.scalars(select(Cohort)):
             graduate(s, SYSTEM, c)
+        s.get_one(Member, autumn["ben"].id).directory_opt_in = True  # findable across cohorts
         started = community.create_topic(
             s, Actor.of(s.get_one(Member, autumn["ana"].id)),
             s.scalar(select(Cohort).where(Cohort.slug == "autumn")),

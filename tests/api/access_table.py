@@ -304,6 +304,7 @@ TABLE: list[Row] = [
     row("POST", f"/community/artifacts/{ID}/copies", EVERYONE, "/community/artifacts/1/copies",
         ok=403),
     row("PUT", "/me/directory", EVERYONE, body={"directory_opt_in": True}),
+    row("PUT", "/me/directory/skills", EVERYONE, body={"skills": ["pandas"]}),
 ]
 # fmt: on
 

@@ -838,7 +838,11 @@ class Activity(Base):
     """Append-only log of every write: the single source of every metric."""
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_cohort_at", "cohort_id", "at"),)
+    __table_args__ = (
+        Index("ix_activity_cohort_at", "cohort_id", "at"),
+        # whether a member did something in a span of time is one seek (metrics/log.py)
+        Index("ix_activity_cohort_verb_member_at", "cohort_id", "verb", "member_id", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))

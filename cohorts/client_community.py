@@ -71,12 +71,15 @@ class CommunityCalls:
         return self.request("GET", "/api/v1/community/events", params=params)["events"]
 
     def community_members(
-        self, q: str | None = None, *, page: int = 1, per_page: int = 50
+        self, q: str | None = None, *, skill: str | None = None, page: int = 1, per_page: int = 50
     ) -> dict[str, Any]:
-        """A page of the community's member directory, searched by name or team."""
+        """A page of the community's member directory, searched by name or team, and found
+        by one ``skill``."""
         params: dict[str, Any] = {"page": page, "per_page": per_page}
         if q:
             params["q"] = q
+        if skill:
+            params["skill"] = skill
         return self.request("GET", "/api/v1/community/members", params=params)
 
     def copy_community_artifact(self, artifact_id: int) -> dict[str, Any]:
@@ -91,6 +94,11 @@ class CommunityCalls:
         """Whether the community's member directory lists me (off until I choose)."""
         body = {"directory_opt_in": listed}
         return self.request("PUT", "/api/v1/me/directory", json=body)["member"]
+
+    def set_directory_skills(self, skills: list[str]) -> dict[str, Any]:
+        """The skills the directory shows of me while I am listed (all at once; [] clears)."""
+        body = {"skills": skills}
+        return self.request("PUT", "/api/v1/me/directory/skills", json=body)["member"]
 
     def graduate(self, *, dry_run: bool = False) -> dict[str, Any]:
         """Graduate the member's cohort (instructors): what changed, or would change."""

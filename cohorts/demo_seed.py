@@ -22,12 +22,14 @@ from nbcohort.cohorts.services.community_directory import set_directory_opt_in
 from nbcohort.cohorts.services.course_content import sync_course
 from nbcohort.cohorts.services.errors import ServiceError
 from nbcohort.cohorts.services.roster import import_roster
+from nbcohort.cohorts.services.skills import set_directory_skills
 
 __all__ = ["DEMO_SLUG", "DemoCohort", "demo_anchor", "demo_roster_csv", "seed_demo"]
 
 DEMO_SLUG = "demo"
 DAYS = 14
 TEAMS = ("Finance", "Operations", "Marketing", "Research")
+SKILLS = ("pandas", "SQL", "dashboards", "forecasting", "data cleaning")
 # The first members of the roster, in order; everyone after them is a learner.
 STAFF_ROLES = ("instructor", "facilitator", "facilitator", "champion", "champion", "champion")
 # What a member does in one event: replies and reactions are twice as likely as the rest.
@@ -195,8 +197,9 @@ def seed_demo(
         with clock_at(at), suppress(ServiceError), session.begin_nested():
             _act(session, rng, cohort, member, kind, anchors, day, course)
     _share_some(session, cohort, members, start)
-    for m in members[::3]:  # a third chose to be listed in the community's member directory
+    for i, m in enumerate(members[::3]):  # a third chose to be listed in the directory
         set_directory_opt_in(session, Actor.of(m), m, True)
+        set_directory_skills(session, Actor.of(m), m, list(SKILLS[i % 4 : i % 4 + 2]))
     return DemoCohort(cohort, members)
 
 

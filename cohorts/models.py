@@ -186,6 +186,8 @@ class Member(Base):
     # The community's member directory lists a member only once they choose to appear
     # (migration 0017; services/community_directory.py).
     directory_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Skills they show there, a short list of tags (migration 0019; services/skills.py).
+    directory_skills: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # None: []
     # When they left (services/leaving.py): their name and email are gone from the row, and
     # every view of them says "former member"; the username stays for nbgrader's gradebook.
     left_at: Mapped[datetime | None] = mapped_column()
@@ -853,7 +855,11 @@ class Activity(Base):
     """Append-only log of every write: the single source of every metric."""
 
     __tablename__ = "activity"
-    __table_args__ = (Index("ix_activity_cohort_at", "cohort_id", "at"),)
+    __table_args__ = (
+        Index("ix_activity_cohort_at", "cohort_id", "at"),
+        # whether a member did something in a span of time is one seek (metrics/log.py)
+        Index("ix_activity_cohort_verb_member_at", "cohort_id", "verb", "member_id", "at"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
     cohort_id: Mapped[int] = mapped_column(ForeignKey("cohort.id", ondelete="CASCADE"))
     member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id", ondelete="SET NULL"))

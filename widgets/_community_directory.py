@@ -1,6 +1,7 @@
 """The community page's two search boxes over the whole community (every graduated cohort of
 it): the shared library, each artifact found with a button that saves a copy of it (a reuse,
-credited to its author and cohort), and the member directory, a page at a time. What a member
+credited to its author and cohort), and the member directory, a page at a time, with my own
+choice to be listed and the skills it shows of me. What a member
 may see is decided by the service; these only ask and show (member text escaped in
 ``community_sections``). A copy is saved as a new file only, never through a link
 (``share.save_copy``)."""
@@ -76,8 +77,9 @@ class LibrarySearch(w.VBox):
 
 
 class Directory(w.VBox):
-    """The member directory: search by name or team, page through the answer; and my own
-    choice to be listed in it (off until I tick it)."""
+    """The member directory: search by name or team and by skill, page through the answer;
+    and my own choice to be listed in it (off until I tick it) and the skills it shows of me
+    (comma-separated in the box; the service says what it refuses)."""
 
     def __init__(self, conn: Connection, first: dict[str, Any] | None, per_page: int = 25):
         self.conn, self.per_page, self.page = conn, per_page, 1
@@ -88,8 +90,15 @@ class Directory(w.VBox):
             layout=w.Layout(width="auto"),
         )
         self.listed.observe(lambda c: self.choose(bool(c["new"])), names="value")
+        mine = conn.me["member"].get("directory_skills") or []
+        self.skills = search_box("My skills", "comma-separated, e.g. pandas, SQL, dashboards")
+        self.skills.value = ", ".join(str(k) for k in mine)
+        self.save = button("Save my skills", "Save the skills the directory shows of you")
+        self.save.on_click(lambda _b: self.set_skills())
         self.query = search_box("Find a member", "a name or team")
         self.query.observe(lambda _c: self.show(1), names="value")
+        self.skill = search_box("With the skill", "one skill, e.g. pandas")
+        self.skill.observe(lambda _c: self.show(1), names="value")
         self.go = button("Search", "Search the community's members")
         self.go.on_click(lambda _b: self.show(1))
         self.back = button("Previous page", "The previous page of members")
@@ -100,7 +109,8 @@ class Directory(w.VBox):
         super().__init__(
             [
                 self.listed,
-                search_row(self.query, self.go),
+                search_row(self.skills, self.save),
+                search_row(self.query, self.skill, self.go),
                 self.status,
                 self.results,
                 search_row(self.back, self.next),
@@ -129,11 +139,31 @@ class Directory(w.VBox):
         said = "You are listed in" if listed else "You are not listed in"
         self.status.value = status(f"{said} the member directory.", ok=True)
 
+    def set_skills(self) -> list[str] | None:
+        """Ask the service to save the skills in the box (as it cleaned them, or why not)."""
+        given = [k.strip() for k in self.skills.value.split(",") if k.strip()]
+        try:
+            member = self.conn.client.set_directory_skills(given)
+        except ClientError as exc:
+            self.status.value = status(exc.message or "community offline: try again")
+            return None
+        self.conn.me["member"].update(member)
+        saved = [str(k) for k in member.get("directory_skills") or []]
+        self.skills.value = ", ".join(saved)
+        self.show(self.page)
+        said = "Your skills are saved" if saved else "You show no skills"
+        later = "" if member.get("directory_opt_in") else " (shown once you are listed)"
+        self.status.value = status(f"{said}{later}.", ok=True)
+        return saved
+
     def show(self, page: int) -> dict[str, Any] | None:
-        """Page ``page`` of the members matching the box (everyone when it is empty)."""
+        """Page ``page`` of the members matching the boxes (everyone when they are empty)."""
         try:
             answer = self.conn.client.community_members(
-                self.query.value.strip() or None, page=max(page, 1), per_page=self.per_page
+                self.query.value.strip() or None,
+                skill=self.skill.value.strip() or None,
+                page=max(page, 1),
+                per_page=self.per_page,
             )
         except ClientError as exc:
             self.status.value = status(exc.message or "community offline: try again")

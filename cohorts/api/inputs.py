@@ -326,6 +326,7 @@ class CommunityMembersQuery(_Query):
     q: Short | None = None  # a name or team, matched literally
     page: Annotated[int, Field(ge=1, le=100_000)] = 1
     per_page: Annotated[int, Field(ge=1, le=200)] = 50
+    skill: Short | None = None  # one skill, whole, any case (services/skills.py)
 
 
 # pydantic's error types, as a member reads them; others keep pydantic's own words.
@@ -429,3 +430,10 @@ class PreviewDraft(_Body):
 
     body: Text
     anchor: Short | None = None
+
+
+class DirectorySkills(_Body):
+    """PUT /me/directory/skills: the skills the directory shows of me (services/skills.py
+    bounds them and says what is wrong)."""
+
+    skills: list[Any]

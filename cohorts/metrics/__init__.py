@@ -6,8 +6,9 @@ roles``); reads appear only as counts, never per person; a number about fewer th
 ``MetricsSettings.min_group`` members is withheld, with the reason. Who may see which
 metrics is the services layer's decision (``services/metrics.py``).
 
-    frames = load_frames(session, cohort)
-    for metric in compute_metrics(frames, days=28, now=time.time()):
+    now = time.time()
+    frames = load_frames(session, cohort, now=now, days=28)
+    for metric in compute_metrics(frames, days=28, now=now):
         print(metric.id, metric.value, metric.summary)
 """
 
@@ -70,7 +71,8 @@ def compute_metrics(
     min_group: int = 5,
 ) -> list[Metric]:
     """Every metric of the cohort in ``frames`` over the ``days`` before ``now`` (seconds
-    since the epoch), in ``METRIC_IDS`` order."""
+    since the epoch), in ``METRIC_IDS`` order; ``frames`` read for the same ``now`` and
+    ``days`` (ValueError otherwise)."""
     if min_group < 3:
         raise ValueError("min_group is never below 3")
     ctx = Context(frames, now, days, tuple(roles), min_group)

@@ -1,32 +1,20 @@
-"""What every metric shares: the window, the cohort's weeks, who counts, and the one rule
-about small groups.
-
-Weeks start on Monday at 00:00 in the cohort's time zone (their UTC instants follow daylight
-saving time); the trend covers the weeks from the cohort's start to now, the last
-``SERIES_WEEKS`` of them at most.
-"""
+"""What every metric shares: the window, the cohort's weeks (``weeks.py``), who counts, and
+the one rule about small groups."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date
 from functools import cached_property
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 
 from nbcohort.cohorts.metrics.frames import Frames
 from nbcohort.cohorts.metrics.model import Window
+from nbcohort.cohorts.metrics.weeks import DAY, SERIES_WEEKS, iso, trend_weeks
 
 __all__ = ["DAY", "SERIES_WEEKS", "Context", "Timed", "iso"]
-
-DAY = 86_400.0
-SERIES_WEEKS = 26
-
-
-def iso(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds")
 
 
 class Timed:
@@ -62,15 +50,7 @@ class Context:
     _left: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        zone = _zone(self.frames.tz)
-        first = _monday(min(self.frames.start, self.now), zone)
-        last = _monday(self.now, zone)
-        count = min((last - first).days // 7 + 1, SERIES_WEEKS)
-        self.weeks = [last - timedelta(days=7 * k) for k in reversed(range(count))]
-        mondays = [*self.weeks, last + timedelta(days=7)]
-        self.edges = np.array(
-            [datetime.combine(d, datetime.min.time(), tzinfo=zone).timestamp() for d in mondays]
-        )
+        self.weeks, self.edges = trend_weeks(self.frames.tz, self.frames.start, self.now)
         members = self.frames.members
         self.counted = members[members["role"].isin(self.roles)]
         self._ids = self.counted.index.to_numpy()
@@ -140,15 +120,3 @@ class Context:
         keep = np.isin(who, self.counted.index.to_numpy())
         frame = pd.DataFrame({"member_id": who[keep].astype("int64"), "at": at[keep]})
         return Timed(frame)
-
-
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def _monday(at: float, zone: ZoneInfo) -> date:
-    local = datetime.fromtimestamp(at, zone).date()
-    return local - timedelta(days=local.weekday())

@@ -1,27 +1,36 @@
 """The cohort's tables and its activity log as pandas frames, read in a few statements.
 
-Times arrive as seconds since the epoch, computed by the database from what it stores: a
-row written by hand with an offset (``2026-03-02 10:00:00+02:00``) or a ``Z`` lands on the
-same instant as the store's own UTC. Rows whose time the database cannot read are left out.
-The large reads (the log's reads and reactions, the posts) skip SQLAlchemy's row objects:
-at half a million events those cost more than the metrics themselves.
+Times arrive as seconds since the epoch, computed by the database from what it stores
+(``sql.py``); rows whose time the database cannot read are left out. The log arrives counted
+by the database for the spans the metrics read (``log.py``): that is why the frames are read
+for one ``now`` and window. The posts skip SQLAlchemy's row objects, straight into numpy.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from itertools import chain
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 import pandas as pd
 from sqlalchemy import Connection, text
 from sqlalchemy.orm import Session
 
+from nbcohort.cohorts.metrics.log import (
+    LEFT,
+    PRACTICE_SYNC,
+    PROMPT_SYNC,
+    RATED,
+    REACT,
+    READ,
+    Touches,
+    read_log,
+)
+from nbcohort.cohorts.metrics.sql import statement
+from nbcohort.cohorts.metrics.weeks import span_bounds, zone
 from nbcohort.cohorts.models import Cohort
 
 __all__ = ["REACT", "READ", "Frames", "load_frames"]
@@ -35,7 +44,7 @@ class Frames:
     tz: str
     start: float  # the cohort's start: its first day at 00:00 local, or its creation
     members: pd.DataFrame  # role, joined, left (NaN: still a member)
-    touches: pd.DataFrame  # member_id, kind (READ/REACT), at
+    touches: Touches  # who read, who reacted, per span of the window and weeks
     posts: pd.DataFrame  # id, author_id, parent_id (0: top level), at, deleted, prompt (key/"")
     reviews: pd.DataFrame  # reviewer_id, kind, status, due, submitted, helpfulness, rated_at
     artifacts: pd.DataFrame  # id, author_id, at
@@ -46,24 +55,10 @@ class Frames:
     onboarding: pd.DataFrame  # member_id, step, state, at
 
 
-# What the log says, by kind of row (the one scan of the activity table reads all of them).
-READ, REACT, PRACTICE_SYNC, PROMPT_SYNC, RATED, LEFT = range(6)
-_LOGGED = {
-    "thread.read": READ,
-    "post.react": REACT,
-    "practice.sync": PRACTICE_SYNC,
-    "prompt.sync": PROMPT_SYNC,
-    "review.rate": RATED,
-    "member.deactivate": LEFT,
-}
-# Each statement binds :cohort_id; EPOCH(x) is the column's time in seconds since the epoch.
+# Each statement binds :cohort_id; the macros are sql.py's.
 _SQL = {
     "members": "SELECT id, role, CAST(active AS INTEGER), EPOCH(joined_at), EPOCH(updated_at) "
     "FROM member WHERE cohort_id = :cohort_id",
-    "log": "SELECT NUM(COALESCE(member_id, 0)), NUM(CASE verb "
-    + " ".join(f"WHEN '{verb}' THEN {code}" for verb, code in _LOGGED.items())
-    + " END), NUM(COALESCE(object_id, 0)), NUM(EPOCH(at)) FROM activity "
-    f"WHERE cohort_id = :cohort_id AND verb IN ({', '.join(repr(v) for v in _LOGGED)})",
     # +thread_id: SQLite reads the post table in order rather than thread by thread
     "posts": "SELECT NUM(id), NUM(author_id), NUM(COALESCE(parent_id, 0)), "
     "NUM(EPOCH(created_at)), NUM(CAST(deleted AS INTEGER)), NUM(thread_id) FROM post "
@@ -87,7 +82,6 @@ _SQL = {
 }
 _COLUMNS = {
     "members": ["id", "role", "active", "joined", "updated"],
-    "log": ["member_id", "kind", "object_id", "at"],
     "posts": ["id", "author_id", "parent_id", "at", "deleted", "thread_id"],
     "prompt_threads": ["id", "anchor"],
     "reviews": ["reviewer_id", "kind", "status", "due", "submitted", "helpfulness", "review_id"],
@@ -98,29 +92,18 @@ _COLUMNS = {
     "prompts": ["id", "key", "opens"],
     "onboarding": ["member_id", "step", "state", "at"],
 }
-_NUMERIC = {"log", "posts"}  # large and all numbers: read straight into numpy
+_NUMERIC = {"posts"}  # large and all numbers: read straight into numpy
 _CHUNK = 65_536
 _NAN = float("nan")
 _TIMES = {"joined", "updated", "at", "due", "submitted", "opens"}
 _FLOATS = {*_TIMES, "helpfulness"}
-_EPOCH = re.compile(r"EPOCH\(((?:[^()]|\([^()]*\))*)\)")
-# NUM(x): a column of an all-numeric statement (PostgreSQL: a float8, NaN for NULL).
-_NUM = re.compile(r"NUM\(((?:[^()]|\((?:[^()]|\([^()]*\))*\))*)\)")
-
-
-def _statement(name: str, dialect: str) -> str:
-    if dialect == "sqlite":
-        sql = _NUM.sub(r"\1", _SQL[name])
-        return _EPOCH.sub(r"((julianday(\1) - 2440587.5) * 86400.0)", sql)
-    sql = _NUM.sub(r"COALESCE((\1)::float8, 'NaN'::float8)", _SQL[name])
-    return _EPOCH.sub(r"date_part('epoch', \1)", sql)  # float8: extract() is numeric
 
 
 def _read(conn: Connection, name: str, cohort_id: int) -> pd.DataFrame:
     """Table ``name`` of the cohort as a frame, from the driver's plain tuples (the large,
     all-numeric ones a chunk at a time, straight into numpy: NULL becomes NaN)."""
     columns = _COLUMNS[name]
-    result = conn.execute(text(_statement(name, conn.dialect.name)), {"cohort_id": cohort_id})
+    result = conn.execute(text(statement(_SQL[name], conn.dialect.name)), {"cohort_id": cohort_id})
     cursor = result.cursor
     try:
         if name in _NUMERIC:
@@ -158,29 +141,22 @@ def _times(frame: pd.DataFrame) -> pd.DataFrame:
 def _start(cohort: Cohort) -> float:
     if cohort.starts_on is None:
         return _created(cohort)
-    zone = _zone(cohort.timezone)
-    return datetime.combine(cohort.starts_on, time(0), tzinfo=zone).timestamp()
+    return datetime.combine(cohort.starts_on, time(0), tzinfo=zone(cohort.timezone)).timestamp()
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (KeyError, ValueError):
-        return ZoneInfo("UTC")
-
-
-def load_frames(session: Session, cohort: Cohort) -> Frames:
-    """Read the cohort's tables and log (one unit of work: the caller's ``session``)."""
+def load_frames(session: Session, cohort: Cohort, *, now: float, days: int) -> Frames:
+    """Read the cohort's tables and log for the metrics over the ``days`` before ``now``
+    (seconds since the epoch): ``compute_metrics`` takes the same two (one unit of work:
+    the caller's ``session``)."""
     conn = session.connection()
+    tz, start = cohort.timezone or "UTC", _start(cohort)
+    touches, logged = read_log(conn, cohort.id, span_bounds(tz, start, now, days))
     got = {name: _read(conn, name, cohort.id) for name in _SQL}
-    log = got["log"].dropna(subset=["at"])
-    logged = log[log["kind"] > REACT].groupby(["kind", "object_id"])["at"].agg(["min", "max"])
-    touches = log[(log["kind"] <= REACT) & (log["member_id"] > 0)][["member_id", "kind", "at"]]
     return Frames(
-        tz=cohort.timezone or "UTC",
-        start=_start(cohort),
+        tz=tz,
+        start=start,
         members=_membership(got["members"], logged),
-        touches=touches.astype({"member_id": "int64", "kind": "int64"}),
+        touches=touches,
         posts=_posts(got["posts"], got["prompt_threads"]),
         reviews=_rated(got["reviews"], logged),
         artifacts=got["artifacts"].dropna(subset=["at"]),

@@ -120,7 +120,7 @@ def newcomer_conversion(ctx: Context) -> Metric:
 
 
 def contributor_funnel(ctx: Context) -> Metric:
-    touches = Timed(ctx.frames.touches)
+    touches = ctx.frames.touches
     posts = ctx.frames.posts
     author_of = posts.set_index("id")["author_id"] if len(posts) else pd.Series(dtype="int64")
     replies = posts[posts["parent_id"] > 0]
@@ -129,10 +129,8 @@ def contributor_funnel(ctx: Context) -> Metric:
 
     def read(start: float, end: float) -> Reading:
         members = ctx.population(start, end)
-        span = touches.between(start, end)
-        who, kind = span["member_id"].to_numpy(), span["kind"].to_numpy()
-        readers = set(np.unique(who[kind == READ]).tolist())
-        reactors = set(np.unique(who[kind == REACT]).tolist())
+        readers = set(touches.who(READ, start, end).tolist())
+        reactors = set(touches.who(REACT, start, end).tolist())
         contributors = set(_contributors(ctx, start, end).tolist())
         helped = replies.between(start, end).groupby("author_id")["to"].nunique()
         champions = set(helped.index[helped >= CHAMPION_REPLIES]) & contributors

@@ -1,11 +1,12 @@
 """The community of practice's member directory: the members of every graduated cohort of
-the community, with their role, team, cohort, badges and how much they shared and applied,
-searchable by name or team, a page at a time.
+the community, with their role, team, cohort, skills, badges and how much they shared and
+applied, searchable by name or team and found by skill, a page at a time.
 
 Who may read: any member of a graduated cohort of the community (sponsors included); before
 graduation the service's reason; another community's members are never listed. The directory
 is opt-in: a member is listed only once they choose to appear (``Member.directory_opt_in``,
-default off, set by the member alone with ``set_directory_opt_in``). A member who left (or
+default off, set by the member alone with ``set_directory_opt_in``); so are the skills a member
+sets (``skills.py``): never shown for a member who is not listed. A member who left (or
 was deactivated) is not listed at all; no email is shown; a member who hides their badges
 shows none here to anyone but themselves.
 """
@@ -26,6 +27,7 @@ from nbcohort.cohorts.services.community import community_cohorts, visitor
 from nbcohort.cohorts.services.community_library import clean_text_query, mark
 from nbcohort.cohorts.services.errors import Forbidden, Invalid
 from nbcohort.cohorts.services.members import public_member
+from nbcohort.cohorts.services.skills import clean_skill
 
 __all__ = ["MAX_PAGE", "MAX_PER_PAGE", "MAX_SEARCH", "community_members", "set_directory_opt_in"]
 
@@ -51,14 +53,17 @@ def community_members(
     cohort: Cohort,
     *,
     q: object = None,
+    skill: object = None,
     page: object = 1,
     per_page: object = 50,
 ) -> dict[str, Any]:
     """One page of the community's directory, by name; ``q`` matches a name or team
-    (literally, case-insensitive). A page past the end is empty, with the total."""
+    (literally, case-insensitive), ``skill`` one of a member's skills (whole, in any case).
+    A page past the end is empty, with the total."""
     page = _whole(page, "page", MAX_PAGE)
     per_page = _whole(per_page, "per_page", MAX_PER_PAGE)
     text = clean_text_query(q, limit=MAX_SEARCH)
+    wanted = None if skill is None or skill == "" else clean_skill(skill).casefold()
     cohorts = community_cohorts(session, actor, cohort)
     by_id = {c.id: c for c in cohorts}
     everyone = session.scalars(
@@ -70,6 +75,8 @@ def community_members(
         )
     ).all()
     found = [m for m in everyone if not text or text in f"{m.name}\n{m.team}".casefold()]
+    if wanted is not None:
+        found = [m for m in found if wanted in {k.casefold() for k in _skills(m)}]
     found.sort(key=lambda m: (m.name.casefold(), by_id[m.cohort_id].slug, m.id))
     start = (page - 1) * per_page
     shown = found[start : start + per_page]
@@ -88,6 +95,7 @@ def community_members(
             {
                 **public_member(m),
                 "cohort": mark(by_id[m.cohort_id]),
+                "skills": _skills(m),
                 "badges": mine,
                 "shared": shared.get(m.id, 0),
                 "applied": applied.get(m.id, 0),
@@ -100,7 +108,14 @@ def community_members(
         "per_page": per_page,
         "pages": math.ceil(len(found) / per_page),
         "q": text,
+        "skill": None if wanted is None else clean_skill(skill),
     }
+
+
+def _skills(member: Member) -> list[str]:
+    """What the member set, as text (the column is JSON: trust nothing else wrote it)."""
+    got = member.directory_skills
+    return [str(k) for k in got] if isinstance(got, list) else []
 
 
 def set_directory_opt_in(session: Session, actor: Actor, member: Member, listed: object) -> Member:

@@ -257,6 +257,7 @@ def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict
             "joined_at": _when(member.joined_at),
             "email_pref": member.email_pref,
             "directory_opt_in": member.directory_opt_in,
+            "directory_skills": list(member.directory_skills or []),
             "cohort": member.cohort.slug,
         },
     )

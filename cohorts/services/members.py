@@ -190,6 +190,7 @@ def member_dict(member: Member, *, private: bool = False) -> dict[str, Any]:
         out["badges_hidden"] = member.badges_hidden
         out["champion_opt_out"] = member.champion_opt_out
         out["directory_opt_in"] = member.directory_opt_in
+        out["directory_skills"] = list(member.directory_skills or [])
     return out
 
 

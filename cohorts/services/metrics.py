@@ -93,7 +93,7 @@ def cohort_metrics(
     from nbcohort.cohorts.metrics import compute_metrics, load_frames
 
     at = now or utcnow()
-    frames = load_frames(session, cohort)
+    frames = load_frames(session, cohort, now=at.timestamp(), days=days)
     metrics = compute_metrics(
         frames,
         days=days,

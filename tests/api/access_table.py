@@ -309,6 +309,7 @@ TABLE: list[Row] = [
     row("DELETE", f"/exchange/{NAME}/submissions/{ID}", TAKERS,
         "/exchange/{course}/submissions/{id}", resource="submission", other=NOBODY,
         other_deny=404),
+    row("PUT", "/me/directory/skills", EVERYONE, body={"skills": ["pandas"]}),
 ]
 # fmt: on
 

@@ -389,3 +389,68 @@ def test_only_the_member_chooses_and_a_member_who_left_is_never_listed(world):
         with pytest.raises(Forbidden, match="left"):
             set_directory_opt_in(s, SYSTEM, left, True)
     assert "Ben autumn" not in _listed(world, "ana-spring")
+
+
+def _skills_of(world: World, who: str, name: str, **query) -> list[str] | None:
+    found = world.as_(who).community_members(per_page=200, **query)["members"]
+    return next((m["skills"] for m in found if m["name"] == name), None)
+
+
+def test_skills_show_in_the_directory_for_members_who_are_listed(world):
+    ana = world.as_("ana-autumn")
+    mine = ana.set_directory_skills(["pandas", "SQL", "sql", "  data  viz ", "C++"])
+    assert mine["directory_skills"] == ["pandas", "SQL", "data viz", "C++"]
+    assert ana.me()["member"]["directory_skills"] == ["pandas", "SQL", "data viz", "C++"]
+    assert _skills_of(world, "sam-spring", "Ana autumn") == ["pandas", "SQL", "data viz", "C++"]
+    assert _skills_of(world, "fay-spring", "Ana spring") == []  # set none
+    # found by one whole skill, in any case; never by a part of one
+    fay = world.as_("fay-spring")
+    for skill in ("PANDAS", "sql", "Data  Viz", "c++"):
+        found = fay.community_members(skill=skill)
+        assert [m["name"] for m in found["members"]] == ["Ana autumn"], skill
+    assert fay.community_members(skill="data")["members"] == []
+    assert fay.community_members(skill="pandas", q="spring")["total"] == 0  # both filters
+    nobody = fay.community_members(skill="rust")
+    assert nobody["total"] == 0 and nobody["skill"] == "rust"
+    _refused(lambda: fay.community_members(skill="<script>"), 422, "skill")
+    _refused(lambda: fay.community_members(skill="x" * 10_000), 422, "skill")
+    # the library's authors and other member views never carry skills
+    assert all("skills" not in a["author"] for a in fay.community_artifacts())
+
+
+def test_skills_are_never_shown_for_a_member_who_is_not_listed(world):
+    chi = world.as_("chi-autumn")
+    chi.set_directory_skills(["dashboards"])
+    assert _skills_of(world, "ana-spring", "Chi autumn") == ["dashboards"]
+    chi.set_directory_opt_in(False)
+    try:
+        for who in ("ana-spring", "sam-spring", "fay-autumn", "chi-autumn"):
+            assert world.as_(who).community_members(skill="dashboards")["members"] == [], who
+            assert _skills_of(world, who, "Chi autumn") is None, who
+        assert chi.me()["member"]["directory_skills"] == ["dashboards"]  # still hers
+    finally:
+        chi.set_directory_opt_in(True)
+    assert [m["name"] for m in world.as_("sam-spring").community_members(skill="DASHBOARDS")[
+        "members"]] == ["Chi autumn"]  # fmt: skip
+    # a member of a cohort not yet graduated may set them ahead of graduation
+    assert world.as_("ana-summer").set_directory_skills(["sql"])["directory_skills"] == ["sql"]
+
+
+def test_bad_skills_are_refused_by_name_and_nothing_is_saved(world):
+    ivo = world.as_("ivo-autumn")
+    ivo.set_directory_skills(["teaching"])
+    put = partial(ivo.request, "PUT", "/api/v1/me/directory/skills")
+    for body, says in (
+        ({"skills": ["<script>alert(1)</script>"]}, "may hold only letters, digits"),
+        ({"skills": ["x" * 10_000]}, "10000 characters long; at most 40"),
+        ({"skills": [f"skill {i}" for i in range(500)]}, "at most 12 skills (500 given)"),
+        ({"skills": "pandas"}, "skills must be a list"),
+        ({"skills": {"a": 1}}, "skills must be a list"),
+        ({"skills": [7]}, "each skill must be text"),
+        ({"skills": None}, "skills must be a list"),
+        ({}, "skills is required"),
+    ):
+        refused = _refused(partial(put, json=body), 422, says)
+        assert len(refused.message) < 300
+    assert ivo.me()["member"]["directory_skills"] == ["teaching"]  # unchanged
+    assert ivo.set_directory_skills([])["directory_skills"] == []

@@ -54,10 +54,10 @@ def _offline(page) -> list[str]:
 
 def _metrics(store, slug: str) -> dict[str, dict]:
     """The metrics module's numbers on the same data, as the pages' default window asks."""
+    now = datetime.now(UTC).timestamp()
     with store.read() as s:
         cohort = s.scalar(select(Cohort).where(Cohort.slug == slug))
-        frames = load_frames(s, cohort)
-    now = datetime.now(UTC).timestamp()
+        frames = load_frames(s, cohort, now=now, days=28)
     return {m.id: m.as_dict(breakdown=False) for m in compute_metrics(frames, days=28, now=now)}
 
 

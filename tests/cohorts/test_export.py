@@ -36,6 +36,7 @@ from nbcohort.cohorts.services.ideas import endorse_idea, mark_idea
 from nbcohort.cohorts.services.leaving import leave
 from nbcohort.cohorts.services.pilots import make_pilot, update_pilot
 from nbcohort.cohorts.services.posts import create_post, react
+from nbcohort.cohorts.services.skills import set_directory_skills
 from nbcohort.cohorts.store import Store
 
 HOSTILE = "../../../etc/passwd\u202e\x1b[31m.ipynb"  # a name an old import could hold
@@ -113,6 +114,8 @@ def _everything(data: bytes) -> tuple[zipfile.ZipFile, str]:
 def test_the_export_holds_my_data_and_no_one_elses(
     store: Store, people: dict[str, Member], ana_data: dict[str, int]
 ) -> None:
+    with store.write() as s:  # her directory skills (services/skills.py) are hers to take
+        set_directory_skills(s, Actor.system(), s.get_one(Member, ana_data["ana"]), ["SQL"])
     z, text = _everything(_export(store, ana_data["ana"]))
     names = set(z.namelist())
     assert {"README.txt", "member.json", "posts.json", "artifacts.json", "reviews.json",
@@ -122,6 +125,7 @@ def test_the_export_holds_my_data_and_no_one_elses(
     me = json.loads(z.read("member.json"))
     assert me["name"] == "Ana Souza" and me["email"] == "ana@example.org"
     assert me["directory_opt_in"] is False  # the directory choice, off until she chooses
+    assert me["directory_skills"] == ["SQL"]
     posts = json.loads(z.read("posts.json"))
     assert len(posts) == 2
     assert [p["reactions"] for p in posts if p["thread"] == "module-1/b"] == [{"helpful": 1}]

@@ -23,7 +23,7 @@ def test_0021_and_0022_go_down_and_up_keeping_exchange_rows(store: Store, cohort
         )  # fmt: skip
         s.flush()
         s.add(ExchangeBlobChunk(blob=blob, seq=0, data=b"tar"))
-    downgrade_db(store.engine, "0018_login_throttle")
+    downgrade_db(store.engine, "0020_metric_rollup")
     tables = set(inspect(store.engine).get_table_names())
     assert not {"exchange_blob_chunk", "known_token"} & tables
     columns = {c["name"] for c in inspect(store.engine).get_columns("exchange_file")}

@@ -36,9 +36,10 @@ def export(tmp_path, db_url, *args, cohort="demo"):
 
 
 def metrics_of(store, slug):
-    with store.read() as s:
-        frames = load_frames(s, s.scalar(select(Cohort).where(Cohort.slug == slug)))
     now = datetime.now(UTC).timestamp()
+    with store.read() as s:
+        cohort = s.scalar(select(Cohort).where(Cohort.slug == slug))
+        frames = load_frames(s, cohort, now=now, days=28)
     return {m.id: m.as_dict() for m in compute_metrics(frames, days=28, now=now)}
 
 

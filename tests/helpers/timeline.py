@@ -125,7 +125,8 @@ class Timeline:
 
     def metrics(self, now: str, days: int = 28, **options: Any) -> dict[str, Metric]:
         """Every metric at ``now`` over ``days``, by id."""
+        at = utc(now).timestamp()
         with self.store.read() as s:
-            frames = load_frames(s, s.merge(self.cohort))
-        found = compute_metrics(frames, days=days, now=utc(now).timestamp(), **options)
+            frames = load_frames(s, s.merge(self.cohort), now=at, days=days)
+        found = compute_metrics(frames, days=days, now=at, **options)
         return {m.id: m for m in found}

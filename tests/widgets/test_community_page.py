@@ -138,6 +138,33 @@ def test_the_page_before_and_after_graduation(
     assert "Ben Okafor" not in page.directory.results.value
     page.directory.query.value = "%_*"
     assert "No member found for" in page.directory.results.value
+    page.directory.query.value = ""
+    # Ben's skills, from the widget: saved as the service cleaned them, shown, found by one
+    assert page.directory.skills.value == ""
+    page.directory.skills.value = "pandas, SQL, sql,  data   viz , "
+    assert page.directory.set_skills() == ["pandas", "SQL", "data viz"]
+    assert page.directory.skills.value == "pandas, SQL, data viz"
+    assert "Your skills are saved." in page.directory.status.value
+    assert "skills: pandas, SQL, data viz" in page.directory.results.value
+    page.directory.skill.value = "Data Viz"
+    assert "1 member · page 1 of 1" in page.directory.results.value
+    assert "Ben Okafor" in page.directory.results.value
+    page.directory.skill.value = "rust"
+    assert "No member found with the skill &#x27;rust&#x27;" in page.directory.results.value
+    page.directory.skill.value = ""
+    page.directory.skills.value = "<script>alert(1)</script>"  # refused by the service, by name
+    assert page.directory.set_skills() is None
+    assert "may hold only letters, digits" in page.directory.status.value
+    assert "<script>" not in page.directory.status.value
+    assert page.directory.skills.value == "<script>alert(1)</script>"  # kept to correct
+    page.directory.listed.value = False  # unlisted: the skills are kept, never shown
+    page.directory.skills.value = "pandas"
+    assert page.directory.set_skills() == ["pandas"]
+    assert "(shown once you are listed)" in page.directory.status.value
+    page.directory.skill.value = "pandas"
+    assert "Ben Okafor" not in page.directory.results.value
+    page.directory.skill.value = ""
+    page.directory.listed.value = True
     # the library search asks the community's library (every cohort's artifacts)
     assert page.library_search is not None
     page.library_search.query.value = "merge"
@@ -174,9 +201,10 @@ def test_the_page_before_and_after_graduation(
 def test_the_directory_escapes_member_text_and_names_empty_pages():
     member = {"name": HOSTILE, "role": "alumni", "team": HOSTILE, "cohort": {"title": HOSTILE},
               "badges": [{"badge": "first-post", "title": HOSTILE}], "shared": 2,
-              "applied": 1}  # fmt: skip
+              "applied": 1, "skills": [HOSTILE, "SQL"]}  # fmt: skip
     shown = member_items({"members": [member], "total": 1, "page": 1, "pages": 1, "q": ""})
-    assert HOSTILE not in shown and shown.count("&lt;img") == 4
+    assert HOSTILE not in shown and shown.count("&lt;img") == 5
+    assert "skills: &lt;img" in shown and ", SQL" in shown
     assert "shared 2 · applied 1" in shown and "1 member · page 1 of 1" in shown
     empty = member_items({"members": [], "total": 1, "page": 9, "pages": 1, "q": HOSTILE})
     assert "No member found for" in empty and "page 9 of 1" in empty and HOSTILE not in empty

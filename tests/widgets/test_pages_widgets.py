@@ -121,9 +121,10 @@ def test_the_demo_cohort_draws_its_trend_with_the_metrics_numbers(as_token, serv
     assert len(charts) == 2
     assert all('class="mark-rect' in c for c in charts)  # bars drawn, in the kernel
     assert "<script" not in _html(page) and not re.search(r'(href|src)="http', "".join(charts))
-    with store.read() as s:
-        frames = load_frames(s, s.scalar(select(Cohort).where(Cohort.slug == demo.slug)))
     now = datetime.now(UTC).timestamp()
+    with store.read() as s:
+        cohort = s.scalar(select(Cohort).where(Cohort.slug == demo.slug))
+        frames = load_frames(s, cohort, now=now, days=28)
     metrics = {m.id: m for m in compute_metrics(frames, days=28, now=now)}
     text = _html(page)
     assert metrics["active_contributors"].summary in text

@@ -68,25 +68,28 @@ def _library(artifacts: list[dict[str, Any]]) -> str:
 
 def member_items(directory: dict[str, Any]) -> str:
     """A page of the member directory (members who chose to be listed): name, role, team,
-    cohort, badges, shared/applied."""
+    cohort, skills, badges, shared/applied."""
     items = []
     for m in directory.get("members") or []:
         team = f" · team {html.escape(str(m['team']))}" if m.get("team") else ""
+        skills = ", ".join(html.escape(str(k)) for k in m.get("skills") or [])
         badges = ", ".join(html.escape(str(b.get("title") or b["badge"])) for b in m["badges"])
         items.append(
             f"<b>{html.escape(str(m['name']))}</b> "
             f'<span class="nbc-meta">· {html.escape(str(m["role"]))}{team}{_cohort_of(m)} · '
             f"shared {int(m.get('shared') or 0)} · applied {int(m.get('applied') or 0)}"
+            f"{' · skills: ' + skills if skills else ''}"
             f"{' · badges: ' + badges if badges else ''}</span>"
         )
     total, page, pages = (int(directory.get(k) or 0) for k in ("total", "page", "pages"))
-    if not items and not total and not directory.get("q"):
+    if not items and not total and not directory.get("q") and not directory.get("skill"):
         return _p(
             "No member has chosen to be listed yet: the directory shows only members who "
             "tick “List me in the community's member directory”."
         )
     if not items:
         said = f" for {directory['q']!r}" if directory.get("q") else ""
+        said += f" with the skill {directory['skill']!r}" if directory.get("skill") else ""
         return _p(f"No member found{said} (page {page} of {pages}).")
     count = f"{total} member{'' if total == 1 else 's'}"
     return _p(f"{count} · page {page} of {pages}") + _list(items)

@@ -1,7 +1,8 @@
 """The community of practice's shared parts across its cohorts: the library (and copies from
-it), the events and the member directory (and a member's choice to be listed in it). Every
+it), the events and the member directory (and a member's choice to be listed in it, and the
+skills it shows of them). Every
 rule is ``services/community_library.py``'s, ``community_reuse.py``'s and
-``community_directory.py``'s."""
+``community_directory.py``'s and ``skills.py``'s."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from nbcohort.cohorts.api.inputs import (
     CommunityMembersQuery,
     DaysQuery,
     DirectoryPref,
+    DirectorySkills,
     path_id,
 )
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
@@ -25,6 +27,7 @@ from nbcohort.cohorts.services.community_directory import community_members, set
 from nbcohort.cohorts.services.community_library import community_artifacts, community_events
 from nbcohort.cohorts.services.community_reuse import copy_community_artifact
 from nbcohort.cohorts.services.members import member_dict
+from nbcohort.cohorts.services.skills import set_directory_skills
 
 __all__ = ["ROUTES"]
 
@@ -49,7 +52,9 @@ class CommunityMembersHandler(ApiHandler):
     async def get(self) -> None:
         q = self.query(CommunityMembersQuery)
         await self.run(
-            lambda s, a, c: community_members(s, a, c, q=q.q, page=q.page, per_page=q.per_page)
+            lambda s, a, c: community_members(
+                s, a, c, q=q.q, skill=q.skill, page=q.page, per_page=q.per_page
+            )
         )
 
 
@@ -77,10 +82,23 @@ class DirectoryPrefHandler(ApiHandler):
         await self.run(work, write=True)
 
 
+class DirectorySkillsHandler(ApiHandler):
+    async def put(self) -> None:
+        data = self.body(DirectorySkills)
+
+        def work(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            member = s.get_one(Member, actor.member_id)
+            set_directory_skills(s, actor, member, data.skills)
+            return {"member": member_dict(member, private=True)}
+
+        await self.run(work, write=True)
+
+
 ROUTES = [
     (rf"{PREFIX}/community/artifacts", CommunityArtifactsHandler),
     (rf"{PREFIX}/community/events", CommunityEventsHandler),
     (rf"{PREFIX}/community/members", CommunityMembersHandler),
     (rf"{PREFIX}/community/artifacts/{ID}/copies", CommunityArtifactCopyHandler),
     (rf"{PREFIX}/me/directory", DirectoryPrefHandler),
+    (rf"{PREFIX}/me/directory/skills", DirectorySkillsHandler),
 ]

@@ -6,7 +6,7 @@ Also ``exchange_file.removed_at``: a submission its learner removed from their o
 (``nbgrader list --cached --remove``), which staff still list and collect.
 
 Revision ID: 0021_exchange_blobs
-Revises: 0018_login_throttle
+Revises: 0020_metric_rollup
 Create Date: 2026-12-07 16:00:00
 """
 
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021_exchange_blobs"
-down_revision = "0018_login_throttle"
+down_revision = "0020_metric_rollup"
 branch_labels = None
 depends_on = None
 

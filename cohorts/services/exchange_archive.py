@@ -73,7 +73,8 @@ def vet_archive(path: Path | BinaryIO) -> list[str]:
             seen: set[str] = set()
             files: set[str] = set()
             parents: set[str] = set()  # every folder a member's name passes through
-            declared, limit = 0, path.stat().st_size
+            declared = 0  # a stored archive read back was measured when it came in
+            limit = path.stat().st_size if isinstance(path, Path) else None
             notebooks = []
             for count, member in enumerate(tar, start=1):
                 if count > MAX_MEMBERS:
@@ -104,7 +105,7 @@ def vet_archive(path: Path | BinaryIO) -> list[str]:
                 if member.isfile():
                     files.add(clean)
                     declared += member.size
-                    if declared > limit:  # unpacked is never larger than what was uploaded
+                    if limit is not None and declared > limit:  # never larger unpacked
                         raise Invalid("the body is not a whole tar archive: its files "
                                       "declare more bytes than it holds", field="body")  # fmt: skip
                 if member.isfile() and "/" not in clean and clean.endswith(".ipynb"):

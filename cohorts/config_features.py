@@ -47,7 +47,7 @@ class MetricsSettings(Configurable):
         min=0.0,
         help="Seconds the service answers the same view of a cohort's metrics again before "
         "computing them anew (each process keeps its own; computing takes the service's "
-        "event loop, up to a second for half a million events: tests/bench/README.md). "
+        "event loop, about half a second for half a million events: tests/bench/README.md). "
         "The answer's computed_at says when. 0 computes every request.",
     ).tag(config=True)
     leader_metrics = List(

@@ -191,6 +191,7 @@ def leave(
     member.name = FORMER_MEMBER
     member.email = None
     member.team = ""
+    member.directory_opt_in, member.directory_skills = False, []  # what the directory showed
     member.email_pref = "none"
     member.active = False
     member.left_at = now

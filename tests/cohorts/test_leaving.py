@@ -85,6 +85,9 @@ def test_a_member_leaves_and_their_name_is_gone_from_every_view(
     store: Store, cohort: Cohort, people: dict[str, Member], scene: dict
 ) -> None:
     with store.write() as s:
+        listed = s.get_one(Member, people["ana"].id)
+        listed.directory_opt_in, listed.directory_skills = True, ["pandas", "SQL"]
+    with store.write() as s:
         report = leave(
             s, _a(s, people["ana"]), s.get_one(Member, people["ana"].id), reason="moving on"
         )
@@ -93,6 +96,7 @@ def test_a_member_leaves_and_their_name_is_gone_from_every_view(
     with store.read() as s:
         ana = s.get_one(Member, people["ana"].id)
         assert (ana.name, ana.email, ana.team, ana.active) == ("former member", None, "", False)
+        assert (ana.directory_opt_in, ana.directory_skills) == (False, [])
         assert ana.username == "ana"  # nbgrader's gradebook still knows the student
         states = dict(s.execute(select(OutboxMessage.dedupe_key, OutboxMessage.state)).all())
         assert states == {"ana-q": "cancelled", "ana-f": "cancelled", "ana-s": "sent"}

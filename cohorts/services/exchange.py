@@ -107,6 +107,7 @@ def _latest_release(session: Session, cohort: Cohort, assignment: str) -> Exchan
             ExchangeFile.cohort_id == cohort.id,
             ExchangeFile.kind == "release",
             ExchangeFile.assignment == assignment,
+            ExchangeFile.removed_at.is_(None),  # taken back (``unrelease``)
         )
         .order_by(ExchangeFile.created_at.desc(), ExchangeFile.id.desc())
         .limit(1)
@@ -253,7 +254,11 @@ def releases(session: Session, actor: Actor, cohort: Cohort, course: str) -> lis
         _may(actor, cohort, "exchange.submit")
     rows = session.scalars(
         select(ExchangeFile)
-        .where(ExchangeFile.cohort_id == cohort.id, ExchangeFile.kind == "release")
+        .where(
+            ExchangeFile.cohort_id == cohort.id,
+            ExchangeFile.kind == "release",
+            ExchangeFile.removed_at.is_(None),
+        )
         .order_by(ExchangeFile.assignment, ExchangeFile.created_at, ExchangeFile.id)
     ).all()
     latest = {row.assignment: row for row in rows}
@@ -343,3 +348,33 @@ def remove_submission(
     row.removed_at = utcnow()
     record(session, cohort.id, actor.member_id, "exchange.remove", row, assignment=row.assignment)
     return _stamp(row, {actor.member_id or 0: actor.username})
+
+
+def unrelease(
+    session: Session, actor: Actor, cohort: Cohort, course: str, key: str
+) -> dict[str, Any]:
+    """Staff take a released assignment back (``nbgrader list --remove``, as nbgrader's
+    filesystem exchange removes its outbound copy): learners no longer list, fetch or submit
+    it; what they submitted stays, for staff to list and collect. Releasing it again makes it
+    available anew (no ``--force`` needed). Every release of it is marked, so an older one
+    never shows through."""
+    _course(cohort, course)
+    _may(actor, cohort, "exchange.manage")
+    assignment = _assignment(key)
+    latest = _latest_release(session, cohort, assignment)
+    if latest is None:
+        raise NotFound(
+            f"assignment {assignment!r} is not released in {course!r}", field="assignment"
+        )
+    now = utcnow()
+    for row in session.scalars(
+        select(ExchangeFile).where(
+            ExchangeFile.cohort_id == cohort.id,
+            ExchangeFile.kind == "release",
+            ExchangeFile.assignment == assignment,
+            ExchangeFile.removed_at.is_(None),
+        )
+    ):
+        row.removed_at = now
+    record(session, cohort.id, actor.member_id, "exchange.unrelease", latest, assignment=assignment)
+    return _stamp(latest, {})

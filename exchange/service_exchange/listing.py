@@ -2,7 +2,7 @@
 has fetched them), or submissions (``--inbound``: every learner's, for staff; ``--cached``:
 the learner's own), in the shapes nbgrader's default ``ExchangeList`` returns, which its
 JupyterLab assignment list reads; ``--cached --remove``: a learner's own submissions leave
-their list."""
+their list; ``--remove`` (staff): released assignments are taken back."""
 
 from __future__ import annotations
 
@@ -117,16 +117,20 @@ class ServiceList(ServiceExchange, ExchangeList):
     def remove_files(self) -> list[dict[str, Any]]:
         """``nbgrader list --cached --remove``: the learner's own submissions leave their
         list, as nbgrader's default exchange removes the learner's cached record of them;
-        staff still list and collect them. Removing a release or another learner's
-        submission is not done through the service."""
-        if not self.cached:
-            what = "submissions (--inbound)" if self.inbound else "released assignments"
-            self.fail(
-                f"removing {what} is not supported by the service exchange; a learner removes "
-                "their own submissions from their list with: nbgrader list --cached --remove"
-            )
+        staff still list and collect them. ``nbgrader list --remove`` (staff): the released
+        assignments listed are taken back, as the default exchange removes their outbound
+        copies. Removing learners' submissions (``--inbound``) is not done through the
+        service: what a learner handed in stays."""
         if not self.coursedir.course_id:
             self.coursedir.course_id = self.own_course()
+        if self.inbound:
+            self.fail(
+                "removing submissions (--inbound) is not supported by the service exchange: "
+                "what a learner handed in stays; a learner removes their own from their list "
+                "with: nbgrader list --cached --remove"
+            )
+        if not self.cached:
+            return self._unrelease()
         found = self._submitted()
         self.log.info("Removing submitted assignments:")
         for group in found:
@@ -141,4 +145,12 @@ class ServiceList(ServiceExchange, ExchangeList):
                     info["timestamp"],
                 )
             group["status"] = "removed"
+        return found
+
+    def _unrelease(self) -> list[dict[str, Any]]:
+        found = self._released()
+        self.log.info("Removing released assignments:")
+        for info in found:
+            self.call("DELETE", f"/releases/{self.quoted(info['assignment_id'])}")
+            self.log.info("%s %s", info["course_id"], info["assignment_id"])
         return found

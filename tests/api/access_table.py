@@ -310,6 +310,12 @@ TABLE: list[Row] = [
         "/exchange/{course}/submissions/{id}", resource="submission", other=NOBODY,
         other_deny=404),
     row("PUT", "/me/directory/skills", EVERYONE, body={"skills": ["pandas"]}),
+    # exchange.py: staff take a release back (nbgrader list --remove). Asked of a name never
+    # released, so the matrix's "ps1" stays: staff get past the rules to "not released"
+    # (404), others are refused before; taking back for real is in test_exchange_parity.py.
+    row("DELETE", f"/exchange/{NAME}/releases/{NAME}", STAFF,
+        "/exchange/{course}/releases/never-released", ok=404, resource="course",
+        lookup_first=True),
 ]
 # fmt: on
 

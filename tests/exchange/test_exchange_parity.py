@@ -129,6 +129,23 @@ def test_a_student_not_in_the_course_is_refused(world: ExchangeWorld) -> None:
     assert _inbound(world, world.c1) == {}
 
 
+def test_staff_take_a_release_back(world: ExchangeWorld) -> None:
+    """``nbgrader list --remove`` by staff: learners no longer list or fetch the assignment;
+    what was handed in stays with staff; releasing it again needs no ``--force``."""
+    c = world.c1
+    world.step("ReleaseAssignment", "ivo", c)
+    world.step("FetchAssignment", "ana", c)
+    world.step("Submit", "ana", c)
+    removed = world.step("List", "ivo", c, remove=True)
+    assert [(a["assignment_id"], a["status"]) for a in removed] == [("ps1", "removed")]
+    assert _released(world, "ben", c) == []
+    with pytest.raises(ExchangeError):
+        world.step("FetchAssignment", "ben", c)
+    assert sorted(_inbound(world, c)) == ["ana"]
+    world.step("ReleaseAssignment", "ivo", c)  # again: no --force needed
+    assert _released(world, "ben", c) == [(c, "ps1", "released")]
+
+
 def test_a_learner_removes_their_own_submissions_from_their_list(world: ExchangeWorld) -> None:
     """``nbgrader list --cached --remove``: the learner's record goes (their list, their
     feedback); the submission stays with staff, who list and collect it; another learner's

@@ -274,6 +274,11 @@ class ReleaseHandler(_UploadHandler, _DownloadMixin):
     async def put(self, course: str, assignment: str) -> None:
         await self._publish(course, assignment, force=self.query(ReleaseQuery).force)
 
+    async def delete(self, course: str, assignment: str) -> None:
+        """Staff take the assignment back (``nbgrader list --remove``)."""
+        self.root()
+        await self.run(lambda s, a, c: exchange.unrelease(s, a, c, course, assignment), write=True)
+
 
 class SubmitHandler(_UploadHandler):
     kind = "submission"

@@ -122,7 +122,7 @@ class ApiHandler(RequestHandler):
                 await ctx.failed_attempts.failed(address)
             raise
         if unseen and token and known is not None:
-            await known.saw_valid(token)
+            known.remember_later(token)
         return actor
 
     def _cohort_named(self) -> str | None:

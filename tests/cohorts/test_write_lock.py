@@ -160,6 +160,12 @@ def test_the_service_sends_a_write_that_cannot_say_how_long_it_waits_to_its_thre
     service = BackgroundService(app, settings).start()
     ana = CohortClient(service.url, tokens["ana"], timeout=10)
     try:
+        ana.me()  # the service remembers ana's token for the throttle just after (a write)
+        deadline = time.monotonic() + 10
+        while len(tries) < 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        time.sleep(0.1)
+        tries.clear()  # only the post's writes count below
         if store.is_sqlite:
             with LockHolder(db_file(store), 0.5) as lock:
                 made = ana.post(ANCHOR, "after the foreign lock")

@@ -21,7 +21,7 @@ from tornado.ioloop import IOLoop
 from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
 
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
-from nbcohort.cohorts.api.inputs import parse_body, parse_query
+from nbcohort.cohorts.api.parsing import parse_body, parse_query
 from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.api.tokens import token_from_header
 from nbcohort.cohorts.config_hub import COHORT_HEADER

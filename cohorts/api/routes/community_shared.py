@@ -18,8 +18,8 @@ from nbcohort.cohorts.api.inputs import (
     DaysQuery,
     DirectoryPref,
     DirectorySkills,
-    path_id,
 )
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services.auth import Actor

@@ -16,8 +16,8 @@ from nbcohort.cohorts.api.inputs import (
     PreviewDraft,
     Reason,
     ThreadQuery,
-    path_id,
 )
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort, HeldPost, Post
 from nbcohort.cohorts.services import posts, reactions, threads

@@ -10,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.api.answers import database_refusal
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import DaysQuery, path_id
+from nbcohort.cohorts.api.inputs import DaysQuery
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.api.security_headers import attachment
 from nbcohort.cohorts.models import Cohort, Member

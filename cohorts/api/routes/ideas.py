@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import path_id
 from nbcohort.cohorts.api.inputs_ideas import (
     DeclineBody,
     IdeasQuery,
@@ -17,6 +16,7 @@ from nbcohort.cohorts.api.inputs_ideas import (
     PilotsQuery,
     PilotUpdateBody,
 )
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import ideas, pilots

@@ -10,7 +10,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import NewArtifact, TagQuery, path_id
+from nbcohort.cohorts.api.inputs import NewArtifact, TagQuery
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import artifacts

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import AppealBody, AppealDecision, HeldReject, path_id
+from nbcohort.cohorts.api.inputs import AppealBody, AppealDecision, HeldReject
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services.appeals import appeal_dict, decide_appeal, file_appeal

@@ -9,7 +9,8 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import Helpfulness, Publish, ReviewDraft, path_id
+from nbcohort.cohorts.api.inputs import Helpfulness, Publish, ReviewDraft
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, NAME, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import reviews

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from nbcohort.cohorts.api.handler import ApiHandler
-from nbcohort.cohorts.api.inputs import PulseAnswerBody, path_id
+from nbcohort.cohorts.api.inputs import PulseAnswerBody
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.configured import configured
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.config import PrivacySettings

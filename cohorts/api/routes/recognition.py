@@ -19,8 +19,8 @@ from nbcohort.cohorts.api.inputs import (
     RoutineKey,
     SpotlightEdit,
     SpotlightQuery,
-    path_id,
 )
+from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
 from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services import members

@@ -12,6 +12,8 @@ waiting write never stalls the reads behind it:
   again on the loop for a moment, then waits on the writer thread;
 - a server database (PostgreSQL) cannot say how long it would wait: its writes go to the
   writer thread at once;
+- a write whose own work is slow (``off_loop``: vetting and storing a whole exchange
+  archive) goes to the writer thread at once too, so the loop keeps answering meanwhile;
 - on PostgreSQL with the page watch, each write notifies a marker in its own transaction,
   so this process trusts no kept page until it has heard its own write back
   (``page_watch.py``).
@@ -67,10 +69,12 @@ class Units:
 
         return self.store.run(unit)
 
-    async def write(self, body: Callable[[Session], T], *, batch: bool = False) -> T:
+    async def write(
+        self, body: Callable[[Session], T], *, batch: bool = False, off_loop: bool = False
+    ) -> T:
         watch = self.watch
         if watch is None:
-            result = await self._schedule(body, batch)
+            result = await self._schedule(body, batch, off_loop)
             if self.on_write is not None:
                 self.on_write()
             return result
@@ -81,20 +85,20 @@ class Units:
             watch.mark(session, marker)  # heard back with this commit
             return result
 
-        result = await self._schedule(marked, batch)
+        result = await self._schedule(marked, batch, off_loop)
         watch.answered(marker)
         if self.on_write is not None:
             self.on_write()
         return result
 
-    async def _schedule(self, body: Callable[[Session], T], batch: bool) -> T:
-        if batch and self.batcher is not None:
+    async def _schedule(self, body: Callable[[Session], T], batch: bool, off_loop: bool) -> T:
+        if batch and not off_loop and self.batcher is not None:
             grouped = await self.batcher.submit(body)
             if grouped is not ALONE:
                 return grouped  # type: ignore[return-value]
-        return await self._alone(body)
+        return await self._alone(body, off_loop)
 
-    async def _alone(self, body: Callable[[Session], T]) -> T:
+    async def _alone(self, body: Callable[[Session], T], off_loop: bool = False) -> T:
         def unit(wait: bool) -> T:
             with self.store.write(wait=wait) as session:
                 return body(session)
@@ -102,6 +106,8 @@ class Units:
         store, executor = self.store, self.executor
         if executor is None:
             return store.run(unit, True)
+        if off_loop:
+            return await IOLoop.current().run_in_executor(executor, store.run, unit, True)
         try:
             return store.run(unit, False)
         except WriterBusy as busy:

@@ -12,6 +12,7 @@ latest. Downloads stream the archive back a piece at a time, one unit of work pe
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import hashlib
 import os
@@ -60,7 +61,13 @@ class _ExchangeHandler(ApiHandler):
             raise NotFound("this service has no exchange (ExchangeSettings)")
         return blobs
 
-    async def unit(self, work: Callable[[Session, Actor, Cohort], T], *, write: bool = False) -> T:
+    async def unit(
+        self,
+        work: Callable[[Session, Actor, Cohort], T],
+        *,
+        write: bool = False,
+        off_loop: bool = False,
+    ) -> T:
         actor, ctx = self.actor, self.ctx
         assert actor is not None
 
@@ -69,7 +76,7 @@ class _ExchangeHandler(ApiHandler):
 
         try:
             if write:
-                return await ctx.units.write(body)
+                return await ctx.units.write(body, off_loop=off_loop)
             return await ctx.units.read(body)
         except (CommitUnknown, DBAPIError) as exc:
             refusal = database_refusal(exc)
@@ -187,21 +194,28 @@ class _UploadHandler(_ExchangeHandler):
     async def _publish(self, course: str, key: str, *, force: bool = False) -> None:
         if self._finished or self._fd is None or self._temp is None:
             return
-        os.fsync(self._fd)
-        os.close(self._fd)
-        self._fd = None
-        blobs = self.blobs()
+        blobs, limits = self.blobs(), self.ctx.exchange_quota
+        fd, self._fd = self._fd, None
+        # From here this method owns the file: a client gone meanwhile must not remove it.
         upload = exchange.Upload(
             self._temp, self._size, self._digest.hexdigest(), secrets.token_hex(16) + ".tar"
         )
-        self._temp = None  # the unit owns it now: a client gone meanwhile must not remove it
-        limits = self.ctx.exchange_quota
+        self._temp = None
         try:
+            await asyncio.to_thread(os.fsync, fd)  # a whole archive to disk: not on the loop
+        except BaseException:
+            upload.temp.unlink(missing_ok=True)
+            raise
+        finally:
+            os.close(fd)
+        try:
+            # Vetting and storing a whole archive takes a while: never on the event loop.
             result = await self.unit(
                 lambda s, a, c: exchange.publish(
                     s, a, c, course, self.kind, key, upload, blobs, force=force, limits=limits
                 ),
                 write=True,
+                off_loop=True,
             )
         except BaseException as exc:
             upload.temp.unlink(missing_ok=True)  # before the answer: nothing left behind it

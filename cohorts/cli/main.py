@@ -47,6 +47,10 @@ class NbCohortApp(NbCohortCommand):
             "Load an archive written by 'nbcohort export' into an empty database.",
         ),
         "review": ("nbcohort.cohorts.cli.review.ReviewApp", "Run peer-review rounds."),
+        "exchange": (
+            "nbcohort.cohorts.cli.exchange.ExchangeApp",
+            "The service's exchange: check its archives, remove what a crash left.",
+        ),
         "charter": ("nbcohort.cohorts.cli.charter.CharterApp", "The cohort's charter."),
         "cadence": (
             "nbcohort.cohorts.cli.cadence.CadenceApp",

@@ -34,7 +34,7 @@ from nbcohort.cohorts.services.errors import NotFound
 __all__ = ["CHUNK", "BlobStore", "DatabaseBlobs", "FolderBlobs", "blob_store"]
 
 CHUNK = 1 << 20  # one piece: a database row, one read, one write to a client
-_NAME = re.compile(r"[0-9a-f]{32}\.tar")  # the only names the service gives its archives
+NAME = re.compile(r"[0-9a-f]{32}\.tar")  # the only names the service gives its archives
 _READ = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | os.O_NONBLOCK | os.O_CLOEXEC
 
 
@@ -86,7 +86,7 @@ class FolderBlobs(BlobStore):
 
     def path(self, blob: str) -> Path:
         """Where ``blob`` lives; a name the service would not give is refused."""
-        if not _NAME.fullmatch(blob):
+        if not NAME.fullmatch(blob):
             raise _missing(blob)
         return self.root / "blobs" / blob
 

@@ -364,6 +364,12 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
                         out.write(chunk)
                         size += len(chunk)
                 os.replace(tmp, target)
+            except requests.RequestException as exc:
+                Path(tmp).unlink(missing_ok=True)
+                raise ServiceUnavailable(
+                    f"the export broke off after {size} bytes ({type(exc).__name__}); "
+                    f"{target} was not written: try again"
+                ) from None
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise

@@ -315,12 +315,12 @@ def archive_of(
         row = _latest_release(session, cohort, _assignment(key))
         if row is None:
             raise NotFound(f"assignment {key!r} is not released in {course!r}", field="assignment")
-        return row.blob, _stamp(row, {})
+        return row.blob, _checked(row)
     if not _staff(actor):
         _may(actor, cohort, "exchange.submit")
     sub = _submission(session, actor, cohort, _id(key))
     if kind == "submission":
-        return sub.blob, _stamp(sub, {})
+        return sub.blob, _checked(sub)
     if kind != "feedback":
         raise NotFound(f"no exchange {kind[:20]!r}")
     feedback = session.scalar(
@@ -331,7 +331,13 @@ def archive_of(
     )
     if feedback is None:
         raise NotFound(f"no feedback released on submission {sub.id}", field="submission")
-    return feedback.blob, _stamp(feedback, {})
+    return feedback.blob, _checked(feedback)
+
+
+def _checked(row: ExchangeFile) -> dict[str, Any]:
+    """What a download says of its archive: its listing, and the SHA-256 taken at upload,
+    so the client can tell the bytes it got are those it was given."""
+    return {**_stamp(row, {}), "sha256": row.sha256}
 
 
 def remove_submission(

@@ -5,6 +5,7 @@ and the service's times written the way nbgrader writes its own."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from urllib.parse import quote
 
 import requests
 from dateutil.tz import gettz
+from nbgrader.exchange import ExchangeError
 from nbgrader.exchange.abc import Exchange
 from traitlets import Bool, Float, Unicode
 
@@ -24,9 +26,14 @@ from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.exchange_archive import pack_folder
 from nbcohort.exchange.learner_files import CopyRules, Refused, copy_tree
 
-__all__ = ["ServiceExchange"]
+__all__ = ["DamagedArchive", "ServiceExchange"]
 
 _CHUNK = 1 << 20
+
+
+class DamagedArchive(ExchangeError):
+    """A download that broke off, or whose bytes are not those the service was given (its
+    size and SHA-256 kept since the upload): nothing of it is unpacked."""
 
 
 class ServiceExchange(Exchange):
@@ -106,14 +113,32 @@ class ServiceExchange(Exchange):
 
     @contextmanager
     def download(self, path: str) -> Iterator[tuple[Path, dict[str, Any]]]:
-        """The archive at ``path`` in a temporary file, with what the service says of it."""
+        """The archive at ``path`` in a temporary file, with what the service says of it;
+        DamagedArchive unless it arrived whole and as it was uploaded."""
         resp = self.call("GET", path, stream=True)
+        meta = json.loads(resp.headers.get("X-Nbcohort-Exchange", "{}"))
+        digest, size = hashlib.sha256(), 0
         with tempfile.TemporaryDirectory(prefix="nbcohort-exchange-") as tmp:
             target = Path(tmp) / "archive.tar"
-            with resp, target.open("wb") as out:
-                for chunk in resp.iter_content(_CHUNK):
-                    out.write(chunk)
-            yield target, json.loads(resp.headers.get("X-Nbcohort-Exchange", "{}"))
+            try:
+                with resp, target.open("wb") as out:
+                    for chunk in resp.iter_content(_CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        size += len(chunk)
+            except requests.RequestException as exc:
+                raise DamagedArchive(
+                    f"the download of {meta.get('assignment', path)!r} broke off after "
+                    f"{size} bytes ({type(exc).__name__}); try again"
+                ) from None
+            expected = (meta.get("size"), meta.get("sha256"))
+            if expected[1] is not None and expected != (size, digest.hexdigest()):
+                raise DamagedArchive(
+                    f"the archive of {meta.get('assignment', path)!r} is not what was "
+                    f"uploaded ({size} of {expected[0]} bytes, or its SHA-256 differs): "
+                    "nothing was unpacked; tell your facilitator"
+                )
+            yield target, meta
 
     def student_filter(self) -> str:
         """The one student asked for, or "" for all (nbgrader's "*" means all)."""

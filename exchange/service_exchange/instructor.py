@@ -24,7 +24,7 @@ from nbgrader.utils import parse_utc
 from nbcohort.cohorts.services.errors import Invalid
 from nbcohort.cohorts.services.exchange_archive import extract_archive, pack_folder
 from nbcohort.exchange.learner_files import Refused, inspect
-from nbcohort.exchange.service_exchange._http import ServiceExchange
+from nbcohort.exchange.service_exchange._http import DamagedArchive, ServiceExchange
 
 __all__ = ["ServiceCollect", "ServiceReleaseAssignment", "ServiceReleaseFeedback"]
 
@@ -117,22 +117,26 @@ class ServiceCollect(ServiceExchange, ExchangeCollect):
         """Collect one record into ``dest``; False (and ``refused`` told) if it is refused."""
         student = rec["student"]
         self.log.info("Collecting submission: %s %s", student, self.coursedir.assignment_id)
-        with self.download(f"/submissions/{rec['id']}") as (archive, _meta):
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            unpacked = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-            try:
-                extract_archive(archive, unpacked / "files")
-                inspect(unpacked / "files")  # no link, device or hard link, whatever came
-                (unpacked / "files" / "timestamp.txt").write_text(self.stamp(rec["timestamp"]))
-                if dest.exists():
-                    shutil.rmtree(dest)
-                os.rename(unpacked / "files", dest)
-            except (Invalid, Refused, OSError) as exc:  # this learner's, not the others'
-                self.refused(student, rec["id"], str(exc))
-                return False
-            finally:
-                shutil.rmtree(unpacked, ignore_errors=True)
+        try:
+            with self.download(f"/submissions/{rec['id']}") as (archive, _meta):
+                self._unpack(rec, archive, dest)
+        except (DamagedArchive, Invalid, Refused, OSError) as exc:  # this learner's alone
+            self.refused(student, rec["id"], str(exc))
+            return False
         return True
+
+    def _unpack(self, rec: dict[str, Any], archive: Path, dest: Path) -> None:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        unpacked = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+        try:
+            extract_archive(archive, unpacked / "files")
+            inspect(unpacked / "files")  # no link, device or hard link, whatever came
+            (unpacked / "files" / "timestamp.txt").write_text(self.stamp(rec["timestamp"]))
+            if dest.exists():
+                shutil.rmtree(dest)
+            os.rename(unpacked / "files", dest)
+        finally:
+            shutil.rmtree(unpacked, ignore_errors=True)
 
     def refused(self, student: str, sub_id: int, why: str) -> None:
         """A submission's archive refused: logged; a review round also records the reason."""

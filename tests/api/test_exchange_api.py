@@ -8,6 +8,7 @@ import contextlib
 import io
 import json
 import random
+import shutil
 import socket
 import tarfile
 import time
@@ -455,9 +456,10 @@ def test_packing_refuses_a_link_in_the_learners_folder(tmp_path: Path) -> None:
 def test_collect_vets_again_what_lands_in_course_submitted(
     shared_service: SharedService, tmp_path: Path
 ) -> None:
-    """Archives are vetted when uploaded; should one be changed on the service's disk
-    afterwards, nbgrader's collect through the service still refuses its link and leaves
-    ``course/submitted`` without it, while the untouched submission is collected."""
+    """Archives are vetted when uploaded; should one be changed afterwards by someone who
+    could also change its row's checksum, nbgrader's collect through the service still
+    refuses its link and leaves ``course/submitted`` without it, while the untouched
+    submission is collected."""
     world = ExchangeWorld(tmp_path, shared_service)
     c = world.c1
     world.step("ReleaseAssignment", "ivo", c)
@@ -472,11 +474,50 @@ def test_collect_vets_again_what_lands_in_course_submitted(
             .order_by(ExchangeFile.id.desc())
         )
     assert blob is not None
-    shared_service.overwrite_blob(blob, hostile_tar("symlink"))
+    shared_service.overwrite_blob(blob, hostile_tar("symlink"), with_its_row=True)
     world.step("Collect", "ivo", c)
     assert not world.submitted(c, "ana").exists()
     assert (world.submitted(c, "ben") / "p1.ipynb").is_file()
     assert not any(p.is_symlink() for p in (world.course_root(c) / "submitted").rglob("*"))
+
+
+def _latest_blob(store: Store, kind: str, username: str | None = None) -> str:
+    with store.read() as s:
+        query = select(ExchangeFile.blob).where(ExchangeFile.kind == kind)
+        if username is not None:
+            query = query.join(Member, Member.id == ExchangeFile.member_id).where(
+                Member.username == username
+            )
+        blob = s.scalar(query.order_by(ExchangeFile.id.desc()))
+    assert blob is not None
+    return blob
+
+
+def test_an_archive_damaged_on_the_service_is_never_unpacked(
+    shared_service: SharedService, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The download is checked against the size and SHA-256 taken at upload: a damaged
+    submission is refused for its learner alone (the others are collected), a damaged
+    release fails the learner's fetch with a reason, and nothing of either is unpacked."""
+    world = ExchangeWorld(tmp_path, shared_service)
+    c = world.c1
+    world.step("ReleaseAssignment", "ivo", c)
+    for who in ("ana", "ben"):
+        world.step("FetchAssignment", who, c)
+        world.step("Submit", who, c)
+    whole = tar_of({"p1.ipynb": b'{"cells": []}'})
+    shared_service.overwrite_blob(_latest_blob(shared_service.store, "submission", "ana"),
+                                  whole[: len(whole) // 2])  # fmt: skip
+    with caplog.at_level("ERROR"):
+        world.step("Collect", "ivo", c)
+    assert not world.submitted(c, "ana").exists()
+    assert (world.submitted(c, "ben") / "p1.ipynb").is_file()
+    assert "is not what was uploaded" in caplog.text and "ana" in caplog.text
+    shared_service.overwrite_blob(_latest_blob(shared_service.store, "release"), whole)
+    shutil.rmtree(world.home("ana") / "ps1")
+    with pytest.raises(ExchangeError, match="is not what was uploaded"):
+        world.step("FetchAssignment", "ana", c)
+    assert not (world.home("ana") / "ps1").exists()
 
 
 def test_submit_through_the_service_refuses_a_link_and_keeps_nbgraders_limits(

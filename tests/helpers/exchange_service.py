@@ -8,15 +8,16 @@ exchange test covers both stores without running twice more."""
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 
-from nbcohort.cohorts.models import ExchangeBlobChunk
+from nbcohort.cohorts.models import ExchangeBlobChunk, ExchangeFile
 from nbcohort.cohorts.store import Store
 from tests.conftest import fresh_database
 from tests.helpers.processes import ServiceProcess
@@ -52,13 +53,17 @@ class SharedService:
                 return set(s.scalars(select(ExchangeBlobChunk.blob).distinct()))
         return {p.name for p in (self.data / "exchange" / "blobs").glob("*")}
 
-    def overwrite_blob(self, blob: str, data: bytes) -> None:
-        """Change a kept archive behind the service's back (as a disk or a database could)."""
-        if self.blobs == "database":
-            with self.store.write() as s:
+    def overwrite_blob(self, blob: str, data: bytes, *, with_its_row: bool = False) -> None:
+        """Change a kept archive behind the service's back (as a disk or a database could);
+        ``with_its_row``: its size and SHA-256 too, as someone with the database could."""
+        with self.store.write() as s:
+            if with_its_row:
+                s.execute(update(ExchangeFile).where(ExchangeFile.blob == blob).values(
+                    size=len(data), sha256=hashlib.sha256(data).hexdigest()))  # fmt: skip
+            if self.blobs == "database":
                 s.execute(delete(ExchangeBlobChunk).where(ExchangeBlobChunk.blob == blob))
                 s.execute(insert(ExchangeBlobChunk), {"blob": blob, "seq": 0, "data": data})
-            return
+                return
         (self.data / "exchange" / "blobs" / blob).write_bytes(data)
 
 

@@ -14,7 +14,8 @@ and 500,000 activity events), search (100,000 posts through the service), live_w
 (200 idle notebooks' live widgets: requests, the service's CPU, a change's wake-up) and
 recognition (badge backfill over 1,000 members and 500,000 events, champion suggestion
 over 10,000), hub_load (1,000 learners with hub tokens through HubAuth, stepped 50, 200,
-1,000; PostgreSQL only). Each runs on SQLite and, when NBCOHORT_TEST_DB_URL names a
+1,000; PostgreSQL only), exchange_upload (a 64 MiB release into the exchange's database
+store while a learner reads). Each runs on SQLite and, when NBCOHORT_TEST_DB_URL names a
 PostgreSQL server, on a fresh PostgreSQL database too.
 Machines are shared and noisy: every figure is measured in several runs and the median is
 reported. Targets are reported, never asserted; the exit code is 1 only when a correctness
@@ -34,6 +35,7 @@ import aggregation
 import allocation
 import benchlib as bl
 import cadence_tick
+import exchange_upload
 import export_load
 import hub_load
 import live_watch
@@ -65,6 +67,7 @@ BENCHMARKS = {
     recognition.NAME: recognition,
     export_load.NAME: export_load,
     hub_load.NAME: hub_load,
+    exchange_upload.NAME: exchange_upload,
 }
 
 

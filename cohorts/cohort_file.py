@@ -21,6 +21,7 @@ from nbcohort.cohorts.badge_file import Badges
 from nbcohort.cohorts.charter_file import CharterSection
 from nbcohort.cohorts.idea_file import Ideas, Nudges
 from nbcohort.cohorts.local_time import WEEKDAYS, valid_zone
+from nbcohort.cohorts.plain_text import unseen_characters
 
 if TYPE_CHECKING:
     from jinja2.sandbox import SandboxedEnvironment
@@ -67,6 +68,15 @@ def _weekday(value: str) -> str:
     return day
 
 
+def _one_line(value: str) -> str:
+    bad = unseen_characters(value)
+    if bad:
+        raise ValueError(
+            f"one line of text, without control or invisible characters ({', '.join(bad)})"
+        )
+    return value
+
+
 def _zone(value: str) -> str:
     valid_zone(value)
     return value
@@ -75,7 +85,7 @@ def _zone(value: str) -> str:
 Weekday = Annotated[str, AfterValidator(_weekday)]
 Zone = Annotated[str, AfterValidator(_zone)]
 Slug = Annotated[str, Field(pattern=_SLUG)]
-Title = Annotated[str, Field(min_length=1, max_length=200)]
+Title = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_one_line)]
 Template = Annotated[str, Field(min_length=1, max_length=5000)]
 Anchor = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w./-]{0,199}$")]
 

@@ -9,12 +9,14 @@ import base64
 import hashlib
 import hmac
 import os
+import re
 import secrets
 from pathlib import Path
 
 __all__ = ["load_key", "member_of", "member_token", "sign", "verify"]
 
 _KEY_BYTES = 32
+_MEMBER_ID = re.compile(r"[1-9][0-9]{0,9}")  # ASCII digits only, no leading zero
 
 
 def load_key(path: Path) -> bytes:
@@ -78,7 +80,7 @@ def member_token(key: bytes, purpose: str, member_id: int) -> str:
 def member_of(key: bytes, purpose: str, token: str) -> int | None:
     """The member a ``member_token`` names, or None for one this key did not sign."""
     head, _, signature = token.partition(".")
-    if not head.isdigit() or len(head) > 10 or not signature:
+    if not _MEMBER_ID.fullmatch(head) or not signature:  # one spelling: "²", "01", "١" are not
         return None
     member_id = int(head)
     return member_id if verify(key, signature, purpose, member_id) else None

@@ -195,7 +195,8 @@ def ics_calendar(
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
-    cal.add("x-wr-calname", cohort.title)
+    # icalendar escapes the standard text properties, not this one: given as text, it is.
+    cal.add("x-wr-calname", icalendar.vText(" ".join(cohort.title.split())))
     cal.add("x-wr-timezone", cohort.timezone)
     signed: set[int] = set()
     if member is not None:

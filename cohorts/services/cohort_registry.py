@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Cohort, Member
+from nbcohort.cohorts.plain_text import unseen_characters
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
@@ -39,8 +40,7 @@ def create_cohort(
             f"cohort slug {slug!r} must be lowercase letters, digits and '-' (max 63)",
             field="slug",
         )
-    if not title.strip():
-        raise Invalid("a cohort needs a title", field="title")
+    title = clean_cohort_title(title)
     try:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
@@ -51,7 +51,7 @@ def create_cohort(
         raise Conflict(f"cohort {slug!r} already exists", field="slug")
     cohort = Cohort(
         slug=slug,
-        title=title.strip(),
+        title=title,
         course=course,
         charter=charter,
         starts_on=starts_on,
@@ -63,6 +63,20 @@ def create_cohort(
     session.flush()
     record(session, cohort.id, None, "cohort.create", cohort, slug=slug)
     return cohort
+
+
+def clean_cohort_title(title: str) -> str:
+    """A cohort's title, one line of plain text: it heads pages, emails and calendars."""
+    if not title.strip():
+        raise Invalid("a cohort needs a title", field="title")
+    bad = unseen_characters(title)
+    if bad:
+        raise Invalid(
+            f"a cohort's title is one line of text, without control or invisible characters "
+            f"({', '.join(bad)})",
+            field="title",
+        )
+    return title.strip()
 
 
 def get_cohort(session: Session, slug: str) -> Cohort:

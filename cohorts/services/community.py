@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config import CommunitySettings
 from nbcohort.cohorts.models import Cohort, HeldPost, Member, Post, Thread
+from nbcohort.cohorts.plain_text import unseen_characters
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.community_guests import TOPIC_KIND, guest_in
@@ -100,7 +101,7 @@ def clean_topic_title(raw: object) -> str:
             f"a topic title is at most {MAX_TOPIC_TITLE} characters; this one has {len(title)}",
             field="title",
         )
-    bad = sorted({f"U+{ord(c):04X}" for c in title if unicodedata.category(c) in ("Cc", "Cf")})
+    bad = unseen_characters(title)
     if bad:
         raise Invalid(
             f"a topic title cannot hold control or invisible characters ({', '.join(bad)})",

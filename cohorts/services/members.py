@@ -35,7 +35,10 @@ EMAIL_PREFS = ("all", "digest", "none")
 # How a member who left appears to everyone: no name, no username, no team.
 FORMER_MEMBER = "former member"
 
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# One plain address (RFC 5322's dot-atom; \w lets an internationalised one through): no
+# comma, semicolon, angle bracket, quote, parenthesis or space, which would make the To: header
+# name other addresses than the one the message is sent to.
+_EMAIL = re.compile(r"^[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(\.[\w-]+)+$")
 # A username becomes a folder name in nbgrader's exchange and gradebook: never "..", never
 # hidden, so it starts with a letter, a digit or "_".
 _USERNAME = re.compile(r"^\w[\w.+-]{0,127}$")

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import icalendar
 import ics
+import pytest
 import recurring_ical_events
 
 from nbcohort.cohorts.models import Cohort, ReviewRound, clock_at
@@ -126,3 +127,26 @@ def test_signed_links(tmp_path):
     assert not verify(key, token, "unsubscribe", 7)
     assert not verify(load_key(tmp_path / "other.key"), token, "calendar", 7)
     assert not verify(key, token[:-1] + ("A" if token[-1] != "A" else "B"), "calendar", 7)
+
+
+def test_a_cohort_title_cannot_break_the_calendars_lines(store):
+    """New titles with a line break are refused; one already stored (from before that rule)
+    is written as one escaped line, and every member's feed still builds."""
+    from nbcohort.cohorts.services.cohort_registry import create_cohort
+    from nbcohort.cohorts.services.errors import Invalid
+
+    for title in ("Pandas\rX-EVIL:1", "Pandas\nX-EVIL:1", "Pandas\u2028X-EVIL:1"):
+        with store.write() as s, pytest.raises(Invalid, match="one line of text") as refused:
+            create_cohort(s, SYSTEM, "evil", title)
+        assert refused.value.field == "title"
+    _, cohort = calendar_of(store)
+    for title in ("Pandas\rX-EVIL:1", "Pandas\nX-EVIL:1;a,b"):
+        with store.write() as s:
+            s.get_one(Cohort, cohort.id).title = title
+        with clock_at(T0), store.read() as s:
+            data = ics_calendar(s, s.get_one(Cohort, cohort.id))
+        assert b"\rX-EVIL" not in data and b"\nX-EVIL" not in data
+        cal = icalendar.Calendar.from_ical(data)
+        assert "X-EVIL" not in cal
+        one_line = icalendar.vText(" ".join(title.split())).to_ical()  # RFC 5545 TEXT
+        assert b"\r\nX-WR-CALNAME:" + one_line + b"\r\n" in data

@@ -71,6 +71,16 @@ def test_unknown_key_names_file_line_and_the_keys_it_knows():
     assert "starts_on" in found
 
 
+def test_a_title_is_one_line_of_visible_text():
+    """A title heads pages, emails and calendar headers: a line break or a control character
+    in it would break those formats (a TOML escape makes one easily)."""
+    for escape, code in (("\\r", "U+000D"), ("\\u2028", "U+2028"), ("\\u202e", "U+202E")):
+        text = GOOD.replace('title = "Cohort one"', f'title = "Cohort{escape}X-EVIL:1"')
+        [found] = problems(text)
+        assert found.startswith(f"c1.toml:{line_of(text, 'X-EVIL')}: cohort.title:"), found
+        assert f"one line of text, without control or invisible characters ({code})" in found
+
+
 def test_a_day_that_does_not_exist():
     text = GOOD.replace('day = "tuesday"', 'day = "funday"')
     [found] = problems(text)

@@ -108,6 +108,10 @@ def test_unsubscribe_token_is_signed_and_the_key_private(tmp_path):
     assert mailer.member_of(f"42.{sign(key, 'calendar', 42)}") is None
     for junk in ("", "42", "x.y", "42.", "9" * 40 + ".abc", "-1.abc", "42.é"):
         assert mailer.member_of(junk) is None
+    # digits int() refuses (a 500 before) and other spellings of 42: one spelling only
+    signature = token.split(".", 1)[1]
+    for odd in ("²", "042", "٤٢", "４２", "0", "+42", " 42"):
+        assert mailer.member_of(f"{odd}.{signature}") is None, odd
 
 
 def test_a_damaged_key_file_is_named_not_replaced(tmp_path):

@@ -337,6 +337,20 @@ def test_username_of_another_member(
     assert "give this line a username" in message
 
 
+def test_an_email_is_one_plain_address(store: Store, cohort: Cohort) -> None:
+    """What a mail header would read as other addresses (a list, a display name, a comment)
+    is refused: the To: line must name the one address the message goes to."""
+    odd = ['"x,victim@evil.org"', "a<b>@c.org", "a;b@c.org", "(x)a@c.org", '"a b@c.org"',
+           "a@c..org", "a@-", "a\\b@c.org", "a@c.org>"]  # fmt: skip
+    text = HEADER + "".join(f"P{i},{email},,learner\n" for i, email in enumerate(odd))
+    message = refused(store, cohort, text)
+    assert message.count("is not an email address") == len(odd), message
+    assert "line 2, field 'email': 'x,victim@evil.org' is not an email address" in message
+    good = ["ana.o'neil+pandas@example.org", "jörg@例え.jp", "x_y-z@sub.example.co.uk"]
+    load(store, cohort, HEADER + "".join(f"G{i},{e},,learner\n" for i, e in enumerate(good)))
+    assert sorted(members(store, cohort)) == sorted(good)
+
+
 def test_problems_are_capped(store: Store, cohort: Cohort) -> None:
     text = HEADER + "".join(f"P{i},bad{i},,learner\n" for i in range(200))
     message = refused(store, cohort, text)

@@ -186,9 +186,10 @@ class ServiceSettings(Configurable):
         "failed_auth_window seconds; past that, the address gets 429 with Retry-After for "
         "every wrong token, no longer counted. A local token is still checked (one read of "
         "the database, what refusing it costs), so members behind the same address get in; "
-        "with auth='hub' a token is not sent to the hub unless some service process saw it "
-        "valid in the last day (the database remembers them: known_token; behind a proxy, "
-        "such as JupyterHub's, every request comes from one address). The attempts are "
+        "with auth='hub' a token some service process saw valid in the last day gets in "
+        "(the database remembers them: known_token), and any other goes to the hub one at a "
+        "time per process, at most 8 waiting (past that, 429 for 2 s): behind a proxy, such "
+        "as JupyterHub's, every request comes from one address. The attempts are "
         "counted in the database, so several service processes or replicas share one count. "
         "0 turns the limit off.",
     ).tag(config=True)

@@ -17,7 +17,7 @@ from nbcohort.cohorts.api.live import LiveWatches
 from nbcohort.cohorts.api.page_watch import PageWatch
 from nbcohort.cohorts.api.routes import PAGES, ROUTES
 from nbcohort.cohorts.api.seen import SeenMembers
-from nbcohort.cohorts.api.throttle import FailedAttempts
+from nbcohort.cohorts.api.throttle import FailedAttempts, HubLane
 from nbcohort.cohorts.api.throttle_known import KnownTokens
 from nbcohort.cohorts.api.tokens import Authenticator, LocalTokenAuth
 from nbcohort.cohorts.api.units import Units
@@ -50,6 +50,7 @@ class ServiceContext:
     units: Units
     failed_attempts: FailedAttempts
     known_tokens: KnownTokens | None = None  # tokens valid lately, for every process; None: off
+    hub_lane: HubLane = field(default_factory=HubLane)  # hub tokens from a refused address
     pages: PageCache | None = None
     watch: PageWatch | None = None  # PostgreSQL: tells ``pages`` which threads changed
     owns_store: bool = False  # opened by make_app (``Store.for_service``): closed on shutdown

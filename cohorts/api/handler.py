@@ -38,6 +38,7 @@ __all__ = ["ApiHandler", "NotFoundHandler", "Work"]
 log = logging.getLogger("nbcohort.service")
 M = TypeVar("M", bound=BaseModel)
 _MAX_SLUG = 64  # Cohort.slug's column
+_LANE_FULL_SECONDS = 2  # a full hub lane (throttle.HubLane) empties in moments
 # What a route does in its unit of work: (session, actor, the actor's cohort) -> JSON-able.
 Work = Callable[[Session, Actor, Cohort], Any]
 
@@ -111,10 +112,15 @@ class ApiHandler(RequestHandler):
             # Valid lately on another process (throttle_known.py): it gets in here too.
             if wait is not None and token and known and await known.knows(token):
                 wait = None
-            if wait is not None and not ctx.auth.checks_locally:
-                raise _too_many(wait)
         try:
-            actor = await ctx.auth.authenticate(header, self._cohort_named())
+            if wait is not None and not ctx.auth.checks_locally:
+                # A hub token from a refused address: to the hub, one at a time (throttle.py).
+                async with ctx.hub_lane.through() as admitted:
+                    if not admitted:
+                        raise _too_many(min(wait, _LANE_FULL_SECONDS))
+                    actor = await ctx.auth.authenticate(header, self._cohort_named())
+            else:
+                actor = await ctx.auth.authenticate(header, self._cohort_named())
         except Unauthorized:
             if wait is not None:  # refused address, wrong credential: refused, not counted
                 raise _too_many(wait) from None

@@ -1,9 +1,10 @@
 """Failed token attempts, counted per client address in the database (``failed_login``).
 
 Past ``limit`` failures within ``window`` seconds, an address is refused (429, Retry-After)
-for any token the service does not recognise, without looking it up; members whose tokens
-were valid recently, on any service process (``throttle_known.py``), still get in from there
-(a JupyterHub proxy is one address for everyone).
+for any wrong token, and no longer counted. Members still get in from there (a JupyterHub
+proxy is one address for everyone): a local token is checked, which costs what refusing
+it would; a token valid lately on any service process is let through (``throttle_known.py``);
+and any other hub token goes to the hub one at a time through ``HubLane``.
 
 The count is shared by every service process on the database: with several replicas behind
 the hub's proxy an attacker gets the same number of tries as with one, not one allowance per
@@ -15,8 +16,11 @@ token the service does not recognise reads the table; members' requests never do
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import math
 import random
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import delete, select
@@ -25,7 +29,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.api.units import Units
 from nbcohort.cohorts.models import FailedLogin, utcnow
 
-__all__ = ["FailedAttempts"]
+__all__ = ["FailedAttempts", "HubLane"]
 
 _ADDRESS = 64  # the column's length: an IPv6 address with a zone fits
 _SWEEP = 0.01  # the share of failures that also delete every address's old rows
@@ -73,3 +77,33 @@ class FailedAttempts:
 
     def _span(self) -> timedelta:
         return timedelta(seconds=self.window)
+
+
+class HubLane:
+    """How hub tokens from a refused address still reach the hub: one check at a time in
+    this process, and at most ``room`` waiting; past that, 429 for a few seconds.
+
+    Behind JupyterHub's proxy everyone shares one address, so refusing that address's
+    unknown tokens outright let anyone lock out every server that had just started (its
+    new token is unknown) with twenty junk tokens a minute. Checking a hub token means
+    asking the hub, so the lane bounds what a refused address can ask of it; keeping a
+    member out now takes a flood sustained for as long as they are kept out.
+    """
+
+    def __init__(self, room: int = 8) -> None:
+        self.room = room
+        self._turn = asyncio.Lock()
+        self._inside = 0  # waiting, and the one being checked
+
+    @contextlib.asynccontextmanager
+    async def through(self) -> AsyncIterator[bool]:
+        """``async with lane.through() as admitted:`` one at a time; False when full."""
+        if self._inside >= self.room:
+            yield False
+            return
+        self._inside += 1
+        try:
+            async with self._turn:
+                yield True
+        finally:
+            self._inside -= 1

@@ -318,3 +318,27 @@ def test_a_browser_without_a_token_gets_a_refusal_not_a_login_page(hub, service)
     assert page.headers["Content-Type"].startswith("text/html")
     assert "default-src 'none'" in page.headers["Content-Security-Policy"]
     assert "This link is not valid" in page.text
+
+
+def test_junk_tokens_through_the_proxys_address_do_not_lock_out_a_new_server(
+    hub, db_url, people, tmp_path
+):
+    """Behind the hub's proxy everyone shares one address. Once it is refused, wrong tokens
+    get 429 and are not counted, but a hub token no process has seen yet (a server that has
+    just started) still goes to the hub and gets in."""
+    svc = hub_service(tmp_path, db_url, hub, free_port(), CACHE_SECONDS)
+    svc.args += ["--ServiceSettings.failed_auth_limit=3", "--ServiceSettings.failed_auth_window=60"]
+    svc.start()
+    try:
+        assert [call(svc, f"junk{i}", "/me").status_code for i in range(3)] == [401] * 3
+        refused = call(svc, "junk-more", "/me")
+        assert refused.status_code == 429 and int(refused.headers["Retry-After"]) > 2
+        fresh, _id = hub.token_for("ben")
+        me = call(svc, fresh, "/me")
+        assert me.status_code == 200, me.text
+        assert me.json()["member"]["username"] == "ben"
+        assert call(svc, "junk-again", "/me").status_code == 429
+        outsider, _id = hub.token_for("zed")  # a hub user not on the roster: told why, as ever
+        assert call(svc, outsider, "/me").json()["error"] == "not_on_roster"
+    finally:
+        svc.stop()

@@ -186,7 +186,13 @@ def _local(when: datetime, zone: str) -> str:
 
 
 class _CohortNews:
-    """What happened in one cohort since a moment: posts, busiest threads, rhythm items."""
+    """What happened in one cohort since a moment: posts, busiest threads, rhythm items.
+
+    Micro-prompt threads are left out, as highlights and the activity page leave them out:
+    a prompt thread's title is the prompt's text, which staff may answer before it opens,
+    and its answers are for those who answered (``visibility.py``). The news is one list for
+    the whole cohort, so it holds only what every member may read; prompts reach members
+    through the rhythm's items once they open."""
 
     def __init__(self, s: Session, cohort: Cohort, earliest: datetime, interval_start: datetime):
         self.cohort = cohort
@@ -195,6 +201,7 @@ class _CohortNews:
             .join(Thread, Post.thread_id == Thread.id)
             .where(
                 Thread.cohort_id == cohort.id,
+                Thread.kind != "prompt",
                 Post.created_at > earliest,
                 Post.deleted.is_(False),
                 Post.hidden.is_(False),

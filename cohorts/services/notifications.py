@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from nbcohort.cohorts.models import CadenceItem, Cohort, Member, Notification, Post, Thread, utcnow
 from nbcohort.cohorts.sanitize import find_mentions
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.errors import Forbidden, ServiceError
+from nbcohort.cohorts.services.errors import Forbidden, NotFound, ServiceError
 from nbcohort.cohorts.services.visibility import reach_post
 
 __all__ = [
@@ -202,6 +202,24 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
     return kind.replace("_", " ").capitalize()
 
 
+def _prompt_reach(
+    session: Session, actor: Actor, post: Post | None, thread: Thread | None
+) -> tuple[bool, bool]:
+    """Whether ``post`` is in a micro-prompt not yet open for ``actor`` (nothing of it may
+    show: the thread's title is the prompt's text), and whether it is an answer they may not
+    read yet (answer the prompt first: its text shows, the answer does not). The decision is
+    ``reach_post``'s, so a notification shows no more than the prompt's own route."""
+    if post is None or thread is None or thread.kind != "prompt":
+        return False, False
+    try:
+        reach_post(session, actor, post.id, "read")
+    except NotFound:
+        return True, False
+    except ServiceError:
+        return False, True
+    return False, False
+
+
 def describe(
     session: Session,
     actor: Actor,
@@ -214,7 +232,10 @@ def describe(
     out = []
     for note, post, thread, by in rows:
         data = {**_DATA_KEYS.get(note.kind, {}), **(note.data or {})}
+        unopened, closed = _prompt_reach(session, actor, post, thread)
         anchor = thread.anchor if thread is not None else data.get("anchor")
+        if unopened:  # the prompt's key may say what it asks
+            anchor = None
         key = anchor
         if note.kind.startswith("review") and data.get("assignment"):
             key = f"peer_review:{data['assignment']}"
@@ -228,16 +249,13 @@ def describe(
         ):
             link = {"key": None, "url": data["link"], "title": data.get("title", "")}
         where = f" in “{link['title']}”" if link and link.get("title") else ""
-        if not where and thread is not None:
+        if unopened:
+            where = " in a micro-prompt"
+        elif not where and thread is not None:
             where = f" in {thread.title or thread.anchor}"
         excerpt = ""
         if post is not None and not post.deleted and not post.hidden:
-            excerpt = _excerpt(post.body_md)
-            if thread is not None and thread.kind == "prompt":
-                try:  # an answer to a prompt the member has not answered stays unread
-                    reach_post(session, actor, post.id, "read")
-                except ServiceError:
-                    excerpt = ""
+            excerpt = "" if unopened or closed else _excerpt(post.body_md)
         elif note.kind == "onboarding":
             excerpt = _excerpt(str(data.get("text", "")))
         out.append(

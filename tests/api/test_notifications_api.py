@@ -4,15 +4,18 @@ a signed link), and members' last visits, against ``nbcohort serve``."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 import requests
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from nbcohort.cohorts.client import ClientError, CohortClient
 from nbcohort.cohorts.config import MailSettings
 from nbcohort.cohorts.mail import Mailer
-from nbcohort.cohorts.models import Member, Notification
+from nbcohort.cohorts.models import Member, Notification, Prompt, utcnow
+from nbcohort.cohorts.services.prompts import sync_prompts
+from tests.helpers.community import SYSTEM
 from tests.helpers.processes import ServiceProcess
 
 # One service and database per module and leg; a cohort of its own per test.
@@ -46,6 +49,30 @@ def test_the_feed_keeps_its_fields_and_marks_read_one_or_all(service, tokens):
     assert len(ana.notifications(unread_only=False)) == 3
     assert ana.mark_notifications_read() == 2
     assert ana.notification_feed()["unread"] == 0
+
+
+def test_a_mention_in_an_unopened_prompt_is_listed_without_the_prompt(
+    service, tokens, store, cohort
+):
+    """Staff answer a prompt before it opens: the learner's list names no part of it (its
+    title is the prompt's text, its anchor the key) until it opens."""
+    secret = "SECRET: What would you cut from the budget?"
+    with store.write() as s:
+        sync_prompts(s, SYSTEM, s.merge(cohort), {"day-9": secret})
+        opens = update(Prompt).where(Prompt.cohort_id == cohort.id)
+        s.execute(opens.values(opens_at=utcnow() + timedelta(days=30)))
+    ana = CohortClient(service.url, tokens["ana"], timeout=10)
+    fay = CohortClient(service.url, tokens["fay"], timeout=10)
+    fay.answer_prompt("day-9", "Testing before it opens, @ana")
+    [note] = ana.notification_feed()["notifications"]
+    assert note["headline"] == "Fay Lindqvist mentioned you in a micro-prompt"
+    assert (note["anchor"], note["link"], note["excerpt"]) == (None, None, "")
+    assert not any(w in str(note) for w in ("SECRET", "budget", "day-9"))
+    with store.write() as s:
+        s.execute(opens.values(opens_at=utcnow() - timedelta(minutes=1)))
+    [note] = ana.notification_feed()["notifications"]
+    assert note["headline"] == f"Fay Lindqvist mentioned you in {secret}"
+    assert note["anchor"] == "prompt/day-9" and note["excerpt"] == ""  # answers first
 
 
 def test_bad_input_names_the_field(service, tokens):

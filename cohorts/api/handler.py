@@ -26,7 +26,12 @@ from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.api.tokens import token_from_header
 from nbcohort.cohorts.config_hub import COHORT_HEADER
 from nbcohort.cohorts.models import Cohort
-from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.auth import (
+    Actor,
+    NotOnRoster,
+    RoleChanged,
+    still_as_authenticated,
+)
 from nbcohort.cohorts.services.errors import Invalid, NotFound, ServiceError, Unauthorized
 from nbcohort.cohorts.store import CommitUnknown
 
@@ -183,6 +188,8 @@ class ApiHandler(RequestHandler):
         assert actor is not None  # authenticated in prepare(); public routes don't run work
 
         def unit(session: Session) -> bytes:
+            if write:  # the actor may be a few seconds old: a leave or a new role stops it
+                still_as_authenticated(session, actor)
             result = work(session, actor, ctx.cohort(session, actor.cohort_id))
             return encode(result)  # inside the unit: a failure here rolls the write back too
 
@@ -192,6 +199,8 @@ class ApiHandler(RequestHandler):
             else:
                 payload = await ctx.units.read(unit)
         except ServiceError as exc:
+            if isinstance(exc, NotOnRoster | RoleChanged) and actor.member_id is not None:
+                ctx.auth.forget_member(actor.member_id)  # the next request is checked afresh
             self.refuse(exc)
             return
         except (CommitUnknown, DBAPIError) as exc:

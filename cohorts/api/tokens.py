@@ -42,8 +42,13 @@ class Authenticator(Protocol):
     # Whether checking a credential costs only a read of our own database: then an address
     # refused for its failed attempts still has each credential checked (a member behind
     # the same address gets in; a wrong one is refused without counting), since that read
-    # is what a refusal would cost anyway. A hub's check is a request to the hub: refused.
+    # is what a refusal would cost anyway. A hub's check is a request to the hub: those go
+    # one at a time (``throttle.HubLane``).
     checks_locally: bool
+
+    def forget_member(self, member_id: int) -> None:
+        """Stop trusting what is cached for ``member_id`` in this process (they left, or their
+        role changed): their next request is checked afresh."""
 
 
 class LocalTokenAuth:

@@ -12,17 +12,20 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import ApiToken, Member, utcnow
 from nbcohort.cohorts.services.activity import record
-from nbcohort.cohorts.services.errors import Forbidden, NotFound, Unauthorized
+from nbcohort.cohorts.services.errors import Conflict, Forbidden, NotFound, Unauthorized
 
 __all__ = [
     "PERMISSIONS",
     "Actor",
+    "NotOnRoster",
+    "RoleChanged",
     "authenticate_token",
     "may_grant_role",
     "mint_token",
     "require",
     "revoke_all_tokens",
     "revoke_tokens",
+    "still_as_authenticated",
     "token_digest",
 ]
 
@@ -146,6 +149,36 @@ class Actor:
 
     def can(self, action: str) -> bool:
         return self.is_system or self.role in PERMISSIONS[action]
+
+
+class NotOnRoster(Forbidden):
+    """A member no longer on the roster (they left), or a hub user no cohort's roster has."""
+
+    code = "not_on_roster"
+
+
+class RoleChanged(Conflict):
+    """The actor's role is not the member's any more: the request was checked with the old."""
+
+    code = "role_changed"
+
+
+def still_as_authenticated(session: Session, actor: Actor) -> None:
+    """Before a write: the member ``actor`` names is still on the roster with the same role.
+    A service process trusts an authenticated actor for a few seconds; a leave or a role
+    change made through another process must stop writes at once, not after that time."""
+    if actor.member_id is None:
+        return
+    row = session.execute(
+        select(Member.active, Member.role).where(Member.id == actor.member_id)
+    ).one_or_none()
+    if row is None or not row.active:
+        raise NotOnRoster("you are no longer on this cohort's roster; nothing was saved")
+    if row.role != actor.role:
+        raise RoleChanged(
+            f"your role changed a moment ago ({actor.role} -> {row.role}); nothing was saved: "
+            "send it again"
+        )
 
 
 def require(actor: Actor, action: str, cohort_id: int | None = None) -> None:

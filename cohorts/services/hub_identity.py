@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.config_hub import COHORT_HEADER
 from nbcohort.cohorts.models import Cohort, Member
-from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.auth import Actor, NotOnRoster
 from nbcohort.cohorts.services.errors import Conflict, Forbidden
 
 __all__ = [
@@ -37,12 +37,6 @@ __all__ = [
 ]
 
 _MAX_SLUG_SHOWN = 64
-
-
-class NotOnRoster(Forbidden):
-    """A hub user the hub knows but no cohort's roster has (or no longer has)."""
-
-    code = "not_on_roster"
 
 
 class RoleNotConfirmed(Forbidden):

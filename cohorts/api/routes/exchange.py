@@ -33,7 +33,7 @@ from nbcohort.cohorts.api.inputs_exchange import ReleaseQuery, SubmissionsQuery
 from nbcohort.cohorts.api.routes.paths import ID, NAME, PREFIX
 from nbcohort.cohorts.models import Cohort
 from nbcohort.cohorts.services import exchange
-from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.auth import Actor, still_as_authenticated
 from nbcohort.cohorts.services.errors import NotFound, ServiceError
 from nbcohort.cohorts.services.exchange_blobs import BlobStore
 from nbcohort.cohorts.services.exchange_packets import withdraw_packet
@@ -72,6 +72,8 @@ class _ExchangeHandler(ApiHandler):
         assert actor is not None
 
         def body(session: Session) -> T:
+            if write:  # as ApiHandler.run: a leave or a new role stops writes at once
+                still_as_authenticated(session, actor)
             return work(session, actor, ctx.cohort(session, actor.cohort_id))
 
         try:

@@ -78,9 +78,8 @@ class LeaveHandler(ApiHandler):
             return leave(s, actor, member, reason=body.reason, settings=settings).as_dict()
 
         await self.run(go, write=True)
-        forget = getattr(self.ctx.auth, "forget_member", None)
-        if forget is not None and self.actor is not None and self.actor.member_id is not None:
-            forget(self.actor.member_id)  # the token stops working now, not in a few seconds
+        if self.actor is not None and self.actor.member_id is not None:
+            self.ctx.auth.forget_member(self.actor.member_id)  # now, not in a few seconds
 
 
 ROUTES = [

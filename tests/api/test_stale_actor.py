@@ -1,0 +1,93 @@
+"""A service process trusts an authenticated member for ``auth_cache_seconds``. A leave made
+through another process, or a role changed from the command line, must still stop that
+member's writes at once (two ``nbcohort serve`` on one database, each with a long cache)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from sqlalchemy import func, select, update
+
+from nbcohort.cohorts.models import Member, Post
+from nbcohort.cohorts.services.auth import Actor, mint_token
+from nbcohort.cohorts.services.cohort_registry import create_cohort
+from nbcohort.cohorts.services.members import add_member
+from nbcohort.cohorts.store import Store
+from tests.conftest import fresh_database
+from tests.helpers.processes import ServiceProcess
+
+Pair = tuple[ServiceProcess, ServiceProcess, Store, dict[str, str]]
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def pair(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pair]:
+    tmp = tmp_path_factory.mktemp("stale-actor")
+    with fresh_database(request, request.param, tmp) as url:
+        store = Store.open(url)
+        tokens = {}
+        with store.write() as s:
+            cohort = create_cohort(s, Actor.system(), "stale", "Stale actors")
+            for username, role in (("ana", "learner"), ("fay", "facilitator")):
+                m = add_member(s, Actor.system(), cohort, name=username.title(), role=role,
+                               email=f"{username}@example.org", username=username)  # fmt: skip
+                tokens[username] = mint_token(s, Actor.system(), m, "test")
+        services = []
+        try:
+            for name in ("a", "b"):
+                (tmp / name).mkdir()
+                svc = ServiceProcess(tmp / name, url)
+                svc.args.append("--ServiceSettings.auth_cache_seconds=600")
+                services.append(svc.start())
+            yield services[0], services[1], store, tokens
+        finally:
+            for svc in services:
+                svc.stop()
+            store.close()
+
+
+def _call(svc: ServiceProcess, token: str, method: str, path: str, **kw: object):
+    return requests.request(method, svc.url + "/api/v1" + path, timeout=10,
+                            headers={"Authorization": f"token {token}"}, **kw)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _posts(store: Store) -> int:
+    with store.read() as s:
+        return s.scalar(select(func.count()).select_from(Post)) or 0
+
+
+def test_a_member_who_left_through_one_process_cannot_write_through_another(
+    pair: Pair,
+) -> None:
+    a, b, store, tokens = pair
+    post = {"anchor": "course/01/why", "body": "before leaving"}
+    assert _call(b, tokens["ana"], "POST", "/posts", json=post).status_code == 201  # b trusts ana
+    before = _posts(store)
+    left = _call(a, tokens["ana"], "POST", "/me/leave", json={"confirm": "leave", "reason": "x"})
+    assert left.status_code == 200, left.text
+    late = _call(b, tokens["ana"], "POST", "/posts", json={**post, "body": "after leaving"})
+    assert late.status_code == 403, late.text
+    assert late.json()["error"] == "not_on_roster"
+    assert _posts(store) == before
+    # and b has let go of her: the next request is checked afresh (her tokens are revoked)
+    assert _call(b, tokens["ana"], "GET", "/me").status_code == 401
+
+
+def test_a_role_changed_elsewhere_stops_the_old_roles_writes(pair: Pair) -> None:
+    _a, b, store, tokens = pair
+    assert _call(b, tokens["fay"], "GET", "/me").json()["member"]["role"] == "facilitator"
+    with store.write() as s:  # as `nbcohort roster import` would, in another process
+        s.execute(update(Member).where(Member.username == "fay").values(role="learner"))
+    stale = _call(b, tokens["fay"], "POST", "/posts", json={"anchor": "course/01/why",
+                                                              "body": "as who?"})  # fmt: skip
+    assert stale.status_code == 409, stale.text
+    assert stale.json()["error"] == "role_changed"
+    assert "facilitator -> learner" in stale.json()["message"]
+    again = _call(b, tokens["fay"], "POST", "/posts", json={"anchor": "course/01/why",
+                                                             "body": "as a learner"})  # fmt: skip
+    assert again.status_code == 201, again.text
+    assert again.json()["author"]["role"] == "learner"
+    assert _call(b, tokens["fay"], "GET", "/me").json()["member"]["role"] == "learner"

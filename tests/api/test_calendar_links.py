@@ -1,7 +1,9 @@
-"""A member's calendar feed link can be replaced: on a real service, both databases."""
+"""A member's calendar feed link can be replaced, and signed links stay out of the access log:
+on a real service (and, for the log, a real request to an in-process one), both databases."""
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from pathlib import Path
@@ -11,14 +13,19 @@ import pytest
 import requests
 from sqlalchemy import select
 
+from nbcohort.cohorts.api.app import make_app
+from nbcohort.cohorts.api.server import BackgroundService
 from nbcohort.cohorts.client import ClientError, CohortClient
+from nbcohort.cohorts.config import ServiceSettings
+from nbcohort.cohorts.mail.mailer import UNSUBSCRIBE_PATH
 from nbcohort.cohorts.models import Activity, Member
 from nbcohort.cohorts.services.auth import Actor
-from nbcohort.cohorts.services.calendar_link import rotate_calendar_link
+from nbcohort.cohorts.services.calendar_link import calendar_signature, rotate_calendar_link
 from nbcohort.cohorts.services.errors import Forbidden
 from nbcohort.cohorts.services.leaving import leave
-from nbcohort.cohorts.signing import load_key, sign
+from nbcohort.cohorts.signing import load_key, member_token, sign
 from tests.helpers.community import SYSTEM
+from tests.helpers.processes import free_port
 
 # One service and database per module and leg; a cohort of its own per test.
 from tests.helpers.shared_serve import (  # noqa: F401 - the fixtures
@@ -128,3 +135,31 @@ def test_the_cli_gives_a_member_a_new_link_and_logs_it(service, store, cohort, p
     assert [(a.member_id, a.object_id, a.data) for a in logged] == [
         (None, people["ana"].id, {"version": 1})
     ]
+
+
+def test_the_access_log_shows_the_shape_of_signed_links_not_their_secret(store, people, caplog):
+    """A real request to the service, its access log line captured."""
+    key = b"k" * 32
+    settings = ServiceSettings(ip="127.0.0.1", port=free_port())
+    app = make_app(store, settings, signing_key=key)
+    with store.read() as s:
+        ana = s.get_one(Member, people["ana"].id)
+        signature = calendar_signature(key, ana.id, ana.calendar_link_version)
+    token = member_token(key, "unsubscribe", ana.id)
+    caplog.set_level(logging.INFO, logger="tornado.access")
+    service = BackgroundService(app, settings).start()
+    try:
+        feed = requests.get(f"{service.url}/api/v1/calendar/{ana.id}/{signature}.ics", timeout=10)
+        assert feed.status_code == 200  # a link that works, and still not in the log
+        requests.get(f"{service.url}{UNSUBSCRIBE_PATH}?t={token}&x=1", timeout=10)
+        requests.get(f"{service.url}/api/v1/me?access_token={token}", timeout=10)
+    finally:
+        service.stop()
+    lines = [r.getMessage() for r in caplog.records if r.name == "tornado.access"]
+    assert len(lines) == 3, lines
+    text = "\n".join(lines)
+    assert signature not in text and token not in text and token.split(".")[1] not in text
+    assert lines[0].startswith(f"200 GET /api/v1/calendar/{ana.id}/….ics (127.0.0.1) ")
+    assert lines[0].endswith("ms")
+    assert f"GET {UNSUBSCRIBE_PATH}?t=…&x=1 " in lines[1]
+    assert lines[2].startswith("401 GET /api/v1/me?access_token=… ")

@@ -127,6 +127,11 @@ class RhythmCalls(_Requests):
         """Your own calendar feed, to subscribe to from a calendar application."""
         return self.url + self.request("GET", "/api/v1/calendar")["path"]
 
+    def new_calendar_url(self) -> str:
+        """A new link for your calendar feed (if the old one leaked): the old one stops
+        working, so calendars subscribed to it need the new one."""
+        return self.url + self.request("POST", "/api/v1/me/calendar/rotate")["path"]
+
     def pulse(self) -> dict[str, Any]:
         """The pulse survey open now (``survey`` None when none is), and whether you answered."""
         return self.request("GET", "/api/v1/pulse")

@@ -188,6 +188,9 @@ class Member(Base):
     directory_opt_in: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # Skills they show there, a short list of tags (migration 0019; services/skills.py).
     directory_skills: Mapped[list[str] | None] = mapped_column(JSON, default=list)  # None: []
+    # Signed into the member's calendar feed link (migration 0023; services/calendar_link.py):
+    # the member bumps it to get a new link, and the old one stops working.
+    calendar_link_version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # When they left (services/leaving.py): their name and email are gone from the row, and
     # every view of them says "former member"; the username stays for nbgrader's gradebook.
     left_at: Mapped[datetime | None] = mapped_column()

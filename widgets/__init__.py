@@ -9,6 +9,7 @@ from nbcohort.widgets.badges import badges
 from nbcohort.widgets.charter import charter
 from nbcohort.widgets.discussion import discussion
 from nbcohort.widgets.moderation import moderation
+from nbcohort.widgets.my_calendar import my_calendar
 from nbcohort.widgets.my_data import my_data
 from nbcohort.widgets.notifications import notifications
 from nbcohort.widgets.nudges import nudges
@@ -28,6 +29,7 @@ __all__ = [
     "discussion",
     "library",
     "moderation",
+    "my_calendar",
     "my_data",
     "notifications",
     "nudges",

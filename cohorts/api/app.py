@@ -11,6 +11,7 @@ from pathlib import Path
 from sqlalchemy.orm import Session
 from tornado.web import Application, GZipContentEncoding
 
+from nbcohort.cohorts.api.access_log import log_request
 from nbcohort.cohorts.api.group_commit import WriteBatcher
 from nbcohort.cohorts.api.handler import NotFoundHandler
 from nbcohort.cohorts.api.live import LiveWatches
@@ -140,6 +141,7 @@ def make_app(
         nbcohort=ctx,
         transforms=[_FastGzip],
         default_handler_class=NotFoundHandler,
+        log_function=log_request,  # signed links' secrets stay out of the log
     )
 
 

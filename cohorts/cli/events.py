@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
-from traitlets import Int, Unicode
+from traitlets import Bool, Int, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.config import ClientSettings, ServiceSettings
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.calendar import ics_calendar, upcoming_events
+from nbcohort.cohorts.services.calendar_link import rotate_calendar_link
 from nbcohort.cohorts.services.members import find_member
 from nbcohort.cohorts.signing import load_key
 
@@ -41,8 +43,13 @@ class EventsUrl(NbCohortCommand):
     name = "events url"
     description = (
         "A member's own calendar link (signed, read-only; it needs no token): nbcohort events "
-        "url MEMBER"
+        "url MEMBER; with --new, a new link at the member's request (the old one stops "
+        "working; recorded in the activity log)"
     )
+    new = Bool(False, help="Replace the member's link first: the one they had stops working.").tag(
+        config=True
+    )
+    flags = {"new": ({"EventsUrl": {"new": True}}, "Give the member a new link.")}
 
     def run(self) -> None:
         from nbcohort.cohorts.api.routes.events import calendar_path
@@ -50,9 +57,13 @@ class EventsUrl(NbCohortCommand):
         who = self.arg(0, "the member (username or email)")
         base = ServiceSettings(parent=self).public_base(ClientSettings(parent=self).url)
         key = load_key(self.settings().signing_key_path())
-        with self.store() as store, store.read() as s:
+        with self.store() as store, store.write() if self.new else store.read() as s:
             member = find_member(s, self.cohort(s), who)
-        print(base.rstrip("/") + calendar_path(key, member.id))
+            if self.new:
+                rotate_calendar_link(s, Actor.system(), member)
+                print(f"{who}: a new calendar link; the old one stops working", file=sys.stderr)
+            path = calendar_path(key, member)
+        print(base.rstrip("/") + path)
 
 
 class EventsList(NbCohortCommand):

@@ -258,6 +258,7 @@ def _write(session: Session, member: Member, z: _Zip, redact: _Redactor) -> dict
             "email_pref": member.email_pref,
             "directory_opt_in": member.directory_opt_in,
             "directory_skills": list(member.directory_skills or []),
+            "calendar_link_version": member.calendar_link_version,
             "cohort": member.cohort.slug,
         },
     )

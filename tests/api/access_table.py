@@ -178,6 +178,7 @@ TABLE: list[Row] = [
         resource="event"),
     row("GET", "/cadence", EVERYONE),
     row("GET", "/calendar", EVERYONE),
+    row("POST", "/me/calendar/rotate", EVERYONE),  # each their own link, none other's
     row("GET", "/calendar/([0-9]{1,18})/([A-Za-z0-9_-]{20,100})\\.ics", EVERYONE,
         "/calendar/{member}/AAAAAAAAAAAAAAAAAAAAAAAA.ics", ok=404, public=True),
     # search.py, metrics.py

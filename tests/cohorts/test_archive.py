@@ -94,6 +94,7 @@ def populate(store: Store) -> None:
         cohort = s.scalar(select(Cohort))
         people = {m.username: m for m in s.scalars(select(Member))}
         ana, nour, shira = (Actor.of(people[u]) for u in ("ana", "nour", "shira"))
+        people["ana"].calendar_link_version = 2  # she replaced her calendar link twice
         first = create_post(s, ana, cohort, "module-1/section-2", "Why **groupby**?", title="Q")
         reply = create_post(s, nour, cohort, "module-1/section-2", "مرحبا — try `.agg`",
                             parent_id=first.id)  # fmt: skip
@@ -256,6 +257,8 @@ def test_round_trip_is_exact(store: Store, other_store: Store, archive: Path, tm
         assert artifact.content == BLOB
         names = set(s.scalars(select(Member.name)))
         assert {"نور الهدى", "שירה כהן"} <= names
+        versions = dict(s.execute(select(Member.username, Member.calendar_link_version)).all())
+        assert versions["ana"] == 2 and versions["nour"] == 0  # her feed link stays the new one
 
 
 def test_new_rows_get_fresh_ids_after_import(other_store: Store, archive: Path) -> None:

@@ -29,6 +29,7 @@ from nbcohort.cohorts.models import (
 )
 from nbcohort.cohorts.services.artifacts import share_artifact
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.services.calendar_link import rotate_calendar_link
 from nbcohort.cohorts.services.errors import Forbidden
 from nbcohort.cohorts.services.exchange_blobs import FolderBlobs
 from nbcohort.cohorts.services.export import ExportTooLarge, safe_name, write_export
@@ -116,6 +117,7 @@ def test_the_export_holds_my_data_and_no_one_elses(
 ) -> None:
     with store.write() as s:  # her directory skills (services/skills.py) are hers to take
         set_directory_skills(s, Actor.system(), s.get_one(Member, ana_data["ana"]), ["SQL"])
+        rotate_calendar_link(s, Actor.system(), s.get_one(Member, ana_data["ana"]))
     z, text = _everything(_export(store, ana_data["ana"]))
     names = set(z.namelist())
     assert {"README.txt", "member.json", "posts.json", "artifacts.json", "reviews.json",
@@ -126,6 +128,7 @@ def test_the_export_holds_my_data_and_no_one_elses(
     assert me["name"] == "Ana Souza" and me["email"] == "ana@example.org"
     assert me["directory_opt_in"] is False  # the directory choice, off until she chooses
     assert me["directory_skills"] == ["SQL"]
+    assert me["calendar_link_version"] == 1  # her calendar link was replaced once
     posts = json.loads(z.read("posts.json"))
     assert len(posts) == 2
     assert [p["reactions"] for p in posts if p["thread"] == "module-1/b"] == [{"helpful": 1}]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import insert, select, text
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.exc import IntegrityError
 
 from nbcohort.cohorts import schema
@@ -92,3 +93,36 @@ def test_the_fast_revision_check_knows_the_newest_migration() -> None:
     """``check_db_revision`` compares with ``schema.HEAD`` before loading Alembic: a new
     migration must move it too, or every database would take the slow path."""
     assert head_revision() == schema.HEAD, "set HEAD in cohorts/schema.py to the new migration"
+
+
+def test_0023_calendar_link_version_round_trips_keeping_members_and_their_trigger(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    """A new column, 0 for existing members; going down drops it (on SQLite by rebuilding
+    member, and 0004's trigger on it must come back); going up again starts every member at
+    0, so links given out before the column keep working."""
+    from nbcohort.cohorts.models import Thread
+    from nbcohort.cohorts.services.posts import create_post
+
+    with store.write() as s:
+        create_post(s, Actor.of(s.merge(people["ana"])), s.merge(cohort), "module-1/a", "hi")
+        s.get_one(Member, people["ana"].id).calendar_link_version = 3
+    downgrade_db(store.engine, "0022_throttle_known")
+    with store.engine.connect() as conn:
+        columns = {c["name"] for c in sa_inspect(conn).get_columns("member")}
+        assert "calendar_link_version" not in columns
+    with store.engine.begin() as conn:  # the trigger survived the rebuild
+        before = conn.execute(text("SELECT version FROM thread")).scalar_one()
+        conn.execute(text("UPDATE member SET name = 'Ana S.' WHERE username = 'ana'"))
+        assert conn.execute(text("SELECT version FROM thread")).scalar_one() == before + 1
+    upgrade_db(store.engine)
+    assert current_revision(store.engine) == head_revision()
+    with store.read() as s:
+        assert sorted(s.scalars(select(Member.username))) == sorted(people)
+        assert set(s.scalars(select(Member.calendar_link_version))) == {0}
+        assert s.scalar(select(Thread.version)) == before + 1
+    with store.write() as s:  # a new member gets the default
+        s.add(Member(cohort_id=cohort.id, username="noor", name="Noor", email=None))
+    with store.read() as s:
+        noor = s.scalars(select(Member).where(Member.username == "noor")).one()
+        assert noor.calendar_link_version == 0

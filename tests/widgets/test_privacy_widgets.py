@@ -1,5 +1,5 @@
-"""``my_data()`` and ``pulse()`` against a real service, driven as a member's clicks drive
-them; offline and headless they are one calm line."""
+"""``my_data()``, ``my_calendar()`` and ``pulse()`` against a real service, driven as a
+member's clicks drive them; offline and headless they are one calm line."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from datetime import timedelta
 
 import ipywidgets as w
 import pytest
+import requests
 from sqlalchemy import func, select
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import Cohort, Member, PulseAnswer, PulseSurvey, utcnow
 from nbcohort.cohorts.services.pulse import open_survey
-from nbcohort.widgets import _connection, my_data, pulse
+from nbcohort.widgets import _connection, my_calendar, my_data, pulse
+from nbcohort.widgets.my_calendar import MyCalendar
 from nbcohort.widgets.my_data import MyData
 from nbcohort.widgets.pulse import Pulse
 
@@ -41,7 +43,7 @@ def as_member(monkeypatch, service, tokens):
     _connection.reset()
 
 
-@pytest.mark.parametrize("make", [my_data, pulse])
+@pytest.mark.parametrize("make", [my_data, my_calendar, pulse])
 def test_offline_and_headless_are_one_calm_line(monkeypatch, make):
     _connection.reset()
     monkeypatch.setenv("NBCOHORT_URL", "http://127.0.0.1:9")
@@ -74,6 +76,26 @@ def test_my_data_saves_the_zip_then_leaves(as_member, service, tokens, store, pe
     assert "You have left the cohort" in widget.status.value and widget.download.disabled
     with store.read() as s:
         assert s.get_one(Member, people["ana"].id).name == "former member"
+
+
+def test_my_calendar_shows_my_link_and_gets_a_new_one(as_member, store, people):
+    as_member("ana")
+    widget = my_calendar()
+    assert isinstance(widget, MyCalendar)
+    old = widget.url
+    assert f"/calendar/{people['ana'].id}/" in old and old in widget.link.value
+    assert requests.get(old, timeout=10).status_code == 200
+    widget.new_link()  # not confirmed: nothing changes
+    assert "Tick the box" in widget.status.value and widget.url == old
+    assert requests.get(old, timeout=10).status_code == 200
+    widget.confirm.value = True
+    widget.new_link()
+    assert "A new link" in widget.status.value and widget.url != old
+    assert widget.url in widget.link.value and not widget.confirm.value
+    assert requests.get(old, timeout=10).status_code == 404
+    assert requests.get(widget.url, timeout=10).status_code == 200
+    with store.read() as s:
+        assert s.get_one(Member, people["ana"].id).calendar_link_version == 1
 
 
 def test_pulse_is_answered_once_from_the_widget(as_member, store, cohort):

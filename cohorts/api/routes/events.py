@@ -1,6 +1,7 @@
 """When things happen: the cohort's events (clinics with sign-ups, routines, deadlines), the
 rhythm's plan as a member sees it, and calendars: the member's own signed feed, which a
-calendar application fetches without a token (the link's signature is the credential)."""
+calendar application fetches without a token (the link's signature is the credential), and
+a new link for it when the old one leaked (``services/calendar_link.py``)."""
 
 from __future__ import annotations
 
@@ -18,17 +19,22 @@ from nbcohort.cohorts.models import Cohort, Member
 from nbcohort.cohorts.services import calendar
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_view import cadence_for_member
+from nbcohort.cohorts.services.calendar_link import (
+    calendar_member,
+    calendar_signature,
+    rotate_calendar_link,
+)
 from nbcohort.cohorts.services.errors import NotFound, ServiceError
-from nbcohort.cohorts.signing import sign, verify
 
 __all__ = ["ROUTES", "calendar_path"]
 
 _TOKEN = r"([A-Za-z0-9_-]{20,100})"
 
 
-def calendar_path(key: bytes, member_id: int) -> str:
-    """The path of a member's calendar feed (signed: it needs no token)."""
-    return f"{PREFIX}/calendar/{member_id}/{sign(key, 'calendar', member_id)}.ics"
+def calendar_path(key: bytes, member: Member) -> str:
+    """The path of a member's current calendar feed (signed: it needs no token)."""
+    signature = calendar_signature(key, member.id, member.calendar_link_version or 0)
+    return f"{PREFIX}/calendar/{member.id}/{signature}.ics"
 
 
 class EventsHandler(ApiHandler):
@@ -62,26 +68,42 @@ class MyCalendarHandler(ApiHandler):
         def where(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
             if key is None or actor.member_id is None:
                 raise NotFound("calendar links are not enabled on this service")
-            return {"path": calendar_path(key, actor.member_id)}
+            return {"path": calendar_path(key, s.get_one(Member, actor.member_id))}
 
         await self.run(where)
 
 
+class RotateCalendarHandler(ApiHandler):
+    """A new link for the member's own feed; the one they had stops working."""
+
+    async def post(self) -> None:
+        key = self.ctx.signing_key
+
+        def rotate(s: Session, actor: Actor, cohort: Cohort) -> dict[str, Any]:
+            if key is None or actor.member_id is None:
+                raise NotFound("calendar links are not enabled on this service")
+            member = rotate_calendar_link(s, actor, s.get_one(Member, actor.member_id))
+            return {"path": calendar_path(key, member)}
+
+        await self.run(rotate, write=True)
+
+
 class CalendarFeedHandler(ApiHandler):
-    """A member's calendar as text/calendar: the signature is checked before any query."""
+    """A member's calendar as text/calendar. A forged, replaced or unknown link, or one of a
+    member who left, gets the same answer: no such calendar."""
 
     public = True
 
     async def get(self, member_id: str, token: str) -> None:
         key = self.ctx.signing_key
         mid = path_id(member_id, "calendar", "member_id")
-        if key is None or not verify(key, token, "calendar", mid):
+        if key is None:
             self.refuse(NotFound("no such calendar"))
             return
 
         def feed(session: Session) -> bytes:
-            member = session.get(Member, mid)
-            if member is None or not member.active:
+            member = calendar_member(session, key, mid, token)
+            if member is None:
                 raise NotFound("no such calendar")
             return calendar.ics_calendar(session, member.cohort, member)
 
@@ -105,5 +127,6 @@ ROUTES = [
     (rf"{PREFIX}/events/{ID}/signup", SignupHandler),
     (rf"{PREFIX}/cadence", CadenceHandler),
     (rf"{PREFIX}/calendar", MyCalendarHandler),
+    (rf"{PREFIX}/me/calendar/rotate", RotateCalendarHandler),
     (rf"{PREFIX}/calendar/{ID}/{_TOKEN}\.ics", CalendarFeedHandler),
 ]

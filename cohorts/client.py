@@ -28,6 +28,10 @@ from nbcohort.cohorts.config_hub import COHORT_HEADER
 __all__ = ["ClientError", "CohortClient", "ServiceUnavailable"]
 
 
+def _refusal(data: Any) -> dict[str, Any]:
+    return data if isinstance(data, dict) else {}
+
+
 class ClientError(Exception):
     """The service refused a request; ``status`` and ``field`` say why."""
 
@@ -106,23 +110,32 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the service; raise ClientError for a refusal, ServiceUnavailable when down."""
-        headers = self._headers()
+        """Call the service; raise ClientError for a refusal, ServiceUnavailable when down.
+        A write refused because the member's role changed a moment ago (graduation, a
+        roster import) saved nothing: it is sent once more, checked with the new role."""
+        resp, data = self._send(method, path, kwargs)
+        if resp.status_code == 409 and _refusal(data).get("error") == "role_changed":
+            resp, data = self._send(method, path, kwargs)
+        if resp.status_code >= 400:
+            why = _refusal(data)
+            raise ClientError(resp.status_code, why.get("message", resp.reason), why.get("field"))
+        return data
+
+    def _send(
+        self, method: str, path: str, kwargs: dict[str, Any]
+    ) -> tuple[requests.Response, Any]:
         try:
             resp = self._http.request(
-                method, self.url + path, headers=headers, timeout=self.timeout, **kwargs
+                method, self.url + path, headers=self._headers(), timeout=self.timeout, **kwargs
             )
         except requests.RequestException as exc:
             raise ServiceUnavailable(
                 f"community service at {self.url} unreachable: {exc}"
             ) from None
         try:
-            data = resp.json()
+            return resp, resp.json()
         except ValueError:
-            data = {"message": resp.text[:200] or resp.reason}
-        if resp.status_code >= 400:
-            raise ClientError(resp.status_code, data.get("message", resp.reason), data.get("field"))
-        return data
+            return resp, {"message": resp.text[:200] or resp.reason}
 
     # -- the API, one method per endpoint ---------------------------------------------------
     def health(self) -> dict[str, Any]:

@@ -91,3 +91,30 @@ def test_a_role_changed_elsewhere_stops_the_old_roles_writes(pair: Pair) -> None
     assert again.status_code == 201, again.text
     assert again.json()["author"]["role"] == "learner"
     assert _call(b, tokens["fay"], "GET", "/me").json()["member"]["role"] == "learner"
+
+
+def test_the_client_sends_a_write_refused_for_a_new_role_once_more(pair: Pair) -> None:
+    """Widgets go through the client: a learner who graduated a moment ago posts as alumni,
+    without seeing the refusal (nothing was saved by it, so once more is safe)."""
+    from nbcohort.cohorts.client import CohortClient
+
+    _a, b, store, _tokens = pair
+    with store.write() as s:
+        ben = add_member(s, Actor.system(), _cohort(s), name="Ben", email="ben@example.org",
+                         username="ben")  # fmt: skip
+        token = mint_token(s, Actor.system(), ben, "test")
+    client = CohortClient(b.url, token=token)
+    assert client.me()["member"]["role"] == "learner"  # b now trusts ben as a learner
+    with store.write() as s:
+        s.execute(update(Member).where(Member.username == "ben").values(role="alumni"))
+    before = _posts(store)
+    post = client.post("course/01/why", "after graduating")
+    assert post["author"]["role"] == "alumni"
+    assert _posts(store) == before + 1
+    client.close()
+
+
+def _cohort(s):
+    from nbcohort.cohorts.models import Cohort
+
+    return s.scalar(select(Cohort).where(Cohort.slug == "stale"))

@@ -110,12 +110,8 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         self._http.close()
 
     def request(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call the service; raise ClientError for a refusal, ServiceUnavailable when down.
-        A write refused because the member's role changed a moment ago (graduation, a
-        roster import) saved nothing: it is sent once more, checked with the new role."""
+        """Call the service; raise ClientError for a refusal, ServiceUnavailable when down."""
         resp, data = self._send(method, path, kwargs)
-        if resp.status_code == 409 and _refusal(data).get("error") == "role_changed":
-            resp, data = self._send(method, path, kwargs)
         if resp.status_code >= 400:
             why = _refusal(data)
             raise ClientError(resp.status_code, why.get("message", resp.reason), why.get("field"))

@@ -7,12 +7,13 @@ own line otherwise (``Application.log_request``), through its ``log_function`` s
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import unquote_plus
 
-from tornado.log import access_log
-from tornado.web import RequestHandler
+from tornado.log import access_log, app_log
+from tornado.web import HTTPError, RequestHandler
 
-__all__ = ["log_request", "redact_uri"]
+__all__ = ["RedactedLogs", "log_request", "redact_uri"]
 
 REDACTED = "…"
 SECRET_PARAMS = frozenset({"t", "token", "access_token"})
@@ -51,3 +52,18 @@ def log_request(handler: RequestHandler) -> None:
         request.remote_ip,
         1000.0 * request.request_time(),
     )
+
+
+class RedactedLogs(RequestHandler):
+    """A handler whose own log lines (an error, an uncaught exception) name the request with
+    the URI redacted too: Tornado's would carry the whole URI, twice."""
+
+    def _request_summary(self) -> str:
+        request = self.request
+        return f"{request.method} {redact_uri(request.uri or '')} ({request.remote_ip})"
+
+    def log_exception(self, typ: Any, value: Any, tb: Any) -> None:
+        if isinstance(value, HTTPError):
+            super().log_exception(typ, value, tb)  # its line is built from _request_summary
+            return
+        app_log.error("Uncaught exception %s", self._request_summary(), exc_info=(typ, value, tb))

@@ -18,8 +18,9 @@ from pydantic import BaseModel
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 from tornado.ioloop import IOLoop
-from tornado.web import Finish, HTTPError, RequestHandler, stream_request_body
+from tornado.web import Finish, HTTPError, stream_request_body
 
+from nbcohort.cohorts.api.access_log import RedactedLogs
 from nbcohort.cohorts.api.answers import Refusal, database_refusal, encode, refusal_of
 from nbcohort.cohorts.api.parsing import parse_body, parse_query
 from nbcohort.cohorts.api.security_headers import secure_headers
@@ -58,7 +59,7 @@ def _too_many(wait: int) -> Refusal:
 
 
 @stream_request_body
-class ApiHandler(RequestHandler):
+class ApiHandler(RedactedLogs):
     """One API request: JSON in, JSON out, the caller known before anything else is done."""
 
     public = False  # True: answers without a token (health)
@@ -184,6 +185,27 @@ class ApiHandler(RequestHandler):
         """
         if self._finished:
             return
+        try:
+            try:
+                payload = await self._unit(work, write, batch)
+            except RoleChanged:
+                # Checked with a role a few seconds old, nothing saved: authenticate afresh
+                # (the hub's groups included) and run it once more with the new role.
+                self.actor = await self._authenticate()
+                payload = await self._unit(work, write, batch)
+        except ServiceError as exc:
+            self.refuse(exc)
+            return
+        except (CommitUnknown, DBAPIError) as exc:
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            self.refuse(refusal)
+            return
+        self.set_status(status)
+        self.finish(payload)
+
+    async def _unit(self, work: Work, write: bool, batch: bool) -> bytes:
         actor, ctx = self.actor, self.ctx
         assert actor is not None  # authenticated in prepare(); public routes don't run work
 
@@ -195,22 +217,12 @@ class ApiHandler(RequestHandler):
 
         try:
             if write:
-                payload = await ctx.units.write(unit, batch=batch)
-            else:
-                payload = await ctx.units.read(unit)
-        except ServiceError as exc:
-            if isinstance(exc, NotOnRoster | RoleChanged) and actor.member_id is not None:
-                ctx.auth.forget_member(actor.member_id)  # the next request is checked afresh
-            self.refuse(exc)
-            return
-        except (CommitUnknown, DBAPIError) as exc:
-            refusal = database_refusal(exc)
-            if refusal is None:
-                raise
-            self.refuse(refusal)
-            return
-        self.set_status(status)
-        self.finish(payload)
+                return await ctx.units.write(unit, batch=batch)
+            return await ctx.units.read(unit)
+        except (NotOnRoster, RoleChanged):
+            if actor.member_id is not None:
+                ctx.auth.forget_member(actor.member_id)  # the next check is made afresh
+            raise
 
     # -- answers ----------------------------------------------------------------------------
     def refuse(self, exc: ServiceError) -> None:

@@ -29,7 +29,9 @@ class ExchangeCheck(NbCohortCommand):
     older_than = Float(
         24.0,
         help="Hours a file must be old before --fix removes it: younger ones may be uploads "
-        "still on their way.",
+        "still on their way. Go below an hour only with the service stopped: an archive it "
+        "is publishing has no row yet. An archive removed while the check runs can show as "
+        "missing: run it again.",
     ).tag(config=True)
     aliases = {**common_aliases, "older-than": "ExchangeCheck.older_than"}
     flags = {"fix": ({"ExchangeCheck": {"fix": True}}, "Remove what is orphaned.")}

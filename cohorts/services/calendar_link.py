@@ -7,6 +7,7 @@ was a version, so links given out before migration 0023 keep working until repla
 
 from __future__ import annotations
 
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import Member, utcnow
@@ -46,8 +47,13 @@ def rotate_calendar_link(session: Session, actor: Actor, member: Member) -> Memb
         raise Forbidden("members replace only their own calendar link")
     if member.left_at is not None or not member.active:
         raise Forbidden("a member who left has no calendar link")
-    member.calendar_link_version = (member.calendar_link_version or 0) + 1
-    member.updated_at = utcnow()
+    # In the database, not from what was read: two renewals at once give two new links.
+    member.calendar_link_version = session.execute(
+        update(Member)
+        .where(Member.id == member.id)
+        .values(calendar_link_version=Member.calendar_link_version + 1, updated_at=utcnow())
+        .returning(Member.calendar_link_version)
+    ).scalar_one()
     record(
         session,
         member.cohort_id,

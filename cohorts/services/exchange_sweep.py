@@ -140,7 +140,10 @@ def _consider(
     fix: bool,
 ) -> None:
     """An entry no row names: ours and old enough goes (with ``fix``); a stranger stays."""
-    info = entry.stat(follow_symlinks=False)
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return  # published or removed since the folder was listed: nothing to do
     if not ours or not stat.S_ISREG(info.st_mode):
         report.strangers.append(entry.path)
         return

@@ -163,3 +163,31 @@ def test_the_access_log_shows_the_shape_of_signed_links_not_their_secret(store, 
     assert lines[0].endswith("ms")
     assert f"GET {UNSUBSCRIBE_PATH}?t=…&x=1 " in lines[1]
     assert lines[2].startswith("401 GET /api/v1/me?access_token=… ")
+
+
+def test_an_error_on_a_signed_link_is_logged_without_its_secret(store, people, caplog, monkeypatch):
+    """Tornado's own line for an uncaught exception names the request too: a failure while
+    the feed is built (forced here, as a bug would) logs the link's shape, not its secret."""
+    from nbcohort.cohorts.api.routes import events
+
+    key = b"k" * 32
+    settings = ServiceSettings(ip="127.0.0.1", port=free_port())
+    app = make_app(store, settings, signing_key=key)
+    with store.read() as s:
+        ana = s.get_one(Member, people["ana"].id)
+        signature = calendar_signature(key, ana.id, ana.calendar_link_version)
+
+    def broken(*_args, **_kw):
+        raise RuntimeError("the feed could not be built")
+
+    monkeypatch.setattr(events.calendar, "ics_calendar", broken)
+    caplog.set_level(logging.INFO)
+    service = BackgroundService(app, settings).start()
+    try:
+        feed = requests.get(f"{service.url}/api/v1/calendar/{ana.id}/{signature}.ics", timeout=10)
+    finally:
+        service.stop()
+    assert feed.status_code == 500
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "Uncaught exception GET /api/v1/calendar/" in text and "….ics" in text
+    assert signature not in text

@@ -81,6 +81,15 @@ def test_a_title_is_one_line_of_visible_text():
         assert f"one line of text, without control or invisible characters ({code})" in found
 
 
+def test_titles_keep_joiners_that_emoji_and_scripts_need():
+    """ZWJ builds emoji, ZWNJ spells Persian and Indic words: cohort files with them load."""
+    for title in ("👩\u200d💻 Pair programming", "می\u200cخواهم", "co\u00adoperate"):
+        text = GOOD.replace('title = "Top Tip Tuesday"', f'title = "{title}"')
+        spec, found = check_cohort_file(text, "c1.toml")
+        assert found == [] and spec is not None, title
+        assert spec.cadence.routines[0].title == title
+
+
 def test_a_day_that_does_not_exist():
     text = GOOD.replace('day = "tuesday"', 'day = "funday"')
     [found] = problems(text)

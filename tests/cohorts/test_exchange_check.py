@@ -166,3 +166,19 @@ def test_the_command_as_an_operator_runs_it(course: tuple[Path, dict[str, str]])
     assert bad.returncode == 2 and "--older-than must be 0 or more hours" in bad.stderr
     worse = nbcohort(env, "exchange", "check", "--older-than=soon")
     assert worse.returncode != 0 and "soon" in worse.stderr
+
+
+def test_a_file_gone_between_listing_and_looking_is_passed_over(tmp_path: Path) -> None:
+    """A publish renames an upload away while the check runs: listed, then gone."""
+    from nbcohort.cohorts.services.exchange_sweep import _consider, _entries
+
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    _aged(_write(folder / "upload-a.part", b"x"), 2 * DAY)
+    _aged(_write(folder / "upload-b.part", b"yy"), 2 * DAY)
+    listed = _entries(folder)
+    (folder / "upload-a.part").unlink()  # published meanwhile
+    report, found = SweepReport(), []
+    for entry in listed:
+        _consider(entry, True, found, report, time.time(), DAY, True)
+    assert (found, report.removed, report.freed_bytes) == (["upload-b.part"], 1, 2)

@@ -8,14 +8,17 @@ from __future__ import annotations
 import html
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
-from tornado.web import RequestHandler
 
+from nbcohort.cohorts.api.access_log import RedactedLogs
+from nbcohort.cohorts.api.answers import database_refusal
 from nbcohort.cohorts.api.security_headers import secure_headers
 from nbcohort.cohorts.mail.mailer import UNSUBSCRIBE_PATH
 from nbcohort.cohorts.models import Member
 from nbcohort.cohorts.services import members
 from nbcohort.cohorts.services.auth import Actor
+from nbcohort.cohorts.store import CommitUnknown
 
 __all__ = ["ROUTES"]
 
@@ -25,7 +28,7 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <h1 style="font-size:1.3em">{title}</h1>{body}</body></html>"""
 
 
-class UnsubscribeHandler(RequestHandler):
+class UnsubscribeHandler(RedactedLogs):
     """Public: the signed token in the URL is the only credential, and only for this."""
 
     def set_default_headers(self) -> None:
@@ -79,7 +82,18 @@ class UnsubscribeHandler(RequestHandler):
                 members.set_email_pref(session, Actor.of(member), member, "none")
             return member is not None
 
-        if not await self.application.settings["nbcohort"].units.write(unsubscribe):
+        try:
+            found = await self.application.settings["nbcohort"].units.write(unsubscribe)
+        except (CommitUnknown, DBAPIError) as exc:
+            if database_refusal(exc) is None:
+                raise
+            self._answer(
+                503,
+                "Please try again in a minute",
+                "<p>The community's database is busy: your email setting was not changed.</p>",
+            )
+            return
+        if not found:
             self._invalid()
             return
         self._answer(

@@ -8,6 +8,8 @@ Revises: 0022_throttle_known
 Create Date: 2026-12-07 19:45:00
 """
 
+import logging
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -35,6 +37,17 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    renewed = op.get_bind().scalar(
+        sa.text("SELECT count(*) FROM member WHERE calendar_link_version > 0")
+    )
+    if renewed:  # their replaced links, signed over the member alone, would work again
+        logging.getLogger("alembic.runtime.migration").warning(
+            "%d member(s) replaced their calendar link; below 0023 the links they replaced "
+            "work again and their new ones stop: to end every old link, delete the signing "
+            "key (NbCohort.signing_key_file; unsubscribe links in mail already sent "
+            "stop working too)",
+            renewed,
+        )
     if op.get_bind().dialect.name != "sqlite":
         op.drop_column("member", "calendar_link_version")
         return

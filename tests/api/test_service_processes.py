@@ -182,5 +182,30 @@ def test_bad_process_counts_and_a_taken_port_are_refused(
             text=True,
             timeout=60,
         )
+        one = subprocess.run(
+            [*args, f"--port={port}"], env=svc.env, capture_output=True, text=True, timeout=60
+        )
     assert done.returncode != 0
     assert f"cannot listen on 127.0.0.1:{port}" in done.stderr
+    # one process says it the same way, in one line, not with a traceback
+    assert one.returncode == 2, one.stderr
+    assert f"cannot listen on 127.0.0.1:{port}" in one.stderr
+    assert "Traceback" not in one.stderr
+
+
+def test_the_tests_own_service_moves_off_a_port_taken_before_it_bound(
+    tmp_path: Path, db_url: str, store: Store
+) -> None:
+    """A free port can be taken by another process of the run between choosing and binding
+    (a CI failure): the test helper then serves on another port of its choosing."""
+    svc = ServiceProcess(tmp_path, db_url)
+    chosen = svc.port
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", chosen))
+        taken.listen()
+        svc.start()
+    try:
+        assert svc.port != chosen and svc.url.endswith(f":{svc.port}")
+        assert requests.get(svc.url + "/api/v1/health", timeout=10).status_code == 200
+    finally:
+        svc.stop()

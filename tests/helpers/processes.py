@@ -4,6 +4,7 @@ library only at import, so a benchmark's load generator can use them too)."""
 
 from __future__ import annotations
 
+import http.client
 import os
 import signal
 import socket
@@ -53,7 +54,7 @@ def wait_until_serving(
             with urllib.request.urlopen(url, timeout=1) as answer:
                 if answer.status == 200:
                     return
-        except OSError:
+        except (OSError, http.client.HTTPException):  # not up yet, or not ours on that port
             pass
         time.sleep(0.1)
     raise RuntimeError(f"{url} did not answer within {timeout:g} s: {_tail(log)}")
@@ -68,6 +69,7 @@ class ServiceProcess:
 
     def __init__(self, tmp_path: Path, db_url: str, port: int | None = None) -> None:
         self.db_url, self.port = db_url, port or free_port()
+        self._own_port = port is None  # ours to choose again if another process takes it
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tmp_path / f"service-{self.port}.log"
         self.env = isolated_env(tmp_path)
@@ -77,10 +79,27 @@ class ServiceProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 30) -> ServiceProcess:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
-        wait_until_serving(self.url + "/api/v1/health", self.proc, self.log, timeout)
-        return self
+        """Start it and wait until it answers. A free port can be taken by another process
+        of the test run before the service binds it: then a port of our choosing is chosen
+        again (a few times), as a user would pick another."""
+        for _attempt in range(3):
+            with self.log.open("ab") as out:
+                self.proc = subprocess.Popen(self.args, env=self.env, stdout=out, stderr=out)
+            try:
+                wait_until_serving(self.url + "/api/v1/health", self.proc, self.log, timeout)
+                return self
+            except RuntimeError:
+                taken = f"cannot listen on 127.0.0.1:{self.port}" in _tail(self.log)
+                if not (self._own_port and taken and self.proc.poll() is not None):
+                    raise
+            self._move_to(free_port())
+        raise RuntimeError(f"no free port stayed free for the service: {_tail(self.log)}")
+
+    def _move_to(self, port: int) -> None:
+        old = f"--port={self.port}"
+        self.args = [f"--port={port}" if a == old else a for a in self.args]
+        self.url = self.url.replace(f":{self.port}", f":{port}", 1)
+        self.port = port
 
     def kill(self, sig: int = signal.SIGKILL) -> None:
         if self.proc is not None and self.proc.poll() is None:

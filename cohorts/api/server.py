@@ -17,7 +17,7 @@ from tornado.web import Application
 
 from nbcohort.cohorts.config import ServiceSettings
 
-__all__ = ["BackgroundService", "freeze_heap", "serve"]
+__all__ = ["BackgroundService", "CannotListen", "freeze_heap", "serve"]
 
 log = logging.getLogger("nbcohort.service")
 
@@ -25,6 +25,10 @@ log = logging.getLogger("nbcohort.service")
 def _http_server(app: Application, settings: ServiceSettings) -> HTTPServer:
     # The handlers refuse an oversized body themselves, in the API's JSON (handler.py).
     return HTTPServer(app, max_body_size=settings.max_body_bytes + 65536, xheaders=False)
+
+
+class CannotListen(Exception):
+    """The address is taken, or not this machine's: the service cannot start there."""
 
 
 async def serve(
@@ -42,10 +46,13 @@ async def serve(
     """
     server = _http_server(app, settings)
     if sockets is None:
-        server.listen(settings.port, address=settings.ip)
+        try:
+            server.listen(settings.port, address=settings.ip)
+        except OSError as exc:
+            raise CannotListen(f"cannot listen on {settings.ip}:{settings.port}: {exc}") from None
+        log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
     else:
         server.add_sockets(sockets)
-    log.info("nbcohort service listening on http://%s:%s", settings.ip, settings.port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -245,10 +245,8 @@ class ServeCommand(NbCohortCommand):
     aliases = {**common_aliases, "port": "ServiceSettings.port", "ip": "ServiceSettings.ip"}
 
     def run(self) -> None:
-        from tornado.netutil import bind_sockets
-
         from nbcohort.cohorts.api.app import make_app
-        from nbcohort.cohorts.api.server import freeze_heap, serve
+        from nbcohort.cohorts.api.server import CannotListen, freeze_heap, serve
 
         settings = ServiceSettings(parent=self)
         hub = self._hub(settings)
@@ -259,13 +257,6 @@ class ServeCommand(NbCohortCommand):
         with self.store() as store:  # refuses a database older than this nbcohort
             url = store.url
             if settings.processes == 1:
-                try:  # taken or not ours: said in one line, as with several processes
-                    sockets = bind_sockets(settings.port, address=settings.ip)
-                except OSError as exc:
-                    raise CommandError(
-                        f"cannot listen on {settings.ip}:{settings.port}: {exc}"
-                    ) from None
-                settings.port = sockets[0].getsockname()[1]  # port 0: the one it got
                 app = make_app(
                     store,
                     settings,
@@ -279,7 +270,10 @@ class ServeCommand(NbCohortCommand):
                 )
                 self._announce(settings, url, 1)
                 freeze_heap(settings.gc_young_threshold)
-                asyncio.run(serve(app, settings, sockets=sockets))
+                try:
+                    asyncio.run(serve(app, settings))
+                except CannotListen as exc:  # said in one line, as with several processes
+                    raise CommandError(str(exc)) from None
                 self._farewell(app)
                 return
         self._serve_workers(settings, hub)

@@ -11,7 +11,9 @@ from datetime import timedelta
 
 import pytest
 import requests
+from requests.adapters import HTTPAdapter
 from sqlalchemy import delete, func, select, update
+from urllib3.util.retry import Retry
 
 from nbcohort.cohorts.client import CohortClient
 from nbcohort.cohorts.models import (
@@ -56,6 +58,11 @@ def shared_http(module_world):
 
 def _caller(service, tokens):
     session = requests.Session()
+    # A kept-alive connection the service closed just as it is reused (seen once in CI) is
+    # tried again for reads, as browsers do; writes are never sent twice.
+    again = Retry(total=2, connect=2, read=2, status=0, raise_on_status=False,
+                  allowed_methods=frozenset({"GET", "HEAD", "OPTIONS", "TRACE"}))  # fmt: skip
+    session.mount("http://", HTTPAdapter(max_retries=again))
 
     def call(who, method, path, **kw):
         headers = dict(kw.pop("headers", {}))

@@ -250,6 +250,10 @@ class ApiHandler(RedactedLogs):
             reason = exc.log_message
         else:
             reason = self._reason
+        if self.request.method not in self.SUPPORTED_METHODS:
+            # Tornado closes the connection after a method it does not know (TRACE, ...):
+            # say so, or a client reuses it and gets a reset on its next request.
+            self.set_header("Connection", "close")
         self.refuse(refusal_of(status_code, reason))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

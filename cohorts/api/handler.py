@@ -2,7 +2,8 @@
 over the services layer -> encode -> answer.
 
 The token is checked as soon as the headers arrive and before the body is read, so a caller
-without a valid token never has a body parsed (``stream_request_body``). Route handlers
+without a valid token never has a body parsed (``stream_request_body``): a small one is read
+to its end and dropped, a large one is never read. Route handlers
 (``routes/``) only say what to parse and which service function to call; where the unit runs
 is ``units.py``'s business, and every refusal leaves in the shape ``answers.py`` gives it.
 """
@@ -45,6 +46,8 @@ log = logging.getLogger("nbcohort.service")
 M = TypeVar("M", bound=BaseModel)
 _MAX_SLUG = 64  # Cohort.slug's column
 _LANE_FULL_SECONDS = 2  # a full hub lane (throttle.HubLane) empties in moments
+# A body up to this size is read and dropped before a refusal, a larger one is not read.
+_DRAINED_BYTES = 64 * 1024
 # What a route does in its unit of work: (session, actor, the actor's cohort) -> JSON-able.
 Work = Callable[[Session, Actor, Cohort], Any]
 
@@ -68,6 +71,12 @@ class ApiHandler(RedactedLogs):
         self.actor: Actor | None = None
         self._chunks: list[bytes] = []
         self._size = 0
+        self._refusal: ServiceError | None = None  # said once the small body has arrived
+
+    @property
+    def refused(self) -> bool:
+        """Refused before the body: answered already, or once the body has been read."""
+        return self._finished or self._refusal is not None
 
     @property
     def ctx(self) -> ServiceContext:
@@ -154,7 +163,7 @@ class ApiHandler(RedactedLogs):
         return named or None
 
     def data_received(self, chunk: bytes) -> None:
-        if self._finished:
+        if self.refused:
             return
         self._size += len(chunk)
         limit = self.ctx.settings.max_body_bytes
@@ -236,10 +245,30 @@ class ApiHandler(RedactedLogs):
         self.finish(encode(exc.as_dict()))
 
     def refuse_unread(self, exc: ServiceError) -> None:
-        """Refuse before the body is read: the server then closes the connection rather than
-        read the rest, and says so, so a client does not send its next request on it."""
+        """Refuse before the body is read.
+
+        A small body is read to its end and dropped first, and the refusal said after it:
+        closing with bytes still on their way makes the server's TCP stack reset the
+        connection, and a client that has not yet read the refusal loses it (a wrong token's
+        401 would arrive as "connection reset"). A large or unsized body is not read: the
+        server closes the connection once it has answered, and says so, so a client does not
+        send its next request on it.
+        """
+        if self.refused:
+            return
+        length = self.request.headers.get("Content-Length", "")
+        chunked = "chunked" in self.request.headers.get("Transfer-Encoding", "").lower()
+        if not chunked and (not length or (length.isdigit() and int(length) <= _DRAINED_BYTES)):
+            self._refusal = exc
+            # Tornado calls the method once the body is in: it answers with the refusal.
+            setattr(self, str(self.request.method).lower(), self._say_refusal)
+            return
         self.set_header("Connection", "close")
         self.refuse(exc)
+
+    def _say_refusal(self, *_args: str) -> None:
+        assert self._refusal is not None
+        self.refuse(self._refusal)
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]

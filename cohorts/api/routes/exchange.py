@@ -120,7 +120,7 @@ class _UploadHandler(_ExchangeHandler):
 
     async def prepare(self) -> None:
         await super().prepare()
-        if self._finished or self.request.method not in ("PUT", "POST"):
+        if self.refused or self.request.method not in ("PUT", "POST"):
             return
         course, key = self.path_args[0], self.upload_key()
         length = self.request.headers.get("Content-Length", "")

@@ -48,6 +48,7 @@ _MAX_SLUG = 64  # Cohort.slug's column
 _LANE_FULL_SECONDS = 2  # a full hub lane (throttle.HubLane) empties in moments
 # A body up to this size is read and dropped before a refusal, a larger one is not read.
 _DRAINED_BYTES = 64 * 1024
+_DRAIN_SECONDS = 10  # ... and it has this long to arrive (a refused caller holds nothing long)
 # What a route does in its unit of work: (session, actor, the actor's cohort) -> JSON-able.
 Work = Callable[[Session, Actor, Cohort], Any]
 
@@ -96,6 +97,11 @@ class ApiHandler(RedactedLogs):
                 self._note_visit(self.actor)
         except ServiceError as exc:
             self.refuse_unread(exc)
+        except (CommitUnknown, DBAPIError) as exc:  # the database, asked who is calling
+            refusal = database_refusal(exc)
+            if refusal is None:
+                raise
+            self.refuse_unread(refusal)
 
     def _note_visit(self, actor: Actor) -> None:
         """In memory; a write of every noted member now and then (``seen.py``)."""
@@ -238,6 +244,10 @@ class ApiHandler(RedactedLogs):
         """Answer with ``exc``'s status and the API's error shape."""
         if self._finished:
             return
+        if self._body_unread():
+            # Tornado closes the connection after this answer rather than read the rest:
+            # say so, or a client sends its next request on it and gets a reset.
+            self.set_header("Connection", "close")
         self.set_status(exc.status)
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
@@ -260,15 +270,21 @@ class ApiHandler(RedactedLogs):
         chunked = "chunked" in self.request.headers.get("Transfer-Encoding", "").lower()
         if not chunked and (not length or (length.isdigit() and int(length) <= _DRAINED_BYTES)):
             self._refusal = exc
+            self.request.connection.set_body_timeout(_DRAIN_SECONDS)  # type: ignore[union-attr]
             # Tornado calls the method once the body is in: it answers with the refusal.
             setattr(self, str(self.request.method).lower(), self._say_refusal)
             return
-        self.set_header("Connection", "close")
-        self.refuse(exc)
+        self.refuse(exc)  # says Connection: close
 
     def _say_refusal(self, *_args: str) -> None:
         assert self._refusal is not None
         self.refuse(self._refusal)
+
+    def _body_unread(self) -> bool:
+        """Whether the request's body has yet to be read in full (Tornado's own signal for a
+        streamed body; if it is ever missing, the answer is taken to close the connection)."""
+        arrived = getattr(self.request, "_body_future", None)
+        return arrived is None or not arrived.done()
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         exc = kwargs.get("exc_info", (None, None, None))[1]
@@ -279,10 +295,8 @@ class ApiHandler(RedactedLogs):
             reason = exc.log_message
         else:
             reason = self._reason
-        if self.request.method not in self.SUPPORTED_METHODS:
-            # Tornado closes the connection after a method it does not know (TRACE, ...):
-            # say so, or a client reuses it and gets a reset on its next request.
-            self.set_header("Connection", "close")
+        # Raised before the body was read (a method Tornado does not know, a path value that
+        # is not UTF-8, a fault in prepare): refuse() says the connection closes.
         self.refuse(refusal_of(status_code, reason))
 
     def log_exception(self, typ: Any, value: Any, tb: Any) -> None:

@@ -89,3 +89,32 @@ def test_a_large_body_is_still_refused_unread_and_the_connection_closed(service)
         assert headers["connection"].lower() == "close"
         sock.settimeout(10)
         assert sock.recv(1) == b""  # and closed
+
+
+def test_a_refused_caller_whose_body_never_comes_is_let_go(service):
+    """A wrong token announcing a small body and sending none holds its connection for
+    seconds, not for as long as it likes."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=60) as sock:
+        sock.sendall(
+            b"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: token nbc_wrong\r\n"
+            b"Content-Length: 100\r\n\r\n{"
+        )
+        started = time.monotonic()
+        assert sock.recv(65536) == b""  # closed (waiting longer would fail on the timeout)
+        assert time.monotonic() - started < 45
+
+
+@pytest.mark.parametrize("method", ["GET", "POST", "TRACE"])
+def test_an_answer_given_before_the_body_says_the_connection_closes(service, method):
+    """Tornado refuses a path value that is not UTF-8 (and a method it does not know) before
+    anything of ours runs, then closes the connection: the answer says so."""
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(
+            f"{method} /api/v1/exchange/%ff/releases HTTP/1.1\r\nHost: x\r\n"
+            "Content-Length: 2\r\n\r\n".encode()
+        )
+        answered, headers, text = _answer(sock)
+        assert answered.split()[1] in ("400", "405"), (answered, text)
+        assert json.loads(text)["error"]
+        assert headers["connection"].lower() == "close"
+        assert sock.recv(1) == b""

@@ -340,8 +340,8 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         return self.request("GET", "/api/v1/me/reviews")["rounds"]
 
     def dashboard(self, quiet_days: int = 7, unanswered_hours: int = 48) -> dict[str, Any]:
-        """The facilitator dashboard's tables (staff only): members at risk, unanswered
-        questions, the moderation queue, reviews owed."""
+        """The facilitator dashboard's tables (staff only): members at risk (``quiet_days``:
+        whole weeks, 7 to 91), unanswered questions, the moderation queue, reviews owed."""
         params = {"quiet_days": quiet_days, "unanswered_hours": unanswered_hours}
         return self.request("GET", "/api/v1/dashboard", params=params)
 

@@ -137,7 +137,7 @@ def contributor_funnel(ctx: Context) -> Metric:
         reactors |= contributors
         readers |= reactors
         inside = set(members.tolist())
-        stages = {
+        stages: dict[str, int | None] = {
             "members": len(members),
             "reader": len(readers & inside),
             "reactor": len(reactors & inside),
@@ -145,6 +145,13 @@ def contributor_funnel(ctx: Context) -> Metric:
             "champion": len(champions & inside),
         }
         n, d = stages["contributor"], stages["reader"]
+        # Members who neither reacted nor contributed are the ones a read count is about:
+        # when they are a few, the count tells which of them read (one more reader, and the
+        # one quiet member has read). Their reads, and what is worked out from them, go.
+        quiet = len(inside - reactors)
+        if ctx.withheld(quiet) is not None:
+            stages["reader"] = None
+            return Reading(None, n, None, len(members), stages)
         return Reading(percent(n, d), n, d, len(members), stages)
 
     return assemble(
@@ -156,16 +163,29 @@ def contributor_funnel(ctx: Context) -> Metric:
         "in the span, and counted in every stage before it: reader (read a thread), reactor "
         f"(reacted to a post), contributor ({CONTRIBUTED}), champion (a contributor who "
         f"replied to posts of at least {CHAMPION_REPLIES} other members). The value is "
-        "contributors / readers. Reads are counted in aggregate only, never per person.",
+        "contributors / readers. Reads are counted in aggregate only, never per person: "
+        f"when fewer than {ctx.min_group} members neither reacted nor contributed, the "
+        "readers (and the value) are withheld, since the count would tell which of those "
+        "few read.",
         read=read,
         say=lambda r: (
             f"Of {r.detail['members']} members, {r.detail['reader']} read, "
             f"{r.detail['reactor']} reacted or more, {r.detail['contributor']} contributed and "
             f"{r.detail['champion']} helped others as champions in {ctx.window().label}."
         ),
-        empty=lambda r: (
-            f"No member read a thread in {ctx.window().label}."
-            if r.group
-            else f"No members in {ctx.window().label}: nothing to measure yet."
-        ),
+        empty=lambda r: _funnel_without_value(ctx, r),
     )
+
+
+def _funnel_without_value(ctx: Context, r: Reading) -> str:
+    label = ctx.window().label
+    if not r.group:
+        return f"No members in {label}: nothing to measure yet."
+    if r.detail.get("reader") is None:
+        return (
+            f"Of {r.detail['members']} members, {r.detail['reactor']} reacted or more, "
+            f"{r.detail['contributor']} contributed and {r.detail['champion']} helped others "
+            f"as champions in {label}. Reads are withheld: fewer than {ctx.min_group} members "
+            "did neither, and a count of readers could tell which of them read."
+        )
+    return f"No member read a thread in {label}."

@@ -71,12 +71,15 @@ def test_participation_by_the_cohorts_weeks(store: Store) -> None:
     assert series(ppm) == [("2026-03-02", 1.85), ("2026-03-09", 1.22), ("2026-03-16", 0.0)]
 
     # Readers: a x b h (contributors) + d (reacted) + c (read) = 6; reactors 5;
-    # contributors 4; champion: h replied to posts of 2 other members -> 4 / 6.
+    # contributors 4; champion: h replied to posts of 2 other members. Only c, e and g
+    # neither reacted nor contributed: 3 < 5, so how many of them read is withheld, and
+    # contributors / readers with it.
     funnel = m["contributor_funnel"]
-    assert funnel.value == 66.7 and (funnel.numerator, funnel.denominator) == (4, 6)
+    assert funnel.value is None and (funnel.numerator, funnel.denominator) == (4, None)
     assert funnel.detail == {
-        "members": 8, "reader": 6, "reactor": 5, "contributor": 4, "champion": 1,
+        "members": 8, "reader": None, "reactor": 5, "contributor": 4, "champion": 1,
     }  # fmt: skip
+    assert "Reads are withheld" in funnel.summary and "5 reacted" in funnel.summary
     week2 = funnel.series[1]
     assert week2.detail == {"members": 7, "reader": 3, "reactor": 2, "contributor": 1,
                             "champion": 1} and week2.value == 33.3  # fmt: skip
@@ -303,6 +306,25 @@ def test_prompt_answer_rate(store: Store) -> None:
     assert got.detail == {"prompts": 3}
     # Week of 03-02: day-1 and day-2 -> 5/11; week of 03-09: none opened.
     assert series(got) == [("2026-03-02", 45.5), ("2026-03-09", None)]
+
+
+def test_a_read_count_never_tells_which_of_a_few_quiet_members_read(store: Store) -> None:
+    """Four of five learners post; whether the fifth reads must not show in the funnel (it
+    did: readers went from 4 to 5). With five quiet members it shows, in aggregate."""
+    t = Timeline(store)
+    t.join(BEFORE, "a", "b", "c", "d", "e")
+    for who in "abcd":
+        t.post("2026-03-03 15:00", who)
+    before = t.metrics("2026-03-04 12:00")["contributor_funnel"]
+    t.read("2026-03-04 13:00", "e")
+    after = t.metrics("2026-03-04 14:00")["contributor_funnel"]
+    for funnel in (before, after):
+        assert funnel.detail["reader"] is None and funnel.value is None
+        assert funnel.detail["contributor"] == 4
+        assert all(p.detail.get("reader") is None for p in funnel.series if p.detail)
+    t.join(BEFORE, "f", "g", "h", "i")  # five quiet members: e f g h i
+    shown = t.metrics("2026-03-04 14:00")["contributor_funnel"]
+    assert shown.detail["reader"] == 5 and shown.value == 80.0
 
 
 def test_times_written_in_other_zones_land_in_the_right_week(store: Store) -> None:

@@ -129,7 +129,8 @@ class PrivacySettings(Configurable):
         min=3,
         help="No result of a pulse survey is shown, to anyone (facilitators and instructors "
         "included), until at least this many members answered it (a survey's own "
-        "min_answers in the cohort file can only raise it). Never below 3.",
+        "min_answers in the cohort file and MetricsSettings.min_group can only raise it). "
+        "Never below 3.",
     ).tag(config=True)
     backup_review_days = Float(
         3.0,

@@ -3,30 +3,40 @@
 The cadence opens each run from the cohort file (``[cadence.pulse]``, item ``pulse:<date>``,
 ``open_survey``). Who answered and what was answered are stored apart: ``PulseResponse``
 (member, survey, time) says only that a member answered, so they cannot answer twice;
-``PulseAnswer`` (scores, text) has no member, no time and a random key, so no one, with
-the database in hand or not, can tell which answer is whose. A second answer is therefore
-refused (409), never merged.
+``PulseAnswer`` (scores, text) has no member, no time and a random key. Rows are stored in
+the order they were written (SQLite's rowid, PostgreSQL's ctid), so each answer rewrites
+the survey's answers in a fresh random order with fresh keys, in the same transaction
+(``_reshuffle``): nothing a SQL query can read on ``pulse_answer`` (columns, rowid, ctid,
+xmin) follows the order in which members answered. What this does not cover: someone who
+copies the database between two answers can tell the answer added between them (and
+``pulse_response`` says who answered in that span); deleted rows may linger in the database
+files, SQLite's WAL and PostgreSQL's dead tuples until overwritten or vacuumed, and in
+backups. A second answer is refused (409), never merged.
 
 Results (``survey_results``): a survey's numbers are shown only once it has closed (an open
 survey's totals would change with each new answer and tell on it) and only when at least
-the threshold answered: the larger of ``PrivacySettings.pulse_min_answers`` (never below 3)
-and the survey's own ``min_answers``. Below it, everyone, staff included, sees only that the
-result is withheld and why. Every member of the cohort (and its sponsors) sees the
-aggregates: per question the number of answers, the mean and the count at each level; the
-free-text answers, without names and in alphabetical order, are for staff and sponsors.
+the threshold answered (``threshold``: the largest of ``PrivacySettings.pulse_min_answers``,
+``MetricsSettings.min_group`` and the survey's own ``min_answers``, never below 3). Below it,
+everyone, staff included, sees only that the result is withheld and why. Every member of the
+cohort (and its sponsors) sees the aggregates: per question the number of answers, the mean
+and the count at each level; a level count below ``SMALL_CELL`` (3) is ``None`` for all but
+staff (``roster.manage``), and so is the next smallest count when the hidden ones could be
+worked out from the total (``_shown_levels``). The free-text answers, without names and in
+alphabetical order, are for staff and sponsors.
 """
 
 from __future__ import annotations
 
+import random
 import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.config import MetricsSettings, PrivacySettings
 from nbcohort.cohorts.models import Cohort, PulseAnswer, PulseResponse, PulseSurvey, utcnow
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
@@ -37,6 +47,7 @@ from nbcohort.cohorts.services.unique import add_unique
 __all__ = [
     "MAX_TEXT",
     "SCALE",
+    "SMALL_CELL",
     "answer_survey",
     "current_survey",
     "open_survey",
@@ -45,6 +56,8 @@ __all__ = [
 ]
 
 SCALE = (1, 2, 3, 4, 5)
+SMALL_CELL = 3  # MetricsSettings.min_group's floor: fewer people than this tell on someone
+_RANDOM = random.SystemRandom()
 MAX_TEXT = 2000
 
 
@@ -86,10 +99,16 @@ def open_survey(
     return survey
 
 
-def threshold(survey: PulseSurvey, settings: PrivacySettings | None = None) -> int:
-    """How many answers a survey needs before any result of it is shown."""
+def threshold(
+    survey: PulseSurvey,
+    settings: PrivacySettings | None = None,
+    metrics: MetricsSettings | None = None,
+) -> int:
+    """How many answers a survey needs before any result of it is shown: the metrics'
+    ``min_group`` too, so raising it for the cohort's numbers raises it here."""
     floor = (settings or PrivacySettings()).pulse_min_answers
-    return max(3, floor, survey.min_answers)
+    group = (metrics or MetricsSettings()).min_group
+    return max(SMALL_CELL, floor, group, survey.min_answers)
 
 
 def _survey(session: Session, actor: Actor, cohort: Cohort, survey_id: int) -> PulseSurvey:
@@ -190,14 +209,35 @@ def answer_survey(
             "name, so they cannot be changed)",
             field="survey_id",
         )
-    session.add(
-        PulseAnswer(
-            id=secrets.token_hex(16), survey_id=survey.id, scores=list(scores), text=text.strip()
-        )
-    )
+    _reshuffle(session, survey.id, (list(scores), text.strip()))
     record(session, cohort.id, member_id, "pulse.answer", survey)
     session.flush()
     return {"survey_id": survey.id, "answered": True}
+
+
+def _reshuffle(session: Session, survey_id: int, new: tuple[list[int], str]) -> None:
+    """Write the survey's answers, ``new`` among them, again in a random order with new
+    random keys: rows sit in the order they were inserted, so appending would line answers
+    up with ``pulse_response.at`` and the activity log. The survey row is locked first, so
+    two answers at once on PostgreSQL each rewrite the other's (not a stale list)."""
+    session.execute(select(PulseSurvey.id).where(PulseSurvey.id == survey_id).with_for_update())
+    session.flush()
+    conn = session.connection()
+    rows = [
+        (list(scores), text)
+        for scores, text in conn.execute(
+            select(PulseAnswer.scores, PulseAnswer.text).where(PulseAnswer.survey_id == survey_id)
+        )
+    ]
+    rows.append(new)
+    _RANDOM.shuffle(rows)
+    conn.execute(delete(PulseAnswer).where(PulseAnswer.survey_id == survey_id))
+    for scores, text in rows:  # one statement each, so even cmin follows the shuffled order
+        conn.execute(
+            insert(PulseAnswer).values(
+                id=secrets.token_hex(16), survey_id=survey_id, scores=scores, text=text
+            )
+        )
 
 
 def survey_results(
@@ -206,10 +246,12 @@ def survey_results(
     cohort: Cohort,
     settings: PrivacySettings | None = None,
     limit: int = 52,
+    metrics: MetricsSettings | None = None,
 ) -> dict[str, Any]:
     """The cohort's pulse results over time, oldest first, as ``actor`` may see them."""
     require(actor, "pulse.results", cohort.id)
     comments_allowed = actor.can("pulse.comments")
+    staff = actor.can("roster.manage")
     now = utcnow()
     surveys = list(
         session.scalars(
@@ -229,7 +271,7 @@ def survey_results(
     runs = []
     series: dict[str, list[dict[str, Any]]] = {}
     for survey in surveys:
-        need, n = threshold(survey, settings), int(counts.get(survey.id, 0))
+        need, n = threshold(survey, settings, metrics), int(counts.get(survey.id, 0))
         run: dict[str, Any] = {
             "key": survey.key,
             "title": survey.title,
@@ -250,7 +292,7 @@ def survey_results(
             )
         else:
             run["answers"] = n
-            run["questions"], comments = _aggregate(session, survey)
+            run["questions"], comments = _aggregate(session, survey, staff)
             if comments_allowed:
                 run["comments"] = comments
         runs.append(run)
@@ -262,7 +304,7 @@ def survey_results(
 
 
 def _aggregate(
-    session: Session, survey: PulseSurvey
+    session: Session, survey: PulseSurvey, staff: bool
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     questions = list(survey.questions)
     levels = [dict.fromkeys(SCALE, 0) for _ in questions]
@@ -279,7 +321,27 @@ def _aggregate(
     for q, level in zip(questions, levels, strict=True):
         n = sum(level.values())
         mean = round(sum(k * v for k, v in level.items()) / n, 2) if n else None
-        levels_shown = {str(k): level[k] for k in SCALE}
+        levels_shown: dict[str, int | None] = (
+            {str(k): level[k] for k in SCALE} if staff else _shown_levels(level)
+        )
         out.append({"question": q, "n": n, "mean": mean, "levels": levels_shown})
     comments = [{"text": t, "html": render_markdown(t)} for t in sorted(texts, key=str.casefold)]
     return out, comments
+
+
+def _shown_levels(level: dict[int, int]) -> dict[str, int | None]:
+    """The count per level as a member sees it: ``None`` for each below ``SMALL_CELL`` (zero
+    too, so a hidden one is not known to be one or two), and for the next smallest while the
+    hidden ones' total (the answers less the counts shown) would pin them down: a total of
+    one or two, a single hidden level, or as many twos as hidden levels."""
+    hidden = {k for k in SCALE if level[k] < SMALL_CELL}
+
+    def pinned() -> bool:
+        total = sum(level[k] for k in hidden)
+        return total > 0 and (
+            total < SMALL_CELL or len(hidden) == 1 or total == (SMALL_CELL - 1) * len(hidden)
+        )
+
+    while hidden and len(hidden) < len(SCALE) and pinned():
+        hidden.add(min((k for k in SCALE if k not in hidden), key=lambda k: level[k]))
+    return {str(k): None if k in hidden else level[k] for k in SCALE}

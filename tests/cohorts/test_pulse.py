@@ -8,11 +8,11 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import DateTime, inspect, select, text
 from traitlets import TraitError
 
 from nbcohort.cohorts.cohort_checks import check_cohort_file
-from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.config import MetricsSettings, PrivacySettings
 from nbcohort.cohorts.models import (
     CadenceItem,
     Cohort,
@@ -205,7 +205,9 @@ def test_no_role_sees_a_result_below_the_threshold(
             assert all(point["mean"] is None for line in out["series"].values() for point in line)
         else:
             assert run["withheld"] is None and run["answers"] == 5
-            levels = {"1": 0, "2": 0, "3": 5, "4": 0, "5": 0}
+            staff = who in ("fay", "ivo")
+            z = 0 if staff else None  # a count below 3 (zero too) is for staff only
+            levels = {"1": z, "2": z, "3": 5, "4": z, "5": z}
             assert run["questions"][1] == {"question": "Q2", "n": 5, "mean": 3.0, "levels": levels}
             staff_or_sponsor = who in ("fay", "ivo", "sam")
             if staff_or_sponsor:
@@ -215,6 +217,73 @@ def test_no_role_sees_a_result_below_the_threshold(
                 assert run["comments"] is None
     raised = _results(store, cohort, people["ivo"], PrivacySettings(pulse_min_answers=6))
     assert raised["surveys"][0]["withheld"]  # the config can only raise the threshold
+
+
+def test_the_metrics_min_group_raises_the_pulse_threshold(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    sid = survey(store, cohort, opened=3, closes=1)
+    for member_id in learners(store, cohort, 6):
+        answer(store, cohort, member_id, sid, [3, 3, 3])
+    with store.write() as s:
+        s.get_one(PulseSurvey, sid).closes_at = utcnow() - timedelta(minutes=1)
+    with store.read() as s:
+        actor = Actor.of(s.get_one(Member, people["ivo"].id))
+        c = s.get_one(Cohort, cohort.id)
+        [shown] = survey_results(s, actor, c, metrics=MetricsSettings(min_group=5))["surveys"]
+        [held] = survey_results(s, actor, c, metrics=MetricsSettings(min_group=10))["surveys"]
+    assert shown["withheld"] is None and shown["answers"] == 6
+    assert held["withheld"].startswith("fewer than 10") and "answers" not in held
+    assert held["min_answers"] == 10
+
+
+def test_members_see_no_level_count_below_three(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    """A count of one or two at a level is a small cell: staff see it, no one else does,
+    nor can they work it out from the number of answers less the counts shown."""
+    sid = survey(store, cohort, opened=3, closes=1)
+    q1 = [1, 3, 3, 3, 4, 4]  # 1:1 3:3 4:2 -> only the 3 is shown
+    q2 = [4, 4, 4, 4, 4, 4]
+    q3 = [2, 2, 3, 3, 3, 3]  # 2:2 3:4 -> the hidden two would follow from n: all hidden
+    for i, member_id in enumerate(learners(store, cohort, 6)):
+        answer(store, cohort, member_id, sid, [q1[i], q2[i], q3[i]])
+    with store.write() as s:
+        s.get_one(PulseSurvey, sid).closes_at = utcnow() - timedelta(minutes=1)
+    staff = _results(store, cohort, people["fay"])["surveys"][0]["questions"]
+    assert staff[0]["levels"] == {"1": 1, "2": 0, "3": 3, "4": 2, "5": 0}
+    assert staff[2]["levels"] == {"1": 0, "2": 2, "3": 4, "4": 0, "5": 0}
+    for who in ("ana", "chi", "sam"):
+        questions = _results(store, cohort, people[who])["surveys"][0]["questions"]
+        n = None
+        assert [q["levels"] for q in questions] == [
+            {"1": n, "2": n, "3": 3, "4": n, "5": n},
+            {"1": n, "2": n, "3": n, "4": 6, "5": n},
+            {"1": n, "2": n, "3": n, "4": n, "5": n},
+        ], who
+        assert [q["n"] for q in questions] == [6, 6, 6] and questions[0]["mean"] == 3.0
+
+
+def test_the_stored_order_of_answers_does_not_follow_who_answered_when(
+    store: Store, cohort: Cohort
+) -> None:
+    """Rows sit in insertion order (SQLite's rowid, PostgreSQL's ctid) and pulse_response
+    and the activity log say who answered when: the answers' stored order must not follow."""
+    sid = survey(store, cohort)
+    given = [f"answer {i}" for i in range(10)]
+    for member_id, said in zip(learners(store, cohort, 10), given, strict=True):
+        answer(store, cohort, member_id, sid, [3, 3, 3], said)
+    postgres = not store.is_sqlite
+    physical = "ctid" if postgres else "rowid"
+    with store.read() as s:
+        by_place = s.scalars(text(f"SELECT text FROM pulse_answer ORDER BY {physical}")).all()
+        by_key = s.scalars(select(PulseAnswer.text).order_by(PulseAnswer.id)).all()
+        columns = inspect(s.get_bind()).get_columns("pulse_answer")
+        xmins = s.scalars(text("SELECT xmin::text FROM pulse_answer")).all() if postgres else []
+    assert sorted(by_place) == given  # all ten kept, none twice
+    assert by_place != given and by_key != given  # 1 in 10! by chance
+    assert len(set(xmins)) <= 1  # PostgreSQL: every row written by the last answer's transaction
+    assert not [c["name"] for c in columns if isinstance(c["type"], DateTime)]
 
 
 def test_another_cohorts_member_sees_nothing(store: Store, cohort: Cohort) -> None:

@@ -7,7 +7,7 @@ from nbcohort.cohorts.api.inputs import PulseAnswerBody
 from nbcohort.cohorts.api.parsing import path_id
 from nbcohort.cohorts.api.routes.configured import configured
 from nbcohort.cohorts.api.routes.paths import ID, PREFIX
-from nbcohort.cohorts.config import PrivacySettings
+from nbcohort.cohorts.config import MetricsSettings, PrivacySettings
 from nbcohort.cohorts.services import pulse
 
 __all__ = ["ROUTES"]
@@ -32,7 +32,8 @@ class PulseAnswerHandler(ApiHandler):
 class PulseResultsHandler(ApiHandler):
     async def get(self) -> None:
         settings = configured(PrivacySettings, self.ctx.rules)
-        await self.run(lambda s, a, c: pulse.survey_results(s, a, c, settings))
+        metrics = configured(MetricsSettings, self.ctx.rules)
+        await self.run(lambda s, a, c: pulse.survey_results(s, a, c, settings, metrics=metrics))
 
 
 ROUTES = [

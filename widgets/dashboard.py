@@ -3,8 +3,9 @@ metric with its trend and its formula one click away, members at risk, unanswere
 the moderation queue, who still owes reviews and the pulse surveys' results (with their
 comments where the viewer may read them), each table with a CSV download.
 
-The service decides who sees it: for anyone but staff it refuses the tables (403) and the
-page says so; the metrics are what the service shows that viewer.
+The service decides who sees it: for anyone but staff it refuses the tables (403), and the
+page then shows that refusal and nothing else (a learner's own numbers are on the cohort
+page); for staff the metrics are what the service shows them.
 """
 
 from __future__ import annotations
@@ -116,6 +117,12 @@ class DashboardPage(w.VBox):
     def __init__(self, conn: Connection, settings: PagesSettings) -> None:
         charts = _charts_ahead()
         tables = _ask(conn.client.dashboard)
+        if isinstance(tables, Refused):  # not staff: the service said so, the page ends here
+            self.tables, self.metrics = tables, None
+            head = _header("Facilitator dashboard", conn, None)
+            super().__init__([style(), w.HTML(head), *_tables(tables)])
+            self.add_class("nbc-page")
+            return
         metrics = _ask(conn.client.metrics)
         pulse = _ask(conn.client.pulse_results)
         charts.join()

@@ -155,6 +155,8 @@ def test_the_dashboard_is_refused_to_a_learner_by_the_service(as_token, tokens, 
     text = _html(page)
     assert "Not available: " in text and "Members at risk" not in text
     assert isinstance(page.tables, Refused)
+    # Nothing else of the dashboard either: no metric, no pulse survey.
+    assert "Every metric" not in text and "Pulse surveys" not in text and page.metrics is None
     as_token(tokens["fay"])
     staff = dashboard_page()
     assert isinstance(staff, DashboardPage) and isinstance(staff.tables, dict)

@@ -280,6 +280,14 @@ class ApiHandler(RedactedLogs):
         assert self._refusal is not None
         self.refuse(self._refusal)
 
+    def on_connection_close(self) -> None:
+        """A caller refused before the body and gone before it came: its access line is
+        written all the same, so a run of wrong tokens shows in the log."""
+        if self._refusal is not None and not self._finished:
+            self.set_status(self._refusal.status)
+            self.application.log_request(self)
+        super().on_connection_close()
+
     def _body_unread(self) -> bool:
         """Whether the request's body has yet to be read in full (Tornado's own signal for a
         streamed body; if it is ever missing, the answer is taken to close the connection)."""

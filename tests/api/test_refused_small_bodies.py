@@ -91,17 +91,23 @@ def test_a_large_body_is_still_refused_unread_and_the_connection_closed(service)
         assert sock.recv(1) == b""  # and closed
 
 
-def test_a_refused_caller_whose_body_never_comes_is_let_go(service):
+@pytest.mark.parametrize("path", ["/api/v1/posts", "/api/v1/watch"])
+def test_a_refused_caller_whose_body_never_comes_is_let_go_and_logged(service, path):
     """A wrong token announcing a small body and sending none holds its connection for
-    seconds, not for as long as it likes."""
+    seconds, not for as long as it likes; its refusal is in the access log all the same,
+    and the service has no request left waiting for that body."""
     with socket.create_connection(("127.0.0.1", service.port), timeout=60) as sock:
         sock.sendall(
-            b"POST /api/v1/posts HTTP/1.1\r\nHost: x\r\nAuthorization: token nbc_wrong\r\n"
-            b"Content-Length: 100\r\n\r\n{"
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: token nbc_wrong\r\n"
+            "Content-Length: 100\r\n\r\n{".encode()
         )
         started = time.monotonic()
         assert sock.recv(65536) == b""  # closed (waiting longer would fail on the timeout)
         assert time.monotonic() - started < 45
+    deadline = time.monotonic() + 10
+    while f"401 POST {path} " not in service.log.read_text(errors="replace"):
+        assert time.monotonic() < deadline, service.log.read_text(errors="replace")[-2000:]
+        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("method", ["GET", "POST", "TRACE"])

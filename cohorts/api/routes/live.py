@@ -76,10 +76,12 @@ class WatchHandler(ApiHandler):
         self.finish(encode({"changed": bool(found), **found}))
 
     def on_connection_close(self) -> None:
-        """The kernel went away: its watch stops waiting."""
+        """The kernel went away: its watch stops waiting (and a body cut off halfway is
+        given up, or the request would wait for it forever)."""
         waiter = self._waiter
         if waiter is not None and not waiter.future.done():
             waiter.future.set_result({})
+        super().on_connection_close()
 
 
 ROUTES = [(rf"{PREFIX}/watch", WatchHandler)]

@@ -122,10 +122,14 @@ def welcome_post(session: Session, actor: Actor, post_id: int) -> bool:
 
 def host_routine(session: Session, actor: Actor, cohort: Cohort, key: str) -> dict[str, Any]:
     """Volunteer to host an upcoming routine (a planned cadence item): its post goes out
-    under the host's name. First come: a routine someone else hosts is refused."""
+    under the host's name. First come: a routine someone else hosts is refused (the item row
+    is locked, so of two champions at once the second waits, then finds it hosted)."""
     require(actor, "routine.host", cohort.id)
     item = session.scalar(
-        select(CadenceItem).where(CadenceItem.cohort_id == cohort.id, CadenceItem.key == key)
+        select(CadenceItem)
+        .where(CadenceItem.cohort_id == cohort.id, CadenceItem.key == key)
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if item is None or item.kind != "routine":
         raise NotFound(f"no routine {key!r} in the plan", field="key")

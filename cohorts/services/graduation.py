@@ -32,7 +32,7 @@ from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.cadence_plan import PlanChange, plan_items, sync_plan
 from nbcohort.cohorts.services.cohort_apply import routine_events
 from nbcohort.cohorts.services.errors import Conflict, Invalid
-from nbcohort.cohorts.services.graduated_roles import GRADUATED_ROLES
+from nbcohort.cohorts.services.graduated_roles import GRADUATED_ROLES, lock_cohort
 from nbcohort.cohorts.services.rhythm import (
     community_rhythm,
     course_prompt_order,
@@ -97,11 +97,11 @@ class GraduationReport:
 
 
 def refuse_after_graduation(session: Session, cohort_id: int, what: str) -> None:
-    """Refuse ``what`` (opening a review round) in a cohort that has graduated."""
-    row = session.execute(
-        select(Cohort.slug, Cohort.community, Cohort.graduated_at).where(Cohort.id == cohort_id)
-    ).first()
-    if row is not None and row.graduated_at is not None:
+    """Refuse ``what`` (opening a review round) in a cohort that has graduated. The cohort
+    row stays locked (``lock_cohort``) until the caller commits, so a graduation waits for
+    it, then sees what it opened (and refuses), or ran first and this refuses."""
+    row = lock_cohort(session, cohort_id)
+    if row.graduated_at is not None:
         raise Conflict(
             f"cohort {row.slug!r} graduated into the community {row.community!r} on "
             f"{row.graduated_at:%Y-%m-%d}: the formal course has ended, so {what}",
@@ -119,8 +119,10 @@ def graduate(
 ) -> GraduationReport:
     """Graduate ``cohort`` into the community its cohort file names (see the module)."""
     require(actor, "cohort.graduate", cohort.id)
-    # The row as it is now, in this session (the API hands over a cached, detached copy).
-    cohort = session.get_one(Cohort, cohort.id, populate_existing=True)
+    # The row as committed now, locked until this unit of work ends (the API hands over a
+    # cached, detached copy): a second graduation waits and then finds it graduated, and a
+    # review round or a member arriving meanwhile waits for this one, or went first.
+    cohort = lock_cohort(session, cohort.id)
     spec = rhythm_of(cohort)
     if spec is None or spec.community is None:
         raise Invalid(

@@ -15,7 +15,7 @@ from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
-from nbcohort.cohorts.services.graduated_roles import arriving_role
+from nbcohort.cohorts.services.graduated_roles import arriving_role, lock_cohort
 
 __all__ = [
     "FORMER_MEMBER",
@@ -102,7 +102,9 @@ def add_member(session: Session, actor: Actor, cohort: Cohort, **fields: Any) ->
     """Add one member; a duplicate email or username in the cohort is a conflict."""
     require(actor, "roster.manage", cohort.id)
     clean = clean_member_fields(fields)
-    clean["role"] = arriving_role(cohort, clean["role"])  # alumni once graduated
+    # Alumni once graduated: asked of the row locked until this commits, not of the caller's
+    # copy, so a graduation running meanwhile cannot leave a learner behind it.
+    clean["role"] = arriving_role(lock_cohort(session, cohort.id), clean["role"])
     if not may_grant_role(actor, clean["role"]):
         raise Forbidden(f"only an instructor can make someone a {clean['role']}")
     same = Member.username == clean["username"]

@@ -22,7 +22,7 @@ from nbcohort.cohorts.models import Cohort, Member, utcnow
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, may_grant_role, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid
-from nbcohort.cohorts.services.graduated_roles import arriving_role
+from nbcohort.cohorts.services.graduated_roles import arriving_role, lock_cohort
 from nbcohort.cohorts.services.members import clean_member_fields
 
 __all__ = ["REQUIRED_COLUMNS", "RosterError", "RosterReport", "import_roster"]
@@ -261,6 +261,7 @@ def import_roster(
     problem, by line and field, before anything is written.
     """
     require(actor, "roster.manage", cohort.id)
+    current = lock_cohort(session, cohort.id)  # graduated or not, until this commits
     if isinstance(source, Path) and filename == "roster.csv":
         filename = source.name
     problems = _Problems(filename)
@@ -269,7 +270,7 @@ def import_roster(
     cleaned = _clean_rows(rows, existing, problems)
     problems.raise_if_any()
     for _row, clean, _current in cleaned:  # after graduation learners arrive as alumni
-        clean["role"] = arriving_role(cohort, clean["role"])
+        clean["role"] = arriving_role(current, clean["role"])
     refused = [
         str(row.line)
         for row, clean, current in cleaned

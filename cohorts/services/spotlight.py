@@ -13,7 +13,9 @@ The rule (``[badges.spotlight]`` in the cohort file sets the numbers):
 
 The tick's ``badges`` step drafts the spotlight of the coming highlights (and refreshes the
 draft while it stays a draft); a facilitator may edit it (members, a note) until it goes out;
-publishing the highlights publishes it, as it stands, and marks it published.
+publishing the highlights publishes it and marks it published. Whoever no longer qualifies
+to be shown when it goes out (left, deactivated, now hides their badges, now a sponsor) is
+dropped from it then: the rest goes out, and the stored spotlight says who went out.
 """
 
 from __future__ import annotations
@@ -45,6 +47,14 @@ __all__ = [
 ]
 
 MAX_NOTE = 500
+# Who may be shown in a spotlight at all: the automatic pick, a facilitator's edit and
+# publishing all apply it (a member who asked not to be shown, or left, never is).
+SHOWN = (
+    Member.active.is_(True),
+    Member.left_at.is_(None),
+    Member.badges_hidden.is_(False),
+    Member.role != "sponsor",
+)
 
 
 def week_of(until: datetime) -> date:
@@ -65,9 +75,7 @@ def qualifiers(
             Activity.verb.in_(CONTRIBUTIONS),
             Activity.at >= since,
             Activity.at < until,
-            Member.active.is_(True),
-            Member.badges_hidden.is_(False),
-            Member.role != "sponsor",
+            *SHOWN,
         )
     )
     counts: dict[int, int] = defaultdict(int)
@@ -145,7 +153,8 @@ def edit_spotlight(
     note: object = "",
 ) -> Spotlight:
     """A facilitator's edit before it goes out: who is in it, and a note. Refused once it
-    went out, and for anyone who is not an active member of this cohort."""
+    went out, and for anyone the spotlight may not show (``SHOWN``: not an active member of
+    this cohort, a sponsor, or a member who hides their badges)."""
     require(actor, "spotlight.edit", cohort.id)
     row = session.scalar(
         select(Spotlight).where(Spotlight.cohort_id == cohort.id, Spotlight.week == week)
@@ -161,16 +170,17 @@ def edit_spotlight(
     known = set(
         session.scalars(
             select(Member.id).where(
-                Member.cohort_id == cohort.id,
-                Member.active.is_(True),
-                Member.id.in_(member_ids),
+                Member.cohort_id == cohort.id, Member.id.in_(member_ids), *SHOWN
             )
         )
     )
     for m in member_ids:
         if m not in known:
-            raise Invalid(f"member_ids: {m} is not an active member of {cohort.slug}",
-                          field="member_ids")  # fmt: skip
+            raise Invalid(
+                f"member_ids: {m} may not be in the spotlight of {cohort.slug} (only active "
+                "members who show their badges, not sponsors)",
+                field="member_ids",
+            )
     reasons = {str(m): row.reasons.get(str(m), "chosen by a facilitator") for m in member_ids}
     row.member_ids, row.reasons, row.note = list(member_ids), reasons, note.strip()
     row.state, row.edited_by, row.updated_at = "edited", actor.member_id, utcnow()
@@ -182,15 +192,22 @@ def publish_spotlight(
     session: Session, cohort: Cohort, rule: SpotlightRule, since: datetime, until: datetime
 ) -> list[str]:
     """Mark the week's spotlight published (drafting it first if the tick never did) and
-    return its Markdown lines for the highlights post."""
+    return its Markdown lines for the highlights post. Members who no longer qualify to be
+    shown (``SHOWN``) are dropped first, so the stored row says who went out."""
     row = draft_spotlight(session, cohort, rule, since, until)
-    if row.state != "published":
-        row.state, row.published_at = "published", utcnow()
     names = dict(
         session.execute(
-            select(Member.id, Member.name).where(Member.id.in_(row.member_ids or [0]))
+            select(Member.id, Member.name).where(
+                Member.cohort_id == cohort.id, Member.id.in_(row.member_ids or [0]), *SHOWN
+            )
         ).all()
     )
+    if row.state != "published":
+        kept = [m for m in row.member_ids if m in names]
+        if kept != list(row.member_ids):
+            row.member_ids = kept
+            row.reasons = {str(m): row.reasons.get(str(m), "") for m in kept}
+        row.state, row.published_at = "published", utcnow()
     people = [
         f"**{markdown_text(names[m])}** ({row.reasons.get(str(m), '')})"
         for m in row.member_ids

@@ -37,6 +37,7 @@ from nbcohort.cohorts.services.champion_actions import (
 from nbcohort.cohorts.services.champions import appoint_champion, suggest_champions
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.store import Store
+from tests.helpers.community import race
 from tests.helpers.timeline import SYSTEM, Timeline
 
 BEFORE = "2026-02-25 12:00"
@@ -324,6 +325,29 @@ def test_champions_host_a_planned_routine_first_come(store: Store) -> None:
         payload = s.scalar(select(CadenceItem.payload).where(CadenceItem.key == "r1"))
         assert payload == {"routine": "x", "host": "chi"}
         assert s.scalar(select(Thread.id)) is None and s.scalar(select(Post.id)) is None
+
+
+def test_two_champions_hosting_one_routine_at_once_the_second_is_refused(store: Store) -> None:
+    """Each in their own connection, the first held open while the second asks: the second
+    waits for the first and is told who hosts it (on PostgreSQL both used to succeed)."""
+    t = Timeline(store)
+    t.join(BEFORE, "chi", "cyd", role="champion")
+    due = utcnow() + timedelta(days=3)  # the race runs now, not at BEFORE
+    with t.at(BEFORE) as s:
+        s.add(CadenceItem(cohort_id=t.cohort.id, key="r1", kind="routine", title="r1",
+                          due_at=due, payload={}))  # fmt: skip
+
+    def host(who: str):
+        return lambda s: host_routine(s, Actor.of(s.merge(t.members[who])), s.merge(t.cohort), "r1")
+
+    errors = race(store, host("chi"), host("cyd"))
+    assert [type(e) for e in errors] == [Conflict] and "hosted by chi" in str(errors[0])
+    with store.read() as s:
+        assert s.scalar(select(CadenceItem.payload).where(CadenceItem.key == "r1")) == {
+            "host": "chi"
+        }
+        hosted = select(func.count()).where(Activity.verb == "routine.host")
+        assert s.scalar(hosted) == 1
 
 
 def test_champions_pinning_at_once_never_pass_the_limit(store: Store) -> None:

@@ -16,7 +16,12 @@ from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.cadence_tick import run_tick
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
 from nbcohort.cohorts.services.members import add_member
-from nbcohort.cohorts.services.spotlight import draft_spotlight, edit_spotlight, spotlight_dict
+from nbcohort.cohorts.services.spotlight import (
+    draft_spotlight,
+    edit_spotlight,
+    publish_spotlight,
+    spotlight_dict,
+)
 from nbcohort.cohorts.store import Store
 from tests.helpers.rhythm import apply_text, cohort_toml
 from tests.helpers.timeline import SYSTEM, Timeline, utc
@@ -100,6 +105,54 @@ def test_a_facilitator_edits_the_draft_and_bad_edits_are_refused(store: Store) -
         staff = spotlight_dict(s, Actor.of(s.get_one(Member, t.members["fay"].id)),
                                s.merge(t.cohort), monday)  # fmt: skip
     assert staff["state"] == "edited" and staff["note"] == "Thank you both!"
+
+
+def test_a_facilitator_cannot_put_a_hidden_member_or_a_sponsor_in_it(store: Store) -> None:
+    t = Timeline(store)
+    t.join(BEFORE, "ana", "hid")
+    t.join(BEFORE, "sam", role="sponsor")
+    t.join(BEFORE, "fay", role="facilitator")
+    with t.at(BEFORE) as s:
+        s.merge(t.members["hid"]).badges_hidden = True
+    for day in (2, 3):
+        t.post(f"2026-03-0{day} 10:00", "ana")
+    assert week(t, "2026-03-02") == ["ana"]
+    monday, ana = date(2026, 3, 2), t.members["ana"].id
+    with t.at("2026-03-05 10:00") as s:
+        cohort, fay = s.merge(t.cohort), t.actor(s, "fay")
+        for who in ("hid", "sam"):
+            with pytest.raises(Invalid, match="may not be in the spotlight") as refused:
+                edit_spotlight(s, fay, cohort, monday, [ana, t.members[who].id])
+            assert refused.value.field == "member_ids"
+        edit_spotlight(s, fay, cohort, monday, [ana])
+
+
+def test_publishing_drops_who_left_or_hid_since_the_draft(store: Store) -> None:
+    t = Timeline(store)
+    t.join(BEFORE, "ana", "ben", "cyd", "dee")
+    t.join(BEFORE, "fay", role="facilitator")
+    for who in ("ana", "ben", "cyd", "dee"):
+        for day in (2, 3):
+            t.post(f"2026-03-0{day} 10:00", who)
+    assert week(t, "2026-03-02") == ["ana", "ben", "cyd"]  # the tick's draft (size 3)
+    monday = date(2026, 3, 2)
+    ids = {n: t.members[n].id for n in ("ana", "ben", "cyd", "dee")}
+    with t.at("2026-03-05 10:00") as s:  # a facilitator's edit names all four
+        fay = t.actor(s, "fay")
+        edit_spotlight(s, fay, s.merge(t.cohort), monday, list(ids.values()), "Well done!")
+    with t.at("2026-03-06 10:00") as s:  # then ben hides his badges and cyd becomes a sponsor
+        s.merge(t.members["ben"]).badges_hidden = True
+        s.merge(t.members["cyd"]).role = "sponsor"
+    t.leave("2026-03-06 11:00", "dee")  # and dee leaves
+    since, until = utc("2026-03-02 00:00"), utc("2026-03-06 16:00")  # Friday's highlights
+    with t.at("2026-03-06 16:00") as s:
+        lines = publish_spotlight(s, s.merge(t.cohort), RULE, since, until)
+    assert lines[0].startswith("**Spotlight**: **Ana** (") and lines[1] == "Well done!"
+    assert not any(n in " ".join(lines) for n in ("Ben", "Cyd", "Dee"))
+    with store.read() as s:
+        row = s.scalars(select(Spotlight).where(Spotlight.week == monday)).one()
+    assert row.state == "published" and row.member_ids == [ids["ana"]]
+    assert list(row.reasons) == [str(ids["ana"])]
 
 
 T0 = datetime(2027, 2, 25, 12, tzinfo=UTC)

@@ -9,6 +9,7 @@ from traitlets import Bool, Int, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.config import ClientSettings, ServiceSettings
+from nbcohort.cohorts.plain_text import for_terminal
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.calendar import ics_calendar, upcoming_events
 from nbcohort.cohorts.services.calendar_link import rotate_calendar_link
@@ -80,7 +81,7 @@ class EventsList(NbCohortCommand):
         for e in events:
             weekly = " (weekly)" if e["weekly"] else ""
             signups = f", {e['signups']} signed up" if e["signups"] is not None else ""
-            print(f"{e['local']:<22} {e['kind']:<9} {e['title']}{weekly}{signups}")
+            print(f"{e['local']:<22} {e['kind']:<9} {for_terminal(e['title'])}{weekly}{signups}")
         if not events:
             print("nothing in the next", self.days, "days")
 

@@ -61,6 +61,8 @@ class RosterLeave(NbCohortCommand):
             f"{report.tokens_revoked} token(s) revoked, {report.emails_cancelled} email(s) "
             "cancelled"
         )
+        for pilot_id in report.pilots_orphaned:
+            print(f"  pilot {pilot_id} lost its owner; the facilitators were told")
         for assignment, count in sorted(report.reviews_moved.items()):
             print(
                 f"  {count} review(s) owed in the open round {assignment!r} moved to the backup "

@@ -10,6 +10,7 @@ from traitlets import Enum, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.models import Appeal, HeldPost
+from nbcohort.cohorts.plain_text import for_terminal
 from nbcohort.cohorts.services.appeals import decide_appeal
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.moderation_hold import approve_held, reject_held
@@ -22,7 +23,7 @@ _TAG = re.compile(r"<[^>]*>")
 
 def _text(fragment: str, limit: int = 100) -> str:
     """Sanitized HTML as one line of plain text for a terminal."""
-    return " ".join(html.unescape(_TAG.sub(" ", fragment)).split())[:limit]
+    return for_terminal(" ".join(html.unescape(_TAG.sub(" ", fragment)).split())[:limit])
 
 
 def _id(command: NbCohortCommand, what: str) -> int:
@@ -40,14 +41,15 @@ class ModerationList(NbCohortCommand):
         with self.store() as store, store.read() as s:
             queue = moderation_queue(s, Actor.system(), self.cohort(s))
         for h in queue["held"]:
-            who = h["author"]["username"] if h["author"] else "?"
+            who = for_terminal(h["author"]["username"]) if h["author"] else "?"
             print(f"held {h['id']}: {who} in {h['anchor']}: {_text(h['html'])}")
         for f in queue["flags"]:
             state = "hidden" if f["hidden"] else f"{f['open_flags']} open flag(s)"
             print(f"post {f['post_id']}: {state} in {f['anchor']}: {_text(f['html'])}")
         for a in queue["appeals"]:
             print(
-                f"appeal {a['id']} on {a['subject']} by {a['member']['name']}: {_text(a['html'])}"
+                f"appeal {a['id']} on {a['subject']} by {for_terminal(a['member']['name'])}: "
+                f"{_text(a['html'])}"
             )
         if not any(queue[k] for k in ("held", "flags", "appeals")):
             print("nothing waits for moderation")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from traitlets import Enum, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
+from nbcohort.cohorts.plain_text import for_terminal
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.ideas import IDEA_STATES, decline_idea, list_ideas
 from nbcohort.cohorts.services.members import find_member
@@ -39,8 +40,8 @@ class IdeasList(NbCohortCommand):
         for i in found:
             print(
                 f"idea {i['id']} [{i['state']}] {i['endorsements']}/{i['threshold']} "
-                f"by {i['author']['username'] or i['author']['name']} in {i['anchor']}: "
-                f"{i['excerpt']}"
+                f"by {for_terminal(i['author']['username'] or i['author']['name'])} in "
+                f"{for_terminal(i['anchor'])}: {for_terminal(i['excerpt'])}"
             )
 
 
@@ -61,7 +62,7 @@ class IdeasDecline(NbCohortCommand):
             if not any(i["id"] == idea_id for i in list_ideas(s, Actor.system(), cohort)):
                 raise CommandError(f"no idea {idea_id} in cohort {cohort.slug}")
             decline_idea(s, Actor.system(), idea_id, self.reason)
-        print(f"declined idea {idea_id}: {self.reason.strip()}")
+        print(f"declined idea {idea_id}: {for_terminal(self.reason.strip())}")
 
 
 class IdeasApp(NbCohortCommand):
@@ -89,11 +90,12 @@ class PilotsList(NbCohortCommand):
             print("no pilots" + (f" {self.status}" if self.status else ""))
         for p in found:
             owner = p["owner"]["username"] or p["owner"]["name"] if p["owner"] else "no owner"
+            owner, title = for_terminal(owner), for_terminal(p["title"])
             due = " (review due)" if p["review_due"] else ""
-            print(f"pilot {p['id']} [{p['status']}] {p['title']} · owner {owner} · review on "
+            print(f"pilot {p['id']} [{p['status']}] {title} · owner {owner} · review on "
                   f"{p['review_on']}{due} · {p['updates']} updates")  # fmt: skip
             if p["outcome"]:
-                print(f"    outcome: {p['outcome']}")
+                print(f"    outcome: {for_terminal(p['outcome'])}")
 
 
 class PilotsMake(NbCohortCommand):

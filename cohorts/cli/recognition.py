@@ -7,6 +7,7 @@ from traitlets import Int, Unicode
 
 from nbcohort.cohorts.cli.base import CommandError, NbCohortCommand, common_aliases
 from nbcohort.cohorts.models import BadgeCheck, Member
+from nbcohort.cohorts.plain_text import for_terminal
 from nbcohort.cohorts.services.auth import Actor
 from nbcohort.cohorts.services.badge_awards import list_badges, revoke_badge
 from nbcohort.cohorts.services.badges import award_if_due, rules_of
@@ -106,7 +107,8 @@ class ChampionsSuggest(NbCohortCommand):
         if not picks:
             print("no candidates yet: nobody has a helpful reply, a reuse or a rated review")
         for n, p in enumerate(picks, start=1):
-            print(f"{n:2}. {p.username} ({p.name}, {p.team or 'no team'}): {p.why}")
+            who = for_terminal(f"{p.username} ({p.name}, {p.team or 'no team'})")
+            print(f"{n:2}. {who}: {for_terminal(p.why)}")
 
 
 class ChampionsAppoint(NbCohortCommand):

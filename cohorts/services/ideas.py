@@ -47,6 +47,7 @@ __all__ = [
     "list_ideas",
     "lock_idea",
     "mark_idea",
+    "still_member",
 ]
 
 IDEA_STATES = ("open", "escalated", "piloted", "declined")
@@ -61,6 +62,15 @@ def idea_rules(cohort: Cohort) -> Ideas:
     """The cohort file's ``[ideas]``, or the kit's defaults for a cohort without one."""
     spec = rhythm_of(cohort)
     return spec.ideas if spec is not None else Ideas()
+
+
+def _require_ideas(cohort: Cohort) -> None:
+    """Refuse when the cohort file turns ideas off (``[ideas] enabled = false``)."""
+    if not idea_rules(cohort).enabled:
+        raise Forbidden(
+            f"ideas are turned off in cohort {cohort.slug} ([ideas] enabled = false in its "
+            "cohort file)"
+        )
 
 
 def lock_idea(session: Session, actor: Actor, idea_id: int) -> Idea:
@@ -87,6 +97,7 @@ def mark_idea(session: Session, actor: Actor, post_id: int) -> dict[str, Any]:
             f"only its author or a champion may mark post {post_id} as an idea", field="post_id"
         )
     thread = session.get_one(Thread, post.thread_id)
+    _require_ideas(session.get_one(Cohort, thread.cohort_id))
     if thread.kind == "prompt":
         raise Invalid("an answer to a micro-prompt cannot be an idea", field="post_id")
     row = {
@@ -108,6 +119,8 @@ def endorse_idea(session: Session, actor: Actor, idea_id: int) -> dict[str, Any]
     facilitators are notified and find it in their list."""
     require(actor, "idea.endorse", actor.cohort_id)
     idea = lock_idea(session, actor, idea_id)
+    cohort = session.get_one(Cohort, idea.cohort_id)
+    _require_ideas(cohort)  # so no idea is escalated either
     post = reach_post(session, actor, idea.post_id, "react")
     if post.author_id == actor.member_id:
         raise Invalid("you cannot endorse your own idea", field="idea_id")
@@ -118,7 +131,6 @@ def endorse_idea(session: Session, actor: Actor, idea_id: int) -> dict[str, Any]
         raise Conflict(f"you already endorsed idea {idea_id}", field="idea_id")
     record(session, idea.cohort_id, actor.member_id, "idea.endorse", idea, post=post.id)
     count = _endorsements(session, idea.id)
-    cohort = session.get_one(Cohort, idea.cohort_id)
     if count >= idea_rules(cohort).endorsements and idea.state == "open":
         _escalate(session, idea, post, count)
     return ideas_in_thread(session, actor, idea.cohort_id, [post.id])[post.id]
@@ -164,6 +176,12 @@ def _facilitators(session: Session, cohort_id: int) -> list[int]:
     )
 
 
+def still_member(session: Session, member_id: int) -> bool:
+    """Whether the member has not left the cohort (a leaver gets no notifications)."""
+    member = session.get(Member, member_id)
+    return member is not None and member.left_at is None
+
+
 def decline_idea(session: Session, actor: Actor, idea_id: int, reason: str) -> dict[str, Any]:
     """Staff decline an idea with a reason, which its author is notified of and sees."""
     require(actor, "idea.decide", actor.cohort_id)
@@ -178,15 +196,16 @@ def decline_idea(session: Session, actor: Actor, idea_id: int, reason: str) -> d
     idea.state, idea.decline_reason = "declined", text
     idea.decided_by, idea.decided_at = actor.member_id, utcnow()
     post = session.get_one(Post, idea.post_id)
-    session.add(
-        Notification(
-            member_id=post.author_id,
-            kind="idea_declined",
-            post_id=post.id,
-            actor_id=actor.member_id,
-            data={"idea_id": idea.id, "reason": text},
+    if still_member(session, post.author_id):  # a member who left is told nothing more
+        session.add(
+            Notification(
+                member_id=post.author_id,
+                kind="idea_declined",
+                post_id=post.id,
+                actor_id=actor.member_id,
+                data={"idea_id": idea.id, "reason": text},
+            )
         )
-    )
     record(session, idea.cohort_id, actor.member_id, "idea.decline", idea, reason=text)
     return ideas_in_thread(session, actor, idea.cohort_id, [post.id])[post.id]
 

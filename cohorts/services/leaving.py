@@ -6,8 +6,10 @@ and marks it left (``left_at``), so every view of them, whatever renders it (thr
 search, highlights, notifications, digests, the charter's lists), shows "former member"
 and no username (``members.public_member``); applies the charter's rule for their posts
 (``keep``: under "former member"; ``remove``: each post's text wiped and its place kept
-with "post removed at the author's request", replies to it stay); and records
-``member.leave`` in the activity log (the moderation log) with who asked and why.
+with "post removed at the author's request", replies to it stay, and their words leave
+the pilots too: ``leaving_pilots``); tells the facilitators about each active pilot they
+owned; and records ``member.leave`` in the activity log (the moderation log) with who asked
+and why.
 
 What stays: their username (the key nbgrader's gradebook knows them by, so the reviews
 they received and their grades stay with the instructor), their shared artifacts (under
@@ -39,6 +41,7 @@ from nbcohort.cohorts.models import (
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require, revoke_all_tokens
 from nbcohort.cohorts.services.errors import Forbidden, Invalid, NotFound
+from nbcohort.cohorts.services.leaving_pilots import orphan_pilots, remove_pilot_texts
 from nbcohort.cohorts.services.leaving_reviews import lock_open_rounds, move_owed_reviews
 from nbcohort.cohorts.services.members import FORMER_MEMBER
 from nbcohort.cohorts.services.notifications import notify_members
@@ -63,6 +66,7 @@ class LeaveReport:
     posts_removed: int = 0
     tokens_revoked: int = 0
     emails_cancelled: int = 0
+    pilots_orphaned: list[int] = field(default_factory=list)  # active pilots they owned
     owed_reviews: list[str] = field(default_factory=list)  # assignments of open rounds
     reviews_moved: dict[str, int] = field(default_factory=dict)  # assignment -> to backups
     reviews_left: dict[str, str] = field(default_factory=dict)  # assignment -> why not moved
@@ -75,6 +79,7 @@ class LeaveReport:
             "posts_removed": self.posts_removed,
             "tokens_revoked": self.tokens_revoked,
             "emails_cancelled": self.emails_cancelled,
+            "pilots_orphaned": self.pilots_orphaned,
             "owed_reviews": self.owed_reviews,
             "reviews_moved": self.reviews_moved,
             "reviews_left": self.reviews_left,
@@ -147,7 +152,8 @@ def leave(
             .execution_options(synchronize_session=False)
         )
     )
-    if rule == "remove":
+    if rule == "remove":  # pilots first: a default title is known by the post it came from
+        remove_pilot_texts(session, member)
         report.posts_removed = _count(
             session.execute(
                 update(Post)
@@ -188,6 +194,7 @@ def leave(
             "reasons": dict(owed.why),
         }
         notify_members(session, "reviews_orphaned", {i: data for i in instructors})
+    report.pilots_orphaned = orphan_pilots(session, member)
     member.name = FORMER_MEMBER
     member.email = None
     member.team = ""
@@ -208,6 +215,7 @@ def leave(
         posts_removed=report.posts_removed,
         owed_reviews=report.owed_reviews,
         reviews_moved=report.reviews_moved,
+        pilots_orphaned=report.pilots_orphaned,
     )
     session.flush()
     return report

@@ -53,6 +53,8 @@ KINDS = {
     # Leaving (#16 part 6): reviews a member who left still owed that could not move to the
     # backup pool with the leave (and why), for staff to move.
     "reviews_orphaned": "reviews a member who left still owed (instructors)",
+    # ...and the active pilots they owned, for the facilitators to carry on or stop.
+    "pilot_orphaned": "pilots whose owner left (facilitators)",
 }
 _EXCERPT = 200
 # What each kind's ``data`` holds (so templates and widgets may rely on every key).
@@ -196,6 +198,11 @@ def _headline(kind: str, by: str | None, data: dict[str, Any], where: str) -> st
             f"A member left owing {data.get('count', 0)} reviews that could not move to the "
             f"backup pool, in {rounds}: move them with "
             f"'nbcohort review reassign ASSIGNMENT --due ...'"
+        )
+    if kind == "pilot_orphaned":
+        return (
+            f"The owner of the pilot {data.get('title', '')} left the cohort: post its updates "
+            "or stop it with 'nbcohort pilots update'"
         )
     if kind == "nudges":
         return f"{data.get('count', 0)} threads where a leader's reply would help this week"

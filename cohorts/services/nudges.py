@@ -66,6 +66,7 @@ def _unanswered(session: Session, cohort: Cohort, rules: Nudges) -> list[dict[st
                 Post.parent_id.is_(None),
                 Post.deleted.is_(False),
                 Post.hidden.is_(False),
+                Member.left_at.is_(None),  # nobody is left to answer
                 Post.created_at < utcnow() - timedelta(hours=rules.unanswered_hours),
                 ~answered,
             )

@@ -28,11 +28,12 @@ from nbcohort.cohorts.models import (
     Thread,
     utcnow,
 )
+from nbcohort.cohorts.plain_text import unseen_characters
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.activity import record
 from nbcohort.cohorts.services.auth import Actor, require
 from nbcohort.cohorts.services.errors import Conflict, Forbidden, Invalid, NotFound
-from nbcohort.cohorts.services.ideas import lock_idea
+from nbcohort.cohorts.services.ideas import lock_idea, still_member
 from nbcohort.cohorts.services.members import public_member
 
 __all__ = [
@@ -40,6 +41,7 @@ __all__ = [
     "PILOT_STATUSES",
     "REVIEW_HORIZON_DAYS",
     "cohort_today",
+    "default_title",
     "list_pilots",
     "make_pilot",
     "pilot_detail",
@@ -85,8 +87,17 @@ def review_date(value: object, cohort: Cohort) -> date:
 
 
 def _text(
-    value: object, field: str, limit: int = MAX_TEXT, *, required: bool = True, what: str = ""
+    value: object,
+    field: str,
+    limit: int = MAX_TEXT,
+    *,
+    required: bool = True,
+    what: str = "",
+    line: bool = True,
 ) -> str:
+    """``value`` stripped and checked; a one-line field (``line``: the title, goal, measure
+    and outcome, which lists and the command line show as they are) refuses control,
+    direction-changing and invisible characters, as a topic's title does."""
     if not isinstance(value, str):
         raise Invalid(f"{field} must be text", field=field)
     text = value.strip()
@@ -95,6 +106,12 @@ def _text(
         raise Invalid(f"{what or 'a pilot'} needs {article} {field}", field=field)
     if len(text) > limit:
         raise Invalid(f"{field} must be at most {limit} characters", field=field)
+    bad = unseen_characters(text) if line else []
+    if bad:
+        raise Invalid(
+            f"{field} cannot hold control or invisible characters ({', '.join(bad)})",
+            field=field,
+        )
     return text
 
 
@@ -142,7 +159,7 @@ def make_pilot(
     goal_text = _text(goal, "goal")
     measure_text = _text(measure, "measure")
     review = review_date(review_on, cohort)
-    name = _text(title, "title", MAX_TITLE, required=False) or _title_of(post.body_md)
+    name = _text(title, "title", MAX_TITLE, required=False) or default_title(post.body_md)
     now = utcnow()
     pilot = Pilot(
         cohort_id=cohort.id,
@@ -161,7 +178,10 @@ def make_pilot(
     session.add(pilot)
     idea.state, idea.decided_by, idea.decided_at = "piloted", actor.member_id, now
     session.flush()  # the unique idea_id decides a race between two facilitators
-    for member_id, kind in {owner.id: "pilot_owner", post.author_id: "idea_piloted"}.items():
+    told = {owner.id: "pilot_owner"}
+    if still_member(session, post.author_id):
+        told[post.author_id] = "idea_piloted"  # a member who left is told nothing more
+    for member_id, kind in told.items():
         session.add(
             Notification(
                 member_id=member_id,
@@ -185,8 +205,11 @@ def make_pilot(
     return pilot_detail(session, actor, cohort, pilot.id)
 
 
-def _title_of(markdown: str) -> str:
+def default_title(markdown: str) -> str:
+    """The default title: the start of the idea's post on one line, without the characters
+    a typed title may not hold."""
     flat = " ".join(markdown.replace("#", " ").split())
+    flat = "".join(c for c in flat if not unseen_characters(c))
     return flat if len(flat) <= 80 else flat[:79] + "…"
 
 
@@ -210,7 +233,7 @@ def update_pilot(
         raise Invalid(f"status must be one of {', '.join(PILOT_STATUSES)}", field="status")
     if pilot.status != "active":
         raise Conflict(f"pilot {pilot_id} is {pilot.status}: it takes no update", field="pilot_id")
-    text = _text(note, "note", what="a status update")
+    text = _text(note, "note", what="a status update", line=False)  # Markdown, sanitized
     closing = status != "active"
     result = _text(outcome, "outcome", required=closing, what=f"a {status} pilot")
     if not closing and result:

@@ -116,6 +116,10 @@ def test_idea_to_pilot_through_the_api(service, tokens, people, two):
          "string"),
         ({"owner_id": 2, "goal": "g" * 20_000, "measure": "m", "review_on": SOON}, "goal",
          "at most"),
+        ({"owner_id": 2, "goal": "g", "measure": "m", "review_on": SOON, "title": "a\u202eb"},
+         "title", "control or invisible characters (U+202E)"),
+        ({"owner_id": 2, "goal": "\x1b[2J", "measure": "m", "review_on": SOON}, "goal",
+         "control or invisible characters (U+001B)"),
     ],
 )  # fmt: skip
 def test_bad_pilots_are_refused_naming_the_field(service, tokens, people, two, body, field, words):

@@ -144,7 +144,7 @@ def contributor_funnel(ctx: Context) -> Metric:
             "contributor": len(contributors & inside),
             "champion": len(champions & inside),
         }
-        n, d = stages["contributor"], stages["reader"]
+        n, d = len(contributors & inside), len(readers & inside)
         # Members who neither reacted nor contributed are the ones a read count is about:
         # when they are a few, the count tells which of them read (one more reader, and the
         # one quiet member has read). Their reads, and what is worked out from them, go.

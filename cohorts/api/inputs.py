@@ -226,7 +226,9 @@ class SearchQuery(_Query):
 
 
 class MetricsQuery(_Query):
-    window: Annotated[int, Field(ge=1, le=366)] | None = None  # days; None: the setting
+    # Days, in whole weeks as the trend is: windows a day apart would differ by one day's
+    # acts, and tell on the one member who acted that day. None: the setting.
+    window: Annotated[int, Field(ge=7, le=364, multiple_of=7)] | None = None
 
 
 WATCH_MAX_THREADS = 50  # a notebook's discussions; a course notebook has a handful

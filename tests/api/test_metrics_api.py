@@ -34,7 +34,7 @@ def test_metrics_answer_every_field(service, tokens):
     assert sam.metrics()["view"] == "leader"
 
 
-@pytest.mark.parametrize("window", ["0", "367", "abc", "-1", "1e3"])
+@pytest.mark.parametrize("window", ["0", "367", "abc", "-1", "1e3", "8", "29"])  # whole weeks
 def test_a_bad_window_is_422_naming_it(module_world, window):
     resp = requests.get(
         module_world.service.url + "/api/v1/metrics",

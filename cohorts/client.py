@@ -324,8 +324,9 @@ class CohortClient(ReviewCalls, RhythmCalls, ModerationCalls, CommunityCalls, Id
         return self.request("GET", "/api/v1/search", params=params)
 
     def metrics(self, window: int | None = None) -> dict[str, Any]:
-        """The cohort's metrics you may see over the last ``window`` days (default: the
-        service's setting): each with its value, formula, window and weekly trend."""
+        """The cohort's metrics you may see over the last ``window`` days (whole weeks, 7 to
+        364; default: the service's setting): each with its value, formula, window and weekly
+        trend."""
         params = {"window": window} if window is not None else {}
         return self.request("GET", "/api/v1/metrics", params=params)
 

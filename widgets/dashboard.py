@@ -117,7 +117,10 @@ class DashboardPage(w.VBox):
     def __init__(self, conn: Connection, settings: PagesSettings) -> None:
         charts = _charts_ahead()
         tables = _ask(conn.client.dashboard)
-        if isinstance(tables, Refused):  # not staff: the service said so, the page ends here
+        if isinstance(tables, Refused) and tables.status == 403:
+            # Not staff: the service said so, and the page ends here (a busy database or a
+            # lost connection is said in its section, and staff still get the rest).
+            charts.join()
             self.tables, self.metrics = tables, None
             head = _header("Facilitator dashboard", conn, None)
             super().__init__([style(), w.HTML(head), *_tables(tables)])

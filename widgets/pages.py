@@ -58,7 +58,7 @@ def _ask(call: Callable[[], Any]) -> Any:
     try:
         return call()
     except ClientError as exc:
-        return Refused(exc.message or "community offline")
+        return Refused(exc.message or "community offline", exc.status or None)
 
 
 def gather_activity(client: CohortClient) -> dict[str, Any]:

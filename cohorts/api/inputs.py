@@ -254,8 +254,8 @@ class ThreadsQuery(_Query):
 
 
 class DashboardQuery(_Query):
-    # Whole weeks only: a quiet span chosen day by day would tell staff the day each member
-    # was last active, and that may be a read (never shown per person).
+    # Whole weeks only: spans a day apart, asked side by side, would tell staff the day each
+    # member was last active, and that may be a read (never shown per person).
     quiet_days: Annotated[int, Field(ge=7, le=91, multiple_of=7)] = 7
     unanswered_hours: Annotated[int, Field(ge=1, le=720)] = 48
 

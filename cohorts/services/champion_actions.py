@@ -128,7 +128,7 @@ def host_routine(session: Session, actor: Actor, cohort: Cohort, key: str) -> di
     item = session.scalar(
         select(CadenceItem)
         .where(CadenceItem.cohort_id == cohort.id, CadenceItem.key == key)
-        .with_for_update()
+        .with_for_update(key_share=True)
         .execution_options(populate_existing=True)
     )
     if item is None or item.kind != "routine":

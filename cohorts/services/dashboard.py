@@ -4,8 +4,8 @@ row is about a named member, so the service refuses anyone else (403), whatever 
 
 - at risk: a learner or champion with no activity in the last ``quiet_days`` (reads count:
   a reader is a learner too; when they were last active is not shown, since it may be a
-  read, and reads are never shown per person; the API takes whole weeks only, so asking
-  day by day cannot date it either), an onboarding step sent and not done for
+  read, and reads are never shown per person; the API takes whole weeks only, so one look
+  cannot set spans a day apart side by side to date it), an onboarding step sent and not done for
   ``quiet_days``, or reviews owed in an open round;
 - unanswered: a top-level post older than ``unanswered_hours`` that nobody else replied to
   (prompt answers and deleted or hidden posts left out);

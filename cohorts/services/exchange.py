@@ -218,7 +218,11 @@ def publish(
         row.assignment, row.member_id = key, actor.member_id
         # One learner's submissions take turns here (a row lock on PostgreSQL; SQLite has one
         # writer), so two at once cannot both pass the quota below.
-        session.execute(select(Member.id).where(Member.id == actor.member_id).with_for_update())
+        # FOR NO KEY UPDATE: this unit's own file row (its member_id) already holds a key-share
+        # lock on the member, which FOR UPDATE in the other upload would wait on: a deadlock.
+        session.execute(
+            select(Member.id).where(Member.id == actor.member_id).with_for_update(key_share=True)
+        )
         latest = session.scalar(
             select(ExchangeFile.created_at)
             .where(

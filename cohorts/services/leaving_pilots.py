@@ -16,7 +16,15 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from nbcohort.cohorts.models import Idea, Member, Notification, Pilot, PilotUpdate, Post
+from nbcohort.cohorts.models import (
+    Activity,
+    Idea,
+    Member,
+    Notification,
+    Pilot,
+    PilotUpdate,
+    Post,
+)
 from nbcohort.cohorts.sanitize import render_markdown
 from nbcohort.cohorts.services.notifications import notify_members
 from nbcohort.cohorts.services.pages import REMOVED_NOTE
@@ -30,7 +38,8 @@ _CARRY_TITLE = ("idea_piloted", "pilot_owner", "pilot_orphaned")
 
 def remove_pilot_texts(session: Session, member: Member) -> int:
     """Take ``member``'s words out of the cohort's pilots (before their posts are wiped: a
-    default title is recognised by the post it came from). How many pilots changed."""
+    default title is known from the log of the pilot's making, or by the post it came from).
+    How many pilots changed."""
     changed: set[int] = set()
     retitled: set[int] = set()
     from_posts = session.execute(
@@ -39,8 +48,10 @@ def remove_pilot_texts(session: Session, member: Member) -> int:
         .join(Post, Post.id == Idea.post_id)
         .where(Pilot.cohort_id == member.cohort_id, Post.author_id == member.id)
     ).all()
+    from_post = _titles_from_posts(session, [pilot.id for pilot, _body in from_posts])
     for pilot, body in from_posts:
-        if pilot.title == default_title(body):
+        # Known from the log when the pilot was made; before that was logged, by the text.
+        if from_post.get(pilot.id, pilot.title == default_title(body)):
             pilot.title = REMOVED_TITLE
             retitled.add(pilot.id)
     if retitled:
@@ -64,6 +75,25 @@ def remove_pilot_texts(session: Session, member: Member) -> int:
             pilot.outcome = REMOVED_NOTE
         changed.add(pilot.id)
     return len(changed | retitled)
+
+
+def _titles_from_posts(session: Session, pilot_ids: list[int]) -> dict[int, bool]:
+    """For each pilot whose making logged it: whether its title was the post's own start
+    (so the post's later edits do not hide it)."""
+    if not pilot_ids:
+        return {}
+    rows = session.execute(
+        select(Activity.object_id, Activity.data).where(
+            Activity.verb == "pilot.create",
+            Activity.object_type == "pilot",
+            Activity.object_id.in_(pilot_ids),
+        )
+    )
+    return {
+        int(pid): bool(data["title_from_post"])
+        for pid, data in rows
+        if isinstance(data, dict) and "title_from_post" in data
+    }
 
 
 def orphan_pilots(session: Session, member: Member) -> list[int]:

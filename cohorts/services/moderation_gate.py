@@ -121,7 +121,11 @@ def check_posting(session: Session, actor: Actor, cohort: Cohort) -> bool:
     if rules.posts_per_hour is not None and session.get_bind().dialect.name == "postgresql":
         # One new member's posts are counted one at a time: two sent at once cannot both
         # take the hour's last place (SQLite's writers already queue).
-        session.execute(select(Member.id).where(Member.id == actor.member_id).with_for_update())
+        # FOR NO KEY UPDATE serialises them all the same, and neither waits on nor blocks the
+        # key-share locks that rows referring to the member take (no deadlock with those).
+        session.execute(
+            select(Member.id).where(Member.id == actor.member_id).with_for_update(key_share=True)
+        )
     now = utcnow()
     where = standing(session, actor, cohort, now)
     if where.retry_after is not None:

@@ -159,7 +159,8 @@ def make_pilot(
     goal_text = _text(goal, "goal")
     measure_text = _text(measure, "measure")
     review = review_date(review_on, cohort)
-    name = _text(title, "title", MAX_TITLE, required=False) or default_title(post.body_md)
+    typed = _text(title, "title", MAX_TITLE, required=False)
+    name = typed or default_title(post.body_md)
     now = utcnow()
     pilot = Pilot(
         cohort_id=cohort.id,
@@ -201,6 +202,7 @@ def make_pilot(
         idea=idea.id,
         post=post.id,
         review_on=review.isoformat(),
+        title_from_post=not typed,  # the post's author's words (leaving_pilots.py)
     )
     return pilot_detail(session, actor, cohort, pilot.id)
 

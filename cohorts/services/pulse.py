@@ -218,9 +218,13 @@ def answer_survey(
 def _reshuffle(session: Session, survey_id: int, new: tuple[list[int], str]) -> None:
     """Write the survey's answers, ``new`` among them, again in a random order with new
     random keys: rows sit in the order they were inserted, so appending would line answers
-    up with ``pulse_response.at`` and the activity log. The survey row is locked first, so
-    two answers at once on PostgreSQL each rewrite the other's (not a stale list)."""
-    session.execute(select(PulseSurvey.id).where(PulseSurvey.id == survey_id).with_for_update())
+    up with ``pulse_response.at`` and the activity log. The survey row is locked, so two
+    answers at once on PostgreSQL each rewrite the other's (not a stale list); FOR NO KEY
+    UPDATE, since this transaction's ``PulseResponse`` already holds a key-share lock on it
+    (its foreign key), which FOR UPDATE would wait on in the other answer: a deadlock."""
+    session.execute(
+        select(PulseSurvey.id).where(PulseSurvey.id == survey_id).with_for_update(key_share=True)
+    )
     session.flush()
     conn = session.connection()
     rows = [
@@ -232,12 +236,14 @@ def _reshuffle(session: Session, survey_id: int, new: tuple[list[int], str]) -> 
     rows.append(new)
     _RANDOM.shuffle(rows)
     conn.execute(delete(PulseAnswer).where(PulseAnswer.survey_id == survey_id))
-    for scores, text in rows:  # one statement each, so even cmin follows the shuffled order
-        conn.execute(
-            insert(PulseAnswer).values(
-                id=secrets.token_hex(16), survey_id=survey_id, scores=scores, text=text
-            )
+    conn.execute(  # one statement: its rows go in in the shuffled order
+        insert(PulseAnswer).values(
+            [
+                {"id": secrets.token_hex(16), "survey_id": survey_id, "scores": s, "text": x}
+                for s, x in rows
+            ]
         )
+    )
 
 
 def survey_results(

@@ -21,7 +21,7 @@ from nbcohort.cohorts.services.leaving_pilots import REMOVED_TITLE
 from nbcohort.cohorts.services.notifications import list_notifications
 from nbcohort.cohorts.services.nudges import leader_nudges
 from nbcohort.cohorts.services.pilots import list_pilots, make_pilot, pilot_detail, update_pilot
-from nbcohort.cohorts.services.posts import create_post
+from nbcohort.cohorts.services.posts import create_post, edit_post
 from nbcohort.cohorts.store import Store
 from tests.helpers.rhythm import apply_text, cohort_toml
 
@@ -81,6 +81,24 @@ def test_a_leaver_who_asked_to_remove_their_posts_leaves_no_words_in_pilots(
     orphaned = [n for n in fay_notes if n["kind"] == "pilot_orphaned"]
     assert [n["data"]["pilot_id"] for n in orphaned] == [owned]
     assert "left the cohort" in orphaned[0]["headline"]
+
+
+def test_a_default_title_goes_even_when_the_post_was_edited_since(
+    store: Store, cohort: Cohort, people: dict[str, Member]
+) -> None:
+    """The pilot's making logs that its title was the post's start: the author's later edit
+    of the post does not keep their old words in the title."""
+    idea = idea_of(store, cohort, people["ana"])
+    with store.write() as s:
+        made = make_pilot(s, a(s, people["fay"]), co(s, cohort), idea, **args(people["ben"]))
+        post_id = s.scalar(select(Post.id).where(Post.body_md == SECRET))
+        edit_post(s, a(s, people["ana"]), post_id, "Edited: nothing secret here")
+    with store.write() as s:
+        leave(s, a(s, people["ivo"]), s.get_one(Member, people["ana"].id),
+              reason="asked", posts="remove")  # fmt: skip
+    with store.read() as s:
+        title = pilot_detail(s, a(s, people["ben"]), co(s, cohort), made["id"])["title"]
+    assert title == REMOVED_TITLE and "SECRET" not in title
 
 
 def test_a_closing_update_by_the_leaver_loses_its_outcome_and_a_typed_title_stays(

@@ -4,11 +4,12 @@ threshold that holds for every role."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import DateTime, inspect, select, text
+from sqlalchemy import DateTime, func, inspect, select, text
 from traitlets import TraitError
 
 from nbcohort.cohorts.cohort_checks import check_cohort_file
@@ -284,6 +285,37 @@ def test_the_stored_order_of_answers_does_not_follow_who_answered_when(
     assert by_place != given and by_key != given  # 1 in 10! by chance
     assert len(set(xmins)) <= 1  # PostgreSQL: every row written by the last answer's transaction
     assert not [c["name"] for c in columns if isinstance(c["type"], DateTime)]
+
+
+def test_members_answering_at_the_same_moment_all_get_in(store: Store, cohort: Cohort) -> None:
+    """Eight answers at once, each in its own connection: none waits on another in a circle
+    (on PostgreSQL an answer's own row holds a key-share lock on the survey, which a FOR
+    UPDATE in the other answer waited on: a deadlock, and a member refused)."""
+    sid = survey(store, cohort)
+    people = learners(store, cohort, 8)
+    stores = [Store.open(store.url) for _ in people]
+    start, errors = threading.Barrier(len(people)), []
+
+    def one(member_id: int, own: Store) -> None:
+        start.wait(10)
+        try:
+            answer(own, cohort, member_id, sid, [4, 4, 4])
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=pair) for pair in zip(people, stores, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    for own in stores:
+        own.close()
+    assert errors == []
+    with store.read() as s:
+        got = s.scalar(
+            select(func.count()).select_from(PulseAnswer).where(PulseAnswer.survey_id == sid)
+        )
+    assert got == len(people)
 
 
 def test_another_cohorts_member_sees_nothing(store: Store, cohort: Cohort) -> None:

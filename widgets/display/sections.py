@@ -26,9 +26,11 @@ OPTIONAL = {
 
 @dataclass(frozen=True)
 class Refused:
-    """The service did not answer this part (refused, or not reachable): ``message`` says why."""
+    """The service did not answer this part (refused, or not reachable): ``message`` says why,
+    ``status`` is its HTTP status (None when it was not reached)."""
 
     message: str
+    status: int | None = None
 
 
 @dataclass(frozen=True)
